@@ -1,0 +1,51 @@
+/* keepwatch: every INI key, default value and tunable constant, in one place.
+ * config.c, the shipped etc/keepwatch.ini and the man pages follow this file. */
+#ifndef KEEPWATCH_DEFAULTS_H
+#define KEEPWATCH_DEFAULTS_H
+
+#define KW_DEFAULT_CONFIG_PATH "/etc/keepwatch/keepwatch.ini"
+#define KW_SYSLOG_IDENT "keepwatchd"
+
+/* [global] keys */
+#define KW_KEY_POLL_INTERVAL "poll_interval"
+#define KW_KEY_KILL_METHOD "kill_method"
+#define KW_KEY_LOG "log"
+#define KW_KEY_LOG_LEVEL "log_level"
+#define KW_KEY_SYSLOG_FACILITY "syslog_facility"
+#define KW_KEY_DRY_RUN "dry_run"
+#define KW_KEY_MAX_KILLS "max_kills_per_second"
+#define KW_KEY_NFT_TIMEOUT "nft_timeout"
+#define KW_KEY_DISCOVERY_INTERVAL "discovery_interval"
+#define KW_KEY_USER "user"
+#define KW_KEY_METRICS_FILE "metrics_file"
+
+/* [service NAME] keys */
+#define KW_KEY_LOCAL_PORTS "local_ports"
+#define KW_KEY_REMOTE_PORTS "remote_ports"
+#define KW_KEY_LOCAL_NET "local_net"
+#define KW_KEY_REMOTE_NET "remote_net"
+#define KW_KEY_KEEPALIVE_PROBES "keepalive_probes"
+#define KW_KEY_IDLE_TIMEOUT "idle_timeout"
+#define KW_KEY_UNACKED_TIMEOUT "unacked_timeout"
+#define KW_KEY_ON_LINK_LOSS "on_link_loss"
+#define KW_KEY_LINK_GRACE "link_grace"
+
+/* Defaults (durations in milliseconds). */
+#define KW_DEF_POLL_INTERVAL_MS 200u
+#define KW_DEF_DISCOVERY_INTERVAL_MS 1000u
+#define KW_DEF_MAX_KILLS 1000u
+#define KW_DEF_NFT_TIMEOUT_MS 120000u
+#define KW_DEF_KEEPALIVE_PROBES 2u
+#define KW_DEF_IDLE_TIMEOUT_MS 0u
+#define KW_DEF_UNACKED_TIMEOUT_MS 0u
+#define KW_DEF_LINK_GRACE_MS 0u
+
+/* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
+#define KW_MIN_POLL_INTERVAL_MS 10u
+#define KW_MAX_DURATION_MS (7ull * 24 * 3600 * 1000) /* one week */
+#define KW_MAX_KEEPALIVE_PROBES 127u
+#define KW_MAX_SERVICES 64u
+#define KW_MAX_SELECTORS 64u /* entries per selector list */
+#define KW_SERVICE_NAME_MAX 32u
+
+#endif

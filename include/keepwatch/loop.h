@@ -1,0 +1,35 @@
+/* keepwatch: the event loop, in the spirit of Redis's ae.c: one epoll_wait over a few
+ * file descriptors (netlink sockets, a timerfd, a signalfd), one handler each. */
+#ifndef KEEPWATCH_LOOP_H
+#define KEEPWATCH_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LOOP_MAX_FDS 16
+
+struct loop;
+typedef void (*loop_fn)(struct loop *lp, int fd, uint32_t events, void *arg);
+
+struct loop_slot {
+	int fd; /* -1: free */
+	loop_fn fn;
+	void *arg;
+};
+
+struct loop {
+	int epfd;
+	bool stop;
+	struct loop_slot slots[LOOP_MAX_FDS];
+};
+
+int loop_init(struct loop *lp);
+void loop_free(struct loop *lp);
+/* Watches fd for events (EPOLLIN ...); fn runs for each readiness. Returns 0 or -errno. */
+int loop_add(struct loop *lp, int fd, uint32_t events, loop_fn fn, void *arg);
+int loop_del(struct loop *lp, int fd);
+/* Runs until loop_stop(); returns 0 or -errno from epoll_wait. */
+int loop_run(struct loop *lp);
+void loop_stop(struct loop *lp);
+
+#endif

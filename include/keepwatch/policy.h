@@ -1,0 +1,72 @@
+/* keepwatch: the verdict on one TCP connection from its inet_diag message and tcp_info.
+ * Pure: no I/O, the clock is passed in; unit-tested on tcp_info fixtures. */
+#ifndef KEEPWATCH_POLICY_H
+#define KEEPWATCH_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum policy_verdict {
+	VERDICT_ALIVE = 0,
+	VERDICT_KEEPALIVE, /* keepalive timer running, that many probes unanswered */
+	VERDICT_ZERO_WINDOW, /* persist timer running, that many window probes unanswered */
+	VERDICT_IDLE, /* neither data nor any ACK from the peer for idle_timeout */
+	VERDICT_UNACKED, /* data in flight and no ACK progress for unacked_timeout */
+};
+
+/* idiag_timer values (include/net/tcp.h has no UAPI names for them). */
+enum policy_timer {
+	TIMER_NONE = 0,
+	TIMER_RETRANSMIT = 1,
+	TIMER_KEEPALIVE = 2,
+	TIMER_TIME_WAIT = 3,
+	TIMER_ZERO_WINDOW = 4,
+};
+
+struct policy_limits {
+	unsigned keepalive_probes; /* 0 = off */
+	uint64_t idle_timeout_ms; /* 0 = off */
+	uint64_t unacked_timeout_ms; /* 0 = off */
+};
+
+/* What the verdict needs of one socket, decoded from inet_diag_msg and struct tcp_info
+ * (fields absent from a short tcp_info are 0 and flagged by has_*). */
+struct policy_sample {
+	uint8_t state; /* TCP_ESTABLISHED ... */
+	uint8_t timer; /* enum policy_timer */
+	uint32_t timer_expires_ms; /* idiag_expires */
+	uint8_t probes; /* tcpi_probes */
+	uint8_t retransmits; /* tcpi_retransmits */
+	uint32_t unacked; /* tcpi_unacked (segments in flight) */
+	uint32_t last_data_recv_ms;
+	uint32_t last_ack_recv_ms;
+	uint64_t bytes_acked; /* tcpi_bytes_acked, for ACK progress */
+	bool has_info; /* INET_DIAG_INFO present */
+	bool has_bytes_acked; /* tcp_info long enough (Linux >= 4.1) */
+};
+
+/* Per-connection memory the caller keeps between samples (zero-initialise). It lets the
+ * unacked verdict measure "no ACK progress" from when data was first seen in flight
+ * rather than from the last ACK, which after a long quiet spell would kill at once. */
+struct policy_track {
+	bool stalled; /* unacked > 0 at the previous sample */
+	uint64_t bytes_acked; /* at the previous sample */
+	uint64_t since_ms; /* caller's clock: when ACK progress was last seen */
+};
+
+struct policy_result {
+	enum policy_verdict verdict;
+	/* Earliest caller-clock time at which the verdict could change if nothing else
+	 * happens; UINT64_MAX when only a new event can change it. */
+	uint64_t next_check_ms;
+};
+
+/* Judges s at caller-clock time now_ms, updating *track. */
+void policy_judge(const struct policy_limits *lim, const struct policy_sample *s,
+		  struct policy_track *track, uint64_t now_ms, struct policy_result *out);
+
+/* "alive", "keepalive", "zero-window", "idle", "unacked": the reason= in log lines. */
+const char *policy_verdict_name(enum policy_verdict v);
+
+#endif

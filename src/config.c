@@ -1,0 +1,2 @@
+/* placeholder: config.c is being written */
+typedef int kw_placeholder_config;

@@ -1,0 +1,2 @@
+/* placeholder: daemon.c is being written */
+typedef int kw_placeholder_daemon;

@@ -1,0 +1,2 @@
+/* placeholder: linkmon.c is being written */
+typedef int kw_placeholder_linkmon;

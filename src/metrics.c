@@ -1,0 +1,2 @@
+/* placeholder: metrics.c is being written */
+typedef int kw_placeholder_metrics;

@@ -1,0 +1,2 @@
+/* placeholder: policy.c is being written */
+typedef int kw_placeholder_policy;

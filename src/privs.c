@@ -1,0 +1,2 @@
+/* placeholder: privs.c is being written */
+typedef int kw_placeholder_privs;

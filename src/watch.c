@@ -1,0 +1,2 @@
+/* placeholder: watch.c is being written */
+typedef int kw_placeholder_watch;

@@ -1,2 +1,88 @@
-/* placeholder: loop.c is being written */
-typedef int kw_placeholder_loop;
+/* keepwatch: the event loop — one epoll instance, a handful of fds, one handler each.
+ * Timers are a timerfd like any other fd, so the loop itself knows nothing of time. */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "keepwatch/loop.h"
+
+int loop_init(struct loop *lp)
+{
+	memset(lp, 0, sizeof(*lp));
+	for (size_t i = 0; i < LOOP_MAX_FDS; i++)
+		lp->slots[i].fd = -1;
+	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return lp->epfd < 0 ? -errno : 0;
+}
+
+void loop_free(struct loop *lp)
+{
+	if (lp->epfd >= 0)
+		close(lp->epfd);
+	lp->epfd = -1;
+}
+
+static struct loop_slot *loop_slot_find(struct loop *lp, int fd)
+{
+	for (size_t i = 0; i < LOOP_MAX_FDS; i++)
+		if (lp->slots[i].fd == fd)
+			return &lp->slots[i];
+	return NULL;
+}
+
+int loop_add(struct loop *lp, int fd, uint32_t events, loop_fn fn, void *arg)
+{
+	struct loop_slot *slot = loop_slot_find(lp, -1);
+	struct epoll_event ev = { .events = events };
+
+	if (!slot)
+		return -ENOSPC;
+	ev.data.ptr = slot;
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	slot->fd = fd;
+	slot->fn = fn;
+	slot->arg = arg;
+	return 0;
+}
+
+int loop_del(struct loop *lp, int fd)
+{
+	struct loop_slot *slot = loop_slot_find(lp, fd);
+
+	if (!slot || fd < 0)
+		return -ENOENT;
+	slot->fd = -1;
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+void loop_stop(struct loop *lp)
+{
+	lp->stop = true;
+}
+
+int loop_run(struct loop *lp)
+{
+	struct epoll_event evs[LOOP_MAX_FDS];
+
+	lp->stop = false;
+	while (!lp->stop) {
+		int n = epoll_wait(lp->epfd, evs, LOOP_MAX_FDS, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n && !lp->stop; i++) {
+			struct loop_slot *slot = evs[i].data.ptr;
+
+			/* A handler may have removed this fd earlier in the batch. */
+			if (slot->fd >= 0)
+				slot->fn(lp, slot->fd, evs[i].events, slot->arg);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,266 @@
+/* keepwatch: carrying out verdicts — SOCK_DESTROY in batches, the nftables reset path
+ * where destroy is unavailable, the kill budget, and the one log line per decision. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "keepwatch/daemon.h"
+#include "keepwatch/log.h"
+#include "keepwatch/sockutil.h"
+
+#define KILLER_BATCH 256u
+
+static const char *const killer_reasons[REASON_COUNT] = {
+	[REASON_NONE] = "none",
+	[REASON_KEEPALIVE] = "keepalive",
+	[REASON_ZERO_WINDOW] = "zero-window",
+	[REASON_IDLE] = "idle",
+	[REASON_UNACKED] = "unacked",
+	[REASON_LINK_DOWN] = "link-down",
+	[REASON_LINK_REMOVED] = "link-removed",
+	[REASON_ADDR_REMOVED] = "addr-removed",
+};
+
+static const char *const killer_states[] = {
+	"UNKNOWN", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
+	"TIME-WAIT", "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "SYN-RECV",
+};
+
+const char *killer_state_name(uint8_t state)
+{
+	return state < sizeof(killer_states) / sizeof(killer_states[0]) ? killer_states[state]
+									 : "UNKNOWN";
+}
+
+const char *killer_reason_name(enum kill_reason r)
+{
+	return r < REASON_COUNT ? killer_reasons[r] : "unknown";
+}
+
+static bool killer_is_link_reason(enum kill_reason r)
+{
+	return r == REASON_LINK_DOWN || r == REASON_LINK_REMOVED || r == REASON_ADDR_REMOVED;
+}
+
+const char *killer_ifname(const struct kw_daemon *d, int ifindex)
+{
+	const struct linkmon_link *l = ifindex > 0 ? link_table_find(&d->lm, ifindex) : NULL;
+
+	if (l)
+		return l->name;
+	for (size_t i = 0; i < d->n_down; i++)
+		if (d->down[i].ifindex == ifindex)
+			return d->down[i].name;
+	return "-";
+}
+
+/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). */
+static void killer_log(const struct kw_daemon *d, int prio, const char *action,
+		       enum kill_reason why, const struct watch_conn *e, const char *tail)
+{
+	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
+	const struct policy_sample *s = &e->last;
+	uint32_t last_recv = s->last_data_recv_ms < s->last_ack_recv_ms ? s->last_data_recv_ms
+									: s->last_ack_recv_ms;
+
+	if (sockutil_format(e->family, e->src, e->sport, src, sizeof(src)) < 0)
+		snprintf(src, sizeof(src), "?");
+	if (sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst)) < 0)
+		snprintf(dst, sizeof(dst), "?");
+	log_msg(prio,
+		"action=%s reason=%s service=%s src=%s dst=%s ifname=%s state=%s probes=%u "
+		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s",
+		action, killer_reason_name(why), d->cfg.services[e->svc].name, src, dst,
+		killer_ifname(d, e->ifindex), killer_state_name(e->state), s->probes, last_recv, s->unacked, tail ? tail : "");
+}
+
+static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct watch_conn *e,
+			       const char *method, int err)
+{
+	char tail[128];
+
+	d->stats.kill_failures++;
+	if (e->reported)
+		return;
+	e->reported = true;
+	snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", method, -err,
+		 strerror(-err));
+	killer_log(d, LOG_ERR, "kill-failed", why, e, tail);
+}
+
+/* What the nft path cannot promise, said in the alert rather than hidden. */
+static const char *killer_nft_caveat(enum kill_reason why, const struct watch_conn *e)
+{
+	if (why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
+		return " caveat=no-route-reset-may-never-come";
+	if (e->timer == TIMER_NONE)
+		return " caveat=socket-sends-nothing-reset-waits-for-its-next-segment";
+	return "";
+}
+
+static int killer_nft_ready(struct kw_daemon *d)
+{
+	int err;
+
+	if (d->nft_open)
+		return 0;
+	err = nft_killer_open(&d->nft);
+	if (err < 0)
+		return err;
+	d->nft_open = true;
+	return 0;
+}
+
+static void killer_nft(struct kw_daemon *d, struct watch_conn *e, enum kill_reason why)
+{
+	uint64_t timeout = d->cfg.global.nft_timeout_ms;
+	char tail[160];
+	int err = killer_nft_ready(d);
+
+	if (err == 0)
+		err = nft_killer_add(&d->nft, e->family, e->src, e->sport, e->dst, e->dport, timeout);
+	if (err < 0) {
+		killer_log_failure(d, why, e, "nft", err);
+		return;
+	}
+	e->fate = FATE_NFT;
+	e->verdict = why;
+	e->nft_deadline_ms = daemon_now_ms() + timeout;
+	d->stats.kills[why]++;
+	snprintf(tail, sizeof(tail), " method=nft%s", killer_nft_caveat(why, e));
+	killer_log(d, LOG_WARNING, "kill", why, e, tail);
+}
+
+static void killer_destroy_unsupported(struct kw_daemon *d)
+{
+	if (d->destroy_unsupported)
+		return;
+	d->destroy_unsupported = true;
+	log_msg(LOG_ERR, "action=method-change method=%s reason=\"SOCK_DESTROY: %s "
+			 "(kernel without CONFIG_INET_DIAG_DESTROY)\"",
+		d->cfg.global.kill_method == KILL_AUTO ? "nft" : "none", strerror(EOPNOTSUPP));
+}
+
+static void killer_destroy(struct kw_daemon *d, struct watch_conn **v, size_t n,
+			   enum kill_reason why)
+{
+	struct sockdiag_conn conns[KILLER_BATCH];
+	int errs[KILLER_BATCH];
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&conns[i], 0, sizeof(conns[i]));
+		conns[i].family = v[i]->family;
+		memcpy(conns[i].src, v[i]->src, 16);
+		memcpy(conns[i].dst, v[i]->dst, 16);
+		conns[i].sport = v[i]->sport;
+		conns[i].dport = v[i]->dport;
+		conns[i].cookie = v[i]->cookie;
+		conns[i].state = v[i]->state;
+	}
+	err = sockdiag_destroy(&d->sd, conns, errs, n);
+	for (size_t i = 0; i < n; i++) {
+		int e = err < 0 ? err : errs[i];
+
+		if (e == 0) {
+			v[i]->fate = FATE_KILLED;
+			d->stats.kills[why]++;
+			killer_log(d, LOG_WARNING, "kill", why, v[i], " method=destroy");
+		} else if (e == -ENOENT) {
+			v[i]->fate = FATE_KILLED; /* its owner closed it first */
+		} else if (e == -EOPNOTSUPP) {
+			killer_destroy_unsupported(d);
+			if (d->cfg.global.kill_method == KILL_AUTO)
+				killer_nft(d, v[i], why);
+			else
+				killer_log_failure(d, why, v[i], "destroy", e);
+		} else {
+			killer_log_failure(d, why, v[i], "destroy", e);
+		}
+	}
+}
+
+/* The kill budget bounds verdict kills only: a lost link's connections cannot be alive. */
+static bool killer_budget_take(struct kw_daemon *d, uint64_t now)
+{
+	if (now >= d->budget_window_ms + 1000) {
+		d->budget_window_ms = now;
+		d->budget_used = 0;
+	}
+	if (d->budget_used >= d->cfg.global.max_kills_per_second)
+		return false;
+	d->budget_used++;
+	return true;
+}
+
+/* Filters v down to the entries to really kill now; logs the rest once. */
+static size_t killer_triage(struct kw_daemon *d, struct watch_conn **v, size_t n,
+			    enum kill_reason why, uint64_t now)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct watch_conn *e = v[i];
+
+		if (killer_is_link_reason(why) &&
+		    d->cfg.services[e->svc].on_link_loss == LINK_LOG) {
+			if (!e->reported)
+				killer_log(d, LOG_WARNING, "alert", why, e, " on_link_loss=log");
+			e->reported = true;
+		} else if (d->dry_run) {
+			if (!e->reported)
+				killer_log(d, LOG_WARNING, "would-kill", why, e, " dry_run=yes");
+			e->reported = true;
+		} else if (!killer_is_link_reason(why) && !killer_budget_take(d, now)) {
+			if (e->deferred != why) {
+				d->stats.deferred++;
+				killer_log(d, LOG_WARNING, "deferred", why, e, " limit=max_kills_per_second");
+			}
+			e->deferred = why;
+		} else {
+			e->deferred = REASON_NONE;
+			v[keep++] = e;
+		}
+	}
+	return keep;
+}
+
+void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why,
+		 const char *ifname)
+{
+	uint64_t now = daemon_now_ms();
+	bool use_nft = d->cfg.global.kill_method == KILL_NFT ||
+		       (d->cfg.global.kill_method == KILL_AUTO && d->destroy_unsupported);
+
+	(void)ifname;
+	n = killer_triage(d, v, n, why, now);
+	if (use_nft) {
+		for (size_t i = 0; i < n; i++)
+			killer_nft(d, v[i], why);
+		return;
+	}
+	for (size_t off = 0; off < n; off += KILLER_BATCH)
+		killer_destroy(d, v + off, n - off < KILLER_BATCH ? n - off : KILLER_BATCH, why);
+}
+
+void killer_confirm(struct kw_daemon *d, struct watch_conn *e, bool gone, uint64_t now)
+{
+	char tail[64];
+
+	if (e->fate != FATE_NFT)
+		return;
+	if (gone) {
+		snprintf(tail, sizeof(tail), " method=nft");
+		killer_log(d, LOG_NOTICE, "confirmed", e->verdict, e, tail);
+		return;
+	}
+	if (now < e->nft_deadline_ms)
+		return;
+	e->fate = FATE_NONE;
+	e->reported = false;
+	d->stats.kill_failures++;
+	killer_log(d, LOG_ERR, "kill-expired", e->verdict, e,
+		   " method=nft error=\"still alive when the reset rule expired\"");
+}

@@ -1,2 +1,653 @@
-/* placeholder: linkmon.c is being written */
-typedef int kw_placeholder_linkmon;
+/* keepwatch: the rtnetlink sockets, the tables of links and local addresses, and the
+ * events their changes produce (dump at open, RTNLGRP_LINK/IFADDR after, resync on ENOBUFS). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "keepwatch/linkmon.h"
+
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000 /* linux/if.h; glibc's net/if.h stops short of it */
+#endif
+
+#define LM_RXBUF_MIN 65536 /* above MNL_SOCKET_DUMP_SIZE: one link message can be large */
+#define LM_RXBUF_MAX (1024 * 1024)
+#define LM_DISPATCH_MAX 1024 /* datagrams per linkmon_dispatch() call */
+#define LM_DRAIN_MAX 100000 /* datagrams dropped at most before a resync dump */
+#define LM_DUMP_TRIES 5 /* dumps interrupted by concurrent changes are repeated */
+#define LM_DUMP_ROUNDS 1000000 /* datagrams per dump, a bound only */
+#define LM_DUMP_TIMEOUT_S 5 /* the kernel always answers; this keeps a bug from hanging us */
+
+/* ---- tables: t is any struct linkmon used as a table holder (resync builds a second) */
+
+static ssize_t link_index(const struct linkmon *t, int ifindex)
+{
+	for (size_t i = 0; i < t->n_links; i++)
+		if (t->links[i].ifindex == ifindex)
+			return (ssize_t)i;
+	return -1;
+}
+
+const struct linkmon_link *link_table_find(const struct linkmon *lm, int ifindex)
+{
+	ssize_t i = link_index(lm, ifindex);
+
+	return i < 0 ? NULL : &lm->links[i];
+}
+
+/* Inserts or updates; a message without a name keeps the one we know. */
+static int link_table_put(struct linkmon *t, const struct linkmon_link *l)
+{
+	ssize_t i = link_index(t, l->ifindex);
+	struct linkmon_link *grown;
+	size_t cap;
+
+	if (i >= 0) {
+		t->links[i].flags = l->flags;
+		if (l->name[0])
+			memcpy(t->links[i].name, l->name, sizeof(l->name));
+		return 0;
+	}
+	if (t->n_links == t->cap_links) {
+		cap = t->cap_links ? t->cap_links * 2 : 16;
+		grown = realloc(t->links, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		t->links = grown;
+		t->cap_links = cap;
+	}
+	t->links[t->n_links++] = *l;
+	return 0;
+}
+
+static void addr_table_del_at(struct linkmon *t, size_t i)
+{
+	t->addrs[i] = t->addrs[--t->n_addrs];
+}
+
+/* The link's addresses go with it: the kernel has dropped them too. */
+static void link_table_del(struct linkmon *t, int ifindex)
+{
+	ssize_t i = link_index(t, ifindex);
+
+	if (i >= 0)
+		t->links[i] = t->links[--t->n_links];
+	for (size_t j = t->n_addrs; j-- > 0;)
+		if (t->addrs[j].ifindex == ifindex)
+			addr_table_del_at(t, j);
+}
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static ssize_t addr_index(const struct linkmon *t, const struct linkmon_addr *a)
+{
+	for (size_t i = 0; i < t->n_addrs; i++) {
+		const struct linkmon_addr *x = &t->addrs[i];
+
+		if (x->ifindex == a->ifindex && x->family == a->family &&
+		    memcmp(x->addr, a->addr, addr_len(a->family)) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static int addr_table_put(struct linkmon *t, const struct linkmon_addr *a)
+{
+	ssize_t i = addr_index(t, a);
+	struct linkmon_addr *grown;
+	size_t cap;
+
+	if (i >= 0) {
+		t->addrs[i].prefixlen = a->prefixlen;
+		return 0;
+	}
+	if (t->n_addrs == t->cap_addrs) {
+		cap = t->cap_addrs ? t->cap_addrs * 2 : 16;
+		grown = realloc(t->addrs, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		t->addrs = grown;
+		t->cap_addrs = cap;
+	}
+	t->addrs[t->n_addrs++] = *a;
+	return 0;
+}
+
+int addr_table_find_ifindex(const struct linkmon *lm, int family, const void *addr)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *a = addr;
+
+	if (family == AF_INET6 && memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
+		family = AF_INET;
+		a += sizeof(v4mapped);
+	} else if (family != AF_INET && family != AF_INET6) {
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < lm->n_addrs; i++)
+		if (lm->addrs[i].family == family &&
+		    memcmp(lm->addrs[i].addr, a, addr_len(family)) == 0)
+			return lm->addrs[i].ifindex;
+	return -ENOENT;
+}
+
+static void tables_free(struct linkmon *t)
+{
+	free(t->links);
+	free(t->addrs);
+	t->links = NULL;
+	t->addrs = NULL;
+	t->n_links = t->cap_links = t->n_addrs = t->cap_addrs = 0;
+}
+
+/* ---- events */
+
+static void lm_emit_link(struct linkmon *lm, enum linkmon_event_kind kind,
+			 const struct linkmon_link *l)
+{
+	struct linkmon_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	if (l)
+		ev.link = *l;
+	if (lm->fn)
+		lm->fn(lm->arg, &ev);
+}
+
+static void lm_emit_addr(struct linkmon *lm, enum linkmon_event_kind kind,
+			 const struct linkmon_addr *a)
+{
+	const struct linkmon_link *l = link_table_find(lm, a->ifindex);
+	struct linkmon_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.addr = *a;
+	if (l)
+		ev.link = *l;
+	else
+		ev.link.ifindex = a->ifindex;
+	if (lm->fn)
+		lm->fn(lm->arg, &ev);
+}
+
+static bool lm_usable(unsigned flags)
+{
+	return (flags & IFF_UP) && (flags & IFF_LOWER_UP);
+}
+
+/* before is 0 for a link not seen yet. Other flag changes (mtu, promisc...) say nothing. */
+static void lm_link_transition(struct linkmon *lm, unsigned before, const struct linkmon_link *now)
+{
+	unsigned after = now->flags;
+
+	if ((before & IFF_UP) && !(after & IFF_UP))
+		lm_emit_link(lm, LM_LINK_ADMIN_DOWN, now);
+	else if (lm_usable(before) && (after & IFF_UP) && !(after & IFF_LOWER_UP))
+		lm_emit_link(lm, LM_LINK_CARRIER_LOST, now);
+	else if (!lm_usable(before) && lm_usable(after))
+		lm_emit_link(lm, LM_LINK_UP, now);
+}
+
+/* ---- applying one message */
+
+/* A family we do not follow (AF_BRIDGE port messages, say) is foreign, not malformed. */
+static bool lm_foreign(const struct nlmsghdr *nlh, bool link)
+{
+	uint8_t family;
+
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + 1)
+		return false;
+	family = *(const uint8_t *)mnl_nlmsg_get_payload(nlh);
+	if (link)
+		return family != AF_UNSPEC;
+	return family != AF_INET && family != AF_INET6;
+}
+
+static int lm_apply_link(struct linkmon *lm, const struct nlmsghdr *nlh, bool quiet)
+{
+	const struct linkmon_link *old;
+	struct linkmon_link l;
+	unsigned before;
+	int err;
+
+	if (lm_foreign(nlh, true))
+		return 0;
+	if (linkmon_decode_link(nlh, &l) < 0) {
+		lm->malformed++;
+		return 0;
+	}
+	old = link_table_find(lm, l.ifindex);
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		if (!old)
+			return 0;
+		if (!l.name[0])
+			memcpy(l.name, old->name, sizeof(l.name));
+		lm_emit_link(lm, LM_LINK_REMOVED, &l);
+		link_table_del(lm, l.ifindex);
+		return 0;
+	}
+	before = old ? old->flags : 0;
+	err = link_table_put(lm, &l);
+	if (err < 0)
+		return err;
+	if (!quiet)
+		lm_link_transition(lm, before, link_table_find(lm, l.ifindex));
+	return 0;
+}
+
+static int lm_apply_addr(struct linkmon *lm, const struct nlmsghdr *nlh, bool quiet)
+{
+	struct linkmon_addr a;
+	ssize_t i;
+	int err;
+
+	if (lm_foreign(nlh, false))
+		return 0;
+	if (linkmon_decode_addr(nlh, &a) < 0) {
+		lm->malformed++;
+		return 0;
+	}
+	i = addr_index(lm, &a);
+	if (nlh->nlmsg_type == RTM_DELADDR) {
+		if (i < 0)
+			return 0;
+		a = lm->addrs[i];
+		lm_emit_addr(lm, LM_ADDR_REMOVED, &a);
+		addr_table_del_at(lm, (size_t)i);
+		return 0;
+	}
+	/* A known address: lifetime or flag updates (IPv6 DAD done...), not news. */
+	err = addr_table_put(lm, &a);
+	if (err < 0 || i >= 0 || quiet)
+		return err;
+	lm_emit_addr(lm, LM_ADDR_ADDED, &a);
+	return 0;
+}
+
+/* t is the table the message goes to; quiet: fill it without events (dumps). */
+static int lm_apply(struct linkmon *lm, struct linkmon *t, const struct nlmsghdr *nlh, bool quiet)
+{
+	int err;
+
+	if (t != lm) {
+		/* A dump into a second table: borrow the counters, keep the callback away. */
+		t->malformed = lm->malformed;
+		err = lm_apply(t, t, nlh, true);
+		lm->malformed = t->malformed;
+		return err;
+	}
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		return lm_apply_link(lm, nlh, quiet);
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		return lm_apply_addr(lm, nlh, quiet);
+	default:
+		return 0;
+	}
+}
+
+/* ---- receiving */
+
+static int lm_rxbuf_fit(struct linkmon *lm, size_t need)
+{
+	size_t len = lm->rxbuf_len ? lm->rxbuf_len : LM_RXBUF_MIN;
+	uint8_t *buf;
+
+	while (len < need && len < LM_RXBUF_MAX)
+		len *= 2;
+	if (lm->rxbuf && len == lm->rxbuf_len)
+		return 0;
+	buf = realloc(lm->rxbuf, len);
+	if (!buf)
+		return -ENOMEM;
+	lm->rxbuf = buf;
+	lm->rxbuf_len = len;
+	return 0;
+}
+
+/*
+ * One datagram into lm->rxbuf, sized first with MSG_PEEK|MSG_TRUNC so a big one is never
+ * cut. Returns its length, 0 for a datagram not sent by the kernel (dropped: anyone may
+ * unicast to our port id, and a forged "link down" must not kill connections), -EMSGSIZE
+ * for one too big even for LM_RXBUF_MAX (lost), or -errno (-EAGAIN, -ENOBUFS...).
+ */
+static ssize_t lm_recv(struct linkmon *lm, struct mnl_socket *nl, int flags)
+{
+	struct sockaddr_nl sa;
+	struct iovec iov;
+	struct msghdr msg;
+	ssize_t n;
+	int err;
+
+	do
+		n = recv(mnl_socket_get_fd(nl), NULL, 0, flags | MSG_PEEK | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	err = lm_rxbuf_fit(lm, (size_t)n);
+	if (err < 0)
+		return err;
+	iov.iov_base = lm->rxbuf;
+	iov.iov_len = lm->rxbuf_len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = &sa;
+	msg.msg_namelen = sizeof(sa);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	do
+		n = recvmsg(mnl_socket_get_fd(nl), &msg, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (msg.msg_flags & MSG_TRUNC) {
+		lm->truncated++;
+		return -EMSGSIZE;
+	}
+	if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0)
+		return 0;
+	return n;
+}
+
+/* ---- dumps */
+
+static int lm_dump_request(struct linkmon *lm, uint16_t type, uint8_t family)
+{
+	union {
+		struct nlmsghdr h;
+		uint8_t b[MNL_NLMSG_HDRLEN + 32];
+	} req;
+	struct nlmsghdr *nlh;
+
+	memset(&req, 0, sizeof(req));
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++lm->seq;
+	if (type == RTM_GETLINK) {
+		struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+		ifi->ifi_family = family;
+	} else {
+		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+		ifa->ifa_family = family;
+	}
+	if (mnl_socket_sendto(lm->query, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+struct lm_dump_state {
+	bool done, intr;
+	int err; /* first error; the dump is still read to its end so the socket stays clean */
+};
+
+static void lm_dump_msg(struct linkmon *lm, struct linkmon *t, const struct nlmsghdr *nlh,
+			struct lm_dump_state *st)
+{
+	const int *code = mnl_nlmsg_get_payload(nlh);
+	int err = 0;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		st->intr = true;
+	if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) {
+		st->done = true;
+		/* DONE may carry the dump's error, ERROR always starts with it. */
+		if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int) && *code < 0)
+			err = *code;
+		else if (nlh->nlmsg_type == NLMSG_ERROR && mnl_nlmsg_get_payload_len(nlh) < sizeof(int))
+			err = -EPROTO;
+	} else {
+		err = lm_apply(lm, t, nlh, true);
+	}
+	if (err < 0 && !st->err)
+		st->err = err;
+}
+
+static int lm_dump_one(struct linkmon *lm, struct linkmon *t, uint16_t type, uint8_t family)
+{
+	struct lm_dump_state st = {0};
+	const struct nlmsghdr *nlh;
+	uint32_t seq;
+	ssize_t n;
+	int len, err;
+
+	err = lm_dump_request(lm, type, family);
+	if (err < 0)
+		return err;
+	seq = lm->seq;
+	for (long r = 0; r < LM_DUMP_ROUNDS && !st.done; r++) {
+		n = lm_recv(lm, lm->query, 0);
+		if (n == -EMSGSIZE) {
+			st.err = st.err ? st.err : (int)n;
+			continue;
+		}
+		if (n < 0)
+			return n == -EAGAIN ? -ETIMEDOUT : (int)n;
+		len = (int)n;
+		for (nlh = (const void *)lm->rxbuf; mnl_nlmsg_ok(nlh, len) && !st.done;
+		     nlh = mnl_nlmsg_next(nlh, &len))
+			if (nlh->nlmsg_seq == seq) /* older ones: an earlier, abandoned dump */
+				lm_dump_msg(lm, t, nlh, &st);
+	}
+	if (!st.done)
+		return -ETIMEDOUT;
+	if (!st.err && st.intr)
+		return -EINTR;
+	return st.err;
+}
+
+/* Fills the (empty) tables of t. A dump the kernel marks as interrupted by a concurrent
+ * change may be inconsistent: it is done again. */
+static int lm_dump(struct linkmon *lm, struct linkmon *t)
+{
+	int err = 0;
+
+	for (int try = 0; try < LM_DUMP_TRIES; try++) {
+		tables_free(t);
+		err = lm_dump_one(lm, t, RTM_GETLINK, AF_UNSPEC);
+		if (!err)
+			err = lm_dump_one(lm, t, RTM_GETADDR, AF_INET);
+		if (!err)
+			err = lm_dump_one(lm, t, RTM_GETADDR, AF_INET6);
+		if (err != -EINTR && err != -EMSGSIZE)
+			break;
+	}
+	if (err < 0)
+		tables_free(t);
+	return err;
+}
+
+/* ---- resync after lost events */
+
+static int lm_rcvbuf_read(struct linkmon *lm)
+{
+	int val = 0;
+	socklen_t len = sizeof(val);
+
+	if (getsockopt(mnl_socket_get_fd(lm->events), SOL_SOCKET, SO_RCVBUF, &val, &len) < 0)
+		return -errno;
+	lm->rcvbuf = val / 2; /* the kernel reports twice what was asked, for its overhead */
+	return 0;
+}
+
+int linkmon_set_rcvbuf(struct linkmon *lm, int bytes)
+{
+	int fd = mnl_socket_get_fd(lm->events);
+
+	/* FORCE passes net.core.rmem_max but needs CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0)
+		return -errno;
+	return lm_rcvbuf_read(lm);
+}
+
+/* Events queued before the overflow are older than the dump about to be taken. */
+static void lm_drain(struct linkmon *lm)
+{
+	for (int i = 0; i < LM_DRAIN_MAX; i++) {
+		ssize_t n = lm_recv(lm, lm->events, MSG_DONTWAIT);
+
+		if (n < 0 && n != -ENOBUFS && n != -EMSGSIZE)
+			break;
+	}
+}
+
+/* Removals first, while the old entries are still there to look at. */
+static void lm_diff_removed(struct linkmon *lm, const struct linkmon *fresh)
+{
+	for (size_t i = 0; i < lm->n_addrs; i++)
+		if (addr_index(fresh, &lm->addrs[i]) < 0)
+			lm_emit_addr(lm, LM_ADDR_REMOVED, &lm->addrs[i]);
+	for (size_t i = 0; i < lm->n_links; i++)
+		if (link_index(fresh, lm->links[i].ifindex) < 0)
+			lm_emit_link(lm, LM_LINK_REMOVED, &lm->links[i]);
+}
+
+/* Then, with lm holding the new tables, what changed or appeared. */
+static void lm_diff_changed(struct linkmon *lm, const struct linkmon *old)
+{
+	for (size_t i = 0; i < lm->n_links; i++) {
+		const struct linkmon_link *was = link_table_find(old, lm->links[i].ifindex);
+
+		lm_link_transition(lm, was ? was->flags : 0, &lm->links[i]);
+	}
+	for (size_t i = 0; i < lm->n_addrs; i++)
+		if (addr_index(old, &lm->addrs[i]) < 0)
+			lm_emit_addr(lm, LM_ADDR_ADDED, &lm->addrs[i]);
+}
+
+static int lm_resync(struct linkmon *lm, bool grow)
+{
+	struct linkmon fresh, old;
+	int err;
+
+	if (grow && lm->rcvbuf < LINKMON_RCVBUF_MAX) {
+		int want = lm->rcvbuf > LINKMON_RCVBUF_MAX / 2 ? LINKMON_RCVBUF_MAX : lm->rcvbuf * 2;
+
+		/* a failure leaves the old size: the resync below is what matters */
+		(void)linkmon_set_rcvbuf(lm, want > 0 ? want : 65536);
+	}
+	lm_drain(lm);
+	memset(&fresh, 0, sizeof(fresh));
+	err = lm_dump(lm, &fresh);
+	if (err < 0)
+		return err;
+	lm_diff_removed(lm, &fresh);
+	memset(&old, 0, sizeof(old));
+	old.links = lm->links;
+	old.n_links = lm->n_links;
+	old.addrs = lm->addrs;
+	old.n_addrs = lm->n_addrs;
+	lm->links = fresh.links;
+	lm->n_links = fresh.n_links;
+	lm->cap_links = fresh.cap_links;
+	lm->addrs = fresh.addrs;
+	lm->n_addrs = fresh.n_addrs;
+	lm->cap_addrs = fresh.cap_addrs;
+	lm_diff_changed(lm, &old);
+	tables_free(&old);
+	lm->resyncs++;
+	lm_emit_link(lm, LM_RESYNC, NULL);
+	return 0;
+}
+
+/* ---- public */
+
+int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
+{
+	struct timeval tv = {.tv_sec = LM_DUMP_TIMEOUT_S};
+	int err;
+
+	memset(lm, 0, sizeof(*lm));
+	lm->fn = fn;
+	lm->arg = arg;
+	lm->seq = (uint32_t)time(NULL);
+	err = lm_rxbuf_fit(lm, LM_RXBUF_MIN);
+	if (err < 0)
+		goto out;
+	/* Subscribe before the dump: a change during it is then queued, not missed. */
+	lm->events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!lm->events ||
+	    mnl_socket_bind(lm->events, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    MNL_SOCKET_AUTOPID) < 0)
+		goto out_errno;
+	lm->query = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!lm->query || mnl_socket_bind(lm->query, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(lm->query), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		goto out_errno;
+	err = lm_rcvbuf_read(lm);
+	if (err < 0)
+		goto out;
+	err = lm_dump(lm, lm);
+	goto out;
+out_errno:
+	err = -errno;
+out:
+	if (err < 0)
+		linkmon_close(lm);
+	return err;
+}
+
+void linkmon_close(struct linkmon *lm)
+{
+	if (lm->events)
+		mnl_socket_close(lm->events);
+	if (lm->query)
+		mnl_socket_close(lm->query);
+	tables_free(lm);
+	free(lm->rxbuf);
+	lm->events = lm->query = NULL;
+	lm->rxbuf = NULL;
+	lm->rxbuf_len = 0;
+}
+
+int linkmon_fd(const struct linkmon *lm)
+{
+	return mnl_socket_get_fd(lm->events);
+}
+
+int linkmon_dispatch(struct linkmon *lm)
+{
+	const struct nlmsghdr *nlh;
+	ssize_t n;
+	int len, err;
+
+	for (int i = 0; i < LM_DISPATCH_MAX; i++) {
+		n = lm_recv(lm, lm->events, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			return 0;
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			err = lm_resync(lm, n == -ENOBUFS);
+			if (err < 0)
+				return err;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		len = (int)n;
+		for (nlh = (const void *)lm->rxbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			err = lm_apply(lm, lm, nlh, false);
+			if (err < 0)
+				return err;
+		}
+		if (len > 0)
+			lm->malformed++; /* bytes that do not make a message */
+	}
+	return 0;
+}

@@ -63,7 +63,15 @@ int config_load(const char *path, struct kw_config *cfg, config_error_fn err, vo
 /* Same, from a string (unit tests and the fuzzer); name is used in messages. */
 int config_load_string(const char *name, const char *text, struct kw_config *cfg,
 		       config_error_fn err, void *arg);
+/* Same, from len bytes that need not end in NUL (a NUL inside is an error): the fuzzer. */
+int config_load_mem(const char *name, const char *buf, size_t len, struct kw_config *cfg,
+		    config_error_fn err, void *arg);
 void config_free(struct kw_config *cfg);
+
+/* A ready-made config_error_fn: arg is a FILE *; prints "FILE:LINE: key: message" (LINE and
+ * key left out when 0 or ""), the format --check and SIGHUP reports use. */
+void config_error_print(void *arg, const char *file, unsigned line, const char *key,
+			const char *msg);
 
 /* The service a TCP connection belongs to, or NULL. Addresses in network order
  * (4 or 16 bytes per family), ports in host order. */

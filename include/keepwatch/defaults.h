@@ -47,5 +47,11 @@
 #define KW_MAX_SERVICES 64u
 #define KW_MAX_SELECTORS 64u /* entries per selector list */
 #define KW_SERVICE_NAME_MAX 32u
+#define KW_MIN_DISCOVERY_INTERVAL_MS 10u
+#define KW_MIN_NFT_TIMEOUT_MS 1000u /* an element must outlive at least one keepalive probe */
+#define KW_MIN_THRESHOLD_MS 200u /* idle/unacked below TCP's minimum RTO kill healthy peers */
+#define KW_MAX_KILLS_LIMIT 1000000u
+#define KW_USER_NAME_MAX 32u
+#define KW_MAX_CONFIG_BYTES (1u << 20) /* a config file larger than this is refused */
 
 #endif

@@ -26,7 +26,14 @@ struct linkmon_addr {
 
 /* Pure decoders, usable on canned buffers. They validate every attribute they read
  * (mnl_attr_parse with a validation callback). Return 0, or -EINVAL for a malformed or
- * foreign message, which the caller skips and counts. */
+ * foreign message, which the caller skips and counts. The caller guarantees that the
+ * header and nlmsg_len bytes are readable (walk the stream with mnl_nlmsg_ok/next).
+ * Rejected: a wrong nlmsg_type, nlmsg_len short of the fixed header or not 4-aligned, an
+ * attribute cut short or with a bad nla_len, a link family other than AF_UNSPEC (e.g.
+ * AF_BRIDGE), ifindex <= 0, an IFLA_IFNAME without NUL or too long, an address family
+ * other than AF_INET/AF_INET6, IFA_LOCAL/IFA_ADDRESS not exactly 4/16 bytes, a prefix
+ * longer than the address, no address at all. *out is written only on success; the link
+ * name is "" if the message carries none. */
 int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
 int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 
@@ -41,6 +48,17 @@ enum linkmon_event_kind {
 		    * differences reported as the events above before this one */
 };
 
+/* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
+ * "addr-added", "resync": the spelling of linkmon_watch and of log lines. */
+const char *linkmon_event_name(enum linkmon_event_kind kind);
+
+/*
+ * Table order around the callback: for LM_LINK_REMOVED and LM_ADDR_REMOVED the entry is
+ * still in the table while fn runs (so it can look up the name and the link's addresses)
+ * and removed right after; addresses left on a removed link go with it, silently. For
+ * the other events the table already holds the new state. fn must not call linkmon_*
+ * functions other than the lookups.
+ */
 struct linkmon_event {
 	enum linkmon_event_kind kind;
 	struct linkmon_link link; /* link events; for address events, the link holding it */
@@ -62,6 +80,9 @@ struct linkmon {
 	uint64_t resyncs; /* ENOBUFS recoveries */
 	linkmon_event_fn fn;
 	void *arg;
+	uint8_t *rxbuf; /* receive buffer, grown when a datagram did not fit */
+	size_t rxbuf_len;
+	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
 };
 
 /* Opens both sockets, subscribes, then dumps links and addresses (IPv4 and IPv6). The
@@ -70,11 +91,22 @@ int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg);
 void linkmon_close(struct linkmon *lm);
 int linkmon_fd(const struct linkmon *lm);
 /* Reads what is pending on linkmon_fd() without blocking and calls fn for each change.
- * Returns 0 or -errno (never for a malformed message: it is counted). */
+ * Returns 0 or -errno (never for a malformed message: it is counted). It stops after a
+ * bounded number of datagrams even if more are pending; the fd then stays readable, so a
+ * level-triggered epoll calls it again. On ENOBUFS it grows the buffer (doubling, up to
+ * LINKMON_RCVBUF_MAX), drops what is queued, dumps again, reports the differences as
+ * ordinary events and then LM_RESYNC. Only datagrams from the kernel are read. */
 int linkmon_dispatch(struct linkmon *lm);
+/* Sets SO_RCVBUF of the events socket (SO_RCVBUFFORCE when allowed). Tests use a tiny
+ * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
+int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
+#define LINKMON_RCVBUF_MAX (8 * 1024 * 1024)
 
 const struct linkmon_link *link_table_find(const struct linkmon *lm, int ifindex);
-/* ifindex of the link holding local address addr (4 or 16 bytes), or -ENOENT. */
+/* ifindex of the link holding local address addr (4 or 16 bytes), or -ENOENT. An IPv4-
+ * mapped IPv6 address (::ffff:a.b.c.d, a dual-stack socket) is looked up as IPv4. A link-
+ * local address may sit on several links: the first is returned, so prefer the socket's
+ * bound interface for those. */
 int addr_table_find_ifindex(const struct linkmon *lm, int family, const void *addr);
 
 #endif

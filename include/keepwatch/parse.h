@@ -36,7 +36,29 @@ int parse_bool(const char *s, bool *out);
 /* Decimal unsigned within [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 
-/* Does addr (16 or 4 bytes of family) fall inside c? */
+/* The pieces the list parsers above are built from, for callers (config.c) that want to
+ * say which item of a list is wrong. A list is items separated by commas and/or blanks;
+ * an empty item (leading, trailing or doubled comma) is an error. */
+struct parse_list {
+	const char *pos;
+	bool seen_item;
+};
+void parse_list_init(struct parse_list *it, const char *s);
+/* Returns 1 with *item/*len set, 0 at the end, or -EINVAL for an empty item (*item then
+ * points at the offending comma, *len = 0). */
+int parse_list_next(struct parse_list *it, const char **item, size_t *len);
+/* "2000" or "3000-3010", exactly len bytes. Returns 0, -EINVAL (syntax), -ERANGE (port
+ * 0 or > 65535) or -EDOM (lo > hi). */
+int parse_port_range(const char *s, size_t len, struct port_range *out);
+/* Like parse_cidr on exactly len bytes, but clears host bits past the prefix and says
+ * whether there were any, so a caller can suggest the network meant. Returns 0, -EINVAL
+ * (syntax) or -ERANGE (prefix too long for the family). */
+int parse_cidr_loose(const char *s, size_t len, struct cidr *out, bool *host_bits);
+/* Is c inside ::ffff:0:0/96 (an IPv4-mapped IPv6 network)? */
+bool cidr_is_v4mapped(const struct cidr *c);
+
+/* Does addr (16 or 4 bytes of family) fall inside c? Literal: families must be equal;
+ * IPv4-mapped IPv6 addresses are config_match's business. */
 bool cidr_contains(const struct cidr *c, int family, const void *addr);
 /* Do the two networks share any address? */
 bool cidr_overlap(const struct cidr *a, const struct cidr *b);

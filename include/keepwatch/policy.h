@@ -24,6 +24,16 @@ enum policy_timer {
 	TIMER_ZERO_WINDOW = 4,
 };
 
+/* The TCP states that get a tcp_info verdict, as a dump state mask (1 << TCP_*):
+ * ESTABLISHED (1), FIN_WAIT1 (4), FIN_WAIT2 (5) and CLOSE_WAIT (8): the states in which an
+ * owner may still wait on the peer. SYN_*, LISTEN, TIME_WAIT, CLOSE, LAST_ACK and CLOSING
+ * never do (the link-loss path handles SYN_SENT; the kernel bounds the rest). */
+#define POLICY_STATES_JUDGED ((1u << 1) | (1u << 4) | (1u << 5) | (1u << 8))
+
+/* When a probe timer is due (idiag_expires 0) but has not fired yet (timer wheel slack:
+ * up to 1/8 of the interval), look again this much later rather than at once. */
+#define POLICY_TIMER_RETRY_MS 20u
+
 struct policy_limits {
 	unsigned keepalive_probes; /* 0 = off */
 	uint64_t idle_timeout_ms; /* 0 = off */
@@ -44,6 +54,7 @@ struct policy_sample {
 	uint64_t bytes_acked; /* tcpi_bytes_acked, for ACK progress */
 	bool has_info; /* INET_DIAG_INFO present */
 	bool has_bytes_acked; /* tcp_info long enough (Linux >= 4.1) */
+	bool orphan; /* idiag_inode 0: no owner; FIN_WAIT1/2 orphans are the kernel's */
 };
 
 /* Per-connection memory the caller keeps between samples (zero-initialise). It lets the
@@ -58,13 +69,24 @@ struct policy_track {
 struct policy_result {
 	enum policy_verdict verdict;
 	/* Earliest caller-clock time at which the verdict could change if nothing else
-	 * happens; UINT64_MAX when only a new event can change it. */
+	 * happens; UINT64_MAX when only a new event can change it. Events the caller
+	 * cannot see between samples (the owner sends data, enables keepalive) are its
+	 * rescan period's to catch. For a verdict other than alive it is now_ms: the
+	 * verdict stands until an event, so a deferred kill should re-judge first. */
 	uint64_t next_check_ms;
 };
 
 /* Judges s at caller-clock time now_ms, updating *track. */
 void policy_judge(const struct policy_limits *lim, const struct policy_sample *s,
 		  struct policy_track *track, uint64_t now_ms, struct policy_result *out);
+
+/* True when state (TCP_*) is one POLICY_STATES_JUDGED names. */
+bool policy_state_judged(uint8_t state);
+
+struct sockdiag_conn;
+/* Fills s from one inet_diag answer; a tcp_info too short for the fields the verdict
+ * needs counts as none (has_info false), tcpi_bytes_acked only when info_len covers it. */
+void policy_sample_from_conn(const struct sockdiag_conn *c, struct policy_sample *s);
 
 /* "alive", "keepalive", "zero-window", "idle", "unacked": the reason= in log lines. */
 const char *policy_verdict_name(enum policy_verdict v);

@@ -45,17 +45,27 @@ struct sockdiag_selector {
 #define SOCKDIAG_BC_MAX 8192 /* bytes; the kernel takes up to a page and more */
 
 /* Builds INET_DIAG_REQ_BYTECODE matching sockets of family that any selector matches
- * (nets of the other family never match). *len == 0 with return 1 means nothing of this
- * family can match: skip the dump. Returns 0, 1, or -E2BIG / -EINVAL. */
+ * (nets of the other family never match; IPv4-mapped IPv6 addresses are not matched by
+ * IPv4 nets). *len == 0 with return 1 means nothing of this family can match: skip the
+ * dump. *len == 0 with return 0 means a selector without lists takes every socket: dump
+ * without a filter. Ports use GE/LE pairs (no S_EQ, which needs Linux 4.16), so the result
+ * runs on every kernel with inet_diag. Returns 0, 1, or -E2BIG / -EINVAL. */
 int sockdiag_bc_build(const struct sockdiag_selector *sel, size_t n_sel, int family,
 		      uint8_t *buf, size_t cap, size_t *len);
 /* Runs bytecode over a connection like the kernel's inet_diag_bc_run() would; for unit
  * tests that check the builder against config_match(). Returns true on match. */
 bool sockdiag_bc_run(const uint8_t *bc, size_t len, const struct sockdiag_conn *c);
+/* The kernel's inet_diag_bc_audit() checks (as with CAP_NET_ADMIN): 0 when the kernel would
+ * take bc, -EINVAL when it would refuse the whole request. sockdiag_bc_run() refuses what
+ * this refuses. */
+int sockdiag_bc_audit(const uint8_t *bc, size_t len);
 
 /* Pure decoder of one SOCK_DIAG_BY_FAMILY reply. Returns 0 or -EINVAL (malformed:
  * skipped and counted by the caller). Short tcp_info payloads are zero-extended. */
 int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out);
+
+#define SOCKDIAG_BATCH_DEFAULT 256 /* exact requests per sendmsg */
+#define SOCKDIAG_BATCH_MAX 512
 
 struct sockdiag {
 	struct mnl_socket *nl;
@@ -63,6 +73,8 @@ struct sockdiag {
 	uint64_t malformed;
 	char *buf; /* receive buffer */
 	size_t buflen;
+	char *sendbuf; /* SOCKDIAG_BATCH_MAX requests */
+	unsigned batch; /* requests per sendmsg, 1..SOCKDIAG_BATCH_MAX; open sets the default */
 };
 
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);
@@ -72,19 +84,27 @@ void sockdiag_close(struct sockdiag *sd);
 int sockdiag_fd(const struct sockdiag *sd);
 
 /* Dumps TCP sockets of family whose state bit (1 << TCP_*) is in states, filtered by bc
- * (NULL: all), with tcp_info when want_info. fn returning non-zero stops the walk (the
- * rest of the dump is drained). Returns 0 or -errno. */
+ * (NULL or bclen 0: all), with tcp_info when want_info. fn returning non-zero stops the
+ * walk (the rest of the dump is drained). Malformed replies are skipped and counted in
+ * sd->malformed. Returns 0 or -errno: -EINVAL when the kernel refuses the bytecode,
+ * -ENOBUFS when replies were lost (the walk is incomplete: dump again). */
 int sockdiag_dump(struct sockdiag *sd, int family, uint32_t states, const uint8_t *bc,
 		  size_t bclen, bool want_info, sockdiag_conn_fn fn, void *arg);
 
-/* Exact lookups of n known sockets (family, tuple, cookie) with tcp_info, sent in
- * batches. conns[i] is refreshed in place; errs[i] is 0 or -ENOENT (gone).
- * Returns 0 or -errno for the whole call. */
+/* Exact lookups of n known sockets (family, tuple, ifindex, cookie) with tcp_info, sent
+ * in batches of sd->batch requests per sendmsg, each reply matched by sequence number.
+ * conns[i] is refreshed in place when errs[i] is 0; errs[i] is -ENOENT when the socket is
+ * gone (or the cookie names another socket: a reused tuple, or the LISTEN socket that the
+ * kernel would answer for a gone tuple without a cookie), else -errno. A socket its owner
+ * closed may still answer, in FIN_WAIT1/2, LAST_ACK or TIME_WAIT: check conns[i].state.
+ * Replies dropped for a full receive queue are asked again.
+ * Returns 0 or -errno for the whole call (-ETIMEDOUT, -ENOBUFS if no progress). */
 int sockdiag_lookup(struct sockdiag *sd, struct sockdiag_conn *conns, int *errs, size_t n);
 
-/* SOCK_DESTROY of n sockets by exact identity, batched; errs[i] is 0 or -errno
- * (-ENOENT: already gone, -EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY).
- * Returns 0 or -errno for the whole call. */
+/* SOCK_DESTROY of n sockets by exact identity, batched like lookups; errs[i] is 0 or
+ * -errno (-ENOENT: already gone, -EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY,
+ * -EPERM: no CAP_NET_ADMIN). The owner of a destroyed socket reads ECONNABORTED and the
+ * peer gets a RST. Returns 0 or -errno for the whole call. */
 int sockdiag_destroy(struct sockdiag *sd, const struct sockdiag_conn *conns, int *errs,
 		     size_t n);
 

@@ -100,7 +100,8 @@ kw_syslog_start() {
 	KW_SYSLOG="$KW_TMP/syslog.txt"
 	: >"$KW_SYSLOG"
 	python3 -u "$KW_SRC/tests/lib/syslog_sink.py" "$KW_TMP/log.sock" "$KW_SYSLOG" &
-	KW_PIDS+=("$!")
+	KW_SYSLOG_PID=$!
+	KW_PIDS+=("$KW_SYSLOG_PID")
 	kw_wait 5 test -S "$KW_TMP/log.sock" || kw_die "syslog sink did not start"
 }
 
@@ -156,6 +157,17 @@ kw_done() {
 	echo "$KW_PASSES passed, $KW_FAILS failed"
 	[ "$KW_FAILS" = 0 ]
 	exit $?
+}
+
+# kw_stop_all_but PID...: stops every process started so far except the ones named, and
+# forgets them (a scenario's teardown; the EXIT trap stays the safety net).
+kw_stop_all_but() {
+	local keep=" $* " pid left=()
+	for pid in "${KW_PIDS[@]}"; do
+		case "$keep" in *" $pid "*) left+=("$pid"); continue ;; esac
+		kw_stop "$pid"
+	done
+	KW_PIDS=("${left[@]}")
 }
 
 kw_mono_ms() { python3 -c 'import time; print(int(time.monotonic()*1000))'; }

@@ -1,0 +1,160 @@
+#!/bin/bash
+# keepwatch integration test: linkmon against the real kernel in private namespaces — admin
+# down, carrier loss through the veth peer, IPv4/IPv6 addresses, veth deletion, ENOBUFS.
+. "${KW_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/netns.sh"
+
+kw_require_root
+WATCH=$KW_BUILD/tools/linkmon_watch
+[ -x "$WATCH" ] || kw_skip "$WATCH not built"
+kw_init kwt-linkmon
+
+# ---- helpers of this script: event lines since a mark
+
+LM_LOG=""
+LM_MARK=0
+lm_mark() { LM_MARK=$(wc -l <"$LM_LOG"); }
+lm_since() { tail -n +$((LM_MARK + 1)) "$LM_LOG" | grep '^event='; }
+lm_seen() { lm_since | grep -Eq -- "$1"; }
+# lm_expect DESC PATTERN [SECONDS]: an event line matching PATTERN shows up after the mark.
+lm_expect() {
+	if kw_wait "${3:-2}" lm_seen "$2"; then
+		kw_ok "$1"
+	else
+		kw_fail "$1 (wanted /$2/, got: $(lm_since | tr '\n' '|'))"
+	fi
+}
+lm_lower_up() { ip -n "$1" link show "$2" | grep -q 'LOWER_UP'; }
+
+kw_ns NS_A a
+kw_ns NS_B b
+kw_veth "$NS_A" kwlm0 77 "$NS_B" kwlm1 78
+kw_wait 2 lm_lower_up "$NS_A" kwlm0 || kw_die "kwlm0 has no carrier"
+
+LM_LOG=$KW_TMP/watch.log
+kw_bg "$NS_A" "$LM_LOG" "$WATCH" --dump
+WATCH_PID=$KW_LAST_PID
+kw_grep_wait 5 "$LM_LOG" '^ready ' || kw_die "linkmon_watch did not start: $(cat "$LM_LOG")"
+kw_check "initial dump holds kwlm0 up with carrier" \
+	grep -Eq '^link ifindex=77 ifname=kwlm0 flags=0x1[0-9a-f]{3}[13579bdf] ' "$LM_LOG"
+
+E77='ifindex=77 ifname=kwlm0'
+
+lm_mark
+ip -n "$NS_A" link set kwlm0 down
+lm_expect "admin down" "^event=link-admin-down $E77 "
+lm_mark
+ip -n "$NS_A" link set kwlm0 up
+lm_expect "admin up again" "^event=link-up $E77 "
+
+lm_mark
+ip -n "$NS_B" link set kwlm1 down
+lm_expect "peer down: carrier lost" "^event=link-carrier-lost $E77 "
+kw_check "peer down is not an admin down" bash -c "! tail -n +$((LM_MARK + 1)) '$LM_LOG' | grep -q admin-down"
+lm_mark
+ip -n "$NS_B" link set kwlm1 up
+lm_expect "peer up: link up" "^event=link-up $E77 "
+
+# An mtu change is an RTM_NEWLINK too; the next event must be the address that follows.
+lm_mark
+ip -n "$NS_A" link set kwlm0 mtu 1400
+ip -n "$NS_A" addr add 10.77.5.1/24 dev kwlm0
+lm_expect "IPv4 address added" "^event=addr-added $E77 .* addr=10\.77\.5\.1/24$"
+kw_check "mtu change made no event" bash -c \
+	"tail -n +$((LM_MARK + 1)) '$LM_LOG' | grep '^event=' | head -1 | grep -q 'addr=10.77.5.1/24'"
+
+lm_mark
+kw_addr "$NS_A" kwlm0 fd77:5::1/64
+lm_expect "IPv6 address added" "^event=addr-added $E77 .* addr=fd77:5::1/64$"
+lm_mark
+ip -n "$NS_A" addr add 10.77.6.1 peer 10.77.6.2 dev kwlm0
+lm_expect "point-to-point: IFA_LOCAL reported" "^event=addr-added $E77 .* addr=10\.77\.6\.1/32$"
+kw_check "point-to-point: peer not reported" bash -c "! grep -q 'addr=10.77.6.2' '$LM_LOG'"
+
+lm_mark
+ip -n "$NS_A" addr del 10.77.5.1/24 dev kwlm0
+lm_expect "IPv4 address removed" "^event=addr-removed $E77 .* addr=10\.77\.5\.1/24$"
+lm_mark
+ip -n "$NS_A" addr del fd77:5::1/64 dev kwlm0
+lm_expect "IPv6 address removed" "^event=addr-removed $E77 .* addr=fd77:5::1/64$"
+
+# ---- veth deletion, with the raw kernel sequence from ip monitor as a witness
+lm_mark
+kw_addr "$NS_A" kwlm0 10.77.5.1/24
+kw_addr "$NS_A" kwlm0 fd77:5::1/64
+lm_expect "addresses back" "addr=fd77:5::1/64$"
+MON_LOG=$KW_TMP/monitor.log
+kw_bg "$NS_A" "$MON_LOG" ip -ts monitor link address
+MON_PID=$KW_LAST_PID
+sleep 0.3 # ip monitor has no ready signal; a missed line only weakens the witness
+lm_mark
+ip -n "$NS_A" link del kwlm0
+lm_expect "veth deleted: link removed" "^event=link-removed $E77 "
+kw_stop "$MON_PID"
+echo "# kernel messages on veth deletion (ip monitor):"
+sed 's/^/#   /' "$MON_LOG"
+echo "# linkmon events on veth deletion:"
+lm_since | sed 's/^/#   /'
+lm_since | sed -E 's/^event=([a-z-]+) .* addr=([^ ]+)$/\1:\2/' >"$KW_TMP/seq.txt"
+seq_first() { [ "$(head -1 "$KW_TMP/seq.txt")" = "$1" ]; }
+seq_last() { [ "$(tail -1 "$KW_TMP/seq.txt")" = "$1" ]; }
+seq_middle_only() { ! sed '1d;$d' "$KW_TMP/seq.txt" | grep -v "^$1"; }
+seq_before() { # seq_before A B: line A occurs, and before line B
+	local a b
+	a=$(grep -nxF "$1" "$KW_TMP/seq.txt" | head -1 | cut -d: -f1)
+	b=$(grep -nxF "$2" "$KW_TMP/seq.txt" | head -1 | cut -d: -f1)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]
+}
+kw_check "deletion: link-admin-down first" seq_first link-admin-down:-
+kw_check "deletion: link-removed last" seq_last link-removed:-
+kw_check "deletion: only addr-removed in between" seq_middle_only addr-removed:
+for a in 10.77.5.1/24 10.77.6.1/32 fd77:5::1/64; do
+	kw_check "deletion: $a removed before the link" seq_before "addr-removed:$a" link-removed:-
+done
+
+kw_stop "$WATCH_PID"
+kw_check "watcher exits 0 on SIGTERM" [ $? = 0 ]
+kw_check "no malformed message, no resync" grep -q '^stats resyncs=0 malformed=0 ' "$LM_LOG"
+
+# ---- ENOBUFS: a tiny buffer and a late reader; the resync must give the right final state
+kw_ns NS_C c
+kw_veth "$NS_C" kwlm2 79 "$NS_B" kwlm3 80
+LM_LOG=$KW_TMP/watch-enobufs.log
+kw_bg "$NS_C" "$LM_LOG" "$WATCH" --rcvbuf 4096 --delay-ms 700
+WATCH_PID=$KW_LAST_PID
+kw_grep_wait 5 "$LM_LOG" '^ready ' || kw_die "linkmon_watch did not start: $(cat "$LM_LOG")"
+BATCH=$KW_TMP/batch
+: >"$BATCH"
+for i in $(seq 1 200); do
+	echo "addr add 10.77.$((100 + i / 100)).$((i % 100 + 1))/32 dev kwlm2" >>"$BATCH"
+done
+for i in $(seq 1 40); do echo "addr add fd77:100::$i/128 dev kwlm2 nodad" >>"$BATCH"; done
+for i in $(seq 1 2 200); do
+	echo "addr del 10.77.$((100 + i / 100)).$((i % 100 + 1))/32 dev kwlm2" >>"$BATCH"
+done
+for i in $(seq 1 2 40); do echo "addr del fd77:100::$i/128 dev kwlm2" >>"$BATCH"; done
+lm_mark
+ip -n "$NS_C" -batch "$BATCH" || kw_die "ip -batch failed"
+kw_addr "$NS_C" kwlm2 10.77.109.1/32
+lm_expect "burst: the address after it is reported" "^event=addr-added .* addr=10\.77\.109\.1/32$" 10
+kw_stop "$WATCH_PID"
+kw_check "burst: at least one ENOBUFS resync" grep -Eq '^stats resyncs=[1-9]' "$LM_LOG"
+kw_check "burst: resync event emitted" grep -q '^event=resync ' "$LM_LOG"
+kw_check "burst: receive buffer grown" bash -c \
+	"[ \$(sed -n 's/^stats.* rcvbuf=\([0-9]*\).*/\1/p' '$LM_LOG') -gt \
+	   \$(sed -n 's/^ready.* rcvbuf=\([0-9]*\).*/\1/p' '$LM_LOG') ]"
+# Replaying the events must give exactly the kernel's final list of the test addresses.
+lm_replay() {
+	awk '/^event=addr-added/ { a = $NF; sub("addr=", "", a); s[a] = 1 }
+	     /^event=addr-removed/ { a = $NF; sub("addr=", "", a); delete s[a] }
+	     END { for (a in s) print a }' "$LM_LOG" | grep -E '^(10\.77\.1|fd77:100::)' | sort
+}
+ip -n "$NS_C" addr show dev kwlm2 | awk '$1 ~ /^inet/ { print $2 }' |
+	grep -E '^(10\.77\.1|fd77:100::)' | sort >"$KW_TMP/kernel.txt"
+lm_replay >"$KW_TMP/replay.txt"
+echo "# burst: $(grep -c '^event=' "$LM_LOG") events, $(grep '^stats' "$LM_LOG")," \
+	"kernel holds $(wc -l <"$KW_TMP/kernel.txt") test addresses"
+kw_check "burst: replayed events equal the kernel's addresses" \
+	diff "$KW_TMP/kernel.txt" "$KW_TMP/replay.txt"
+kw_check "burst: kernel holds 100+20+1 test addresses" [ "$(wc -l <"$KW_TMP/kernel.txt")" = 121 ]
+
+kw_done

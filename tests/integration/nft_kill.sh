@@ -1,0 +1,275 @@
+#!/bin/bash
+# keepwatch integration test: the nftables kill path (killer_nft.c through nftkill_probe).
+# Proves against the real kernel, IPv4 and IPv6: a doomed tuple's next keepalive probe is
+# answered with a RST the local socket receives (ECONNRESET) within one keepalive
+# interval; a socket that sends nothing is never reset (until it sends); the owner table
+# exists only while its process lives (SIGTERM and SIGKILL); the user's own table is
+# untouched; a healthy connection between the same hosts keeps working throughout.
+#
+# Helpers defined here (not in netns.sh): nft_* functions below and two python programs
+# written to $KW_TMP (a multi-mode TCP server and client).
+
+. "$(dirname "$0")/../lib/netns.sh"
+
+kw_require_root
+command -v nft >/dev/null || kw_skip "nft not installed"
+command -v python3 >/dev/null || kw_skip "python3 not installed"
+PROBE="$KW_BUILD/tools/nftkill_probe"
+[ -x "$PROBE" ] || kw_die "$PROBE not built"
+
+kw_init kwt-nft
+kw_pair
+SRV=$KW_NS_SRV
+CLI=$KW_NS_CLI
+KA_INTVL_MS=1000 # the server sockets' TCP_KEEPIDLE and TCP_KEEPINTVL
+
+# --- the TCP programs ------------------------------------------------------------------
+cat >"$KW_TMP/server.py" <<'EOF'
+# One thread per connection; the client's first line picks the mode:
+#   reader   keepalive on (idle = intvl = 1 s, 30 probes), blocks in recv
+#   quiet    keepalive off, sends nothing until the file "$DIR/send-<peerport>" appears
+#   echo     echoes lines
+# Events go to stdout as "<monotonic ms> <peerport> <event>".
+import errno, os, select, socket, sys, threading, time
+
+DIR = sys.argv[1]
+lock = threading.Lock()
+
+def log(port, what):
+    with lock:
+        print(int(time.monotonic() * 1000), port, what, flush=True)
+
+def errname(e):
+    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else str(e)
+
+def serve(c, port):
+    f = c.makefile("rb")
+    mode = f.readline().decode().strip()
+    log(port, "accepted " + mode)
+    try:
+        if mode == "reader":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 30)
+            data = c.recv(100)
+            log(port, "eof" if not data else "data")
+        elif mode == "quiet":
+            trigger = os.path.join(DIR, "send-%d" % port)
+            while True:
+                r, _, _ = select.select([c], [], [], 0.1)
+                if r:
+                    data = c.recv(100)
+                    log(port, "eof" if not data else "data")
+                    return
+                if os.path.exists(trigger):
+                    os.unlink(trigger)
+                    c.send(b"x")
+                    log(port, "sent")
+        elif mode == "echo":
+            for line in f:
+                c.sendall(line)
+            log(port, "eof")
+    except OSError as e:
+        log(port, "error " + errname(e))
+
+def accept_loop(s):
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=serve, args=(c, peer[1]), daemon=True).start()
+
+for fam, addr in ((socket.AF_INET, sys.argv[2]), (socket.AF_INET6, sys.argv[3])):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, 2000))
+    s.listen(16)
+    threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
+log(0, "listening")
+time.sleep(600)
+EOF
+
+cat >"$KW_TMP/client.py" <<'EOF'
+# client.py ADDR MODE: connects to ADDR port 2000 and prints "port <local port>".
+# reader/quiet: then waits (bounded) for the server. echo: a line each 100 ms both ways,
+# printing "echo <n>" every 10; on any failure "error <text>" and exit 1.
+import socket, sys, time
+
+addr, mode = sys.argv[1], sys.argv[2]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+c = socket.create_connection((addr, 2000), timeout=5)
+print("port", c.getsockname()[1], flush=True)
+c.sendall((mode + "\n").encode())
+if mode != "echo":
+    time.sleep(600)
+    sys.exit(0)
+c.settimeout(3)
+f = c.makefile("rb")
+try:
+    for n in range(1, 6000):
+        msg = ("ping %d\n" % n).encode()
+        c.sendall(msg)
+        if f.readline() != msg:
+            print("error bad echo", flush=True)
+            sys.exit(1)
+        if n % 10 == 0:
+            print("echo", n, flush=True)
+        time.sleep(0.1)
+except OSError as e:
+    print("error", e, flush=True)
+    sys.exit(1)
+EOF
+
+# --- helpers ---------------------------------------------------------------------------
+# client_port LOGFILE: the local port a client printed.
+client_port() { kw_wait 5 grep -q '^port ' "$1" && awk '/^port /{print $2; exit}' "$1"; }
+# echo_count LOGFILE: the last round trip count a healthy client reported.
+echo_count() { awk '/^echo /{n=$2} END{print n+0}' "$1"; }
+echo_ok() { ! grep -q '^error' "$1" && kill -0 "$2" 2>/dev/null; }
+echo_above() { [ "$(echo_count "$1")" -gt "$2" ]; }
+# echo_advances LOGFILE PID: the healthy client completes more round trips from now on.
+echo_advances() {
+	local before
+	before=$(echo_count "$1")
+	kw_wait 5 echo_above "$1" "$((before + 10))" && echo_ok "$1" "$2"
+}
+has_table() { ip netns exec "$1" nft list tables | grep -qx "table inet $2"; }
+no_table() { ! has_table "$@"; }
+# srv_event PORT EVENT: the server logged EVENT for the connection from PORT.
+srv_event() { grep -Eq "^[0-9]+ $1 $2\$" "$KW_TMP/server.log"; }
+srv_event_ms() { awk -v p="$1" -v e="$2" '$2 == p && $3" "$4 == e {print $1; exit}' "$KW_TMP/server.log"; }
+# tcp_state PORT: the server-side state of the connection from client port PORT, or "".
+tcp_state() { ip netns exec "$SRV" ss -Htna "( dport = :$1 )" | awk '{print $1}'; }
+# rule_packets FAMILY: packets the keepwatch rule for ip/ip6 has reset so far.
+rule_packets() {
+	ip netns exec "$SRV" nft list chain inet keepwatch output |
+		awk -v f="$1" '$1 == f && $2 == "saddr" {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'
+}
+# probe_cmd LINE: one command to the running probe; waits for its answer.
+probe_answers() { grep -c -E '^(ok|error)' "$KW_TMP/probe.log"; }
+probe_answers_above() { [ "$(probe_answers)" -gt "$1" ]; }
+probe_cmd() {
+	local n
+	n=$(probe_answers)
+	echo "$1" >&3
+	kw_wait 5 probe_answers_above "$n" &&
+		[ "$(grep -E '^(ok|error)' "$KW_TMP/probe.log" | tail -n 1)" = ok ]
+}
+start_probe() {
+	: >"$KW_TMP/probe.log"
+	kw_bg "$SRV" "$KW_TMP/probe.log" bash -c "exec '$PROBE' hold <'$KW_TMP/cmd'"
+	PROBE_PID=$KW_LAST_PID
+	kw_grep_wait 5 "$KW_TMP/probe.log" '^ready$'
+}
+
+# --- the user's own ruleset, which must come through untouched --------------------------
+ip netns exec "$SRV" nft -f - <<'EOF' || kw_die "user table"
+table inet userfw {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ct state invalid drop
+		tcp dport 9 drop
+	}
+	chain output {
+		type filter hook output priority filter; policy accept;
+		ip daddr 192.0.2.1 drop
+	}
+}
+EOF
+ip netns exec "$SRV" nft list ruleset >"$KW_TMP/ruleset.before"
+
+mkfifo "$KW_TMP/cmd"
+exec 3<>"$KW_TMP/cmd" # read-write: neither side of the fifo blocks on open
+
+kw_bg "$SRV" "$KW_TMP/server.log" python3 -u "$KW_TMP/server.py" "$KW_TMP" 10.77.0.1 fd77::1
+kw_grep_wait 5 "$KW_TMP/server.log" ' listening$' || kw_die "server did not start"
+kw_bg "$CLI" "$KW_TMP/echo4.log" python3 -u "$KW_TMP/client.py" 10.77.0.1 echo
+ECHO4=$KW_LAST_PID
+kw_bg "$CLI" "$KW_TMP/echo6.log" python3 -u "$KW_TMP/client.py" fd77::1 echo
+ECHO6=$KW_LAST_PID
+
+start_probe || kw_die "probe did not start: $(cat "$KW_TMP/probe.log")"
+kw_check "keepwatch table listed while the process runs" has_table "$SRV" keepwatch
+ip netns exec "$SRV" nft list table inet userfw >"$KW_TMP/userfw.during"
+sed -n '/^table inet userfw/,/^}/p' "$KW_TMP/ruleset.before" >"$KW_TMP/userfw.before"
+kw_check "user table byte-identical while keepwatch's table is loaded" \
+	cmp -s "$KW_TMP/userfw.before" "$KW_TMP/userfw.during"
+
+# run_family ip|ip6 SADDR CADDR
+run_family() {
+	local f=$1 saddr=$2 caddr=$3 dport qport t0 t1 pk0 pk1
+	kw_bg "$CLI" "$KW_TMP/doomed$f.log" python3 -u "$KW_TMP/client.py" "$saddr" reader
+	kw_bg "$CLI" "$KW_TMP/quiet$f.log" python3 -u "$KW_TMP/client.py" "$saddr" quiet
+	dport=$(client_port "$KW_TMP/doomed$f.log") || kw_die "$f reader client"
+	qport=$(client_port "$KW_TMP/quiet$f.log") || kw_die "$f quiet client"
+	kw_wait 5 srv_event "$dport" "accepted reader" || kw_die "$f reader not accepted"
+	kw_wait 5 srv_event "$qport" "accepted quiet" || kw_die "$f quiet not accepted"
+
+	# Power the peer off for these two connections only: the client host drops their
+	# segments both ways, so the server's keepalive probes go unanswered.
+	ip netns exec "$CLI" nft -f - <<-EOF || kw_die "poweroff table"
+	table inet poweroff_$f {
+		chain in { type filter hook input priority -300; tcp dport { $dport, $qport } drop; }
+		chain out { type filter hook output priority -300; tcp sport { $dport, $qport } drop; }
+	}
+	EOF
+	sleep 1.5 # keepalive (idle 1 s) is probing now, unanswered
+	kw_check "$f: reader unharmed by the dead peer alone" test "$(tcp_state "$dport")" = ESTAB
+
+	pk0=$(rule_packets "$f")
+	t0=$(kw_mono_ms)
+	kw_check "$f: add the dead reader's tuple" \
+		probe_cmd "add $saddr 2000 $caddr $dport 60000"
+	kw_check "$f: add the quiet socket's tuple" \
+		probe_cmd "add $saddr 2000 $caddr $qport 60000"
+	kw_wait 5 srv_event "$dport" "error ECONNRESET"
+	kw_check "$f: reader got ECONNRESET" srv_event "$dport" "error ECONNRESET"
+	t1=$(srv_event_ms "$dport" "error ECONNRESET")
+	echo "# $f: reset $((${t1:-999999} - t0)) ms after the tuple was added"
+	kw_check "$f: reset within one keepalive interval (${KA_INTVL_MS} ms + 500 ms slack)" \
+		test "$((${t1:-999999} - t0))" -le $((KA_INTVL_MS + 500))
+	kw_check "$f: server socket gone" test -z "$(tcp_state "$dport")"
+	pk1=$(rule_packets "$f")
+	echo "# $f: rule reset counter $pk0 -> $pk1"
+	kw_check "$f: the rule matched the keepalive probe" test "${pk1:-0}" -gt "${pk0:-0}"
+
+	# Case (1): a socket that sends nothing is never reset, whatever the set holds.
+	sleep $((3 * KA_INTVL_MS / 1000))
+	kw_check "$f: quiet socket (no keepalive, no data) still ESTABLISHED after 3 s" \
+		test "$(tcp_state "$qport")" = ESTAB
+	kw_check "$f: quiet socket's reader saw nothing" \
+		test -z "$(grep -E "^[0-9]+ $qport (error|eof|data)" "$KW_TMP/server.log")"
+	# ...until it sends: its first data segment is answered with the reset.
+	touch "$KW_TMP/send-$qport"
+	kw_wait 5 srv_event "$qport" "error ECONNRESET"
+	kw_check "$f: quiet socket reset as soon as it sends data" \
+		srv_event "$qport" "error ECONNRESET"
+	kw_check "$f: quiet server socket gone" test -z "$(tcp_state "$qport")"
+}
+
+run_family ip 10.77.0.1 10.77.0.2
+run_family ip6 fd77::1 fd77::2
+kw_check "healthy v4 connection kept working" echo_advances "$KW_TMP/echo4.log" "$ECHO4"
+kw_check "healthy v6 connection kept working" echo_advances "$KW_TMP/echo6.log" "$ECHO6"
+
+kw_stop "$PROBE_PID"
+kw_check "probe exits 0 on SIGTERM" test $? = 0
+kw_check "no keepwatch table after SIGTERM" kw_wait 2 no_table "$SRV" keepwatch
+ip netns exec "$SRV" nft list ruleset >"$KW_TMP/ruleset.after"
+kw_check "nft list ruleset byte-identical after SIGTERM" \
+	cmp -s "$KW_TMP/ruleset.before" "$KW_TMP/ruleset.after"
+
+kw_check "probe starts again" start_probe
+kw_check "keepwatch table back" has_table "$SRV" keepwatch
+kill -KILL "$PROBE_PID"
+wait "$PROBE_PID" 2>/dev/null
+kw_check "no keepwatch table after SIGKILL (owner flag)" kw_wait 2 no_table "$SRV" keepwatch
+ip netns exec "$SRV" nft list ruleset >"$KW_TMP/ruleset.after"
+kw_check "nft list ruleset byte-identical after SIGKILL" \
+	cmp -s "$KW_TMP/ruleset.before" "$KW_TMP/ruleset.after"
+
+kw_check "healthy v4 connection still working at the end" \
+	echo_advances "$KW_TMP/echo4.log" "$ECHO4"
+kw_check "healthy v6 connection still working at the end" \
+	echo_advances "$KW_TMP/echo6.log" "$ECHO6"
+echo "# healthy round trips: v4 $(echo_count "$KW_TMP/echo4.log"), v6 $(echo_count "$KW_TMP/echo6.log")"
+kw_done

@@ -1,0 +1,356 @@
+#!/bin/bash
+# keepwatch-relay against the real kernel: byte-exact bulk transfer both ways, 1,000 concurrent
+# pairs, half-close both ways, IPv6, upstream refused, client reset, keepalive, power-off, ss -K.
+#
+# Topology: namespace "srv" (10.77.0.1, fd77::1) runs the relays and the upstream servers on
+# its loopback; namespace "cli" (10.77.0.2, fd77::2) runs the clients over a veth link.
+. "$KW_SRC/tests/lib/netns.sh"
+kw_require_root
+command -v python3 >/dev/null || kw_skip "python3 not installed"
+command -v nft >/dev/null || kw_skip "nft not installed"
+RELAY="$KW_BUILD/keepwatch-relay"
+[ -x "$RELAY" ] || kw_die "no $RELAY (build first)"
+kw_init kwt-relay
+kw_pair
+SRV=$KW_NS_SRV
+CLI=$KW_NS_CLI
+PEER="$KW_TMP/peer.py"
+
+# The test peer: upstream servers (serve) and clients, one small program with modes.
+cat >"$PEER" <<'EOF'
+import errno, hashlib, os, selectors, socket, sys, threading, time
+
+out_lock = threading.Lock()
+def say(*a):
+    with out_lock:
+        print(*a, flush=True)
+
+def recv_hash(s):
+    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+    mv = memoryview(buf)
+    while True:
+        k = s.recv_into(buf)
+        if k == 0:
+            return n, h.hexdigest()
+        h.update(mv[:k])
+        n += k
+
+def send_file(s, path):
+    with open(path, 'rb') as f:
+        s.sendfile(f)
+    s.shutdown(socket.SHUT_WR)
+
+def errname(e):
+    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+
+def handle(c, mode, arg):
+    try:
+        if mode == 'echo':
+            n = 0
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+                n += len(d)
+            c.shutdown(socket.SHUT_WR)
+            say('echo', n)
+        elif mode == 'file':
+            t = threading.Thread(target=send_file, args=(c, arg))
+            t.start()
+            n, h = recv_hash(c)
+            t.join()
+            say('recv', n, h)
+        elif mode == 'banner':
+            c.sendall(b'banner\n')
+            c.shutdown(socket.SHUT_WR)
+            n, data = 0, b''
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            say('got', data.decode().strip())
+    except OSError as e:
+        say('error', errname(e))
+    finally:
+        c.close()
+
+def serve(port, mode, arg=None):
+    threading.stack_size(256 * 1024)
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind(('::', port))
+    ls.listen(4096)
+    say('listening', port)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=handle, args=(c, mode, arg), daemon=True).start()
+
+def connect(host, port):
+    return socket.create_connection((host, port), timeout=30)
+
+def bulk(host, port, path):
+    s = connect(host, port)
+    t = threading.Thread(target=send_file, args=(s, path))
+    t.start()
+    n, h = recv_hash(s)
+    t.join()
+    say('recv', n, h)
+
+def many(host, port, count, size, gofile):
+    socks, want, got = [], [], []
+    for i in range(count):
+        socks.append(connect(host, port))
+    for s in socks:
+        p = os.urandom(size)
+        want.append(p)
+        got.append(bytearray())
+        s.sendall(p)
+    say('connected', len(socks))
+    for _ in range(600):
+        if os.path.exists(gofile):
+            break
+        time.sleep(0.05)
+    sel = selectors.DefaultSelector()
+    for i, s in enumerate(socks):
+        s.shutdown(socket.SHUT_WR)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+    left, deadline = count, time.time() + 60
+    while left and time.time() < deadline:
+        for key, _ in sel.select(1):
+            d = key.fileobj.recv(65536)
+            if d:
+                got[key.data] += d
+            else:
+                sel.unregister(key.fileobj)
+                left -= 1
+    ok = sum(1 for i in range(count) if bytes(got[i]) == want[i])
+    say('verified', ok, 'of', count)
+
+def halfclose(host, port):
+    s = connect(host, port)
+    p = os.urandom(300000)
+    s.sendall(p)
+    s.shutdown(socket.SHUT_WR)  # we are done sending, yet still want the echo back
+    data = bytearray()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    say('halfclose', 'ok' if bytes(data) == p else 'bad %d' % len(data))
+
+def banner(host, port):
+    s = connect(host, port)
+    data = b''
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.sendall(b'late\n')  # upstream closed its side first; ours must still work
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    say('banner', data.decode().strip())
+
+def reset(host, port):
+    s = connect(host, port)
+    s.sendall(os.urandom(100000))
+    time.sleep(0.5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+    s.close()
+    say('reset sent')
+
+def idle(host, port, secs):
+    s = connect(host, port)
+    s.sendall(b'ping\n')
+    s.recv(16)
+    say('idle port=%d' % s.getsockname()[1])
+    s.settimeout(secs)
+    try:
+        d = s.recv(16)
+        say('eof' if not d else 'data')
+    except socket.timeout:
+        say('timeout')
+    except OSError as e:
+        say('error', errname(e))
+
+def refused(host, port):
+    s = connect(host, port)
+    s.settimeout(10)
+    try:
+        d = s.recv(16)
+        say('eof' if not d else 'data')
+    except OSError as e:
+        say('error', errname(e))
+
+m = sys.argv[1]
+a = sys.argv[2:]
+if m == 'serve':
+    serve(int(a[0]), a[1], a[2] if len(a) > 2 else None)
+elif m == 'bulk':
+    bulk(a[0], int(a[1]), a[2])
+elif m == 'many':
+    many(a[0], int(a[1]), int(a[2]), int(a[3]), a[4])
+elif m == 'idle':
+    idle(a[0], int(a[1]), float(a[2]))
+else:
+    globals()[m](a[0], int(a[1]))
+EOF
+
+cli() { timeout 120 ip netns exec "$CLI" python3 -u "$PEER" "$@"; }
+# start_relay NAME ARGS...: a relay in srv with its log in $KW_TMP/NAME.log
+start_relay() {
+	local name=$1
+	shift
+	kw_bg "$SRV" "$KW_TMP/$name.log" "$RELAY" "$@"
+	eval "PID_$name=$KW_LAST_PID"
+	kw_grep_wait 5 "$KW_TMP/$name.log" "listening on" || kw_die "relay $name did not start"
+}
+start_server() {
+	kw_bg "$SRV" "$KW_TMP/$1.log" python3 -u "$PEER" serve "$2" "$3" ${4:+"$4"}
+	kw_grep_wait 5 "$KW_TMP/$1.log" "^listening" || kw_die "server $1 did not start"
+}
+has() { grep -Eq -- "$2" "$KW_TMP/$1.log"; }
+
+# --- bad arguments: one line, the usage, exit 2 ---
+for args in "--listen" "--listen 7000" "--listen 7000 --connect nohostport" \
+	"--listen 7000 --connect 127.0.0.1:1 --keepalive 1,2" "--listen x:y:z --connect a:1" \
+	"--listen 7000 --connect a:1 --bogus" "--listen 7000 --connect a:1 --user-timeout -5"; do
+	# shellcheck disable=SC2086
+	"$RELAY" $args >"$KW_TMP/args.out" 2>&1
+	rc=$?
+	kw_check "bad args '$args' exit 2 with one error line and usage" \
+		eval '[ $rc = 2 ] && head -1 "$KW_TMP/args.out" | grep -q "^keepwatch-relay: " &&
+		sed -n 2p "$KW_TMP/args.out" | grep -q "^Usage: "'
+done
+kw_check "--help exits 0 and prints usage" eval '"$RELAY" --help | grep -q "^Usage: "'
+
+# --- upstream servers and relays ---
+head -c 200M /dev/urandom >"$KW_TMP/up.bin"
+head -c 200M /dev/urandom >"$KW_TMP/down.bin"
+UP_SHA=$(sha256sum <"$KW_TMP/up.bin" | cut -d' ' -f1)
+DOWN_SHA=$(sha256sum <"$KW_TMP/down.bin" | cut -d' ' -f1)
+start_server echo 7001 echo
+start_server file 7002 file "$KW_TMP/down.bin"
+start_server banner 7003 banner
+start_relay r1 --listen 7000 --connect 127.0.0.1:7001
+start_relay r2 --listen 10.77.0.1:7100 --connect 127.0.0.1:7002
+start_relay r3 --listen '[fd77::1]:7200' --connect '[::1]:7001'
+start_relay r4 --listen 7300 --connect localhost:7003
+start_relay r5 --listen 7400 --connect 127.0.0.1:7009 --connect-timeout 2000
+
+# --- 200 MB each way, byte-exact ---
+t0=$(kw_mono_ms)
+cli bulk 10.77.0.1 7100 "$KW_TMP/up.bin" >"$KW_TMP/bulk.out" 2>&1
+t1=$(kw_mono_ms)
+echo "# bulk: 2 x 200 MiB in $((t1 - t0)) ms"
+kw_check "200 MiB upstream->client arrives byte-exact" \
+	grep -q "^recv 209715200 $DOWN_SHA\$" "$KW_TMP/bulk.out"
+kw_check "200 MiB client->upstream arrives byte-exact" \
+	kw_grep_wait 10 "$KW_TMP/file.log" "^recv 209715200 $UP_SHA\$"
+kw_check "close line counts both directions, reason=EOF" \
+	kw_grep_wait 5 "$KW_TMP/r2.log" \
+	"close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7002 reason=EOF in=209715200 out=209715200\$"
+kw_check "open line names both ends" has r2 "open 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7002\$"
+
+# --- 1,000 concurrent pairs, each verified ---
+kw_bg "$CLI" "$KW_TMP/many.out" python3 -u "$PEER" many 10.77.0.1 7000 1000 32768 "$KW_TMP/go"
+MANY=$KW_LAST_PID
+kw_grep_wait 60 "$KW_TMP/many.out" "^connected 1000" || kw_fail "1000 clients did not connect"
+up_pairs() { ip netns exec "$SRV" ss -Htn state established '( dport = :7001 )' | wc -l; }
+kw_wait 30 eval '[ "$(up_pairs)" -ge 1000 ]'
+n=$(up_pairs)
+echo "# upstream connections open at once: $n"
+kw_check "1000 pairs open at the same time" [ "$n" -ge 1000 ]
+touch "$KW_TMP/go"
+kw_grep_wait 90 "$KW_TMP/many.out" "^verified" || true
+kw_check "1000 concurrent connections each echo byte-exact" \
+	grep -q "^verified 1000 of 1000" "$KW_TMP/many.out"
+wait "$MANY" 2>/dev/null
+kw_wait 10 eval '[ "$(grep -c "reason=EOF in=32768 out=32768" "$KW_TMP/r1.log")" -ge 1000 ]'
+kw_check "1000 clean close lines" \
+	eval '[ "$(grep -c "reason=EOF in=32768 out=32768" "$KW_TMP/r1.log")" = 1000 ]'
+
+# --- half-close both ways, IPv4 and IPv6 ---
+kw_check "client half-close: echo still flows back (IPv4)" \
+	eval 'cli halfclose 10.77.0.1 7000 | grep -q "^halfclose ok"'
+kw_check "client half-close over IPv6 (fd77::1 -> ::1)" \
+	eval 'cli halfclose fd77::1 7200 | grep -q "^halfclose ok"'
+kw_check "IPv6 log line" has r3 "close \[fd77::2\]:[0-9]+ -> \[::1\]:7001 reason=EOF in=300000 out=300000"
+kw_check "upstream half-close first: client still sends after EOF" \
+	eval 'cli banner 10.77.0.1 7300 | grep -q "^banner banner"'
+kw_check "upstream received the client's late bytes" kw_grep_wait 5 "$KW_TMP/banner.log" "^got late"
+kw_check "banner pair closed cleanly" has r4 "reason=EOF in=5 out=7\$"
+
+# --- upstream refused: client closed with a log line, the relay keeps serving ---
+cli refused 10.77.0.1 7400 >"$KW_TMP/refused.out" 2>&1
+kw_check "refused: client connection ends" grep -Eq "^(eof|error)" "$KW_TMP/refused.out"
+kw_check "refused: close line says Connection refused" \
+	has r5 "close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7009 reason=Connection refused in=0 out=0"
+start_server late 7009 echo
+kw_check "refused: the same relay serves once upstream is back" \
+	eval 'cli halfclose 10.77.0.1 7400 | grep -q "^halfclose ok"'
+
+# --- client reset mid-stream ---
+cli reset 10.77.0.1 7000 >/dev/null 2>&1
+kw_check "client reset: reason=Connection reset by peer" \
+	kw_grep_wait 5 "$KW_TMP/r1.log" "reason=Connection reset by peer in=100000"
+kw_check "client reset is passed upstream as a reset" \
+	kw_grep_wait 5 "$KW_TMP/echo.log" "^error ECONNRESET"
+kw_check "relay still running after the reset" kill -0 "$PID_r1"
+
+# --- keepalive options on both of the relay's sockets ---
+kw_bg "$CLI" "$KW_TMP/idle1.out" python3 -u "$PEER" idle 10.77.0.1 7000 60
+IDLE1=$KW_LAST_PID
+kw_grep_wait 10 "$KW_TMP/idle1.out" "^idle port=" || kw_fail "idle client did not start"
+P1=$(sed -n 's/^idle port=//p' "$KW_TMP/idle1.out")
+ip netns exec "$SRV" ss -tno state established "( sport = :7000 and dport = :$P1 )" \
+	>"$KW_TMP/ss_cli.txt"
+ip netns exec "$SRV" ss -tno state established '( dport = :7001 )' >"$KW_TMP/ss_up.txt"
+sed 's/^/# /' "$KW_TMP/ss_cli.txt" "$KW_TMP/ss_up.txt"
+kw_check "client-side socket has the keepalive timer" grep -q "timer:(keepalive," "$KW_TMP/ss_cli.txt"
+kw_check "upstream-side socket has the keepalive timer" grep -q "timer:(keepalive," "$KW_TMP/ss_up.txt"
+
+# --- ss -K on the exact tuple: reason=Software caused connection abort ---
+ip netns exec "$SRV" ss -K state established \
+	"( src 10.77.0.1 and sport = :7000 and dst 10.77.0.2 and dport = :$P1 )" >/dev/null
+kw_check "ss -K: close line says Software caused connection abort" \
+	kw_grep_wait 5 "$KW_TMP/r1.log" \
+	"close 10\.77\.0\.2:$P1 -> 127\.0\.0\.1:7001 reason=Software caused connection abort"
+wait "$IDLE1" 2>/dev/null
+
+# --- peer power-off: keepalive (default 10,1,2) closes the pair with ETIMEDOUT ---
+kw_bg "$CLI" "$KW_TMP/idle2.out" python3 -u "$PEER" idle 10.77.0.1 7000 60
+IDLE2=$KW_LAST_PID
+kw_grep_wait 10 "$KW_TMP/idle2.out" "^idle port=" || kw_fail "idle client did not start"
+P2=$(sed -n 's/^idle port=//p' "$KW_TMP/idle2.out")
+t0=$(kw_mono_ms)
+ip netns exec "$CLI" nft -f - <<'EOF'
+table inet kwt_poweroff {
+	chain in { type filter hook input priority -300; policy drop; }
+	chain out { type filter hook output priority -300; policy drop; }
+}
+EOF
+kw_grep_wait 20 "$KW_TMP/r1.log" "close 10\.77\.0\.2:$P2 -> .* reason=Connection timed out"
+t1=$(kw_mono_ms)
+echo "# power-off: pair closed $((t1 - t0)) ms after the peer went silent (keepalive 10+2x1 s)"
+kw_check "power-off: close line says Connection timed out" \
+	has r1 "close 10\.77\.0\.2:$P2 -> 127\.0\.0\.1:7001 reason=Connection timed out in=5 out=5"
+kw_check "power-off: closed within the keepalive time (<= 13 s)" [ $((t1 - t0)) -le 13000 ]
+kill "$IDLE2" 2>/dev/null
+ip netns exec "$CLI" nft delete table inet kwt_poweroff
+
+# --- SIGINT/SIGTERM: everything closed, exit 0 ---
+kw_bg "$CLI" "$KW_TMP/idle3.out" python3 -u "$PEER" idle 10.77.0.1 7000 30
+kw_grep_wait 10 "$KW_TMP/idle3.out" "^idle port=" || kw_fail "idle client did not start"
+kw_stop "$PID_r1"
+rc=$?
+kw_check "SIGTERM: exit 0" [ "$rc" = 0 ]
+kw_check "SIGTERM: open pair logged as closed" has r1 "reason=relay exiting in=5 out=5"
+kw_check "SIGTERM: client sees its connection end" kw_grep_wait 5 "$KW_TMP/idle3.out" "^(eof|error)"
+kw_check "no sanitizer or crash report" eval '! grep -Eq "ERROR: |runtime error|Segmentation" "$KW_TMP"/r*.log'
+kw_done

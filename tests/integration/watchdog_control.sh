@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# keepwatchd's controls against the real kernel: link_grace over a 200 ms flap, dry-run,
+# SIGHUP with a bad and with a new configuration, --check, SIGTERM within 100 ms.
+source "$(dirname "$0")/../lib/netns.sh"
+source "$KW_SRC/tests/lib/wd.sh"
+kw_require_root
+kw_init kwt-wdctl
+kw_syslog_start
+KWD="$KW_BUILD/keepwatchd"
+
+# link_grace: a 200 ms flap costs nothing; a longer outage kills after the grace.
+# (IPv4: a link going down takes its IPv6 addresses with it, which no grace can undo.)
+wd_pair 4
+wd_relay_setup --keepalive off
+wd_config "$WD_DIR/kw.ini" "link_grace = 1s"
+wd_daemon "$WD_DIR/kw.ini"
+ip -n "$NS_SRV" link set kwsrv0 down
+sleep 0.2
+ip -n "$NS_SRV" link set kwsrv0 up
+sleep 1.5
+kw_check "grace: a 200 ms flap kills nothing" test "$(grep -c 'action=kill ' "$KW_SYSLOG")" -eq 0
+kw_check "grace: the flap was seen (link-down then link-up)" \
+	grep -Eq 'event=link-up ifname=kwsrv0 ifindex=77 down_ms=' "$KW_SYSLOG"
+kw_check "grace: the relayed connection is alive" wd_established 2000 1
+t0=$(kw_mono_ms)
+ip -n "$NS_SRV" link set kwsrv0 down
+pat=$(wd_kill_pattern kill link-down)
+if kw_grep_wait 5 "$KW_SYSLOG" "$pat"; then
+	ms=$(wd_ms_since "$t0" "$pat")
+	kw_check "grace: a longer outage kills after the 1 s grace (${ms} ms)" \
+		test "$ms" -ge 1000 -a "$ms" -le 1600
+else
+	kw_fail "grace: no kill after the grace"
+fi
+wd_teardown
+
+# dry-run: decides, logs would-kill, kills nothing.
+wd_pair 4
+wd_relay_setup --keepalive off
+wd_config "$WD_DIR/kw.ini"
+wd_daemon "$WD_DIR/kw.ini" --dry-run
+ip -n "$NS_SRV" link set kwsrv0 down
+kw_check "dry-run: would-kill logged" kw_grep_wait 5 "$KW_SYSLOG" "$(wd_kill_pattern would-kill link-down)"
+sleep 1
+kw_check "dry-run: no kill line" test "$(grep -c 'action=kill ' "$KW_SYSLOG")" -eq 0
+kw_check "dry-run: the socket is still there" wd_established 2000 1
+kw_check "dry-run: the relay saw nothing" bash -c "! grep -q '^.*close' '$WD_DIR/relay.log'"
+wd_teardown
+
+# SIGHUP: a bad file is reported with file and line and the running config stays; a
+# good one with a new service is applied.
+wd_pair 4
+wd_relay_setup --keepalive off
+cfg="$WD_DIR/kw.ini"
+wd_config "$cfg"
+wd_daemon "$cfg"
+printf '[global]\npoll_interval = 100ms\n[service relay]\nlocal_ports = 2000\nbogus_key = 1\n' >"$cfg"
+kill -HUP "$WD_DAEMON"
+kw_check "SIGHUP bad: error names file, line and key" \
+	kw_grep_wait 5 "$KW_SYSLOG" "$cfg:5: bogus_key"
+kw_check "SIGHUP bad: reload refused" kw_grep_wait 5 "$KW_SYSLOG" "event=reload-failed"
+kw_check "SIGHUP bad: daemon still running" kill -0 "$WD_DAEMON"
+wd_config "$cfg" "" "[service control]" "local_ports = 2100"
+kill -HUP "$WD_DAEMON"
+kw_check "SIGHUP good: new config applied" kw_grep_wait 5 "$KW_SYSLOG" "event=reload .*services=2"
+ip -n "$NS_SRV" addr del "$SRV/$PLEN" dev kwsrv0
+kw_check "SIGHUP good: old service still acts" \
+	kw_grep_wait 5 "$KW_SYSLOG" "$(wd_kill_pattern kill addr-removed)"
+kw_check "SIGHUP good: new service acts" \
+	kw_grep_wait 5 "$KW_SYSLOG" "action=kill reason=addr-removed service=control src=$SRVB:2100 "
+# the daemon is our child: time kill-to-reap, with a 2 s SIGKILL backstop
+(sleep 2; kill -KILL "$WD_DAEMON" 2>/dev/null) &
+backstop=$!
+t0=$EPOCHREALTIME
+kill -TERM "$WD_DAEMON"
+wait "$WD_DAEMON"
+rc=$?
+t1=$EPOCHREALTIME
+kill "$backstop" 2>/dev/null
+wait "$backstop" 2>/dev/null
+ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+kw_check "SIGTERM: exit 0 (got $rc)" test "$rc" = 0
+kw_check "SIGTERM: gone within 100 ms (took $ms ms)" test "$ms" -le 100
+wd_teardown
+
+# --check: every error with file:line, exit 1; a good file: "config ok", exit 0.
+bad="$KW_TMP/bad.ini"
+printf '[global]\npoll_interval = 10 parsecs\n[service a]\nkeepalive_probes = 2\n[nonsense]\n' >"$bad"
+out=$("$KWD" --check -c "$bad" 2>&1)
+rc=$?
+kw_check "--check bad: exit 1" test "$rc" = 1
+kw_check "--check bad: poll_interval error at line 2" grep -q "^$bad:2: poll_interval" <<<"$out"
+kw_check "--check bad: unknown section at line 5" grep -q "^$bad:5:" <<<"$out"
+kw_check "--check good: shipped config is ok" "$KWD" --check -c "$KW_SRC/etc/keepwatch.ini"
+"$KWD" --help | grep -q -- "--check" && kw_ok "--help lists the options" || kw_fail "--help"
+"$KWD" --bogus >/dev/null 2>&1
+kw_check "bad option: exit 2" test $? = 2
+kw_done

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds keepwatch three ways (gcc -Werror, clang -Werror, clang with ASan+UBSan and the
+# fuzzers) and runs every test: unit, integration (in namespaces), fuzz. Exit 0 = all pass.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+bash tests/deps.sh
+jobs=$(nproc)
+
+build() { # dir, extra cmake args...
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j "$jobs" >/dev/null
+	echo "built $dir"
+}
+
+build build-gcc -DCMAKE_C_COMPILER=gcc
+build build-clang -DCMAKE_C_COMPILER=clang
+build build-asan -DCMAKE_C_COMPILER=clang -DKEEPWATCH_SANITIZE=ON -DKEEPWATCH_FUZZ=ON
+
+# Unit tests under both compilers' plain builds, then everything under the sanitizers.
+(cd build-gcc && ctest --output-on-failure -R '^unit\.')
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure)

@@ -53,9 +53,9 @@ static const struct choice link_actions[] = {
 
 #define G(f) offsetof(struct kw_global, f)
 #define S(f) offsetof(struct kw_service, f)
-#define DUR(key, field, lo, off) \
+#define DUR(key, field, lo, zoff) \
 	{ .name = key, .kind = K_DURATION, .off = field, .min = lo, .max = KW_MAX_DURATION_MS, \
-	  .zero_off = off }
+	  .zero_off = zoff }
 #define LIST(key, kd, f) { .name = key, .kind = kd, .off = S(f), .n_off = S(n_##f) }
 
 static const struct key_def global_keys[] = {
@@ -99,6 +99,7 @@ _Static_assert(N_GLOBAL_KEYS <= N_KEYS_MAX && N_SERVICE_KEYS <= N_KEYS_MAX, "key
 #define LIST_TEXT_MAX 4096
 #define LIST_PIECES_MAX 64
 #define QUOTE_MAX 64
+#define quote(dst, s, len) parse_quote(dst, QUOTE_MAX, s, len)
 
 enum line_kind { LINE_OTHER, LINE_KEY, LINE_CONT };
 enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_SERVICE, SEC_BAD };
@@ -152,29 +153,6 @@ __attribute__((format(printf, 4, 5))) static void ld_error(struct loader *ld, un
 	ld->err(ld->arg, ld->file, line, key, msg);
 }
 
-/* User text for a message: bounded, and no control bytes reach a terminal or syslog. */
-static const char *quote(char *dst, const char *s, size_t len)
-{
-	size_t n = len < QUOTE_MAX - 4 ? len : QUOTE_MAX - 4;
-
-	for (size_t i = 0; i < n; i++)
-		dst[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	strcpy(dst + n, len > n ? "..." : "");
-	return dst;
-}
-
-static void fmt_duration(char *buf, size_t cap, uint64_t ms)
-{
-	if (ms && ms % 3600000 == 0)
-		snprintf(buf, cap, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms && ms % 60000 == 0)
-		snprintf(buf, cap, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms && ms % 1000 == 0)
-		snprintf(buf, cap, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(buf, cap, "%llums", (unsigned long long)ms);
-}
-
 static const struct key_def *key_find(const struct key_def *keys, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -186,30 +164,6 @@ static const struct key_def *key_find(const struct key_def *keys, size_t n, cons
 static bool key_is_list(const struct key_def *def)
 {
 	return def->kind == K_PORTS || def->kind == K_NETS;
-}
-
-static void set_duration(struct loader *ld, const struct key_def *def, void *field,
-			 const char *v)
-{
-	char q[QUOTE_MAX], lim[32];
-	uint64_t ms;
-	int rc = parse_duration_ms(v, &ms);
-
-	quote(q, v, strlen(v));
-	if (rc == -EINVAL && *v && strspn(v, "0123456789") == strlen(v))
-		ld_error(ld, ld->lineno, def->name, "'%s' needs a unit: ms, s, m or h", q);
-	else if (rc == -EINVAL)
-		ld_error(ld, ld->lineno, def->name,
-			 "'%s' is not a duration (a whole number with ms, s, m or h: 250ms, 10s, "
-			 "2m, 1h; or 0)", q);
-	else if (rc == -ERANGE)
-		ld_error(ld, ld->lineno, def->name, "'%s' is too long (at most 168h, one week)", q);
-	else if (ms < def->min && !(ms == 0 && def->zero_off)) {
-		fmt_duration(lim, sizeof(lim), def->min);
-		ld_error(ld, ld->lineno, def->name, "'%s' is below the minimum of %s%s", q, lim,
-			 def->zero_off ? " (0 turns it off)" : "");
-	} else
-		memcpy(field, &ms, sizeof(ms));
 }
 
 static void set_choice(struct loader *ld, const struct key_def *def, void *field, const char *v)
@@ -228,102 +182,57 @@ static void set_choice(struct loader *ld, const struct key_def *def, void *field
 		 names);
 }
 
-/* Like useradd's default rule (letters, digits, '_', '.', '-', not starting with '-' or a
- * digit, optional trailing '$'), so the value can never smuggle anything into a lookup. */
-static bool user_name_ok(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n > KW_USER_NAME_MAX || (n && !isalpha((unsigned char)v[0]) && v[0] != '_'))
-		return false;
-	if (n && v[n - 1] == '$')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr("_.-", v[i]))
-			return false;
-	return true;
-}
-
-static void set_string(struct loader *ld, const struct key_def *def, void *field, const char *v)
-{
-	char q[QUOTE_MAX];
-	size_t n = strlen(v);
-
-	quote(q, v, n);
-	if (def->kind == K_USER && !user_name_ok(v)) {
-		ld_error(ld, ld->lineno, def->name,
-			 "'%s' is not a user name (at most %u letters, digits, '_', '.', '-', "
-			 "starting with a letter or '_')", q, KW_USER_NAME_MAX);
-		return;
-	}
-	if (def->kind == K_PATH && n) {
-		bool ctl = false;
-
-		for (size_t i = 0; i < n; i++)
-			ctl |= iscntrl((unsigned char)v[i]) != 0;
-		if (v[0] != '/' || v[n - 1] == '/' || ctl || n >= def->size) {
-			ld_error(ld, ld->lineno, def->name,
-				 "'%s' is not an absolute file path (at most %zu characters)", q,
-				 def->size - 1);
-			return;
-		}
-	}
-	memcpy(field, v, n + 1);
-}
-
 static void set_scalar(struct loader *ld, const struct key_def *def, const char *v)
 {
 	void *field = (char *)ld->obj + def->off;
-	char q[QUOTE_MAX];
+	char why[PARSE_WHY_MAX], q[QUOTE_MAX];
+	uint64_t ms;
 	unsigned u;
 	bool b;
-	int i, rc;
+	int i, rc = 0;
 
-	quote(q, v, strlen(v));
 	switch (def->kind) {
 	case K_DURATION:
-		set_duration(ld, def, field, v);
+		rc = parse_duration_why(v, def->min, def->zero_off, &ms, why);
+		if (!rc)
+			memcpy(field, &ms, sizeof(ms));
 		break;
 	case K_UINT:
-		rc = parse_uint(v, (unsigned)def->min, (unsigned)def->max, &u);
-		if (rc == 0)
+		rc = parse_uint_why(v, (unsigned)def->min, (unsigned)def->max, &u, why);
+		if (!rc)
 			memcpy(field, &u, sizeof(u));
-		else
-			ld_error(ld, ld->lineno, def->name, "'%s' is not a whole number in %u..%u", q,
-				 (unsigned)def->min, (unsigned)def->max);
 		break;
 	case K_BOOL:
-		if (parse_bool(v, &b) == 0)
+		rc = parse_bool_why(v, &b, why);
+		if (!rc)
 			memcpy(field, &b, sizeof(b));
-		else
-			ld_error(ld, ld->lineno, def->name,
-				 "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", q);
 		break;
 	case K_CHOICE:
 		set_choice(ld, def, field, v);
 		break;
 	case K_LEVEL:
-		if (log_level_parse(v, &i) == 0)
-			memcpy(field, &i, sizeof(i));
-		else
-			ld_error(ld, ld->lineno, def->name,
-				 "'%s' is not one of: err, warning, notice, info, debug", q);
-		break;
 	case K_FACILITY:
-		if (log_facility_parse(v, &i) == 0)
+		rc = def->kind == K_LEVEL ? log_level_parse(v, &i) : log_facility_parse(v, &i);
+		if (!rc)
 			memcpy(field, &i, sizeof(i));
 		else
-			ld_error(ld, ld->lineno, def->name,
-				 "'%s' is not one of: daemon, user, local0 ... local7", q);
+			snprintf(why, sizeof(why), "'%s' is not one of: %s", quote(q, v, strlen(v)),
+				 def->kind == K_LEVEL ? "err, warning, notice, info, debug"
+						      : "daemon, user, local0 ... local7");
 		break;
 	case K_USER:
 	case K_PATH:
-		set_string(ld, def, field, v);
+		rc = def->kind == K_USER ? parse_user_why(v, why)
+					 : parse_path_why(v, def->size, why);
+		if (!rc)
+			memcpy(field, v, strlen(v) + 1);
 		break;
 	case K_PORTS:
 	case K_NETS:
 		break;
 	}
+	if (rc)
+		ld_error(ld, ld->lineno, def->name, "%s", why);
 }
 
 static unsigned piece_line(const struct loader *ld, size_t off)
@@ -333,52 +242,6 @@ static unsigned piece_line(const struct loader *ld, size_t off)
 	while (i > 1 && ld->piece[i - 1].off > off)
 		i--;
 	return ld->piece[i - 1].line;
-}
-
-static bool port_item(struct loader *ld, const struct key_def *def, unsigned line,
-		      const char *item, size_t len, struct port_range *out)
-{
-	char q[QUOTE_MAX];
-	int rc = parse_port_range(item, len, out);
-
-	quote(q, item, len);
-	if (rc == -EINVAL)
-		ld_error(ld, line, def->name,
-			 "'%s' is not a port or port range (such as 2000 or 3000-3010)", q);
-	else if (rc == -ERANGE)
-		ld_error(ld, line, def->name, "'%s': ports are 1..65535", q);
-	else if (rc == -EDOM)
-		ld_error(ld, line, def->name, "'%s': the range starts above its end", q);
-	return rc == 0;
-}
-
-static bool net_item(struct loader *ld, const struct key_def *def, unsigned line,
-		     const char *item, size_t len, struct cidr *out)
-{
-	char q[QUOTE_MAX], net[INET6_ADDRSTRLEN];
-	bool host_bits;
-	int rc = parse_cidr_loose(item, len, out, &host_bits);
-
-	quote(q, item, len);
-	if (rc == -EINVAL) {
-		ld_error(ld, line, def->name, "'%s' is not an IPv4 or IPv6 address or network", q);
-	} else if (rc == -ERANGE) {
-		ld_error(ld, line, def->name,
-			 "'%s': prefix too long (at most /32 for IPv4, /128 for IPv6)", q);
-	} else if (host_bits) {
-		inet_ntop(out->family, out->addr, net, sizeof(net));
-		ld_error(ld, line, def->name,
-			 "'%s' has host bits set past the prefix (the network is %s/%u)", q, net,
-			 out->prefix);
-	} else if (cidr_is_v4mapped(out)) {
-		inet_ntop(AF_INET, out->addr + 12, net, sizeof(net));
-		ld_error(ld, line, def->name,
-			 "'%s' is an IPv4-mapped IPv6 network; write it as IPv4: %s/%u", q, net,
-			 out->prefix - 96);
-	} else {
-		return true;
-	}
-	return false;
 }
 
 /* Parses the list collected for ld->pend, item by item, so each bad item gets its own line. */
@@ -394,8 +257,7 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 	parse_list_init(&it, ld->text);
 	while ((rc = parse_list_next(&it, &item, &len)) != 0) {
 		unsigned line = piece_line(ld, (size_t)(item - ld->text));
-		char *field = (char *)ld->obj + def->off;
-		bool ok;
+		char *field = (char *)ld->obj + def->off, why[PARSE_WHY_MAX];
 
 		if (rc < 0) {
 			ld_error(ld, line, def->name,
@@ -404,16 +266,19 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 			continue;
 		}
 		if (n == KW_MAX_SELECTORS) {
-			ld_error(ld, line, def->name, "too many items (at most %u)", KW_MAX_SELECTORS);
+			ld_error(ld, line, def->name, "too many items (at most %u)",
+				 KW_MAX_SELECTORS);
 			bad = true;
 			break;
 		}
 		if (def->kind == K_PORTS)
-			ok = port_item(ld, def, line, item, len, (struct port_range *)field + n);
+			rc = parse_port_range_why(item, len, (struct port_range *)field + n, why);
 		else
-			ok = net_item(ld, def, line, item, len, (struct cidr *)field + n);
-		n += ok;
-		bad |= !ok;
+			rc = parse_cidr_why(item, len, (struct cidr *)field + n, why);
+		if (rc)
+			ld_error(ld, line, def->name, "%s", why);
+		n += !rc;
+		bad |= rc != 0;
 	}
 	memcpy((char *)ld->obj + def->n_off, &n, sizeof(n));
 	if (bad && ld->sec == SEC_SERVICE)
@@ -431,6 +296,7 @@ static void ld_flush(struct loader *ld)
 	ld->discard = false;
 }
 
+/* Adds a list's first line or a continuation line to its text. */
 static void ld_continue(struct loader *ld, const char *value)
 {
 	size_t n = strlen(value);
@@ -444,14 +310,16 @@ static void ld_continue(struct loader *ld, const char *value)
 		return;
 	}
 	if (ld->n_pieces == LIST_PIECES_MAX || ld->text_len + 1 + n >= LIST_TEXT_MAX) {
-		ld_error(ld, ld->lineno, ld->pend->name, "list too long (at most %u lines, %u bytes)",
-			 LIST_PIECES_MAX, LIST_TEXT_MAX - 1);
+		ld_error(ld, ld->lineno, ld->pend->name,
+			 "list too long (at most %u lines, %u bytes)", LIST_PIECES_MAX,
+			 LIST_TEXT_MAX - 1);
 		ld->discard = true;
 		if (ld->sec == SEC_SERVICE)
 			ld->sel_bad[ld->cfg->n_services - 1] = true;
 		return;
 	}
-	ld->text[ld->text_len++] = ' ';
+	if (ld->n_pieces)
+		ld->text[ld->text_len++] = ' ';
 	ld->piece[ld->n_pieces].off = ld->text_len;
 	ld->piece[ld->n_pieces++].line = ld->lineno;
 	memcpy(ld->text + ld->text_len, value, n);
@@ -502,11 +370,9 @@ static void ld_key(struct loader *ld, const char *name, const char *value)
 		set_scalar(ld, def, value);
 		return;
 	}
-	ld->text_len = strlen(value); /* fits: inih's line is far shorter than text */
-	memcpy(ld->text, value, ld->text_len);
-	ld->piece[0].off = 0;
-	ld->piece[0].line = ld->lineno;
-	ld->n_pieces = 1;
+	ld->text_len = 0;
+	ld->n_pieces = 0;
+	ld_continue(ld, value);
 }
 
 static int ld_handler(void *user, const char *section, const char *name, const char *value)
@@ -522,12 +388,11 @@ static int ld_handler(void *user, const char *section, const char *name, const c
 
 static void service_defaults(struct kw_service *svc)
 {
-	memset(svc, 0, sizeof(*svc));
-	svc->keepalive_probes = KW_DEF_KEEPALIVE_PROBES;
-	svc->idle_timeout_ms = KW_DEF_IDLE_TIMEOUT_MS;
-	svc->unacked_timeout_ms = KW_DEF_UNACKED_TIMEOUT_MS;
-	svc->on_link_loss = LINK_KILL;
-	svc->link_grace_ms = KW_DEF_LINK_GRACE_MS;
+	*svc = (struct kw_service){ .keepalive_probes = KW_DEF_KEEPALIVE_PROBES,
+				    .idle_timeout_ms = KW_DEF_IDLE_TIMEOUT_MS,
+				    .unacked_timeout_ms = KW_DEF_UNACKED_TIMEOUT_MS,
+				    .on_link_loss = LINK_KILL,
+				    .link_grace_ms = KW_DEF_LINK_GRACE_MS };
 }
 
 static bool service_name_ok(const char *s, size_t n)
@@ -546,7 +411,8 @@ static void *ld_new_service(struct loader *ld, const char *name, size_t n, const
 	struct kw_service *svc;
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
-		if (strlen(cfg->services[i].name) == n && memcmp(cfg->services[i].name, name, n) == 0) {
+		if (strlen(cfg->services[i].name) == n &&
+		    memcmp(cfg->services[i].name, name, n) == 0) {
 			ld_error(ld, ld->lineno, hdr, "service defined twice (first on line %u)",
 				 cfg->services[i].line);
 			return NULL;
@@ -577,12 +443,91 @@ static void *ld_new_service(struct loader *ld, const char *name, size_t n, const
 	return svc;
 }
 
+static const int families[] = { AF_INET, AF_INET6 };
+
+/* Could one connection match both? Every selector must meet, within one address family
+ * (IPv4-mapped IPv6 connections count as IPv4, as config_match sees them). */
+static bool services_overlap(const struct kw_service *a, const struct kw_service *b)
+{
+	if (!port_lists_meet(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
+	    !port_lists_meet(a->remote_ports, a->n_remote_ports, b->remote_ports,
+			     b->n_remote_ports))
+		return false;
+	for (size_t f = 0; f < 2; f++)
+		if (cidr_lists_meet(a->local_net, a->n_local_net, b->local_net, b->n_local_net,
+				    families[f]) &&
+		    cidr_lists_meet(a->remote_net, a->n_remote_net, b->remote_net, b->n_remote_net,
+				    families[f]))
+			return true;
+	return false;
+}
+
+static bool has_selector(const struct kw_service *s)
+{
+	return s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net;
+}
+
+static void check_service(struct loader *ld, size_t i)
+{
+	const struct kw_service *svc = &ld->cfg->services[i];
+	bool can_match = false;
+	char hdr[QUOTE_MAX + 16];
+
+	snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
+	if (!ld->sel_bad[i] && !has_selector(svc))
+		ld_error(ld, svc->line, hdr, "no selector: set at least one of local_ports, "
+			 "remote_ports, local_net, remote_net");
+	for (size_t f = 0; f < 2; f++)
+		can_match |=
+			cidr_lists_meet(svc->local_net, svc->n_local_net, NULL, 0, families[f]) &&
+			cidr_lists_meet(svc->remote_net, svc->n_remote_net, NULL, 0, families[f]);
+	if (!ld->sel_bad[i] && !can_match)
+		ld_error(ld, svc->line, hdr, "local_net and remote_net share no address family, "
+			 "so no connection can match");
+	if (!svc->keepalive_probes && !svc->idle_timeout_ms && !svc->unacked_timeout_ms &&
+	    svc->on_link_loss == LINK_IGNORE)
+		ld_error(ld, svc->line, hdr, "watches nothing: keepalive_probes, idle_timeout and "
+			 "unacked_timeout are 0 and on_link_loss = ignore");
+	for (size_t j = 0; j < i; j++) {
+		const struct kw_service *prev = &ld->cfg->services[j];
+
+		if (ld->sel_bad[i] || ld->sel_bad[j] || !has_selector(svc) || !has_selector(prev) ||
+		    !services_overlap(prev, svc))
+			continue;
+		ld_error(ld, svc->line, hdr, "overlaps [service %s] (line %u): a connection could "
+			 "match both; make a selector tell them apart", prev->name, prev->line);
+	}
+}
+
+/* A service is complete: check it, and against the ones before it, so errors come out in
+ * the order of the file. */
+static void ld_end_section(struct loader *ld)
+{
+	if (ld->sec == SEC_SERVICE && !ld->sys_err)
+		check_service(ld, ld->cfg->n_services - 1);
+}
+
+static const char *lskip(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+static const char *rskip(const char *start, const char *end)
+{
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	return end;
+}
+
 /* p..end is a header line from '[' on, trailing blanks gone. */
 static void ld_section(struct loader *ld, const char *p, const char *end)
 {
 	const char *close = memchr(p, ']', (size_t)(end - p)), *in, *in_end, *word_end, *after;
 	char hdr[QUOTE_MAX];
 
+	ld_end_section(ld);
 	ld->sec = SEC_BAD;
 	memset(ld->key_line, 0, sizeof(ld->key_line));
 	quote(hdr, p, close ? (size_t)(close - p + 1) : (size_t)(end - p));
@@ -590,16 +535,13 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 		ld_error(ld, ld->lineno, hdr, "section header lacks its closing ']'");
 		return;
 	}
-	for (after = close + 1; after < end && isspace((unsigned char)*after); after++)
-		;
+	after = lskip(close + 1, end);
 	if (after < end && *after != ';' && *after != '#') {
 		ld_error(ld, ld->lineno, hdr, "unexpected text after ']'");
 		return;
 	}
-	for (in = p + 1; in < close && isspace((unsigned char)*in); in++)
-		;
-	for (in_end = close; in_end > in && isspace((unsigned char)in_end[-1]); in_end--)
-		;
+	in = lskip(p + 1, close);
+	in_end = rskip(in, close);
 	for (word_end = in; word_end < in_end && !isspace((unsigned char)*word_end); word_end++)
 		;
 	if (word_end - in == 6 && memcmp(in, "global", 6) == 0 && word_end == in_end) {
@@ -614,16 +556,16 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 		ld->n_keys = N_GLOBAL_KEYS;
 		ld->obj = &ld->cfg->global;
 	} else if (word_end - in == 7 && memcmp(in, "service", 7) == 0) {
-		const char *name = word_end;
-		size_t n;
+		const char *name = lskip(word_end, in_end);
+		size_t n = (size_t)(in_end - name);
 
-		while (name < in_end && isspace((unsigned char)*name))
-			name++;
-		n = (size_t)(in_end - name);
 		if (!service_name_ok(name, n)) {
-			ld_error(ld, ld->lineno, hdr, n ? "bad service name: 1 to %u letters, digits, "
-				 "'_', '.' or '-'" : "a service needs a name: [service NAME] (%u "
-				 "characters at most)", KW_SERVICE_NAME_MAX);
+			ld_error(ld, ld->lineno, hdr,
+				 n ? "bad service name: 1 to %u letters, digits, "
+				     "'_', '.' or '-'"
+				   : "a service needs a name: [service NAME] (%u "
+				     "characters at most)",
+				 KW_SERVICE_NAME_MAX);
 			return;
 		}
 		ld->obj = ld_new_service(ld, name, n, hdr);
@@ -633,7 +575,8 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 		ld->keys = service_keys;
 		ld->n_keys = N_SERVICE_KEYS;
 	} else {
-		ld_error(ld, ld->lineno, hdr, "unknown section (expected [global] or [service NAME])");
+		ld_error(ld, ld->lineno, hdr,
+			 "unknown section (expected [global] or [service NAME])");
 	}
 }
 
@@ -682,10 +625,8 @@ static char *ld_read(char *str, int num, void *stream)
 		ld_error(ld, ld->lineno, "", "line contains a NUL byte");
 		return str;
 	}
-	while (end > line && isspace((unsigned char)end[-1]))
-		end--;
-	for (p = line; p < end && isspace((unsigned char)*p); p++)
-		;
+	end = rskip(line, end);
+	p = lskip(line, end);
 	if (p == end || *p == ';' || *p == '#')
 		return str;
 	if (*p == '[') {
@@ -697,6 +638,11 @@ static char *ld_read(char *str, int num, void *stream)
 	}
 	if (!memchr(p, '=', (size_t)(end - p))) {
 		if (p > line && ld->in_key) {
+			/* inih 55 strips inline comments from values but not from continuations */
+			for (const char *c = p + 1; c < end; c++)
+				if (*c == ';' && isspace((unsigned char)c[-1]))
+					end = c;
+			end = rskip(p, end);
 			ld->kind = LINE_CONT;
 			return ld_emit(ld, str, num, " ", p, end);
 		}
@@ -709,100 +655,16 @@ static char *ld_read(char *str, int num, void *stream)
 	return ld_emit(ld, str, num, "", p, end);
 }
 
-static bool ports_meet(const struct port_range *a, size_t na, const struct port_range *b,
-		       size_t nb)
-{
-	if (!na || !nb)
-		return true;
-	for (size_t i = 0; i < na; i++)
-		for (size_t j = 0; j < nb; j++)
-			if (a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
-				return true;
-	return false;
-}
-
-static bool nets_have(const struct cidr *a, size_t na, int family)
-{
-	if (!na)
-		return true; /* an empty list matches every address of every family */
-	for (size_t i = 0; i < na; i++)
-		if (a[i].family == family)
-			return true;
-	return false;
-}
-
-static bool nets_meet(const struct cidr *a, size_t na, const struct cidr *b, size_t nb,
-		      int family)
-{
-	if (!na || !nb)
-		return nets_have(a, na, family) && nets_have(b, nb, family);
-	for (size_t i = 0; i < na; i++)
-		for (size_t j = 0; j < nb; j++)
-			if (a[i].family == family && cidr_overlap(&a[i], &b[j]))
-				return true;
-	return false;
-}
-
-/* Could one connection match both? Every selector must meet, within one address family
- * (IPv4-mapped IPv6 connections count as IPv4, as config_match sees them). */
-static bool services_overlap(const struct kw_service *a, const struct kw_service *b)
-{
-	static const int families[] = { AF_INET, AF_INET6 };
-
-	if (!ports_meet(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
-	    !ports_meet(a->remote_ports, a->n_remote_ports, b->remote_ports, b->n_remote_ports))
-		return false;
-	for (size_t f = 0; f < 2; f++)
-		if (nets_meet(a->local_net, a->n_local_net, b->local_net, b->n_local_net,
-			      families[f]) &&
-		    nets_meet(a->remote_net, a->n_remote_net, b->remote_net, b->n_remote_net,
-			      families[f]))
-			return true;
-	return false;
-}
-
-static void check_service(struct loader *ld, size_t i)
-{
-	const struct kw_service *svc = &ld->cfg->services[i];
-	bool can_match = false;
-	char hdr[QUOTE_MAX + 16];
-
-	snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
-	if (!ld->sel_bad[i] && !svc->n_local_ports && !svc->n_remote_ports && !svc->n_local_net &&
-	    !svc->n_remote_net)
-		ld_error(ld, svc->line, hdr, "no selector: set at least one of local_ports, "
-			 "remote_ports, local_net, remote_net");
-	for (int f = AF_INET; f <= AF_INET6; f += AF_INET6 - AF_INET)
-		can_match |= nets_have(svc->local_net, svc->n_local_net, f) &&
-			     nets_have(svc->remote_net, svc->n_remote_net, f);
-	if (!ld->sel_bad[i] && !can_match)
-		ld_error(ld, svc->line, hdr, "local_net and remote_net share no address family, "
-			 "so no connection can match");
-	if (!svc->keepalive_probes && !svc->idle_timeout_ms && !svc->unacked_timeout_ms &&
-	    svc->on_link_loss == LINK_IGNORE)
-		ld_error(ld, svc->line, hdr, "watches nothing: keepalive_probes, idle_timeout and "
-			 "unacked_timeout are 0 and on_link_loss = ignore");
-	for (size_t j = 0; j < i; j++) {
-		const struct kw_service *prev = &ld->cfg->services[j];
-
-		if (ld->sel_bad[i] || ld->sel_bad[j] || !services_overlap(prev, svc))
-			continue;
-		ld_error(ld, svc->line, hdr, "overlaps [service %s] (line %u): a connection could "
-			 "match both; make a selector tell them apart", prev->name, prev->line);
-	}
-}
-
 static void global_defaults(struct kw_global *g)
 {
-	memset(g, 0, sizeof(*g));
-	g->poll_interval_ms = KW_DEF_POLL_INTERVAL_MS;
-	g->discovery_interval_ms = KW_DEF_DISCOVERY_INTERVAL_MS;
-	g->kill_method = KILL_AUTO;
-	g->log_sinks = LOG_SINK_SYSLOG;
-	g->log_level = LOG_INFO;
-	g->syslog_facility = LOG_DAEMON;
-	g->max_kills_per_second = KW_DEF_MAX_KILLS;
-	g->nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS;
+	*g = (struct kw_global){ .poll_interval_ms = KW_DEF_POLL_INTERVAL_MS,
+				 .discovery_interval_ms = KW_DEF_DISCOVERY_INTERVAL_MS,
+				 .kill_method = KILL_AUTO,
+				 .log_sinks = LOG_SINK_SYSLOG,
+				 .log_level = LOG_INFO,
+				 .syslog_facility = LOG_DAEMON,
+				 .max_kills_per_second = KW_DEF_MAX_KILLS,
+				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS };
 }
 
 int config_load_mem(const char *name, const char *buf, size_t len, struct kw_config *cfg,
@@ -836,8 +698,7 @@ int config_load_mem(const char *name, const char *buf, size_t len, struct kw_con
 	if (ini_parse_stream(ld_read, ld, ld_handler, ld) == -2)
 		ld->sys_err = -ENOMEM;
 	ld_flush(ld);
-	for (size_t i = 0; i < tmp.n_services && !ld->sys_err; i++)
-		check_service(ld, i);
+	ld_end_section(ld);
 	rc = ld->sys_err ? ld->sys_err : ld->n_errors ? -EINVAL : 0;
 	if (ld->sys_err && err)
 		err(arg, name, 0, "", strerror(-ld->sys_err));
@@ -855,50 +716,44 @@ int config_load_string(const char *name, const char *text, struct kw_config *cfg
 	return config_load_mem(name, text, strlen(text), cfg, err, arg);
 }
 
-int config_load(const char *path, struct kw_config *cfg, config_error_fn err, void *arg)
+/* The whole file into *buf (at most KW_MAX_CONFIG_BYTES). Returns 0, -errno or -EFBIG. */
+static int read_file(const char *path, char **buf, size_t *len)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nbuf;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	int rc = 0;
 
-	memset(cfg, 0, sizeof(*cfg));
-	f = fopen(path, "re");
-	if (!f) {
-		rc = -errno;
+	*buf = NULL;
+	if (!f)
+		return -errno;
+	*buf = malloc(KW_MAX_CONFIG_BYTES + 1);
+	if (!*buf) {
+		rc = -ENOMEM;
 		goto out;
 	}
-	while (!rc) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8192;
-			nbuf = realloc(buf, cap + 1);
-			if (!nbuf) {
-				rc = -ENOMEM;
-				break;
-			}
-			buf = nbuf;
-		}
-		len += fread(buf + len, 1, cap - len, f);
-		if (ferror(f))
-			rc = errno ? -errno : -EIO;
-		else if (len > KW_MAX_CONFIG_BYTES)
-			rc = -EFBIG;
-		else if (feof(f))
-			break;
-	}
+	errno = 0;
+	*len = fread(*buf, 1, KW_MAX_CONFIG_BYTES + 1, f);
+	if (ferror(f))
+		rc = errno ? -errno : -EIO;
+	else if (*len > KW_MAX_CONFIG_BYTES)
+		rc = -EFBIG;
+out:
 	fclose(f);
+	return rc;
+}
+
+int config_load(const char *path, struct kw_config *cfg, config_error_fn err, void *arg)
+{
+	size_t len = 0;
+	char *buf;
+	int rc = read_file(path, &buf, &len);
+
+	memset(cfg, 0, sizeof(*cfg));
 	if (rc == 0)
 		rc = config_load_mem(path, buf, len, cfg, err, arg);
-out:
-	if (rc == -EFBIG) {
-		if (err)
-			err(arg, path, 0, "", "file too large (at most 1 MiB)");
-		rc = -EINVAL;
-	} else if (rc < 0 && rc != -EINVAL && rc != -ENAMETOOLONG && len == 0 && err) {
-		err(arg, path, 0, "", strerror(-rc));
-	}
+	else if (err)
+		err(arg, path, 0, "", rc == -EFBIG ? "file too large (at most 1 MiB)" : strerror(-rc));
 	free(buf);
-	return rc;
+	return rc == -EFBIG ? -EINVAL : rc;
 }
 
 void config_free(struct kw_config *cfg)
@@ -907,38 +762,24 @@ void config_free(struct kw_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+int config_error_format(char *buf, size_t cap, const char *file, unsigned line, const char *key,
+			const char *msg)
+{
+	char where[32] = "";
+
+	if (line)
+		snprintf(where, sizeof(where), ":%u", line);
+	return snprintf(buf, cap, "%s%s: %s%s%s", file, where, key ? key : "",
+			key && *key ? ": " : "", msg);
+}
+
 void config_error_print(void *arg, const char *file, unsigned line, const char *key,
 			const char *msg)
 {
-	FILE *out = arg ? arg : stderr;
+	char buf[1024];
 
-	if (line)
-		fprintf(out, "%s:%u: ", file, line);
-	else
-		fprintf(out, "%s: ", file);
-	if (key && *key)
-		fprintf(out, "%s: ", key);
-	fprintf(out, "%s\n", msg);
-}
-
-static bool ports_match(const struct port_range *r, size_t n, uint16_t port)
-{
-	if (!n)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (port >= r[i].lo && port <= r[i].hi)
-			return true;
-	return false;
-}
-
-static bool nets_match(const struct cidr *c, size_t n, int family, const void *addr)
-{
-	if (!n)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (cidr_contains(&c[i], family, addr))
-			return true;
-	return false;
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	fprintf(arg ? arg : stderr, "%s\n", buf);
 }
 
 /* A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; match it as the IPv4 address
@@ -964,27 +805,28 @@ const struct kw_service *config_match(const struct kw_config *cfg, int family, c
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct kw_service *s = &cfg->services[i];
 
-		if (ports_match(s->local_ports, s->n_local_ports, lport) &&
-		    ports_match(s->remote_ports, s->n_remote_ports, rport) &&
-		    nets_match(s->local_net, s->n_local_net, lfam, laddr) &&
-		    nets_match(s->remote_net, s->n_remote_net, rfam, raddr))
+		if (port_list_contains(s->local_ports, s->n_local_ports, lport) &&
+		    port_list_contains(s->remote_ports, s->n_remote_ports, rport) &&
+		    cidr_list_contains(s->local_net, s->n_local_net, lfam, laddr) &&
+		    cidr_list_contains(s->remote_net, s->n_remote_net, rfam, raddr))
 			return s;
 	}
 	return NULL;
 }
 
+static const char *choice_name(const struct choice *c, int value)
+{
+	while (c->name && c->value != value)
+		c++;
+	return c->name ? c->name : "?";
+}
+
 const char *config_kill_method_name(enum kill_method m)
 {
-	for (const struct choice *c = kill_methods; c->name; c++)
-		if (c->value == (int)m)
-			return c->name;
-	return "?";
+	return choice_name(kill_methods, (int)m);
 }
 
 const char *config_link_action_name(enum link_action a)
 {
-	for (const struct choice *c = link_actions; c->name; c++)
-		if (c->value == (int)a)
-			return c->name;
-	return "?";
+	return choice_name(link_actions, (int)a);
 }

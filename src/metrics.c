@@ -48,7 +48,7 @@ int metrics_set_services(struct kw_metrics *m, const struct kw_service *svcs, si
 		for (size_t j = 0; j < m->n_svc; j++) {
 			if (strcmp(m->svc[j].name, nsvc[i].name) == 0) {
 				nsvc[i] = m->svc[j];
-				/* a gauge describes the old config's matching; the next poll sets it */
+				/* the gauge described the old config's matching */
 				nsvc[i].watched = 0;
 				break;
 			}
@@ -148,7 +148,8 @@ static void metrics_per_reason(FILE *f, const struct kw_metrics *m, const char *
 
 static void metrics_per_service(FILE *f, const struct kw_metrics *m, bool failures)
 {
-	const char *name = failures ? "keepwatch_kill_failures_total" : "keepwatch_watched_connections";
+	const char *name = failures ? "keepwatch_kill_failures_total"
+				    : "keepwatch_watched_connections";
 
 	for (size_t i = 0; i < m->n_svc; i++) {
 		fprintf(f, "%s{service=\"", name);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -167,7 +168,9 @@ static void cidr_mask(struct cidr *c, bool *host_bits)
 
 	*host_bits = false;
 	for (unsigned i = 0; i < bytes; i++) {
-		unsigned keep = c->prefix >= (i + 1) * 8 ? 8 : c->prefix > i * 8 ? c->prefix - i * 8 : 0;
+		unsigned keep = c->prefix >= (i + 1) * 8 ? 8
+				: c->prefix > i * 8	 ? c->prefix - i * 8
+							 : 0;
 		uint8_t mask = (uint8_t)(keep ? 0xff << (8 - keep) : 0);
 
 		if (c->addr[i] & ~mask)
@@ -309,4 +312,196 @@ bool cidr_overlap(const struct cidr *a, const struct cidr *b)
 	if (a->family != b->family)
 		return false;
 	return prefix_equal(a->addr, b->addr, a->prefix < b->prefix ? a->prefix : b->prefix);
+}
+
+bool port_list_contains(const struct port_range *r, size_t n, uint16_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (port >= r[i].lo && port <= r[i].hi)
+			return true;
+	return n == 0;
+}
+
+bool port_lists_meet(const struct port_range *a, size_t na, const struct port_range *b,
+		     size_t nb)
+{
+	if (!na || !nb)
+		return true;
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
+				return true;
+	return false;
+}
+
+bool cidr_list_contains(const struct cidr *c, size_t n, int family, const void *addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_contains(&c[i], family, addr))
+			return true;
+	return n == 0;
+}
+
+static bool cidr_list_has_family(const struct cidr *c, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i].family == family)
+			return true;
+	return n == 0;
+}
+
+bool cidr_lists_meet(const struct cidr *a, size_t na, const struct cidr *b, size_t nb,
+		     int family)
+{
+	if (!na || !nb)
+		return cidr_list_has_family(a, na, family) && cidr_list_has_family(b, nb, family);
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (a[i].family == family && cidr_overlap(&a[i], &b[j]))
+				return true;
+	return false;
+}
+
+const char *parse_quote(char *dst, size_t cap, const char *s, size_t len)
+{
+	size_t n = len + 1 <= cap ? len : cap - 4;
+
+	for (size_t i = 0; i < n; i++)
+		dst[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	strcpy(dst + n, n < len ? "..." : "");
+	return dst;
+}
+
+#define QUOTE_MAX 64
+#define WHY(...) (snprintf(why, PARSE_WHY_MAX, __VA_ARGS__), rc)
+
+static void fmt_duration(char *buf, size_t cap, uint64_t ms)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = { { 3600000, "h" }, { 60000, "m" }, { 1000, "s" }, { 1, "ms" } };
+	size_t i = 0;
+
+	while (ms && ms % units[i].ms != 0)
+		i++; /* ends at the last unit, 1 ms, at the latest */
+	snprintf(buf, cap, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+}
+
+int parse_duration_why(const char *s, uint64_t min, bool zero_off, uint64_t *ms, char *why)
+{
+	char q[QUOTE_MAX], lim[32];
+	int rc = parse_duration_ms(s, ms);
+
+	parse_quote(q, sizeof(q), s, strlen(s));
+	if (rc == -EINVAL && *s && strspn(s, "0123456789") == strlen(s))
+		return WHY("'%s' needs a unit: ms, s, m or h", q);
+	if (rc == -EINVAL)
+		return WHY("'%s' is not a duration (a whole number with ms, s, m or h, such as "
+			   "250ms, 10s, 2m, 1h; or 0)", q);
+	if (rc == -ERANGE)
+		return WHY("'%s' is too long (at most 168h, one week)", q);
+	if (*ms < min && !(*ms == 0 && zero_off)) {
+		rc = -ERANGE;
+		fmt_duration(lim, sizeof(lim), min);
+		return WHY("'%s' is below the minimum of %s%s", q, lim,
+			   zero_off ? " (0 turns it off)" : "");
+	}
+	return 0;
+}
+
+int parse_uint_why(const char *s, unsigned min, unsigned max, unsigned *out, char *why)
+{
+	char q[QUOTE_MAX];
+	int rc = parse_uint(s, min, max, out);
+
+	parse_quote(q, sizeof(q), s, strlen(s));
+	if (rc == -EINVAL)
+		return WHY("'%s' is not a whole number (%u..%u)", q, min, max);
+	if (rc == -ERANGE)
+		return WHY("'%s' is out of range %u..%u", q, min, max);
+	return 0;
+}
+
+int parse_bool_why(const char *s, bool *out, char *why)
+{
+	char q[QUOTE_MAX];
+	int rc = parse_bool(s, out);
+
+	parse_quote(q, sizeof(q), s, strlen(s));
+	if (rc < 0)
+		return WHY("'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", q);
+	return 0;
+}
+
+int parse_port_range_why(const char *s, size_t len, struct port_range *out, char *why)
+{
+	char q[QUOTE_MAX];
+	int rc = parse_port_range(s, len, out);
+
+	parse_quote(q, sizeof(q), s, len);
+	if (rc == -EINVAL)
+		return WHY("'%s' is not a port or port range (such as 2000 or 3000-3010)", q);
+	if (rc == -ERANGE)
+		return WHY("'%s': ports are 1..65535", q);
+	if (rc == -EDOM)
+		return WHY("'%s': the range starts above its end", q);
+	return 0;
+}
+
+int parse_cidr_why(const char *s, size_t len, struct cidr *out, char *why)
+{
+	char q[QUOTE_MAX], net[INET6_ADDRSTRLEN];
+	bool host_bits;
+	int rc = parse_cidr_loose(s, len, out, &host_bits);
+
+	parse_quote(q, sizeof(q), s, len);
+	if (rc == -EINVAL)
+		return WHY("'%s' is not an IPv4 or IPv6 address or network", q);
+	if (rc == -ERANGE)
+		return WHY("'%s': prefix too long (at most /32 for IPv4, /128 for IPv6)", q);
+	rc = -EINVAL;
+	if (host_bits) {
+		inet_ntop(out->family, out->addr, net, sizeof(net));
+		return WHY("'%s' has host bits set past the prefix (the network is %s/%u)", q, net,
+			   out->prefix);
+	}
+	if (cidr_is_v4mapped(out)) {
+		inet_ntop(AF_INET, out->addr + 12, net, sizeof(net));
+		return WHY("'%s' is an IPv4-mapped IPv6 network; write it as IPv4: %s/%u", q, net,
+			   out->prefix - 96u);
+	}
+	return 0;
+}
+
+int parse_user_why(const char *s, char *why)
+{
+	char q[QUOTE_MAX];
+	size_t n = strlen(s), body = n && s[n - 1] == '$' ? n - 1 : n;
+	bool ok = n <= KW_USER_NAME_MAX && (!n || isalpha((unsigned char)s[0]) || s[0] == '_');
+	int rc = -EINVAL;
+
+	for (size_t i = 0; ok && i < body; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("_.-", s[i]);
+	parse_quote(q, sizeof(q), s, n);
+	if (!ok)
+		return WHY("'%s' is not a user name (at most %u letters, digits, '_', '.', '-', "
+			   "starting with a letter or '_')", q, KW_USER_NAME_MAX);
+	return 0;
+}
+
+int parse_path_why(const char *s, size_t cap, char *why)
+{
+	char q[QUOTE_MAX];
+	size_t n = strlen(s);
+	bool ok = !n || (s[0] == '/' && s[n - 1] != '/' && n < cap);
+	int rc = -EINVAL;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !iscntrl((unsigned char)s[i]);
+	parse_quote(q, sizeof(q), s, n);
+	if (!ok)
+		return WHY("'%s' is not an absolute path to a file (at most %zu characters)", q,
+			   cap - 1);
+	return 0;
 }

@@ -17,8 +17,16 @@
  *   probes while data is in flight or waits behind a zero window.
  * - tcpi_last_ack_recv (rcv_tstamp) moves with every such ACK, so a quiet peer answering
  *   keepalive probes keeps it under the keepalive interval; tcpi_last_data_recv moves
- *   with data only.
+ *   with data only. The peer's own keepalive probes move neither: they are out-of-window
+ *   segments dropped before tcp_ack().
+ * - A live peer answers probes with out-of-window dupacks, at most one per
+ *   tcp_invalid_ratelimit (500 ms by default). Keepalive probes are >= 1 s apart, so all
+ *   are answered; zero-window probes start 200 ms apart (tcp_probe0_base) and double, so
+ *   a live peer can leave one in a row unanswered (seen at backoff 1, 400 ms), never two.
  */
+
+/* Window probes in a row without answer that prove nothing (see above). */
+#define POLICY_ZW_AMBIGUOUS_PROBES 1u
 
 bool policy_state_judged(uint8_t state)
 {
@@ -50,6 +58,19 @@ static bool policy_probes_exhausted(const struct policy_sample *s, unsigned n)
 	return s->probes > n || (s->probes == n && s->timer_expires_ms == 0);
 }
 
+static unsigned policy_probes_needed(const struct policy_limits *lim,
+				     const struct policy_sample *s)
+{
+	if (s->timer == TIMER_ZERO_WINDOW && lim->keepalive_probes <= POLICY_ZW_AMBIGUOUS_PROBES)
+		return POLICY_ZW_AMBIGUOUS_PROBES + 1;
+	return lim->keepalive_probes;
+}
+
+static uint64_t policy_timer_next(const struct policy_sample *s, uint64_t now)
+{
+	return now + (s->timer_expires_ms ? s->timer_expires_ms : POLICY_TIMER_RETRY_MS);
+}
+
 /* Keepalive and zero-window probes: the count can only change when the timer fires. */
 static enum policy_verdict policy_judge_probes(const struct policy_limits *lim,
 					       const struct policy_sample *s, uint64_t now,
@@ -65,10 +86,9 @@ static enum policy_verdict policy_judge_probes(const struct policy_limits *lim,
 		v = VERDICT_ZERO_WINDOW;
 	else
 		return VERDICT_ALIVE;
-	if (policy_probes_exhausted(s, lim->keepalive_probes))
+	if (policy_probes_exhausted(s, policy_probes_needed(lim, s)))
 		return v;
-	policy_next(next, now + (s->timer_expires_ms ? s->timer_expires_ms
-						     : POLICY_TIMER_RETRY_MS));
+	policy_next(next, policy_timer_next(s, now));
 	return VERDICT_ALIVE;
 }
 
@@ -112,6 +132,14 @@ static enum policy_verdict policy_judge_idle(const struct policy_limits *lim,
 
 	if (lim->idle_timeout_ms == 0)
 		return VERDICT_ALIVE;
+	/* Behind a zero window the silence is ours: the persist timer backs off to
+	 * 120 s between probes, and a peer that answered the last ones is alive. Only
+	 * probes going unanswered make its silence count. */
+	if (s->timer == TIMER_ZERO_WINDOW &&
+	    !policy_probes_exhausted(s, POLICY_ZW_AMBIGUOUS_PROBES + 1)) {
+		policy_next(next, policy_timer_next(s, now));
+		return VERDICT_ALIVE;
+	}
 	if (quiet >= lim->idle_timeout_ms)
 		return VERDICT_IDLE;
 	policy_next(next, now + (lim->idle_timeout_ms - quiet));

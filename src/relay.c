@@ -30,6 +30,7 @@
 #define RELAY_POOL_MAX 256
 #define RELAY_TICK_MS 100
 #define RELAY_ACCEPT_RETRY_MS 250
+#define RELAY_EMFILE_LOG_MS 10000
 /* Pseudo-errno for the close line when the relay itself stops (SIGINT/SIGTERM). */
 #define RELAY_REASON_EXIT (-1)
 
@@ -73,7 +74,7 @@ struct relay {
 	struct relay_pair *pairs, *dead;
 	unsigned long npairs, nconnecting;
 	bool accept_paused, timer_armed, stop;
-	uint64_t accept_resume_ms;
+	uint64_t accept_resume_ms, emfile_log_ms;
 	size_t pipe_cap;
 	struct relay_pipe pool[RELAY_POOL_MAX];
 	unsigned npool;
@@ -209,14 +210,20 @@ static void relay_pipe_put(struct relay *r, struct relay_dir *d)
 static void relay_accept_pause(struct relay *r)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &r->listen_ep };
+	uint64_t now;
 
 	if (r->accept_paused)
 		return;
 	epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->lfd, &ev);
 	r->accept_paused = true;
-	r->accept_resume_ms = relay_now_ms() + RELAY_ACCEPT_RETRY_MS;
-	log_msg(LOG_WARNING, "out of file descriptors with %lu connections open: "
-		"accepting paused", r->npairs);
+	now = relay_now_ms();
+	r->accept_resume_ms = now + RELAY_ACCEPT_RETRY_MS;
+	/* Each retry may pause again at once; one line per episode-ish is enough. */
+	if (now >= r->emfile_log_ms) {
+		log_msg(LOG_WARNING, "out of file descriptors with %lu connections open: "
+			"accepting paused", r->npairs);
+		r->emfile_log_ms = now + RELAY_EMFILE_LOG_MS;
+	}
 }
 
 static void relay_accept_resume(struct relay *r)
@@ -319,12 +326,17 @@ static int relay_pump(struct relay *r, struct relay_dir *d, int src, int dst, in
 	return 0;
 }
 
-static void relay_pair_pump(struct relay *r, struct relay_pair *p)
-{
-	int failfd = -1, err, soerr;
+/* Which directions an event concerns: a readable source or a writable destination. */
+#define RELAY_C2U 1u
+#define RELAY_U2C 2u
 
-	err = relay_pump(r, &p->c2u, p->cli_fd, p->up_fd, &failfd);
-	if (!err)
+static void relay_pair_pump(struct relay *r, struct relay_pair *p, unsigned dirs)
+{
+	int failfd = -1, err = 0, soerr;
+
+	if (dirs & RELAY_C2U)
+		err = relay_pump(r, &p->c2u, p->cli_fd, p->up_fd, &failfd);
+	if (!err && (dirs & RELAY_U2C))
 		err = relay_pump(r, &p->u2c, p->up_fd, p->cli_fd, &failfd);
 	if (err) {
 		/* A pending socket error (ECONNABORTED from SOCK_DESTROY, ETIMEDOUT from
@@ -342,12 +354,14 @@ static void relay_pair_connected(struct relay *r, struct relay_pair *p)
 	p->connecting = false;
 	r->nconnecting--;
 	log_msg(LOG_INFO, "open %s -> %s", p->src, r->dst);
-	relay_pair_pump(r, p);
+	relay_pair_pump(r, p, RELAY_C2U | RELAY_U2C);
 }
 
 static void relay_pair_event(struct relay *r, struct relay_pair *p, bool up, uint32_t events)
 {
 	int fd = up ? p->up_fd : p->cli_fd;
+	unsigned from = up ? RELAY_U2C : RELAY_C2U, into = up ? RELAY_C2U : RELAY_U2C;
+	unsigned dirs = 0;
 	int err;
 
 	if (p->dead)
@@ -365,7 +379,13 @@ static void relay_pair_event(struct relay *r, struct relay_pair *p, bool up, uin
 			relay_pair_connected(r, p);
 		return;
 	}
-	relay_pair_pump(r, p);
+	/* Pumping only the directions this event can unblock saves an EAGAIN splice per
+	 * wakeup on the idle direction of a bulk transfer. */
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		dirs |= from;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		dirs |= into;
+	relay_pair_pump(r, p, dirs);
 }
 
 static int relay_sock_opts(struct relay *r, int fd)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 /*
  * Batches: the kernel handles every request of one sendmsg before sendmsg returns (the
@@ -21,12 +22,14 @@
  * drained and the requests left without a reply are sent again.
  */
 
-#define SOCKDIAG_RECVBUF 32768 /* the kernel fills dump messages up to 32 KiB */
+#define SOCKDIAG_MMSG 32 /* replies per recvmmsg */
+#define SOCKDIAG_MMSG_LEN 4096 /* one exact reply: ~400 bytes with tcp_info on 6.x */
+/* Dumps fill messages up to 32 KiB; batches use the same buffer in 4 KiB slots. */
+#define SOCKDIAG_RECVBUF (SOCKDIAG_MMSG * SOCKDIAG_MMSG_LEN)
 #define SOCKDIAG_REQ_LEN (MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2)))
 #define SOCKDIAG_SENDBUF (SOCKDIAG_BATCH_MAX * SOCKDIAG_REQ_LEN)
 #define SOCKDIAG_RCVBUF_BYTES (8 << 20) /* 256 replies with tcp_info take ~1 MiB */
 #define SOCKDIAG_TIMEOUT_S 5
-#define SOCKDIAG_RETRIES 8
 
 static void sockdiag_setopts(int fd)
 {
@@ -135,7 +138,8 @@ struct dump_state {
 	uint32_t seq, portid;
 	sockdiag_conn_fn fn;
 	void *arg;
-	bool stopped, done;
+	int stopped; /* what fn returned when it asked to stop */
+	bool done;
 	int err;
 };
 
@@ -164,8 +168,8 @@ static void sockdiag_dump_msg(struct sockdiag *sd, struct dump_state *st,
 	} else if (nlh->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
 		if (sockdiag_decode(nlh, &c) < 0)
 			sd->malformed++;
-		else if (!st->stopped && st->fn(st->arg, &c))
-			st->stopped = true;
+		else if (!st->stopped)
+			st->stopped = st->fn(st->arg, &c);
 	}
 }
 
@@ -216,15 +220,19 @@ int sockdiag_dump(struct sockdiag *sd, int family, uint32_t states, const uint8_
 		}
 		if (n < 0)
 			return (int)n;
-		for (len = (int)n; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (len = (int)n; sockdiag_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			sockdiag_dump_msg(sd, &st, nlh);
 	}
 	if (st.err)
 		return st.err;
+	if (st.stopped < 0)
+		return st.stopped;
 	return overrun ? -ENOBUFS : 0;
 }
 
 /* ---- batched exact requests: lookups and destroys ---- */
+
+enum batch_state { BATCH_WAIT, BATCH_SENT, BATCH_DONE };
 
 struct batch {
 	uint16_t type; /* SOCK_DIAG_BY_FAMILY (lookup) or SOCK_DESTROY */
@@ -233,20 +241,22 @@ struct batch {
 	int *errs;
 	size_t n; /* requests in this chunk */
 	uint32_t base, portid; /* request i has sequence number base + i */
-	size_t n_pending;
+	size_t n_pending, n_out; /* not yet answered; of those, sent and awaited */
 	bool overrun;
-	bool pending[SOCKDIAG_BATCH_MAX];
+	uint8_t state[SOCKDIAG_BATCH_MAX];
+	uint8_t sends[SOCKDIAG_BATCH_MAX]; /* times sent, up to 255 */
 };
 
-static int batch_send(struct sockdiag *sd, struct batch *b)
+/* Sends up to window requests still waiting; counts those sent for the second time. */
+static int batch_send(struct sockdiag *sd, struct batch *b, size_t window)
 {
 	size_t i, off = 0;
 
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; i < b->n && window; i++) {
 		struct nlmsghdr *nlh;
 		struct inet_diag_req_v2 *req;
 
-		if (!b->pending[i])
+		if (b->state[i] != BATCH_WAIT)
 			continue;
 		nlh = mnl_nlmsg_put_header(sd->sendbuf + off);
 		nlh->nlmsg_type = b->type;
@@ -258,15 +268,25 @@ static int batch_send(struct sockdiag *sd, struct batch *b)
 		sockdiag_fill_req(req, &b->in[i],
 				  b->type == SOCK_DESTROY ? 0 : 1 << (INET_DIAG_INFO - 1));
 		off += nlh->nlmsg_len;
+		sd->resent += b->sends[i] > 0;
+		b->sends[i] += b->sends[i] < 255;
+		b->state[i] = BATCH_SENT;
+		b->n_out++;
+		window--;
 	}
 	return sockdiag_send(sd, off);
 }
 
 static void batch_done(struct batch *b, size_t i, int err)
 {
+	/* A destroy asked again because its answer was lost finds the socket gone; it was
+	 * either us the first time or it vanished on its own: either way it is gone. */
+	if (err == -ENOENT && b->type == SOCK_DESTROY && b->sends[i] > 1)
+		err = 0;
 	b->errs[i] = err;
-	b->pending[i] = false;
+	b->state[i] = BATCH_DONE;
 	b->n_pending--;
+	b->n_out--;
 }
 
 static void batch_msg(struct sockdiag *sd, struct batch *b, const struct nlmsghdr *nlh)
@@ -274,7 +294,8 @@ static void batch_msg(struct sockdiag *sd, struct batch *b, const struct nlmsghd
 	uint32_t i = nlh->nlmsg_seq - b->base;
 	const struct nlmsgerr *e;
 
-	if (i >= b->n || !b->pending[i] || (nlh->nlmsg_pid && nlh->nlmsg_pid != b->portid))
+	if (i >= b->n || b->state[i] != BATCH_SENT ||
+	    (nlh->nlmsg_pid && nlh->nlmsg_pid != b->portid))
 		return; /* not ours, or a late answer to an earlier call */
 	if (nlh->nlmsg_type == NLMSG_ERROR) {
 		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(e->error))
@@ -298,56 +319,112 @@ static void batch_msg(struct sockdiag *sd, struct batch *b, const struct nlmsghd
 	}
 }
 
-/* Reads replies until each request has one, or (after an overrun) the queue is empty. */
-static int batch_recv(struct sockdiag *sd, struct batch *b)
+/* One reply that recvmmsg cut short: its header still names the request. */
+static void batch_truncated(struct sockdiag *sd, struct batch *b, const struct nlmsghdr *nlh,
+			    size_t len)
 {
-	b->overrun = false;
-	while (b->n_pending) {
-		ssize_t n = sockdiag_recv(sd, b->overrun ? MSG_DONTWAIT : 0);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)sd->buf;
-		int len;
+	uint32_t i;
 
-		if (n == -ENOBUFS) {
-			b->overrun = true;
+	sd->malformed++;
+	if (len < sizeof(*nlh))
+		return;
+	i = nlh->nlmsg_seq - b->base;
+	if (i < b->n && b->state[i] == BATCH_SENT)
+		batch_done(b, i, -EMSGSIZE);
+}
+
+/* Up to SOCKDIAG_MMSG replies per syscall: each reply is its own datagram, and one recv
+ * per reply would cost more than the kernel's lookup itself. */
+static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
+{
+	struct mmsghdr mm[SOCKDIAG_MMSG];
+	struct iovec iov[SOCKDIAG_MMSG];
+	int i, n;
+
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < SOCKDIAG_MMSG; i++) {
+		iov[i].iov_base = sd->buf + (size_t)i * SOCKDIAG_MMSG_LEN;
+		iov[i].iov_len = SOCKDIAG_MMSG_LEN;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	do
+		n = recvmmsg(mnl_socket_get_fd(sd->nl), mm, SOCKDIAG_MMSG, flags | MSG_WAITFORONE,
+			     NULL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ? -ETIMEDOUT : -errno;
+	for (i = 0; i < n; i++) {
+		const struct nlmsghdr *nlh = iov[i].iov_base;
+		int len = (int)mm[i].msg_len;
+
+		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			batch_truncated(sd, b, nlh, mm[i].msg_len);
 			continue;
 		}
-		if (n == -EAGAIN)
-			return 0;
-		if (n < 0)
-			return (int)n;
-		for (len = (int)n; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (; sockdiag_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			batch_msg(sd, b, nlh);
+	}
+	return 0;
+}
+
+/* Reads replies until each request sent has one, or (after an overrun) the queue is empty:
+ * the requests left unanswered then wait to be sent again. */
+static int batch_recv(struct sockdiag *sd, struct batch *b)
+{
+	size_t i;
+
+	b->overrun = false;
+	while (b->n_out) {
+		int err = batch_recv_some(sd, b, b->overrun ? MSG_DONTWAIT : 0);
+
+		if (err == -ENOBUFS)
+			b->overrun = true;
+		else if (err == -EAGAIN)
+			break;
+		else if (err < 0)
+			return err;
+	}
+	for (i = 0; i < b->n && b->n_out; i++) {
+		if (b->state[i] == BATCH_SENT) {
+			b->state[i] = BATCH_WAIT;
+			b->n_out--;
+		}
 	}
 	return 0;
 }
 
 static int batch_chunk(struct sockdiag *sd, struct batch *b)
 {
-	size_t i, before;
+	size_t i, before, window = b->n;
 	int err;
 
 	b->portid = mnl_socket_get_portid(sd->nl);
 	b->base = sd->seq;
 	sd->seq += (uint32_t)b->n;
-	for (i = 0; i < b->n; i++)
-		b->pending[i] = true;
+	memset(b->state, BATCH_WAIT, b->n);
+	memset(b->sends, 0, b->n);
 	b->n_pending = b->n;
-	/* Every round that gets at least one answer makes progress, so this ends. */
+	b->n_out = 0;
+	/* After an overrun, send no more than what got through last time: a queue too small
+	 * for the batch then costs rounds, not a flood of requests sent again and again.
+	 * Every round that gets an answer makes progress, so this ends. */
 	do {
 		before = b->n_pending;
-		err = batch_send(sd, b);
+		err = batch_send(sd, b, window);
 		if (!err)
 			err = batch_recv(sd, b);
 		if (err)
 			return err;
-	} while (b->n_pending && b->n_pending < before);
-	if (b->n_pending) {
-		for (i = 0; i < b->n; i++)
-			if (b->pending[i])
-				batch_done(b, i, -ENOBUFS);
-		return -ENOBUFS;
-	}
-	return 0;
+		if (b->overrun)
+			window = before - b->n_pending ? before - b->n_pending : 1;
+	} while (b->n_pending && (b->n_pending < before || !b->overrun));
+	if (!b->n_pending)
+		return 0;
+	for (i = 0; i < b->n; i++)
+		if (b->state[i] != BATCH_DONE)
+			b->errs[i] = -ENOBUFS;
+	return -ENOBUFS;
 }
 
 static int sockdiag_batch(struct sockdiag *sd, uint16_t type, struct sockdiag_conn *out,

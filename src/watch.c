@@ -150,27 +150,6 @@ static void watch_batch_push(struct watch_batch *b, struct watch_conn *c)
 	b->v[b->n++] = c;
 }
 
-static void watch_sample_from(const struct sockdiag_conn *c, struct policy_sample *s)
-{
-	const struct tcp_info *ti = &c->info;
-	size_t need_acked = offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti->tcpi_bytes_acked);
-
-	memset(s, 0, sizeof(*s));
-	s->state = c->state;
-	s->timer = c->timer;
-	s->timer_expires_ms = c->expires_ms;
-	s->has_info = c->info_len > 0;
-	if (!s->has_info)
-		return;
-	s->probes = ti->tcpi_probes;
-	s->retransmits = ti->tcpi_retransmits;
-	s->unacked = ti->tcpi_unacked;
-	s->last_data_recv_ms = ti->tcpi_last_data_recv;
-	s->last_ack_recv_ms = ti->tcpi_last_ack_recv;
-	s->has_bytes_acked = c->info_len >= need_acked;
-	s->bytes_acked = s->has_bytes_acked ? ti->tcpi_bytes_acked : 0;
-}
-
 static void watch_conn_from(const struct watch_conn *e, struct sockdiag_conn *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -278,7 +257,7 @@ static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct 
 
 	e->state = c->state;
 	e->timer = c->timer;
-	watch_sample_from(c, &e->last);
+	policy_sample_from_conn(c, &e->last);
 	if (e->fate == FATE_NFT)
 		killer_confirm(d, e, false, now);
 	if (e->fate != FATE_NONE)
@@ -597,6 +576,21 @@ static void watch_gone_addr_set(struct kw_daemon *d, const struct linkmon_addr *
 	d->gone_addrs[d->n_gone_addrs++] = *a;
 }
 
+/* linkmon reports a removal before it drops the entry: look past the one going away. */
+static bool watch_addr_held_elsewhere(const struct linkmon *lm, const struct linkmon_addr *gone)
+{
+	size_t alen = gone->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < lm->n_addrs; i++) {
+		const struct linkmon_addr *a = &lm->addrs[i];
+
+		if (a->family == gone->family && a->ifindex != gone->ifindex &&
+		    memcmp(a->addr, gone->addr, alen) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void watch_log_link(const char *event, const struct linkmon_link *l, const char *extra)
 {
 	log_msg(LOG_NOTICE, "event=%s ifname=%s ifindex=%d%s", event, l->name, l->ifindex, extra);
@@ -632,8 +626,7 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 		/* An address still held by another link keeps its connections alive. */
 		watch_gone_addr_set(d, &ev->addr,
 				    ev->kind == LM_ADDR_REMOVED &&
-					    addr_table_find_ifindex(&d->lm, ev->addr.family,
-								    ev->addr.addr) < 0);
+					    !watch_addr_held_elsewhere(&d->lm, &ev->addr));
 		if (ev->kind == LM_ADDR_ADDED)
 			return;
 		break;

@@ -72,6 +72,9 @@ void config_free(struct kw_config *cfg);
  * key left out when 0 or ""), the format --check and SIGHUP reports use. */
 void config_error_print(void *arg, const char *file, unsigned line, const char *key,
 			const char *msg);
+/* The same line into buf (no newline), for log_msg; returns what snprintf returns. */
+int config_error_format(char *buf, size_t cap, const char *file, unsigned line, const char *key,
+			const char *msg);
 
 /* The service a TCP connection belongs to, or NULL. Addresses in network order
  * (4 or 16 bytes per family), ports in host order. */

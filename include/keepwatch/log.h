@@ -20,7 +20,7 @@ void log_close(void);
 
 /* printf-style; prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG). */
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(int prio, const char *fmt, va_list ap);
+void log_vmsg(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Maps "daemon", "local0".."local7", "user" to a facility; returns -EINVAL if unknown. */
 int log_facility_parse(const char *name, int *facility);

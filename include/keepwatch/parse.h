@@ -44,7 +44,7 @@ struct parse_list {
 	bool seen_item;
 };
 void parse_list_init(struct parse_list *it, const char *s);
-/* Returns 1 with *item/*len set, 0 at the end, or -EINVAL for an empty item (*item then
+/* Returns 1 with *item and *len set, 0 at the end, or -EINVAL for an empty item (*item then
  * points at the offending comma, *len = 0). */
 int parse_list_next(struct parse_list *it, const char **item, size_t *len);
 /* "2000" or "3000-3010", exactly len bytes. Returns 0, -EINVAL (syntax), -ERANGE (port
@@ -62,5 +62,34 @@ bool cidr_is_v4mapped(const struct cidr *c);
 bool cidr_contains(const struct cidr *c, int family, const void *addr);
 /* Do the two networks share any address? */
 bool cidr_overlap(const struct cidr *a, const struct cidr *b);
+
+/* The same parsers for an operator: on refusal they return the negative errno and write
+ * into why (PARSE_WHY_MAX bytes) a sentence quoting the value and saying what is wrong. */
+#define PARSE_WHY_MAX 256
+/* Copies len bytes of user text for a message: bounded, control bytes shown as '?'. */
+const char *parse_quote(char *dst, size_t cap, const char *s, size_t len);
+/* Non-zero values below min are refused; 0 too unless zero_off. */
+int parse_duration_why(const char *s, uint64_t min, bool zero_off, uint64_t *ms, char *why);
+int parse_uint_why(const char *s, unsigned min, unsigned max, unsigned *out, char *why);
+int parse_bool_why(const char *s, bool *out, char *why);
+int parse_port_range_why(const char *s, size_t len, struct port_range *out, char *why);
+/* Also refuses host bits past the prefix (naming the network meant) and IPv4-mapped IPv6
+ * networks (naming the IPv4 one). */
+int parse_cidr_why(const char *s, size_t len, struct cidr *out, char *why);
+/* useradd's default rule: letters, digits, '_', '.', '-', starting with a letter or '_',
+ * an optional final '$', at most KW_USER_NAME_MAX; "" is accepted. */
+int parse_user_why(const char *s, char *why);
+/* An absolute path to a file, shorter than cap, no control bytes; "" is accepted. */
+int parse_path_why(const char *s, size_t cap, char *why);
+
+/* Lists as selectors, where an empty list (n == 0) matches everything. */
+bool port_list_contains(const struct port_range *r, size_t n, uint16_t port);
+bool port_lists_meet(const struct port_range *a, size_t na, const struct port_range *b,
+		     size_t nb);
+bool cidr_list_contains(const struct cidr *c, size_t n, int family, const void *addr);
+/* Is there an address of family that both lists match? (b = NULL, nb = 0: does a match any
+ * address of family at all?) */
+bool cidr_lists_meet(const struct cidr *a, size_t na, const struct cidr *b, size_t nb,
+		     int family);
 
 #endif

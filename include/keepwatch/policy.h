@@ -35,7 +35,11 @@ enum policy_timer {
 #define POLICY_TIMER_RETRY_MS 20u
 
 struct policy_limits {
-	unsigned keepalive_probes; /* 0 = off */
+	/* Probes unanswered for a full interval, as the kernel counts TCP_KEEPCNT: the
+	 * verdict comes when the Nth probe's interval runs out, not when it is sent.
+	 * Zero-window probes count against it too, but never fewer than 2 of them (a live
+	 * peer's tcp_invalid_ratelimit can leave one unanswered). 0 = off */
+	unsigned keepalive_probes;
 	uint64_t idle_timeout_ms; /* 0 = off */
 	uint64_t unacked_timeout_ms; /* 0 = off */
 };

@@ -63,6 +63,10 @@ int sockdiag_bc_audit(const uint8_t *bc, size_t len);
 /* Pure decoder of one SOCK_DIAG_BY_FAMILY reply. Returns 0 or -EINVAL (malformed:
  * skipped and counted by the caller). Short tcp_info payloads are zero-extended. */
 int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out);
+/* mnl_nlmsg_ok() for a buffer of len bytes, without libmnl 1.0.4's signed comparison that
+ * lets an nlmsg_len >= 2^31 through (and mnl_nlmsg_next() then far past the buffer). Walk
+ * received buffers with this before calling sockdiag_decode(). */
+bool sockdiag_nlmsg_ok(const struct nlmsghdr *nlh, int len);
 
 #define SOCKDIAG_BATCH_DEFAULT 256 /* exact requests per sendmsg */
 #define SOCKDIAG_BATCH_MAX 512
@@ -75,6 +79,7 @@ struct sockdiag {
 	size_t buflen;
 	char *sendbuf; /* SOCKDIAG_BATCH_MAX requests */
 	unsigned batch; /* requests per sendmsg, 1..SOCKDIAG_BATCH_MAX; open sets the default */
+	uint64_t resent; /* exact requests sent again after their reply was dropped (ENOBUFS) */
 };
 
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);
@@ -85,9 +90,10 @@ int sockdiag_fd(const struct sockdiag *sd);
 
 /* Dumps TCP sockets of family whose state bit (1 << TCP_*) is in states, filtered by bc
  * (NULL or bclen 0: all), with tcp_info when want_info. fn returning non-zero stops the
- * walk (the rest of the dump is drained). Malformed replies are skipped and counted in
- * sd->malformed. Returns 0 or -errno: -EINVAL when the kernel refuses the bytecode,
- * -ENOBUFS when replies were lost (the walk is incomplete: dump again). */
+ * walk (the rest of the dump is drained; a negative value is returned). Malformed replies
+ * are skipped and counted in sd->malformed. Returns 0 or -errno: -EINVAL when the kernel
+ * refuses the bytecode, -ENOBUFS when replies were lost (the walk is incomplete: dump
+ * again), -ETIMEDOUT when the kernel stopped answering for 5 s. */
 int sockdiag_dump(struct sockdiag *sd, int family, uint32_t states, const uint8_t *bc,
 		  size_t bclen, bool want_info, sockdiag_conn_fn fn, void *arg);
 
@@ -104,7 +110,9 @@ int sockdiag_lookup(struct sockdiag *sd, struct sockdiag_conn *conns, int *errs,
 /* SOCK_DESTROY of n sockets by exact identity, batched like lookups; errs[i] is 0 or
  * -errno (-ENOENT: already gone, -EOPNOTSUPP: kernel without CONFIG_INET_DIAG_DESTROY,
  * -EPERM: no CAP_NET_ADMIN). The owner of a destroyed socket reads ECONNABORTED and the
- * peer gets a RST. Returns 0 or -errno for the whole call. */
+ * peer gets a RST. A destroy whose answer was dropped (full receive queue) is sent again;
+ * -ENOENT to that second request counts as 0, as the socket is gone either way.
+ * Returns 0 or -errno for the whole call. */
 int sockdiag_destroy(struct sockdiag *sd, const struct sockdiag_conn *conns, int *errs,
 		     size_t n);
 

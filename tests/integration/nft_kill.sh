@@ -21,12 +21,14 @@ kw_init kwt-nft
 kw_pair
 SRV=$KW_NS_SRV
 CLI=$KW_NS_CLI
+SRVLOG=$KW_TMP/server.log
 KA_INTVL_MS=1000 # the server sockets' TCP_KEEPIDLE and TCP_KEEPINTVL
 
 # --- the TCP programs ------------------------------------------------------------------
 cat >"$KW_TMP/server.py" <<'EOF'
 # One thread per connection; the client's first line picks the mode:
 #   reader   keepalive on (idle = intvl = 1 s, 30 probes), blocks in recv
+#   reader3  the same with 3 probes, so the kernel's own keepalive timeout comes soon
 #   quiet    keepalive off, sends nothing until the file "$DIR/send-<peerport>" appears
 #   echo     echoes lines
 # Events go to stdout as "<monotonic ms> <peerport> <event>".
@@ -47,11 +49,11 @@ def serve(c, port):
     mode = f.readline().decode().strip()
     log(port, "accepted " + mode)
     try:
-        if mode == "reader":
+        if mode in ("reader", "reader3"):
             c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 30)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3 if mode == "reader3" else 30)
             data = c.recv(100)
             log(port, "eof" if not data else "data")
         elif mode == "quiet":
@@ -90,7 +92,7 @@ EOF
 
 cat >"$KW_TMP/client.py" <<'EOF'
 # client.py ADDR MODE: connects to ADDR port 2000 and prints "port <local port>".
-# reader/quiet: then waits (bounded) for the server. echo: a line each 100 ms both ways,
+# reader/reader3/quiet: then waits (bounded) for the server. echo: a line each 100 ms both ways,
 # printing "echo <n>" every 10; on any failure "error <text>" and exit 1.
 import socket, sys, time
 
@@ -135,8 +137,12 @@ echo_advances() {
 has_table() { ip netns exec "$1" nft list tables | grep -qx "table inet $2"; }
 no_table() { ! has_table "$@"; }
 # srv_event PORT EVENT: the server logged EVENT for the connection from PORT.
-srv_event() { grep -Eq "^[0-9]+ $1 $2\$" "$KW_TMP/server.log"; }
-srv_event_ms() { awk -v p="$1" -v e="$2" '$2 == p && $3" "$4 == e {print $1; exit}' "$KW_TMP/server.log"; }
+# SRV and SRVLOG name the server namespace and log the helpers below look at.
+srv_event() { grep -Eq "^[0-9]+ $1 $2\$" "$SRVLOG"; }
+srv_event_ms() { awk -v p="$1" -v e="$2" '$2 == p && $3" "$4 == e {print $1; exit}' "$SRVLOG"; }
+# srv_error PORT: the error the server's reader of PORT got, or "".
+srv_error() { awk -v p="$1" '$2 == p && $3 == "error" {print $4; exit}' "$SRVLOG"; }
+srv_has_error() { [ -n "$(srv_error "$1")" ]; }
 # tcp_state PORT: the server-side state of the connection from client port PORT, or "".
 tcp_state() { ip netns exec "$SRV" ss -Htna "( dport = :$1 )" | awk '{print $1}'; }
 # rule_packets FAMILY: packets the keepwatch rule for ip/ip6 has reset so far.
@@ -237,7 +243,7 @@ run_family() {
 	kw_check "$f: quiet socket (no keepalive, no data) still ESTABLISHED after 3 s" \
 		test "$(tcp_state "$qport")" = ESTAB
 	kw_check "$f: quiet socket's reader saw nothing" \
-		test -z "$(grep -E "^[0-9]+ $qport (error|eof|data)" "$KW_TMP/server.log")"
+		test -z "$(grep -E "^[0-9]+ $qport (error|eof|data)" "$SRVLOG")"
 	# ...until it sends: its first data segment is answered with the reset.
 	touch "$KW_TMP/send-$qport"
 	kw_wait 5 srv_event "$qport" "error ECONNRESET"
@@ -266,6 +272,102 @@ kw_check "no keepwatch table after SIGKILL (owner flag)" kw_wait 2 no_table "$SR
 ip netns exec "$SRV" nft list ruleset >"$KW_TMP/ruleset.after"
 kw_check "nft list ruleset byte-identical after SIGKILL" \
 	cmp -s "$KW_TMP/ruleset.before" "$KW_TMP/ruleset.after"
+
+# --- case (2): the connection's route or address goes away -------------------------------
+# no_routes: IPv4 and IPv6 segments the kernel dropped for want of a route (OutNoRoutes).
+no_routes() {
+	ip netns exec "$SRV" awk '$1 == "Ip:" && $2 ~ /^[0-9]/ {v4 = $13}
+		$1 == "Ip6OutNoRoutes" {v6 = $2} END {print v4 + v6}' /proc/net/snmp /proc/net/snmp6
+}
+
+# route_case NAME IFINDEX ACTION EXPECT: a fresh namespace pair whose server holds the
+# tuples of a reader3 connection per family (keepalive 1 s, 3 probes) in the table, then
+# ACTION (addr-del | link-del | carrier | addr-del-v6-keep-route) and one of
+#   reset       the next probe reaches the hook and the reader gets ECONNRESET
+#   noroute     route lookup fails before the output hook: the rule never sees a segment,
+#               the socket stays until the kernel's own keepalive gives up (not ECONNRESET)
+#   misrouted   the rule fires, but the RST is addressed to an address no longer local
+#               and leaves on the wire: the socket is not reset either
+route_case() {
+	local name=$1 idx=$2 action=$3 expect=$4 s c pid f port nr0 nr1 pk
+	local -A ports=()
+	kw_ns s "${name}s"
+	kw_ns c "${name}c"
+	kw_veth "$s" kwsrv0 "$idx" "$c" kwcli0 "$((idx + 1))"
+	kw_addr "$s" kwsrv0 10.77.0.1/24
+	kw_addr "$c" kwcli0 10.77.0.2/24
+	kw_addr "$s" kwsrv0 fd77::1/64
+	kw_addr "$c" kwcli0 fd77::2/64
+	SRV=$s
+	SRVLOG=$KW_TMP/$name.server.log
+	kw_bg "$s" "$SRVLOG" python3 -u "$KW_TMP/server.py" "$KW_TMP" 10.77.0.1 fd77::1
+	kw_grep_wait 5 "$SRVLOG" ' listening$' || kw_die "$name: server"
+	for f in ip ip6; do
+		[ "$action" = addr-del-v6-keep-route ] && [ $f = ip ] && continue
+		kw_bg "$c" "$KW_TMP/$name.$f.log" python3 -u "$KW_TMP/client.py" \
+			"$([ $f = ip ] && echo 10.77.0.1 || echo fd77::1)" reader3
+		ports[$f]=$(client_port "$KW_TMP/$name.$f.log") || kw_die "$name: $f client"
+		kw_wait 5 srv_event "${ports[$f]}" "accepted reader3" || kw_die "$name: $f accept"
+	done
+	local args=()
+	[ -n "${ports[ip]:-}" ] && args+=(10.77.0.1 2000 10.77.0.2 "${ports[ip]}" 60000)
+	[ -n "${ports[ip6]:-}" ] && args+=(fd77::1 2000 fd77::2 "${ports[ip6]}" 60000)
+	kw_bg "$s" "$KW_TMP/$name.probe.log" "$PROBE" hold "${args[@]}"
+	pid=$KW_LAST_PID
+	kw_grep_wait 5 "$KW_TMP/$name.probe.log" '^ready$' || kw_die "$name: probe"
+	nr0=$(no_routes)
+	case $action in
+	addr-del)
+		ip -n "$s" addr del 10.77.0.1/24 dev kwsrv0
+		ip -n "$s" addr del fd77::1/64 dev kwsrv0 ;;
+	link-del) ip -n "$s" link del kwsrv0 ;;
+	carrier) ip -n "$c" link set kwcli0 down ;;
+	addr-del-v6-keep-route) # a second address keeps the prefix route fd77::/64
+		kw_addr "$s" kwsrv0 fd77::5/64
+		ip -n "$s" addr del fd77::1/64 dev kwsrv0 ;;
+	esac
+	[ "$expect" = reset ] || sleep 2.5 # more than two keepalive intervals
+	for f in "${!ports[@]}"; do
+		port=${ports[$f]}
+		pk=$(rule_packets $f)
+		case $expect in
+		reset)
+			kw_wait 3 srv_has_error "$port"
+			kw_check "$name/$f: $action: reader reset (ECONNRESET)" \
+				test "$(srv_error "$port")" = ECONNRESET
+			kw_check "$name/$f: $action: the rule matched" test "$(rule_packets $f)" -gt 0
+			continue ;;
+		noroute)
+			kw_check "$name/$f: $action: no segment reached the output hook" test "$pk" = 0 ;;
+		misrouted)
+			kw_check "$name/$f: $action: the rule fired ($pk times) all the same" \
+				test "$pk" -gt 0 ;;
+		esac
+		kw_check "$name/$f: $action: not reset, still ESTABLISHED after 2.5 s" \
+			test "$(tcp_state "$port")" = ESTAB
+	done
+	[ "$expect" = reset ] || for f in "${!ports[@]}"; do
+		port=${ports[$f]}
+		kw_wait 8 srv_has_error "$port"
+		echo "# $name/$f: $action: the kernel's own keepalive ended it: $(srv_error "$port")"
+		kw_check "$name/$f: $action: ended by the kernel's keepalive, not a reset" \
+			test -n "$(srv_error "$port")" -a "$(srv_error "$port")" != ECONNRESET
+	done
+	if [ "$expect" = noroute ]; then
+		nr1=$(no_routes)
+		echo "# $name: $action: OutNoRoutes $nr0 -> $nr1"
+		kw_check "$name: $action: the probes failed route lookup (OutNoRoutes grew)" \
+			test "$nr1" -gt "$nr0"
+	fi
+	kw_stop "$pid"
+}
+
+route_case rt1 81 carrier reset
+route_case rt2 83 addr-del noroute
+route_case rt3 85 link-del noroute
+route_case rt4 87 addr-del-v6-keep-route misrouted
+SRV=$KW_NS_SRV
+SRVLOG=$KW_TMP/server.log
 
 kw_check "healthy v4 connection still working at the end" \
 	echo_advances "$KW_TMP/echo4.log" "$ECHO4"

@@ -6,7 +6,10 @@ server --port P [--ka IDLE,INTVL,CNT] [--mode idle|send|fill] --duration S --out
     accepts one connection, then every --interval ms writes one JSON sample of it to FILE.
     send: 100 bytes every 250 ms; fill: writes until the peer's window is full.
 client --addr A --port P [--ka IDLE,INTVL,CNT] [--noread] [--rcvbuf N] --duration S
-expect FILE --after MS 'EXPR'   EXPR over S, the samples taken at or after MS
+expect FILE [--verdicts VFILE] --after MS 'EXPR'
+    EXPR over S, the samples taken at or after MS (with d["v"], d["next"] from VFILE,
+    policy_replay's output for the same samples)
+fields FILE                     the samples as policy_replay reads them
 show FILE                       prints the samples as a table
 """
 import argparse
@@ -146,10 +149,19 @@ def client(a):
             break
 
 
-def load(path, after):
+REPLAY_FIELDS = ("t", "state", "timer", "expires", "probes", "retransmits", "unacked",
+                 "last_data_recv", "last_ack_recv", "bytes_acked", "info_len")
+
+
+def load(path, after, verdicts=None):
     with open(path) as f:
-        return [d for d in (json.loads(line) for line in f if line.strip())
-                if d["t"] >= after]
+        rows = [json.loads(line) for line in f if line.strip()]
+    if verdicts:
+        with open(verdicts) as f:
+            for d, line in zip(rows, f):
+                t, d["v"], d["next"] = line.split()
+                d["next"] = int(d["next"])
+    return [d for d in rows if d["t"] >= after]
 
 
 def show(rows):
@@ -161,12 +173,16 @@ def show(rows):
 
 
 def expect(a):
-    S = load(a.file, a.after)
-    ok = bool(S) and bool(eval(a.expr, {"S": S, "all": all, "any": any, "max": max,
-                                         "min": min, "len": len, "sum": sum}))
+    S = load(a.file, a.after, a.verdicts)
+    # F: the first sample with a verdict other than alive, if any.
+    F = next((d for d in S if d.get("v", "alive") != "alive"), None)
+    ok = bool(S) and bool(eval(a.expr, {"S": S, "F": F}))
     if not ok:
         print("expectation failed: %s (%d samples)" % (a.expr, len(S)))
         show(S)
+        if a.verdicts:
+            print("verdicts:", " ".join("%d:%s/%d" % (d["t"] - S[0]["t"], d["v"], d["next"])
+                                        for d in S))
     sys.exit(0 if ok else 1)
 
 
@@ -190,7 +206,10 @@ def main():
     p = sub.add_parser("expect")
     p.add_argument("file")
     p.add_argument("--after", type=int, default=0)
+    p.add_argument("--verdicts")
     p.add_argument("expr")
+    p = sub.add_parser("fields")
+    p.add_argument("file")
     p = sub.add_parser("show")
     p.add_argument("file")
     p.add_argument("--after", type=int, default=0)
@@ -201,6 +220,9 @@ def main():
         client(a)
     elif a.cmd == "expect":
         expect(a)
+    elif a.cmd == "fields":
+        for d in load(a.file, 0):
+            print(" ".join(str(d.get(f, 0)) for f in REPLAY_FIELDS))
     else:
         show(load(a.file, a.after))
 

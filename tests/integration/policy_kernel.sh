@@ -29,6 +29,17 @@ has_sample() { $PY expect "$1" "$2" >/dev/null; }
 # expect NAME DESCRIPTION EXPR: EXPR over the samples of NAME taken after its mark.
 expect() { kw_check "$1: $2" $PY expect "$KW_TMP/$1.jsonl" --after "${MARK[$1]:-0}" "$3"; }
 
+REPLAY="$KW_BUILD/tools/policy_replay"
+[ -x "$REPLAY" ] || kw_die "$REPLAY not built"
+# judge NAME PROBES IDLE_MS UNACKED_MS DESCRIPTION EXPR: replays every sample of NAME
+# through policy_judge() with those limits; EXPR sees d["v"], d["next"] and F.
+judge() {
+	local v="$KW_TMP/$1.v.$2-$3-$4"
+	$PY fields "$KW_TMP/$1.jsonl" | "$REPLAY" "$2" "$3" "$4" >"$v"
+	kw_check "$1: policy probes=$2 idle=$3 unacked=$4: $5" \
+		$PY expect "$KW_TMP/$1.jsonl" --verdicts "$v" "$6"
+}
+
 declare -A MARK SRV CLI
 # start NAME PORT DURATION SERVER_ARGS -- CLIENT_ARGS
 start() {
@@ -68,6 +79,9 @@ expect a "answered probes leave probes at 0" 'sum(d["probes"] > 0 for d in S) <=
 expect a "last_ack_recv refreshed by probe answers" 'max(d["last_ack_recv"] for d in S) <= 1500'
 expect a "last_data_recv grows" 'S[-1]["last_data_recv"] >= 3500'
 expect a "nothing in flight" 'all(d["unacked"] == 0 for d in S)'
+judge a 1 2000 1000 "a quiet peer answering probes is alive" 'F is None'
+judge a 2 2000 0 "next check: the keepalive timer" \
+	'all(d["next"] == (d["expires"] or 20) for d in S if d["t"] >= S[0]["t"] + 1000)'
 
 # (b) Peer power-off with keepalive running: probes climb one per interval, timer stays 2.
 start b 5102 6 --ka 1,1,20 -- --duration 20
@@ -81,6 +95,14 @@ expect b "probes never fall" 'all(x["probes"] <= y["probes"] for x, y in zip(S, 
 expect b "idiag_retrans equals tcpi_probes" 'all(d["retrans"] == d["probes"] for d in S)'
 expect b "last_ack_recv grows" 'S[-1]["last_ack_recv"] >= 4000'
 expect b "nothing in flight" 'all(d["unacked"] == 0 for d in S)'
+judge b 2 0 0 "keepalive once the 2nd probe's interval is out" \
+	'F["v"] == "keepalive" and (F["probes"] == 3 or F["probes"] == 2 and F["expires"] == 0)'
+judge b 1 0 0 "keepalive once the 1st probe's interval is out" \
+	'F["v"] == "keepalive" and (F["probes"] == 2 or F["probes"] == 1 and F["expires"] == 0)'
+judge b 2 1500 0 "idle first, keepalive takes precedence once both hold" \
+	'F["v"] == "idle" and all(d["v"] == "keepalive" for d in S if d["probes"] >= 3)'
+judge b 0 2500 0 "idle without keepalive_probes" \
+	'F["v"] == "idle" and F["last_ack_recv"] >= 2500'
 
 # (c) Peer power-off while the server sends: retransmit timer, keepalive suspended.
 start c 5103 6 --ka 1,1,20 --mode send -- --duration 20
@@ -94,6 +116,10 @@ expect c "data in flight" 'all(d["unacked"] > 0 for d in S)'
 expect c "no probes counted" 'all(d["probes"] == 0 for d in S)'
 expect c "retransmits climb" 'S[-1]["retransmits"] >= 3 and S[-1]["backoff"] >= 3'
 expect c "bytes_acked frozen" 'len(set(d["bytes_acked"] for d in S)) == 1'
+judge c 2 0 0 "no keepalive verdict while data is in flight" 'F is None'
+judge c 2 0 2000 "unacked 2 s after the last ACK progress" \
+	'F["v"] == "unacked" and 2000 <= F["t"] - min(x["t"] for x in S
+		if x["bytes_acked"] == F["bytes_acked"]) <= 2500'
 
 # (d) Zero window, peer alive: persist timer; answered window probes leave probes at 0
 # while backoff climbs.
@@ -103,8 +129,22 @@ mark d
 finish d
 expect d "persist timer runs" 'all(d["timer"] == 4 for d in S)'
 expect d "nothing in flight, data queued" 'all(d["unacked"] == 0 and d["wqueue"] > 0 for d in S)'
-expect d "answered window probes leave probes at 0" 'sum(d["probes"] > 0 for d in S) <= 1'
+# The client's kernel answers out-of-window probes at most once per tcp_invalid_ratelimit
+# (500 ms): the probe sent 400 ms after an answered one (backoff 1) goes unanswered.
+expect d "a live peer leaves at most one window probe unanswered" \
+	'max(d["probes"] for d in S) <= 1 and S[-1]["probes"] == 0'
 expect d "backoff climbs all the same" 'S[-1]["backoff"] >= 3'
+judge d 1 1000 0 "a live peer behind a zero window is alive" 'F is None'
+
+# (d0) As d with the client's rate limit off: every window probe is answered.
+ip netns exec "$KW_NS_CLI" sysctl -qw net.ipv4.tcp_invalid_ratelimit=0 || kw_die sysctl
+start d0 5107 4 --mode fill -- --noread --rcvbuf 4096 --duration 20
+kw_wait 5 has_sample "$KW_TMP/d0.jsonl" 'S[-1]["timer"] == 4' || kw_fail "d0: no persist timer"
+mark d0
+finish d0
+ip netns exec "$KW_NS_CLI" sysctl -qw net.ipv4.tcp_invalid_ratelimit=500
+expect d0 "persist timer runs" 'all(d["timer"] == 4 for d in S)'
+expect d0 "every window probe answered" 'sum(d["probes"] > 0 for d in S) <= 1'
 
 # (e) Zero window, then peer power-off: window probes go unanswered and count up.
 start e 5105 7 --mode fill -- --noread --rcvbuf 4096 --duration 20
@@ -116,6 +156,12 @@ expect e "persist timer runs" 'all(d["timer"] == 4 for d in S)'
 expect e "window probes climb to 2+" 'max(d["probes"] for d in S) >= 2'
 expect e "idiag_retrans equals tcpi_probes" 'all(d["retrans"] == d["probes"] for d in S)'
 expect e "nothing in flight" 'all(d["unacked"] == 0 for d in S)'
+judge e 2 0 0 "zero-window, not keepalive" \
+	'F["v"] == "zero-window" and (F["probes"] == 3 or F["probes"] == 2 and F["expires"] == 0)'
+judge e 1 0 0 "one unanswered window probe is not enough" \
+	'F["v"] == "zero-window" and F["probes"] >= 2'
+judge e 0 1000 0 "idle once two window probes go unanswered" \
+	'F["v"] == "idle" and F["probes"] >= 2'
 
 # (f) Only the client probes: the server answers them, but they are out-of-window
 # segments that never reach tcp_ack(), so its last_ack_recv grows like a dead peer's.
@@ -124,6 +170,9 @@ sleep 1
 mark f
 finish f
 expect f "no timer on the server" 'all(d["timer"] == 0 for d in S)'
-expect f "client probes refresh nothing" 'S[-1]["last_ack_recv"] >= 3500 and S[-1]["last_data_recv"] >= 3500'
+expect f "client probes refresh nothing" \
+	'S[-1]["last_ack_recv"] >= 3500 and S[-1]["last_data_recv"] >= 3500'
+judge f 2 2000 0 "idle: the peer's own keepalive is no sign of life here" \
+	'F["v"] == "idle" and min(F["last_ack_recv"], F["last_data_recv"]) >= 2000'
 
 kw_done

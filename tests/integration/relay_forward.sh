@@ -4,6 +4,7 @@
 #
 # Topology: namespace "srv" (10.77.0.1, fd77::1) runs the relays and the upstream servers on
 # its loopback; namespace "cli" (10.77.0.2, fd77::2) runs the clients over a veth link.
+# shellcheck disable=SC2016 # eval strings are meant to expand when kw_check runs them
 . "$KW_SRC/tests/lib/netns.sh"
 kw_require_root
 command -v python3 >/dev/null || kw_skip "python3 not installed"
@@ -178,10 +179,18 @@ def idle(host, port, secs):
     except OSError as e:
         say('error', errname(e))
 
+def hold(host, port, n, secs):
+    socks = [connect(host, port) for _ in range(n)]
+    say('holding', n)
+    time.sleep(secs)
+    for s in socks:
+        s.close()
+    say('released')
+
 def refused(host, port):
-    s = connect(host, port)
-    s.settimeout(10)
-    try:
+    try:  # the relay's reset may beat even the end of our own connect()
+        s = connect(host, port)
+        s.settimeout(10)
         d = s.recv(16)
         say('eof' if not d else 'data')
     except OSError as e:
@@ -195,6 +204,8 @@ elif m == 'bulk':
     bulk(a[0], int(a[1]), a[2])
 elif m == 'many':
     many(a[0], int(a[1]), int(a[2]), int(a[3]), a[4])
+elif m == 'hold':
+    hold(a[0], int(a[1]), int(a[2]), float(a[3]))
 elif m == 'idle':
     idle(a[0], int(a[1]), float(a[2]))
 else:
@@ -295,6 +306,33 @@ start_server late 7009 echo
 kw_check "refused: the same relay serves once upstream is back" \
 	eval 'cli halfclose 10.77.0.1 7400 | grep -q "^halfclose ok"'
 
+# --- upstream silent (nothing answers ARP for 10.77.0.99): the connect deadline fires ---
+start_relay r7 --listen 7600 --connect 10.77.0.99:7001 --connect-timeout 500
+t0=$(kw_mono_ms)
+cli refused 10.77.0.1 7600 >"$KW_TMP/silent.out" 2>&1
+t1=$(kw_mono_ms)
+echo "# connect deadline 500 ms: client closed after $((t1 - t0)) ms"
+kw_check "connect timeout: close line says Connection timed out" \
+	has r7 "close 10\.77\.0\.2:[0-9]+ -> 10\.77\.0\.99:7001 reason=Connection timed out in=0 out=0"
+kw_check "connect timeout: client closed within 2 s" [ $((t1 - t0)) -lt 2000 ]
+
+# --- out of descriptors: accepting pauses, nothing crashes, service resumes ---
+# 24 fds: 9 for the relay itself leave room for about 7 pairs; 12 clients exhaust them.
+kw_bg "$SRV" "$KW_TMP/r6.log" prlimit --nofile=24:24 -- "$RELAY" --listen 7500 \
+	--connect 127.0.0.1:7001 --keepalive off
+PID_r6=$KW_LAST_PID
+kw_grep_wait 5 "$KW_TMP/r6.log" "listening on" || kw_die "relay r6 did not start"
+kw_bg "$CLI" "$KW_TMP/hold.out" python3 -u "$PEER" hold 10.77.0.1 7500 12 3
+kw_check "EMFILE: relay says accepting paused" \
+	kw_grep_wait 10 "$KW_TMP/r6.log" "out of file descriptors with [0-9]+ connections open: accepting paused"
+ip netns exec "$SRV" ss -tno state established '( sport = :7500 )' >"$KW_TMP/ss_off.txt"
+kw_check "--keepalive off: no keepalive timer on the relay's sockets" \
+	eval 'grep -q 7500 "$KW_TMP/ss_off.txt" && ! grep -q "timer:(keepalive" "$KW_TMP/ss_off.txt"'
+kw_grep_wait 10 "$KW_TMP/hold.out" "^released" || kw_fail "hold client did not finish"
+kw_check "EMFILE: relay still running" kill -0 "$PID_r6"
+kw_check "EMFILE: accepting resumes once pairs close" \
+	eval 'cli halfclose 10.77.0.1 7500 | grep -q "^halfclose ok"'
+
 # --- client reset mid-stream ---
 cli reset 10.77.0.1 7000 >/dev/null 2>&1
 kw_check "client reset: reason=Connection reset by peer" \
@@ -317,7 +355,8 @@ kw_check "upstream-side socket has the keepalive timer" grep -q "timer:(keepaliv
 
 # --- ss -K on the exact tuple: reason=Software caused connection abort ---
 ip netns exec "$SRV" ss -K state established \
-	"( src 10.77.0.1 and sport = :7000 and dst 10.77.0.2 and dport = :$P1 )" >/dev/null
+	"( src 10.77.0.1 and sport = :7000 and dst 10.77.0.2 and dport = :$P1 )" \
+	>"$KW_TMP/ssk.out" 2>&1 # this iproute2 may print "RTNETLINK answers" for other protocols
 kw_check "ss -K: close line says Software caused connection abort" \
 	kw_grep_wait 5 "$KW_TMP/r1.log" \
 	"close 10\.77\.0\.2:$P1 -> 127\.0\.0\.1:7001 reason=Software caused connection abort"
@@ -352,5 +391,10 @@ rc=$?
 kw_check "SIGTERM: exit 0" [ "$rc" = 0 ]
 kw_check "SIGTERM: open pair logged as closed" has r1 "reason=relay exiting in=5 out=5"
 kw_check "SIGTERM: client sees its connection end" kw_grep_wait 5 "$KW_TMP/idle3.out" "^(eof|error)"
+kill -INT "$PID_r3"
+kw_wait 5 eval '! kill -0 "$PID_r3"'
+wait "$PID_r3"
+rc=$?
+kw_check "SIGINT: exit 0" [ "$rc" = 0 ]
 kw_check "no sanitizer or crash report" eval '! grep -Eq "ERROR: |runtime error|Segmentation" "$KW_TMP"/r*.log'
 kw_done

@@ -38,10 +38,9 @@ scenario() {
 			wd_established 2100 1
 	fi
 	kw_check "IPv$fam $name: no other kill line" \
-		test "$(grep -c "action=kill " "$KW_SYSLOG")" -eq "$((++KILLS))"
+		test "$(wd_kills)" -eq 1
 	wd_teardown
 }
-KILLS=0
 
 for fam in 4 6; do
 	scenario $fam "interface removed" link-down eval 'ip -n "$NS_SRV" link del kwsrv0'

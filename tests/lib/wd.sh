@@ -95,8 +95,16 @@ table inet kwt_poweroff {
 NFT
 }
 
-# wd_kill_line REASON: the syslog line of the kill of the port-2000 connection.
-wd_kill_pattern() { echo "action=$1 reason=$2 service=relay src=$SRVB:2000 "; }
+# wd_kill_pattern ACTION REASON [SERVICE PORT]: an ERE for this scenario's daemon's line
+# about the port-2000 (or PORT) connection.
+wd_kill_pattern() {
+	local src="${SRVB//[/\\[}"
+	src="${src//]/\\]}"
+	echo "keepwatchd\\[$WD_DAEMON\\]: action=$1 reason=$2 service=${3:-relay} src=$src:${4:-2000} "
+}
+
+# wd_kills: how many action=kill lines this scenario's daemon wrote.
+wd_kills() { grep -c "keepwatchd\[$WD_DAEMON\]: action=kill " "$KW_SYSLOG"; }
 
 # wd_ms_since T0 LINE-PATTERN: ms between T0 and the first syslog line matching.
 wd_ms_since() {

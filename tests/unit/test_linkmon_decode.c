@@ -166,3 +166,215 @@ static int addr_rc(struct msgbuf *m)
 
 	return decode_addr_bytes(m->b, m->len, &a);
 }
+
+/*
+ * Every 4-byte cut of a real message: a cut inside an attribute must be -EINVAL; a cut on
+ * an attribute boundary is a shorter valid message (for addresses, as long as an address
+ * attribute is left).
+ */
+static void test_truncations(const uint8_t *src, size_t len, size_t fixed, bool link,
+			     const char *what)
+{
+	struct msgbuf orig, m;
+	const struct nlattr *attr;
+	bool boundary[sizeof(m.b) + 1] = {false};
+	size_t need = MNL_NLMSG_HDRLEN + fixed, wrong = 0, cuts = 0;
+	char name[128];
+
+	msg_from(&orig, src, len);
+	boundary[need] = true;
+	mnl_attr_for_each(attr, msg_hdr(&orig), fixed) {
+		size_t end = (size_t)((const uint8_t *)attr - orig.b) + MNL_ALIGN(attr->nla_len);
+		uint16_t type = mnl_attr_get_type(attr);
+
+		boundary[end] = true;
+		if (!link && (type == IFA_ADDRESS || type == IFA_LOCAL) &&
+		    need == MNL_NLMSG_HDRLEN + fixed)
+			need = end;
+	}
+	for (size_t cut = 0; cut < len; cut += 4) {
+		int want, rc;
+
+		msg_from(&m, src, cut < sizeof(struct nlmsghdr) ? sizeof(struct nlmsghdr) : cut);
+		msg_hdr(&m)->nlmsg_len = (uint32_t)cut;
+		m.len = cut < sizeof(struct nlmsghdr) ? sizeof(struct nlmsghdr) : cut;
+		want = boundary[cut] && cut >= need ? 0 : -EINVAL;
+		rc = link ? link_rc(&m) : addr_rc(&m);
+		cuts++;
+		if (rc != want) {
+			wrong++;
+			printf("  %s cut at %zu: got %d, want %d\n", what, cut, rc, want);
+		}
+	}
+	snprintf(name, sizeof(name), "%s: all %zu truncations answered right", what, cuts);
+	check(wrong == 0, name);
+}
+
+static void build_link(struct msgbuf *m, uint16_t type, uint8_t family, int ifindex)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	memset(m->b, 0, sizeof(m->b));
+	nlh = mnl_nlmsg_put_header(m->b);
+	nlh->nlmsg_type = type;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = family;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP | IFF_LOWER_UP;
+	m->len = nlh->nlmsg_len;
+}
+
+static void build_addr(struct msgbuf *m, uint8_t family, uint8_t plen, uint32_t ifindex)
+{
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+
+	memset(m->b, 0, sizeof(m->b));
+	nlh = mnl_nlmsg_put_header(m->b);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_index = ifindex;
+	m->len = nlh->nlmsg_len;
+}
+
+static void put_attr(struct msgbuf *m, uint16_t type, size_t len, const void *data)
+{
+	mnl_attr_put(msg_hdr(m), type, len, data);
+	m->len = msg_hdr(m)->nlmsg_len;
+}
+
+static void test_malformed_headers(void)
+{
+	struct msgbuf m;
+
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	check(link_rc(&m) == 0, "hand-built link without attributes is valid");
+	msg_hdr(&m)->nlmsg_len = 8;
+	check(link_rc(&m) == -EINVAL, "nlmsg_len shorter than the netlink header");
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	msg_hdr(&m)->nlmsg_len = m.len = MNL_NLMSG_HDRLEN + 8;
+	check(link_rc(&m) == -EINVAL, "short ifinfomsg");
+	build_addr(&m, AF_INET, 24, 5);
+	msg_hdr(&m)->nlmsg_len = m.len = MNL_NLMSG_HDRLEN + 4;
+	check(addr_rc(&m) == -EINVAL, "short ifaddrmsg");
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
+	msg_hdr(&m)->nlmsg_len = m.len = sizeof(lm_fx_newaddr_v4) - 1;
+	check(addr_rc(&m) == -EINVAL, "unaligned nlmsg_len");
+	msg_from(&m, lm_fx_newlink_up, sizeof(lm_fx_newlink_up));
+	msg_hdr(&m)->nlmsg_type = RTM_GETLINK;
+	check(link_rc(&m) == -EINVAL, "wrong message type (RTM_GETLINK)");
+	msg_from(&m, lm_fx_newlink_up, sizeof(lm_fx_newlink_up));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(msg_hdr(&m)))->ifi_family = AF_BRIDGE;
+	check(link_rc(&m) == -EINVAL, "link family AF_BRIDGE");
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 0);
+	check(link_rc(&m) == -EINVAL, "ifindex 0");
+	build_link(&m, RTM_DELLINK, AF_UNSPEC, -3);
+	check(link_rc(&m) == -EINVAL, "negative ifindex");
+}
+
+static void test_malformed_attrs(void)
+{
+	struct msgbuf m;
+	struct nlattr *attr;
+
+	msg_from(&m, lm_fx_newlink_up, sizeof(lm_fx_newlink_up));
+	attr = (struct nlattr *)((uint8_t *)mnl_nlmsg_get_payload(msg_hdr(&m)) +
+				 sizeof(struct ifinfomsg));
+	attr->nla_len = 2;
+	check(link_rc(&m) == -EINVAL, "first attribute with nla_len 2");
+	attr->nla_len = 0;
+	check(link_rc(&m) == -EINVAL, "first attribute with nla_len 0");
+	attr->nla_len = (uint16_t)(sizeof(lm_fx_newlink_up) + 4);
+	check(link_rc(&m) == -EINVAL, "attribute longer than the message");
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
+	msg_hdr(&m)->nlmsg_len = (uint32_t)(m.len += 4); /* 4 zero bytes: an nla_len of 0 */
+	m.b[m.len - 4] = m.b[m.len - 3] = m.b[m.len - 2] = m.b[m.len - 1] = 0;
+	check(addr_rc(&m) == -EINVAL, "trailing bytes that are no attribute");
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
+	attr = msg_attr(&m, sizeof(struct ifaddrmsg), IFA_CACHEINFO);
+	check(attr != NULL, "fixture has IFA_CACHEINFO last");
+	if (attr)
+		attr->nla_len = 0xffff;
+	check(addr_rc(&m) == -EINVAL, "last attribute's nla_len past the end");
+
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	put_attr(&m, IFLA_IFNAME, 5, "kwlm0");
+	check(link_rc(&m) == -EINVAL, "IFLA_IFNAME without NUL");
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	put_attr(&m, IFLA_IFNAME, 17, "kwlm0123456789ab");
+	check(link_rc(&m) == -EINVAL, "IFLA_IFNAME of 16 characters (too long)");
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	put_attr(&m, IFLA_IFNAME, 1, "");
+	check(link_rc(&m) == -EINVAL, "empty IFLA_IFNAME");
+	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
+	put_attr(&m, IFLA_IFNAME, 16, "kwlm0123456789a");
+	check(link_rc(&m) == 0, "IFLA_IFNAME of 15 characters is fine");
+}
+
+static void test_malformed_addrs(void)
+{
+	static const uint8_t v4[4] = {10, 77, 0, 1}, v6[16] = {0xfd, 0x77, [15] = 1};
+	static const uint8_t five[5] = {10, 77, 0, 1, 9};
+	struct msgbuf m;
+
+	build_addr(&m, AF_INET, 24, 5);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	check(addr_rc(&m) == 0, "hand-built IPv4 address is valid");
+	build_addr(&m, AF_INET, 24, 5);
+	put_attr(&m, IFA_ADDRESS, 5, five);
+	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 5 bytes");
+	build_addr(&m, AF_INET, 24, 5);
+	put_attr(&m, IFA_ADDRESS, 3, v4);
+	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 3 bytes");
+	build_addr(&m, AF_INET6, 64, 5);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	check(addr_rc(&m) == -EINVAL, "IPv6 IFA_ADDRESS of 4 bytes");
+	build_addr(&m, AF_INET, 32, 5);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	put_attr(&m, IFA_LOCAL, 16, v6);
+	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_LOCAL of 16 bytes");
+	build_addr(&m, AF_INET6, 64, 5);
+	put_attr(&m, IFA_ADDRESS, 16, v6);
+	check(addr_rc(&m) == 0, "hand-built IPv6 address is valid");
+	build_addr(&m, AF_PACKET, 24, 5);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	check(addr_rc(&m) == -EINVAL, "unknown address family (AF_PACKET)");
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(msg_hdr(&m)))->ifa_family = AF_INET6;
+	check(addr_rc(&m) == -EINVAL, "IPv4 message relabelled AF_INET6");
+	build_addr(&m, AF_INET, 33, 5);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	check(addr_rc(&m) == -EINVAL, "IPv4 prefix 33");
+	build_addr(&m, AF_INET6, 129, 5);
+	put_attr(&m, IFA_ADDRESS, 16, v6);
+	check(addr_rc(&m) == -EINVAL, "IPv6 prefix 129");
+	build_addr(&m, AF_INET, 24, 0);
+	put_attr(&m, IFA_ADDRESS, 4, v4);
+	check(addr_rc(&m) == -EINVAL, "address on ifindex 0");
+	build_addr(&m, AF_INET, 24, 5);
+	put_attr(&m, IFA_LABEL, 6, "kwlm0");
+	check(addr_rc(&m) == -EINVAL, "address message without an address");
+}
+
+int main(void)
+{
+	test_real_links();
+	test_real_addrs();
+	test_wrong_decoder();
+	test_malformed_headers();
+	test_malformed_attrs();
+	test_malformed_addrs();
+	test_truncations(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), sizeof(struct ifinfomsg),
+			 true, "NEWLINK");
+	test_truncations(lm_fx_dellink, sizeof(lm_fx_dellink), sizeof(struct ifinfomsg), true,
+			 "DELLINK");
+	test_truncations(lm_fx_newaddr_v4_peer, sizeof(lm_fx_newaddr_v4_peer),
+			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv4 peer");
+	test_truncations(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll),
+			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv6");
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

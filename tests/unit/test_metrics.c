@@ -330,8 +330,8 @@ static bool prom_sample_line(struct prom *p, char *line)
 	for (size_t i = 0; i < p->n; i++) {
 		if (!strcmp(p->s[i].name, s->name) && !strcmp(p->s[i].labels, s->labels) &&
 		    !strcmp(p->s[i].le, s->le)) {
-			snprintf(p->err, sizeof(p->err), "%.100s{%.100s}: duplicate series", s->name,
-				 s->labels);
+			snprintf(p->err, sizeof(p->err), "%.100s{%.100s}: duplicate series",
+				 s->name, s->labels);
 			return false;
 		}
 	}
@@ -414,7 +414,10 @@ static bool prom_parse(struct prom *p, char *text)
 		lineno++;
 		if (p->n == PROM_MAX_SAMPLES)
 			return false;
-		ok = !line[0] || (line[0] == '#' ? prom_comment(p, line) : prom_sample_line(p, line));
+		if (!line[0])
+			ok = true;
+		else
+			ok = line[0] == '#' ? prom_comment(p, line) : prom_sample_line(p, line);
 		if (!ok) {
 			size_t el = strlen(p->err);
 
@@ -430,7 +433,8 @@ static bool prom_parse(struct prom *p, char *text)
 			return false;
 	}
 	for (size_t i = 0; i < p->nf; i++)
-		if (!strcmp(p->f[i].type, "histogram") && !prom_check_histogram(p, &p->f[i], (int)i))
+		if (!strcmp(p->f[i].type, "histogram") &&
+		    !prom_check_histogram(p, &p->f[i], (int)i))
 			return false;
 	return true;
 }
@@ -514,12 +518,15 @@ static void test_checker_rejects(void)
 		"# TYPE x gauge\nx 1",
 		"# TYPE x gauge\nx 1\n# TYPE x gauge\n",
 		"# TYPE 1x gauge\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+		"h_sum 1\nh_count 1\n", /* not cumulative */
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+		"h_sum 1\nh_count 3\n", /* +Inf != _count */
 		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
 		"# TYPE h histogram\nh_sum 1\nh_count 0\nh 3\n",
 	};
-	static const char good[] = "# HELP x a \\\\ b\\n\n# TYPE x gauge\nx{a=\"q\\\"\\n\"} -1.5e3\n"
+	static const char good[] = "# HELP x a \\\\ b\\n\n# TYPE x gauge\n"
+				   "x{a=\"q\\\"\\n\"} -1.5e3\n"
 				   "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\n"
 				   "h_bucket{le=\"+Inf\"} 2\nh_sum 7\nh_count 2\n";
 	char buf[512];
@@ -565,12 +572,30 @@ static void test_empty(const char *dir)
 	snprintf(path, sizeof(path), "%s/empty.prom", dir);
 	check(metrics_write(&m, path) == 0, "write with no services");
 	check(parse_file(path), "empty metrics parse");
-	check(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"", NULL) == 1,
-	      "build_info");
+	check(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"",
+		       NULL) == 1, "build_info");
 	check(prom_count(&prom, "keepwatch_kills_total") == 0, "no services, no kill series");
 	check(prom_get(&prom, "keepwatch_poll_duration_seconds_count", "", NULL) == 0,
 	      "no polls yet");
 	metrics_free(&m);
+}
+
+/* A reload: db survives with its counters, web goes, new starts at zero. */
+static void test_reload(struct kw_metrics *m, const char *path)
+{
+	struct kw_service svc[2];
+	static const char *const after[] = { "new", "db" };
+
+	services(svc, after, 2);
+	check(metrics_set_services(m, svc, 2) == 0, "reload services");
+	check(m->n_svc == 2 && !strcmp(m->svc[1].name, "db") &&
+		      m->svc[1].would_kills[REASON_IDLE] == 1 && m->svc[1].kill_failures == 1,
+	      "db counters carried over");
+	check(m->svc[0].kills[REASON_LINK_DOWN] == 0 && m->svc[0].watched == 0,
+	      "new service starts at zero");
+	check(metrics_write(m, path) == 0 && parse_file(path), "rewrite parses");
+	check(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"",
+			     NULL)), "removed service gone from the file");
 }
 
 static void test_counters(const char *dir)
@@ -646,21 +671,7 @@ static void test_counters(const char *dir)
 	check(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2,
 	      "last poll");
 
-	/* a reload: db survives with its counters, web goes, new starts at zero */
-	{
-		static const char *const after[] = { "new", "db" };
-
-		services(svc, after, 2);
-		check(metrics_set_services(&m, svc, 2) == 0, "reload services");
-		check(m.n_svc == 2 && !strcmp(m.svc[1].name, "db") &&
-			      m.svc[1].would_kills[REASON_IDLE] == 1 && m.svc[1].kill_failures == 1,
-		      "db counters carried over");
-		check(m.svc[0].kills[REASON_LINK_DOWN] == 0 && m.svc[0].watched == 0,
-		      "new service starts at zero");
-		check(metrics_write(&m, path) == 0 && parse_file(path), "rewrite parses");
-		check(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"",
-				     NULL)), "removed service gone from the file");
-	}
+	test_reload(&m, path);
 	metrics_free(&m);
 }
 

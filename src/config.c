@@ -350,11 +350,18 @@ static void ld_key(struct loader *ld, const char *name, const char *value)
 	if (!def) {
 		bool other = ld->sec == SEC_GLOBAL ? key_find(service_keys, N_SERVICE_KEYS, name)
 						   : key_find(global_keys, N_GLOBAL_KEYS, name);
+		const char *names[N_KEYS_MAX], *hint;
 
-		ld_error(ld, ld->lineno, q, other ? "not allowed in this section; it belongs in %s"
-						  : "unknown key%s",
-			 other ? (ld->sec == SEC_GLOBAL ? "a [service NAME] section" : "[global]")
-			       : "");
+		for (i = 0; i < ld->n_keys; i++)
+			names[i] = ld->keys[i].name;
+		hint = other ? NULL : parse_suggest(name, names, ld->n_keys);
+		if (other)
+			ld_error(ld, ld->lineno, q, "not allowed in this section; it belongs in %s",
+				 ld->sec == SEC_GLOBAL ? "a [service NAME] section" : "[global]");
+		else
+			ld_error(ld, ld->lineno, q, "unknown key%s%s%s",
+				 hint ? " (did you mean '" : "", hint ? hint : "",
+				 hint ? "'?)" : "");
 		return;
 	}
 	i = (size_t)(def - ld->keys);
@@ -393,16 +400,6 @@ static void service_defaults(struct kw_service *svc)
 				    .unacked_timeout_ms = KW_DEF_UNACKED_TIMEOUT_MS,
 				    .on_link_loss = LINK_KILL,
 				    .link_grace_ms = KW_DEF_LINK_GRACE_MS };
-}
-
-static bool service_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > KW_SERVICE_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-			return false;
-	return true;
 }
 
 static void *ld_new_service(struct loader *ld, const char *name, size_t n, const char *hdr)
@@ -559,7 +556,7 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 		const char *name = lskip(word_end, in_end);
 		size_t n = (size_t)(in_end - name);
 
-		if (!service_name_ok(name, n)) {
+		if (!parse_service_name_ok(name, n)) {
 			ld_error(ld, ld->lineno, hdr,
 				 n ? "bad service name: 1 to %u letters, digits, "
 				     "'_', '.' or '-'"
@@ -751,7 +748,8 @@ int config_load(const char *path, struct kw_config *cfg, config_error_fn err, vo
 	if (rc == 0)
 		rc = config_load_mem(path, buf, len, cfg, err, arg);
 	else if (err)
-		err(arg, path, 0, "", rc == -EFBIG ? "file too large (at most 1 MiB)" : strerror(-rc));
+		err(arg, path, 0, "",
+		    rc == -EFBIG ? "file too large (at most 1 MiB)" : strerror(-rc));
 	free(buf);
 	return rc == -EFBIG ? -EINVAL : rc;
 }

@@ -27,11 +27,11 @@ uint64_t daemon_now_ms(void)
 static void daemon_config_error(void *arg, const char *file, unsigned line, const char *key,
 				const char *msg)
 {
+	char buf[512];
+
 	(void)arg;
-	if (key && *key)
-		log_msg(LOG_ERR, "%s:%u: %s: %s", file, line, key, msg);
-	else
-		log_msg(LOG_ERR, "%s:%u: %s", file, line, msg);
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	log_msg(LOG_ERR, "%s", buf);
 }
 
 int daemon_load_config(struct kw_daemon *d, struct kw_config *out)
@@ -290,6 +290,9 @@ int daemon_run(struct kw_daemon *d)
 	}
 	log_msg(LOG_NOTICE, "event=start version=%s config=%s services=%zu dry_run=%s",
 		KEEPWATCH_VERSION, d->config_path, d->cfg.n_services, d->dry_run ? "yes" : "no");
+	if (d->cfg.n_services == 0)
+		log_msg(LOG_NOTICE, "event=idle reason=\"no [service] in %s: nothing is guarded, "
+				    "links are watched\"", d->config_path);
 	now = daemon_now_ms();
 	watch_discover(d, now);
 	d->next_poll_ms = now + d->cfg.global.poll_interval_ms;

@@ -31,10 +31,7 @@ static void check_error(void *arg, const char *file, unsigned line, const char *
 	unsigned *count = arg;
 
 	(*count)++;
-	if (key && *key)
-		fprintf(stderr, "%s:%u: %s: %s\n", file, line, key, msg);
-	else
-		fprintf(stderr, "%s:%u: %s\n", file, line, msg);
+	config_error_print(stderr, file, line, key, msg);
 }
 
 static int run_check(const char *path)

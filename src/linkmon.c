@@ -409,7 +409,8 @@ static void lm_dump_msg(struct linkmon *lm, struct linkmon *t, const struct nlms
 		/* DONE may carry the dump's error, ERROR always starts with it. */
 		if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int) && *code < 0)
 			err = *code;
-		else if (nlh->nlmsg_type == NLMSG_ERROR && mnl_nlmsg_get_payload_len(nlh) < sizeof(int))
+		else if (nlh->nlmsg_type == NLMSG_ERROR &&
+			 mnl_nlmsg_get_payload_len(nlh) < sizeof(int))
 			err = -EPROTO;
 	} else {
 		err = lm_apply(lm, t, nlh, true);
@@ -439,7 +440,7 @@ static int lm_dump_one(struct linkmon *lm, struct linkmon *t, uint16_t type, uin
 		if (n < 0)
 			return n == -EAGAIN ? -ETIMEDOUT : (int)n;
 		len = (int)n;
-		for (nlh = (const void *)lm->rxbuf; mnl_nlmsg_ok(nlh, len) && !st.done;
+		for (nlh = (const void *)lm->rxbuf; linkmon_nlmsg_ok(nlh, len) && !st.done;
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			if (nlh->nlmsg_seq == seq) /* older ones: an earlier, abandoned dump */
 				lm_dump_msg(lm, t, nlh, &st);
@@ -537,16 +538,19 @@ static int lm_resync(struct linkmon *lm, bool grow)
 	int err;
 
 	if (grow && lm->rcvbuf < LINKMON_RCVBUF_MAX) {
-		int want = lm->rcvbuf > LINKMON_RCVBUF_MAX / 2 ? LINKMON_RCVBUF_MAX : lm->rcvbuf * 2;
+		int want = lm->rcvbuf > LINKMON_RCVBUF_MAX / 2 ? LINKMON_RCVBUF_MAX
+							       : lm->rcvbuf * 2;
 
 		/* a failure leaves the old size: the resync below is what matters */
 		(void)linkmon_set_rcvbuf(lm, want > 0 ? want : 65536);
 	}
 	lm_drain(lm);
 	memset(&fresh, 0, sizeof(fresh));
+	lm->resync_pending = true;
 	err = lm_dump(lm, &fresh);
 	if (err < 0)
 		return err;
+	lm->resync_pending = false;
 	lm_diff_removed(lm, &fresh);
 	memset(&old, 0, sizeof(old));
 	old.links = lm->links;
@@ -627,6 +631,11 @@ int linkmon_dispatch(struct linkmon *lm)
 	ssize_t n;
 	int len, err;
 
+	if (lm->resync_pending) {
+		err = lm_resync(lm, false);
+		if (err < 0)
+			return err;
+	}
 	for (int i = 0; i < LM_DISPATCH_MAX; i++) {
 		n = lm_recv(lm, lm->events, MSG_DONTWAIT);
 		if (n == -EAGAIN)
@@ -640,7 +649,7 @@ int linkmon_dispatch(struct linkmon *lm)
 		if (n < 0)
 			return (int)n;
 		len = (int)n;
-		for (nlh = (const void *)lm->rxbuf; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const void *)lm->rxbuf; linkmon_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			err = lm_apply(lm, lm, nlh, false);
 			if (err < 0)

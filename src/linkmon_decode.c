@@ -19,11 +19,18 @@
  */
 static int decode_check_header(const struct nlmsghdr *nlh, size_t fixed_len)
 {
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN || nlh->nlmsg_len % MNL_ALIGNTO != 0)
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN || nlh->nlmsg_len % MNL_ALIGNTO != 0 ||
+	    nlh->nlmsg_len > INT32_MAX)
 		return -EINVAL;
 	if (mnl_nlmsg_get_payload_len(nlh) < MNL_ALIGN(fixed_len))
 		return -EINVAL;
 	return 0;
+}
+
+bool linkmon_nlmsg_ok(const struct nlmsghdr *nlh, int len)
+{
+	/* mnl_nlmsg_ok() compares (int)nlmsg_len, so 0x80000000 and up pass as negative */
+	return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= INT32_MAX;
 }
 
 /*

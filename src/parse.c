@@ -505,3 +505,56 @@ int parse_path_why(const char *s, size_t cap, char *why)
 			   cap - 1);
 	return 0;
 }
+
+bool parse_service_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > KW_SERVICE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+#define SUGGEST_MAX 40 /* longer words get no hint */
+
+/* Levenshtein distance, two rows. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t prev[SUGGEST_MAX + 1], cur[SUGGEST_MAX + 1];
+
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev));
+	}
+	return prev[lb];
+}
+
+const char *parse_suggest(const char *word, const char *const *cands, size_t n)
+{
+	size_t lw = strlen(word), best_d = 3;
+	const char *best = NULL;
+
+	if (lw > SUGGEST_MAX)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t lc = strlen(cands[i]), d;
+
+		if (lc > SUGGEST_MAX)
+			continue;
+		d = edit_distance(word, lw, cands[i], lc);
+		if (d < best_d && d < lw) {
+			best = cands[i];
+			best_d = d;
+		}
+	}
+	return best;
+}

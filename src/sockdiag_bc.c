@@ -175,10 +175,11 @@ static void bc_selector(struct bc_emit *e, const struct sockdiag_selector *s, in
 		uint16_t list_ok = bc_new_label(e);
 
 		for (j = 0; j < l->n; j++) {
-			uint16_t fail = j == last ? sel_fail : bc_new_label(e);
+			uint16_t fail;
 
 			if (!bc_net_fits(l, j, family))
 				continue;
+			fail = j == last ? sel_fail : bc_new_label(e);
 			if (l->is_net)
 				bc_net(e, l->local, &((const struct cidr *)l->items)[j], fail);
 			else
@@ -195,7 +196,7 @@ static void bc_selector(struct bc_emit *e, const struct sockdiag_selector *s, in
 		bc_op(e, INET_DIAG_BC_JMP, BC_OP_LEN, BC_LABEL_END);
 }
 
-static int bc_resolve(struct bc_emit *e)
+static void bc_resolve(struct bc_emit *e)
 {
 	size_t i;
 
@@ -209,14 +210,12 @@ static int bc_resolve(struct bc_emit *e)
 		op.no = (unsigned short)(e->label_pos[e->patch_label[i]] - off);
 		memcpy(e->buf + off, &op, sizeof(op));
 	}
-	return 0;
 }
 
 int sockdiag_bc_build(const struct sockdiag_selector *sel, size_t n_sel, int family,
 		      uint8_t *buf, size_t cap, size_t *len)
 {
-	static const struct bc_emit zero;
-	struct bc_emit e = zero;
+	struct bc_emit e;
 	size_t i, last = 0, n_possible = 0;
 	struct bc_list lists[4];
 
@@ -233,6 +232,7 @@ int sockdiag_bc_build(const struct sockdiag_selector *sel, size_t n_sel, int fam
 	}
 	if (n_possible == 0)
 		return 1;
+	memset(&e, 0, sizeof(e));
 	e.buf = buf;
 	e.cap = cap < SOCKDIAG_BC_MAX ? cap : SOCKDIAG_BC_MAX;
 	e.n_label = 2;
@@ -267,13 +267,11 @@ static int bc_min_len(const uint8_t *p, int len)
 		if (len < need)
 			return 0;
 		memcpy(&hc, p + BC_OP_LEN, sizeof(hc));
-		if (hc.family == AF_UNSPEC)
-			need += 0;
-		else if (hc.family == AF_INET)
+		if (hc.family == AF_INET)
 			need += 4;
 		else if (hc.family == AF_INET6)
 			need += 16;
-		else
+		else if (hc.family != AF_UNSPEC)
 			return 0;
 		if (len < need || hc.prefix_len > 8 * (need - BC_OP_LEN - (int)sizeof(hc)))
 			return 0;

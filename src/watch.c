@@ -242,6 +242,26 @@ static void watch_verdicts_run(struct kw_daemon *d, struct watch_verdicts *vs)
 	}
 }
 
+/* When to look at a connection again. The policy knows when a running timer or deadline
+ * can change the verdict; what it cannot know is when the owner next sends: with
+ * unacked_timeout set, a connection with nothing in flight is sampled every
+ * max(poll_interval, unacked_timeout / 4), so a stall is seen at most that late. */
+static uint64_t watch_next_check(const struct kw_daemon *d, const struct kw_service *svc,
+				 const struct policy_result *res, uint64_t now)
+{
+	uint64_t next = res->next_check_ms, cap = WATCH_MAX_SLEEP_MS;
+
+	if (next != UINT64_MAX)
+		next += WATCH_TIMER_SLACK_MS;
+	if (svc->unacked_timeout_ms) {
+		uint64_t quarter = svc->unacked_timeout_ms / 4;
+
+		cap = quarter > d->cfg.global.poll_interval_ms ? quarter
+							       : d->cfg.global.poll_interval_ms;
+	}
+	return next > now + cap ? now + cap : next;
+}
+
 /* Applies a fresh sample to an entry and files it under a verdict, if any. */
 static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct sockdiag_conn *c,
 			uint64_t now, struct watch_verdicts *vs)
@@ -269,11 +289,7 @@ static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct 
 		return;
 	}
 	policy_judge(&lim, &e->last, &e->track, now, &res);
-	e->next_check_ms = res.next_check_ms;
-	if (res.next_check_ms != UINT64_MAX)
-		e->next_check_ms += WATCH_TIMER_SLACK_MS;
-	if (e->next_check_ms > now + WATCH_MAX_SLEEP_MS)
-		e->next_check_ms = now + WATCH_MAX_SLEEP_MS;
+	e->next_check_ms = watch_next_check(d, svc, &res, now);
 	why = watch_reason_of(res.verdict);
 	e->verdict = why;
 	if (why != REASON_NONE)

@@ -35,6 +35,10 @@ struct linkmon_addr {
  * longer than the address, no address at all. *out is written only on success; the link
  * name is "" if the message carries none. */
 int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
+/* mnl_nlmsg_ok() that also refuses nlmsg_len >= 2^31: libmnl compares it as an int, so
+ * such a header passes, and mnl_nlmsg_next() then jumps off the buffer or loops (found by
+ * fuzz_linkmon). Walk untrusted streams with this and mnl_nlmsg_next(). */
+bool linkmon_nlmsg_ok(const struct nlmsghdr *nlh, int len);
 int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 
 enum linkmon_event_kind {
@@ -83,6 +87,7 @@ struct linkmon {
 	uint8_t *rxbuf; /* receive buffer, grown when a datagram did not fit */
 	size_t rxbuf_len;
 	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
+	bool resync_pending; /* a resync dump failed: the next dispatch tries again first */
 };
 
 /* Opens both sockets, subscribes, then dumps links and addresses (IPv4 and IPv6). The
@@ -95,7 +100,8 @@ int linkmon_fd(const struct linkmon *lm);
  * bounded number of datagrams even if more are pending; the fd then stays readable, so a
  * level-triggered epoll calls it again. On ENOBUFS it grows the buffer (doubling, up to
  * LINKMON_RCVBUF_MAX), drops what is queued, dumps again, reports the differences as
- * ordinary events and then LM_RESYNC. Only datagrams from the kernel are read. */
+ * ordinary events and then LM_RESYNC; if that dump fails, dispatch returns its error and
+ * the next call starts with the resync. Only datagrams from the kernel are read. */
 int linkmon_dispatch(struct linkmon *lm);
 /* Sets SO_RCVBUF of the events socket (SO_RCVBUFFORCE when allowed). Tests use a tiny
  * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */

@@ -82,6 +82,12 @@ int parse_user_why(const char *s, char *why);
 /* An absolute path to a file, shorter than cap, no control bytes; "" is accepted. */
 int parse_path_why(const char *s, size_t cap, char *why);
 
+/* A service name: 1 to KW_SERVICE_NAME_MAX letters, digits, '_', '.', '-' (len bytes). */
+bool parse_service_name_ok(const char *s, size_t len);
+/* For "did you mean" hints: the candidate within two edits of word (and closer than word is
+ * long, so a typo rather than another word), or NULL. */
+const char *parse_suggest(const char *word, const char *const *cands, size_t n);
+
 /* Lists as selectors, where an empty list (n == 0) matches everything. */
 bool port_list_contains(const struct port_range *r, size_t n, uint16_t port);
 bool port_lists_meet(const struct port_range *a, size_t na, const struct port_range *b,

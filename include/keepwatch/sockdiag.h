@@ -60,8 +60,10 @@ bool sockdiag_bc_run(const uint8_t *bc, size_t len, const struct sockdiag_conn *
  * this refuses. */
 int sockdiag_bc_audit(const uint8_t *bc, size_t len);
 
-/* Pure decoder of one SOCK_DIAG_BY_FAMILY reply. Returns 0 or -EINVAL (malformed:
- * skipped and counted by the caller). Short tcp_info payloads are zero-extended. */
+/* Pure decoder of one SOCK_DIAG_BY_FAMILY reply; nlh must have passed sockdiag_nlmsg_ok()
+ * for the buffer it sits in. Returns 0 or -EINVAL (malformed: skipped and counted by the
+ * caller). Short tcp_info payloads (older kernels) are zero-extended, longer ones (newer
+ * kernels) cut to ours; info_len says how much came. */
 int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out);
 /* mnl_nlmsg_ok() for a buffer of len bytes, without libmnl 1.0.4's signed comparison that
  * lets an nlmsg_len >= 2^31 through (and mnl_nlmsg_next() then far past the buffer). Walk

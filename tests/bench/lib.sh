@@ -22,10 +22,11 @@ kb_init() {
 }
 
 # kb_ns VAR NAME: a namespace ready for tens of thousands of connections (namespaced
-# sysctls only: the host's settings are untouched).
+# sysctls only: the host's settings are untouched). Ephemeral ports start at 10000, so
+# listeners below that never collide with an earlier connection's local port.
 kb_ns() {
 	kw_ns "$1" "$2"
-	ip netns exec "${!1}" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+	ip netns exec "${!1}" sysctl -qw net.ipv4.ip_local_port_range="10000 65535" \
 		net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 >/dev/null ||
 		kw_die "sysctls in ${!1}"
 }
@@ -60,15 +61,18 @@ kb_listen_wait() {
 }
 
 # kb_bulk NS CONNS BASEPORT: CONNS idle loopback connections (2 x CONNS sockets) in NS,
-# split into farms of at most 16,000 per process (the per-process fd cap is 20,000).
+# split into farms of at most 16,000 per process (the per-process fd cap is 20,000), on
+# ports BASEPORT, BASEPORT+1, ... (keep them below 10000).
 kb_bulk() {
 	local ns=$1 total=$2 port=$3 chunks per i pid
 	chunks=$(((total + 15999) / 16000))
-	per=$((total / chunks))
 	for i in $(seq 0 $((chunks - 1))); do
-		[ "$i" = $((chunks - 1)) ] && per=$((total - per * (chunks - 1)))
+		per=$(((total + i) / chunks))
 		kw_bg "$ns" "$KW_TMP/bulk-l$i.out" "$KB_FARM" listen -n "$per" 127.0.0.1 $((port + i))
 		kb_listen_wait "bulk-l$i"
+	done
+	for i in $(seq 0 $((chunks - 1))); do
+		per=$(((total + i) / chunks))
 		kb_farm pid "$ns" "bulk-c$i" 120 connect 127.0.0.1 "$((port + i)):$per"
 		kw_grep_wait 60 "$KW_TMP/bulk-l$i.out" '^ready' || kw_die "bulk listener $i"
 	done

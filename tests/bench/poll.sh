@@ -29,11 +29,13 @@ kb_listen_wait churn-l
 F1='( sport >= :5000 and sport <= :5001 )'
 F01='( sport = :5000 )'
 
-# phase LABEL PORTS SS-FILTER WATCHED: one window, daemon and ss loop side by side.
+# phase LABEL PORTS SS-FILTER WATCHED [GLOBAL-KEY...]: one window, daemon and ss loop side
+# by side.
 phase() {
 	local label=$1 ports=$2 filter=$3 watched=$4 pid c0 c1 d_ns ss_out runs ss_us polls
 	local d_poll ss_run hwm sockets
-	kb_config "$KW_TMP/poll.ini" "poll_interval = ${POLL_MS}ms" -- "local_ports = $ports" \
+	shift 4
+	kb_config "$KW_TMP/poll.ini" "poll_interval = ${POLL_MS}ms" "$@" -- "local_ports = $ports" \
 		"keepalive_probes = 2" "idle_timeout = 60s"
 	kb_daemon pid "$NS" "$KW_TMP/poll.ini" "kwd-$(tr -c 'a-zA-Z0-9\n' _ <<<"$label")"
 	sleep 2 # start-up discovery and first lookups are not the steady state
@@ -65,6 +67,7 @@ kb_farm PID_churn "$NS" churn-c 10 connect -r 100 -m 500 127.0.0.1 7000:0
 sleep 5 # the churn set reaches its steady size (500 open, oldest closed first)
 phase "1%+100new/s" 5000-5001 "$F1" $((W1 + W9))
 phase "0.1%+100new/s" 5000 "$F01" "$W1"
+phase "1%+100new/s,disc=5s" 5000-5001 "$F1" $((W1 + W9)) "discovery_interval = 5s"
 kb_stop "$PID_churn"
 
 echo "poll_interval ${POLL_MS}ms, window ${WINDOW}s, $CONNS connections in the namespace;" \
@@ -72,4 +75,5 @@ echo "poll_interval ${POLL_MS}ms, window ${WINDOW}s, $CONNS connections in the n
 kb_table
 echo "SUMMARY poll: ss/kwd CPU per poll at 1%=${RATIO[1%]}x 0.1%=${RATIO[0.1%]}x" \
 	"1%+100new/s=${RATIO[1%+100new/s]}x 0.1%+100new/s=${RATIO[0.1%+100new/s]}x" \
+	"1%+100new/s+discovery_interval=5s=${RATIO[1%+100new/s,disc=5s]}x" \
 	"1%-without-other-sockets=${RATIO[1%-no-bulk]}x (target: >=10x at 1%)"

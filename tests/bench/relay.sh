@@ -2,7 +2,7 @@
 # keepwatch-relay throughput and CPU cost against plain socat, socat -b 262144 and a direct
 # connection: iperf3 on the loopback of one kwb- namespace, variants alternated, medians.
 #
-# Usage (root): KW_BUILD=build tests/bench/relay.sh     env: RUNS (default 3), SECS (default 3)
+# Usage (root): KW_BUILD=build tests/bench/relay.sh     env: RUNS (default 5), SECS (default 3)
 # CPU is utime+stime of the forwarding process from /proc/PID/stat (socat: its forked
 # children's too, counted in the parent's cutime+cstime once reaped).
 . "$(dirname "$0")/../lib/netns.sh"
@@ -10,7 +10,7 @@ kw_require_root
 for t in iperf3 socat python3; do command -v $t >/dev/null || kw_skip "$t not installed"; done
 RELAY="$KW_BUILD/keepwatch-relay"
 [ -x "$RELAY" ] || kw_die "no $RELAY (build first)"
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SECS=${SECS:-3}
 kw_init kwb-relay
 kw_ns NS bench
@@ -46,6 +46,9 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"
 }
 
+# Other load on the machine skews every variant (a forwarder adds a third busy process):
+# say how busy it was.
+echo "# $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$KW_TMP/results"
 for run in $(seq 1 "$RUNS"); do
 	for v in $VARIANTS; do
@@ -62,6 +65,7 @@ for run in $(seq 1 "$RUNS"); do
 	done
 done
 
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$KW_TMP/results" "$TCK" "$RUNS" "$SECS" <<'EOF'
 import statistics, sys
 rows, tck = {}, int(sys.argv[2])

@@ -46,7 +46,8 @@ static void fuzz_check(const struct kw_config *cfg)
 		    s->n_local_net > KW_MAX_SELECTORS || s->n_remote_net > KW_MAX_SELECTORS ||
 		    !(s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net) ||
 		    s->keepalive_probes > KW_MAX_KEEPALIVE_PROBES ||
-		    s->idle_timeout_ms > KW_MAX_DURATION_MS || s->link_grace_ms > KW_MAX_DURATION_MS)
+		    s->idle_timeout_ms > KW_MAX_DURATION_MS ||
+		    s->link_grace_ms > KW_MAX_DURATION_MS)
 			__builtin_trap();
 		for (size_t j = 0; j < s->n_local_ports; j++)
 			if (!s->local_ports[j].lo || s->local_ports[j].lo > s->local_ports[j].hi)

@@ -134,6 +134,7 @@ echo_advances() {
 	before=$(echo_count "$1")
 	kw_wait 5 echo_above "$1" "$((before + 10))" && echo_ok "$1" "$2"
 }
+fails() { ! "$@" 2>/dev/null; }
 has_table() { ip netns exec "$1" nft list tables | grep -qx "table inet $2"; }
 no_table() { ! has_table "$@"; }
 # srv_event PORT EVENT: the server logged EVENT for the connection from PORT.
@@ -199,6 +200,18 @@ ip netns exec "$SRV" nft list table inet userfw >"$KW_TMP/userfw.during"
 sed -n '/^table inet userfw/,/^}/p' "$KW_TMP/ruleset.before" >"$KW_TMP/userfw.before"
 kw_check "user table byte-identical while keepwatch's table is loaded" \
 	cmp -s "$KW_TMP/userfw.before" "$KW_TMP/userfw.during"
+
+kw_check "another process cannot change the owner table" \
+	fails ip netns exec "$SRV" nft add element inet keepwatch doomed4 \
+	"{ 10.77.0.9 . 1 . 10.77.0.8 . 2 timeout 1s }" 2>/dev/null
+kw_check "a second killer is refused while the first holds the table" \
+	fails ip netns exec "$SRV" "$PROBE" hold
+probe_cmd "add 10.77.0.9 1 10.77.0.8 2 999999999999999"
+kw_check "a kernel error comes back through the ACK (timeout out of range)" \
+	test "$(grep -E '^(ok|error)' "$KW_TMP/probe.log" | tail -n 1)" = \
+	"error: Numerical result out of range"
+kw_check "adding the same tuple twice succeeds" \
+	eval 'probe_cmd "add 10.77.0.9 1 10.77.0.8 2 1000" && probe_cmd "add 10.77.0.9 1 10.77.0.8 2 1000"'
 
 # run_family ip|ip6 SADDR CADDR
 run_family() {

@@ -62,6 +62,11 @@ def handle(c, mode, arg):
             n, h = recv_hash(c)
             t.join()
             say('recv', n, h)
+        elif mode == 'late':
+            time.sleep(float(arg))
+            c.sendall(os.urandom(100000))
+            n, _ = recv_hash(c)
+            say('late done', n)
         elif mode == 'banner':
             c.sendall(b'banner\n')
             c.shutdown(socket.SHUT_WR)
@@ -381,6 +386,28 @@ kw_check "power-off: close line says Connection timed out" \
 	has r1 "close 10\.77\.0\.2:$P2 -> 127\.0\.0\.1:7001 reason=Connection timed out in=5 out=5"
 kw_check "power-off: closed within the keepalive time (<= 13 s)" [ $((t1 - t0)) -le 13000 ]
 kill "$IDLE2" 2>/dev/null
+ip netns exec "$CLI" nft delete table inet kwt_poweroff
+
+# --- --user-timeout: unacknowledged data to a powered-off peer, keepalive off ---
+start_server late 7004 late 1.5
+start_relay r8 --listen 7700 --connect 127.0.0.1:7004 --keepalive off --user-timeout 2000
+kw_bg "$CLI" "$KW_TMP/hold2.out" python3 -u "$PEER" hold 10.77.0.1 7700 1 15
+HOLD2=$KW_LAST_PID
+kw_grep_wait 10 "$KW_TMP/r8.log" " open 10\.77\.0\.2" || kw_fail "user-timeout pair did not open"
+t0=$(kw_mono_ms)
+ip netns exec "$CLI" nft -f - <<'EOF2'
+table inet kwt_poweroff {
+	chain in { type filter hook input priority -300; policy drop; }
+	chain out { type filter hook output priority -300; policy drop; }
+}
+EOF2
+kw_grep_wait 15 "$KW_TMP/r8.log" "reason=Connection timed out"
+t1=$(kw_mono_ms)
+echo "# user-timeout 2000 ms: pair closed $((t1 - t0)) ms after power-off (data sent at 1.5 s)"
+kw_check "--user-timeout: close line says Connection timed out" \
+	has r8 "close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7004 reason=Connection timed out"
+kw_check "--user-timeout: closed within 1.5 s + 2 s + slack (<= 6 s)" [ $((t1 - t0)) -le 6000 ]
+kill "$HOLD2" 2>/dev/null
 ip netns exec "$CLI" nft delete table inet kwt_poweroff
 
 # --- SIGINT/SIGTERM: everything closed, exit 0 ---

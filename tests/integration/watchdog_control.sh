@@ -86,11 +86,13 @@ wd_teardown
 # --check: every error with file:line, exit 1; a good file: "config ok", exit 0.
 bad="$KW_TMP/bad.ini"
 printf '[global]\npoll_interval = 10 parsecs\n[service a]\nkeepalive_probes = 2\n[nonsense]\n' >"$bad"
-out=$("$KWD" --check -c "$bad" 2>&1)
+"$KWD" --check -c "$bad" >"$KW_TMP/check.out" 2>&1
 rc=$?
 kw_check "--check bad: exit 1" test "$rc" = 1
-kw_check "--check bad: poll_interval error at line 2" grep -q "^$bad:2: poll_interval" <<<"$out"
-kw_check "--check bad: unknown section at line 5" grep -q "^$bad:5:" <<<"$out"
+kw_check "--check bad: poll_interval error at line 2" grep -q "^$bad:2: poll_interval" "$KW_TMP/check.out"
+kw_check "--check bad: unknown section at line 5" grep -q "^$bad:5:" "$KW_TMP/check.out"
+kw_check "--check bad: every error reported (3)" test "$(wc -l <"$KW_TMP/check.out")" = 3
+[ "$KW_FAILS" = 0 ] || cat "$KW_TMP/check.out"
 kw_check "--check good: shipped config is ok" "$KWD" --check -c "$KW_SRC/etc/keepwatch.ini"
 "$KWD" --help | grep -q -- "--check" && kw_ok "--help lists the options" || kw_fail "--help"
 "$KWD" --bogus >/dev/null 2>&1

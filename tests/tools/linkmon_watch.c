@@ -110,8 +110,10 @@ static int watch_loop(struct linkmon *lm, long delay_ms, const sigset_t *waitmas
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"rcvbuf", required_argument, NULL, 'r'}, {"delay-ms", required_argument, NULL, 'd'},
-		{"dump", no_argument, NULL, 'D'},	  {"help", no_argument, NULL, 'h'},
+		{"rcvbuf", required_argument, NULL, 'r'},
+		{"delay-ms", required_argument, NULL, 'd'},
+		{"dump", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	long rcvbuf = 0, delay_ms = 0;

@@ -220,6 +220,11 @@ static void test_error_lines(void)
 	/* keys */
 	EXPECT_ONE("poll_interval = 1s\n", 1, "poll_interval", "key outside any section");
 	EXPECT_ONE("[global]\nfoo = 1\n", 2, "foo", "unknown key");
+	EXPECT_ONE("[global]\npoll_intreval = 1s\n", 2, "poll_intreval",
+		   "unknown key (did you mean 'poll_interval'?)");
+	EXPECT_ONE("[service a]\nremote_ports = 5\nlocal_port = 1\n", 3, "local_port",
+		   "unknown key (did you mean 'local_ports'?)");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\nx = 1\n", 3, "x", "unknown key");
 	EXPECT_ONE("[global]\nlocal_ports = 1\n", 2, "local_ports", "belongs in a [service NAME]");
 	EXPECT_ONE("[service a]\nlocal_ports = 1\ndry_run = true\n", 3, "dry_run",
 		   "belongs in [global]");
@@ -591,7 +596,8 @@ static void test_shipped_example(void)
 		dump(&es);
 	if (cfg.n_services == 2)
 		CHECK(cfg.services[1].n_local_ports == 1 && cfg.services[1].n_remote_net == 2 &&
-		      cfg.services[1].idle_timeout_ms == 30000 && cfg.services[1].link_grace_ms == 500);
+		      cfg.services[1].idle_timeout_ms == 30000 &&
+		      cfg.services[1].link_grace_ms == 500);
 	config_free(&cfg);
 }
 
@@ -654,7 +660,8 @@ static void test_files(void)
 				fprintf(big, ";%062u\n", i);
 			fclose(big);
 			memset(&es, 0, sizeof(es));
-			CHECK(config_load(path, &cfg, collect, &es) == -EINVAL && cfg_is_zero(&cfg));
+			CHECK(config_load(path, &cfg, collect, &es) == -EINVAL &&
+			      cfg_is_zero(&cfg));
 			CHECK(es.n == 1 && es.e[0].line == 0 && strstr(es.e[0].msg, "too large"));
 			unlink(path);
 		}

@@ -359,8 +359,28 @@ static void test_malformed_addrs(void)
 	check(addr_rc(&m) == -EINVAL, "address message without an address");
 }
 
+/* libmnl's mnl_nlmsg_ok() lets nlmsg_len >= 2^31 through (an int compare); the fuzzer
+ * walked off its buffer that way. */
+static void test_huge_nlmsg_len(void)
+{
+	struct msgbuf m;
+
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(struct nlmsghdr));
+	msg_hdr(&m)->nlmsg_len = 0xfffffff0u;
+	check(!linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len),
+	      "linkmon_nlmsg_ok refuses nlmsg_len 2^32-16");
+	check(addr_rc(&m) == -EINVAL, "address decoder refuses nlmsg_len 2^32-16");
+	msg_hdr(&m)->nlmsg_type = RTM_NEWLINK;
+	msg_hdr(&m)->nlmsg_len = 0x80000000u;
+	check(link_rc(&m) == -EINVAL, "link decoder refuses nlmsg_len 2^31");
+	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
+	check(linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len), "linkmon_nlmsg_ok takes a real message");
+	check(!linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len - 4), "linkmon_nlmsg_ok: message past len");
+}
+
 int main(void)
 {
+	test_huge_nlmsg_len();
 	test_real_links();
 	test_real_addrs();
 	test_wrong_decoder();

@@ -446,6 +446,29 @@ static void test_strings(void)
 	CHECK(strcmp(q, "0123456789abcde") == 0);
 }
 
+static void test_names(void)
+{
+	static const char *const keys[] = { "local_ports", "remote_ports", "local_net",
+					    "remote_net", "log", "user" };
+
+	CHECK(parse_service_name_ok("feed", 4) && parse_service_name_ok("a.b-c_9", 7));
+	CHECK(parse_service_name_ok("abcdefghijabcdefghijabcdefghijab", 32));
+	CHECK(!parse_service_name_ok("abcdefghijabcdefghijabcdefghijabc", 33));
+	CHECK(!parse_service_name_ok("", 0) && !parse_service_name_ok("a b", 3));
+	CHECK(!parse_service_name_ok("a/b", 3) && !parse_service_name_ok("a\"", 2));
+
+	CHECK(strcmp(parse_suggest("local_port", keys, 6), "local_ports") == 0);
+	CHECK(strcmp(parse_suggest("lcoal_ports", keys, 6), "local_ports") == 0);
+	CHECK(strcmp(parse_suggest("remote-net", keys, 6), "remote_net") == 0);
+	CHECK(strcmp(parse_suggest("logs", keys, 6), "log") == 0);
+	CHECK(strcmp(parse_suggest("lg", keys, 6), "log") == 0);
+	CHECK(parse_suggest("us", keys, 6) == NULL); /* 2 edits of a 2-letter word: no */
+	CHECK(parse_suggest("x", keys, 6) == NULL);
+	CHECK(parse_suggest("totally_different", keys, 6) == NULL);
+	CHECK(parse_suggest("", keys, 6) == NULL);
+	CHECK(parse_suggest("local_ports_local_ports_local_ports_local_ports", keys, 6) == NULL);
+}
+
 int main(void)
 {
 	test_durations();
@@ -458,6 +481,7 @@ int main(void)
 	test_selector_lists();
 	test_bool_uint();
 	test_strings();
+	test_names();
 	printf("%u passed, %u failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }

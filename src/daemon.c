@@ -24,6 +24,14 @@ uint64_t daemon_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t daemon_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void daemon_config_error(void *arg, const char *file, unsigned line, const char *key,
 				const char *msg)
 {
@@ -60,17 +68,38 @@ static void daemon_arm_timer(struct kw_daemon *d, uint64_t now)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 }
 
+/* The metrics file is written at most once a second; counting watched connections per
+ * service walks the table, so it is done only then. */
+static void daemon_metrics(struct kw_daemon *d, uint64_t now)
+{
+	struct kw_metrics *m = &d->metrics;
+
+	if (!d->cfg.global.metrics_file[0] || (m->written && now < m->last_write_ms +
+							      METRICS_MIN_INTERVAL_MS))
+		return;
+	for (size_t s = 0; s < m->n_svc; s++)
+		m->svc[s].watched = 0;
+	for (size_t i = 0; i < d->table.n_buckets; i++)
+		for (const struct watch_conn *e = d->table.buckets[i]; e; e = e->next)
+			if (e->svc < m->n_svc)
+				m->svc[e->svc].watched++;
+	m->netlink_resyncs = d->lm.resyncs;
+	m->netlink_malformed = d->lm.malformed + d->sd.malformed;
+	metrics_maybe_write(m, d->cfg.global.metrics_file, now);
+}
+
 static void daemon_poll(struct kw_daemon *d, uint64_t now)
 {
-	uint64_t t0 = now;
+	uint64_t t0 = daemon_now_us();
 
 	if (now >= d->next_poll_ms) {
 		watch_poll(d, now);
 		d->next_poll_ms = now + d->cfg.global.poll_interval_ms;
+		metrics_observe_poll(&d->metrics, daemon_now_us() - t0);
 	} else {
 		watch_poll_links(d, now);
 	}
-	d->stats.last_poll_us = (daemon_now_ms() - t0) * 1000u;
+	daemon_metrics(d, now);
 }
 
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
@@ -166,6 +195,7 @@ static void daemon_reload(struct kw_daemon *d)
 	int err = daemon_load_config(d, &next);
 
 	if (err < 0) {
+		d->metrics.reloads_failed++;
 		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
 			d->config_path, strerror(-err));
 		return;
@@ -174,6 +204,9 @@ static void daemon_reload(struct kw_daemon *d)
 	d->cfg = next;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
 	daemon_apply_logging(d);
+	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
+		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
+	d->metrics.reloads_ok++;
 	watch_clear(d);
 	err = watch_setup(d);
 	if (err < 0)
@@ -265,6 +298,7 @@ static void daemon_close(struct kw_daemon *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	loop_free(&d->loop);
+	metrics_free(&d->metrics);
 	config_free(&d->cfg);
 }
 
@@ -279,7 +313,10 @@ int daemon_run(struct kw_daemon *d)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
 	daemon_apply_logging(d);
-	err = privs_check();
+	metrics_init(&d->metrics);
+	err = metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
+	if (err == 0)
+		err = privs_check();
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0)

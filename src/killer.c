@@ -81,7 +81,7 @@ static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct
 {
 	char tail[128];
 
-	d->stats.kill_failures++;
+	metrics_count_kill_failed(&d->metrics, e->svc);
 	if (e->reported)
 		return;
 	e->reported = true;
@@ -128,7 +128,7 @@ static void killer_nft(struct kw_daemon *d, struct watch_conn *e, enum kill_reas
 	e->fate = FATE_NFT;
 	e->verdict = why;
 	e->nft_deadline_ms = daemon_now_ms() + timeout;
-	d->stats.kills[why]++;
+	metrics_count_kill(&d->metrics, e->svc, why, false);
 	snprintf(tail, sizeof(tail), " method=nft%s", killer_nft_caveat(why, e));
 	killer_log(d, LOG_WARNING, "kill", why, e, tail);
 }
@@ -166,7 +166,7 @@ static void killer_destroy(struct kw_daemon *d, struct watch_conn **v, size_t n,
 
 		if (e == 0) {
 			v[i]->fate = FATE_KILLED;
-			d->stats.kills[why]++;
+			metrics_count_kill(&d->metrics, v[i]->svc, why, false);
 			killer_log(d, LOG_WARNING, "kill", why, v[i], " method=destroy");
 		} else if (e == -ENOENT) {
 			v[i]->fate = FATE_KILLED; /* its owner closed it first */
@@ -210,12 +210,14 @@ static size_t killer_triage(struct kw_daemon *d, struct watch_conn **v, size_t n
 				killer_log(d, LOG_WARNING, "alert", why, e, " on_link_loss=log");
 			e->reported = true;
 		} else if (d->dry_run) {
-			if (!e->reported)
+			if (!e->reported) {
+				metrics_count_kill(&d->metrics, e->svc, why, true);
 				killer_log(d, LOG_WARNING, "would-kill", why, e, " dry_run=yes");
+			}
 			e->reported = true;
 		} else if (!killer_is_link_reason(why) && !killer_budget_take(d, now)) {
 			if (e->deferred != why) {
-				d->stats.deferred++;
+				d->metrics.kills_deferred++;
 				killer_log(d, LOG_WARNING, "deferred", why, e, " limit=max_kills_per_second");
 			}
 			e->deferred = why;
@@ -260,7 +262,7 @@ void killer_confirm(struct kw_daemon *d, struct watch_conn *e, bool gone, uint64
 		return;
 	e->fate = FATE_NONE;
 	e->reported = false;
-	d->stats.kill_failures++;
+	metrics_count_kill_failed(&d->metrics, e->svc);
 	killer_log(d, LOG_ERR, "kill-expired", e->verdict, e,
 		   " method=nft error=\"still alive when the reset rule expired\"");
 }

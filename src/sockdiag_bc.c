@@ -19,7 +19,8 @@
  *   start: so our `yes` is always the op's length and the program is one straight line.
  * Port ops carry the port (host order) in the `no` field of a second op. Address ops carry
  * struct inet_diag_hostcond {family, prefix_len, int port (-1 any)} plus 0/4/16 address
- * bytes. S_EQ/D_EQ exist only since Linux 4.16, so single ports use GE+LE like ranges.
+ * bytes. S_EQ/D_EQ came later (4.x) and older kernels refuse unknown ops, so single ports
+ * use GE+LE like ranges.
  */
 
 #define BC_OP_LEN ((int)sizeof(struct inet_diag_bc_op))

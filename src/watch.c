@@ -616,7 +616,7 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 {
 	char addr[INET6_ADDRSTRLEN], extra[96];
 
-	d->stats.link_events++;
+	metrics_count_link_event(&d->metrics, ev->kind);
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:

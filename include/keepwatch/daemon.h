@@ -11,6 +11,7 @@
 #include "keepwatch/killer_nft.h"
 #include "keepwatch/linkmon.h"
 #include "keepwatch/loop.h"
+#include "keepwatch/metrics.h"
 #include "keepwatch/policy.h"
 #include "keepwatch/sockdiag.h"
 
@@ -87,13 +88,9 @@ struct down_link {
 #define KW_MAX_DOWN_LINKS 64
 #define KW_MAX_GONE_ADDRS 64
 
+/* What the metrics file does not carry: the poller's own work, for -v and benchmarks. */
 struct kw_counters {
-	uint64_t kills[REASON_COUNT];
-	uint64_t kill_failures;
-	uint64_t deferred;
-	uint64_t link_events;
 	uint64_t polls, discoveries, lookups;
-	uint64_t last_poll_us;
 };
 
 struct kw_daemon {
@@ -137,10 +134,12 @@ struct kw_daemon {
 	unsigned budget_used;
 
 	struct kw_counters stats;
+	struct kw_metrics metrics;
 	int exit_code;
 };
 
 uint64_t daemon_now_ms(void);
+uint64_t daemon_now_us(void);
 
 /* daemon.c */
 int daemon_run(struct kw_daemon *d);

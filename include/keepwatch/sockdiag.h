@@ -48,7 +48,7 @@ struct sockdiag_selector {
  * (nets of the other family never match; IPv4-mapped IPv6 addresses are not matched by
  * IPv4 nets). *len == 0 with return 1 means nothing of this family can match: skip the
  * dump. *len == 0 with return 0 means a selector without lists takes every socket: dump
- * without a filter. Ports use GE/LE pairs (no S_EQ, which needs Linux 4.16), so the result
+ * without a filter. Ports use GE/LE pairs (no S_EQ, a later 4.x addition), so the result
  * runs on every kernel with inet_diag. Returns 0, 1, or -E2BIG / -EINVAL. */
 int sockdiag_bc_build(const struct sockdiag_selector *sel, size_t n_sel, int family,
 		      uint8_t *buf, size_t cap, size_t *len);

@@ -4,7 +4,7 @@
 # the last packet the server received to the owner reading the error: keepwatchd
 # (keepalive_probes = 2) versus the kernel alone (its 20 probes, ~21 s).
 #
-# Usage (root): KW_BUILD=build tests/bench/detect.sh          env: RUNS (default 3)
+# Usage (root): KW_BUILD=build tests/bench/detect.sh   env: RUNS (default 3), POLL_MS (200)
 # The last packet's time T comes from `ss -ti` (lastack) right after the power-off. The
 # nominal target moment is T + idle + 2 x interval = T + 3000 ms: the second probe has gone
 # unanswered for a whole interval. The kernel's keepalive timers fire late by their own slack
@@ -14,6 +14,7 @@
 # The target is judged against that moment; the nominal one is shown too.
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
+POLL_MS=${POLL_MS:-200} # the shipped default
 kb_init detect needs-daemon
 command -v nft >/dev/null || kw_skip "nft not installed"
 command -v ss >/dev/null || kw_skip "ss not installed"
@@ -40,7 +41,8 @@ K_T=$(last_packet_ns kernel)
 [ -n "$K_T" ] || kw_die "kernel: no time of the last packet"
 
 kb_pair
-kb_config "$KW_TMP/detect.ini" -- "local_ports = 2000" "keepalive_probes = 2"
+kb_config "$KW_TMP/detect.ini" "poll_interval = ${POLL_MS}ms" -- "local_ports = 2000" \
+	"keepalive_probes = 2"
 kb_daemon PID_kwd "$NS_SRV" "$KW_TMP/detect.ini" kwd
 declare -a KILL_MS DELTA LOG_MS PROBE3 LAG RST
 for run in $(seq 1 "$RUNS"); do
@@ -97,7 +99,7 @@ dmed=$(kb_median "${DELTA[@]}")
 lag=$(kb_median "${LAG[@]}")
 list() { for v in "$@"; do kb_ms "$v"; done | paste -sd' '; }
 echo "peer power-off, server keepalive 1,1,20: ms after the last packet the server received" \
-	"(T); medians of $RUNS runs; machine: $(kb_machine)"
+	"(T); poll_interval ${POLL_MS}ms; medians of $RUNS runs; machine: $(kb_machine)"
 kb_row "who" "error read" "at T+" "nominal" "vs nominal" "probe 3 at T+" "after probe 3" "RST at T+"
 kb_row "keepwatchd keepalive_probes=2" ECONNABORTED "$(kb_ms "$med")" 3000 "$(kb_ms "$dmed")" \
 	"$(kb_ms "$(kb_median "${PROBE3[@]}")")" "$(kb_ms "$lag")" "$(kb_ms "$(kb_median "${RST[@]}")")"

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+
 #include "keepwatch/linkmon.h"
 
 static volatile sig_atomic_t watch_stop;
@@ -64,14 +67,52 @@ static void watch_dump_tables(const struct linkmon *lm)
 	}
 }
 
+/* --raw: the kernel's messages as hex, one a line; the unit-test fixtures came from this. */
+static int watch_raw(const sigset_t *waitmask)
+{
+	static _Alignas(4) uint8_t buf[65536];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct pollfd pfd;
+	int err = 0;
+
+	if (!nl || mnl_socket_bind(nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+				   MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	pfd.fd = mnl_socket_get_fd(nl);
+	pfd.events = POLLIN;
+	printf("ready raw\n");
+	while (!watch_stop) {
+		const struct nlmsghdr *nlh = (const void *)buf;
+		int len;
+
+		if (ppoll(&pfd, 1, NULL, waitmask) < 0)
+			continue; /* EINTR: the loop condition decides */
+		len = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		for (; linkmon_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			printf("raw type=%u len=%u hex=", nlh->nlmsg_type, nlh->nlmsg_len);
+			for (uint32_t i = 0; i < nlh->nlmsg_len; i++)
+				printf("%02x", ((const uint8_t *)nlh)[i]);
+			printf("\n");
+		}
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return err;
+}
+
 static void watch_usage(FILE *f)
 {
-	fprintf(f, "usage: linkmon_watch [--rcvbuf BYTES] [--delay-ms MS] [--dump] [-h]\n"
+	fprintf(f, "usage: linkmon_watch [--rcvbuf BYTES] [--delay-ms MS] [--dump] [--raw] [-h]\n"
 		   "Prints every link/address event as\n"
 		   "  event=<kind> ifindex=N ifname=X flags=0x.. addr=IP/PREFIX|-\n"
 		   "  --rcvbuf BYTES  shrink the event socket's buffer (to provoke ENOBUFS)\n"
 		   "  --delay-ms MS   wait this long (<= 10000) after each wake-up before reading\n"
 		   "  --dump          print the initial tables as link/addr lines\n"
+		   "  --raw           no linkmon: print each kernel message as\n"
+		   "                  raw type=N len=N hex=... (how the test fixtures were made)\n"
 		   "Exits on SIGTERM/SIGINT after a 'stats ...' line.\n");
 }
 
@@ -113,11 +154,12 @@ int main(int argc, char **argv)
 		{"rcvbuf", required_argument, NULL, 'r'},
 		{"delay-ms", required_argument, NULL, 'd'},
 		{"dump", no_argument, NULL, 'D'},
+		{"raw", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	long rcvbuf = 0, delay_ms = 0;
-	bool dump = false;
+	bool dump = false, raw = false;
 	struct sigaction sa;
 	sigset_t block, waitmask;
 	struct linkmon lm;
@@ -128,8 +170,8 @@ int main(int argc, char **argv)
 			continue;
 		if (c == 'd' && watch_parse_int(optarg, 10000, &delay_ms) == 0)
 			continue;
-		if (c == 'D') {
-			dump = true;
+		if (c == 'D' || c == 'R') {
+			*(c == 'D' ? &dump : &raw) = true;
 			continue;
 		}
 		watch_usage(c == 'h' ? stdout : stderr);
@@ -148,6 +190,12 @@ int main(int argc, char **argv)
 	sigdelset(&waitmask, SIGTERM);
 	sigdelset(&waitmask, SIGINT);
 
+	if (raw) {
+		err = watch_raw(&waitmask);
+		if (err < 0)
+			fprintf(stderr, "linkmon_watch: raw socket: %s\n", strerror(-err));
+		return err < 0 ? 1 : 0;
+	}
 	err = linkmon_open(&lm, watch_event, NULL);
 	if (err < 0) {
 		fprintf(stderr, "linkmon_watch: linkmon_open: %s\n", strerror(-err));

@@ -86,7 +86,7 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
 		return MNL_CB_OK;
 	e = mnl_nlmsg_get_payload(nlh);
-	if (e->msg.nlmsg_seq < st->first_seq || e->msg.nlmsg_seq > st->last_seq)
+	if (e->msg.nlmsg_seq - st->first_seq > st->last_seq - st->first_seq) /* wrap-safe */
 		return MNL_CB_OK;
 	st->acks++;
 	if (e->error < 0 && st->err == 0)

@@ -465,6 +465,8 @@ static int lm_dump(struct linkmon *lm, struct linkmon *t)
 			err = lm_dump_one(lm, t, RTM_GETADDR, AF_INET);
 		if (!err)
 			err = lm_dump_one(lm, t, RTM_GETADDR, AF_INET6);
+		if (err == -EAFNOSUPPORT || err == -EOPNOTSUPP)
+			err = 0; /* a kernel booted with ipv6.disable=1 */
 		if (err != -EINTR && err != -EMSGSIZE)
 			break;
 	}
@@ -532,6 +534,24 @@ static void lm_diff_changed(struct linkmon *lm, const struct linkmon *old)
 			lm_emit_addr(lm, LM_ADDR_ADDED, &lm->addrs[i]);
 }
 
+/* lm's tables move to old, fresh's to lm. */
+static void lm_tables_take(struct linkmon *lm, const struct linkmon *fresh, struct linkmon *old)
+{
+	memset(old, 0, sizeof(*old));
+	old->links = lm->links;
+	old->n_links = lm->n_links;
+	old->cap_links = lm->cap_links;
+	old->addrs = lm->addrs;
+	old->n_addrs = lm->n_addrs;
+	old->cap_addrs = lm->cap_addrs;
+	lm->links = fresh->links;
+	lm->n_links = fresh->n_links;
+	lm->cap_links = fresh->cap_links;
+	lm->addrs = fresh->addrs;
+	lm->n_addrs = fresh->n_addrs;
+	lm->cap_addrs = fresh->cap_addrs;
+}
+
 static int lm_resync(struct linkmon *lm, bool grow)
 {
 	struct linkmon fresh, old;
@@ -552,17 +572,7 @@ static int lm_resync(struct linkmon *lm, bool grow)
 		return err;
 	lm->resync_pending = false;
 	lm_diff_removed(lm, &fresh);
-	memset(&old, 0, sizeof(old));
-	old.links = lm->links;
-	old.n_links = lm->n_links;
-	old.addrs = lm->addrs;
-	old.n_addrs = lm->n_addrs;
-	lm->links = fresh.links;
-	lm->n_links = fresh.n_links;
-	lm->cap_links = fresh.cap_links;
-	lm->addrs = fresh.addrs;
-	lm->n_addrs = fresh.n_addrs;
-	lm->cap_addrs = fresh.cap_addrs;
+	lm_tables_take(lm, &fresh, &old);
 	lm_diff_changed(lm, &old);
 	tables_free(&old);
 	lm->resyncs++;

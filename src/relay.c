@@ -2,7 +2,6 @@
  * forwarding with backpressure and half-close, and one log line per open and per close. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,7 +26,7 @@
 #define RELAY_ACCEPT_BATCH 64
 /* Empty pipes kept for reuse: a burst of new transfers should not cost two pipe2() and
  * fcntl() calls each, yet an idle relay should not sit on thousands of descriptors. */
-#define RELAY_POOL_MAX 256
+#define RELAY_POOL_MAX 64
 #define RELAY_TICK_MS 100
 #define RELAY_ACCEPT_RETRY_MS 250
 #define RELAY_EMFILE_LOG_MS 10000
@@ -214,6 +213,12 @@ static void relay_accept_pause(struct relay *r)
 
 	if (r->accept_paused)
 		return;
+	/* Pooled pipes are descriptors too: give them back before refusing new clients. */
+	while (r->npool > 0) {
+		r->npool--;
+		close(r->pool[r->npool].r);
+		close(r->pool[r->npool].w);
+	}
 	epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->lfd, &ev);
 	r->accept_paused = true;
 	now = relay_now_ms();

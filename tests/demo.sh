@@ -11,46 +11,49 @@ cmake --build build -j "$(nproc)" >/dev/null || exit 1
 export KW_BUILD="$src/build" KW_SRC="$src"
 source tests/lib/netns.sh
 kw_require_root
-kw_init kwdemo
+kw_init kwdemo-main
 CONFIG="$src/etc/keepwatch.ini"
 "$KW_BUILD/keepwatchd" --check -c "$CONFIG" || exit 1
 # The relay listens on the first port the shipped config guards.
-PORT=$(awk -F= '/^[[:space:]]*local_ports[[:space:]]*=/ { gsub(/[^0-9].*/, "", $2); sub(/^ */, "", $2); }
-	/^[[:space:]]*local_ports[[:space:]]*=/ { v = $2; sub(/^[[:space:]]*/, "", v); split(v, a, /[^0-9]/); print a[1]; exit }' "$CONFIG")
+PORT=$(sed -n 's/^[[:space:]]*local_ports[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -n 1)
 [ -n "$PORT" ] || kw_die "no local_ports in $CONFIG"
 kw_syslog_start
 
+# Milliseconds on the clock the syslog receiver stamps lines with (CLOCK_MONOTONIC).
 ms_now() { kw_mono_ms; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "+%7.3f s", (b - a) / 1000 }'; }
 
-# one_run LABEL WITH_KEEPWATCHD(0|1)
+# one_run LABEL WITH_KEEPWATCHD(0|1) RUN_ID BOUND_S [RELAY ARGS...]
 one_run() {
-	local label=$1 with=$2 srv cli t0 t1 line relaylog i
-	kw_ns srv "srv-$with"
-	kw_ns cli "cli-$with"
+	local label=$1 with=$2 id=$3 bound=$4 srv cli t0 t1 line relaylog i
+	shift 4
+	kw_ns srv "srv-$id"
+	kw_ns cli "cli-$id"
 	kw_veth "$srv" kwdemo0 77 "$cli" kwdemo1 78
 	kw_addr "$srv" kwdemo0 10.77.0.1/24
 	kw_addr "$cli" kwdemo1 10.77.0.2/24
-	relaylog="$KW_TMP/relay-$with.log"
-	kw_bg "$srv" "$KW_TMP/sink-$with.log" python3 -u tests/lib/peer.py sink 127.0.0.1 9
-	kw_bg "$srv" "$relaylog" "$KW_BUILD/keepwatch-relay" --listen "10.77.0.1:$PORT" --connect 127.0.0.1:9
-	kw_wait 5 grep -q listening "$KW_TMP/sink-$with.log"
+	relaylog="$KW_TMP/relay-$id.log"
+	kw_bg "$srv" "$KW_TMP/sink-$id.log" python3 -u tests/lib/peer.py sink 127.0.0.1 9
+	kw_wait 5 grep -q listening "$KW_TMP/sink-$id.log"
+	kw_bg "$srv" "$relaylog" "$KW_BUILD/keepwatch-relay" --listen "10.77.0.1:$PORT" \
+		--connect 127.0.0.1:9 "$@"
 	kw_wait 5 bash -c "ip netns exec $srv ss -Hltn 'sport = :$PORT' | grep -q ."
 	if [ "$with" = 1 ]; then
 		kw_bg_syslog "$srv" "$KW_TMP/keepwatchd.err" "$KW_BUILD/keepwatchd" -c "$CONFIG"
 		kw_grep_wait 10 "$KW_SYSLOG" "event=start" || kw_die "keepwatchd did not start"
 	fi
-	kw_bg "$cli" "$KW_TMP/client-$with.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
-	kw_wait 5 grep -q "^open" "$relaylog" || kw_wait 5 grep -q "open " "$relaylog"
-	sleep 1
+	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
+	kw_wait 5 grep -q "open " "$relaylog" || kw_die "the client did not get through the relay"
+	sleep 0.5
 	echo
 	echo "== $label"
 	grep "open " "$relaylog" | sed 's/^/          relay: /'
 	t0=$(ms_now)
 	ip -n "$cli" link set kwdemo1 down
 	echo "$(elapsed "$t0" "$t0")  the client's cable is pulled (its end of the link goes down)"
-	for i in $(seq 1 3000); do
+	for i in $(seq 1 $((bound * 100))); do
 		grep -q "close " "$relaylog" && break
+		[ $(($(ms_now) - t0)) -ge $((bound * 1000)) ] && break
 		sleep 0.01
 	done
 	t1=$(ms_now)
@@ -61,14 +64,16 @@ one_run() {
 	if grep -q "close " "$relaylog"; then
 		echo "$(elapsed "$t0" "$t1")  relay: $(grep -m1 'close ' "$relaylog" | sed 's/^keepwatch-relay: //')"
 	else
-		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection"
+		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection ($(ip netns exec "$srv" ss -Htn state established "sport = :$PORT" | wc -l) ESTABLISHED); giving up"
 	fi
-	RESULT[$with]=$((t1 - t0))
+	RESULT[$id]=$((t1 - t0))
+	kw_stop_all_but "$KW_SYSLOG_PID"
 }
 
 declare -a RESULT
-one_run "the kernel alone (relay keepalive 10,1,2)" 0
-one_run "with keepwatchd -c etc/keepwatch.ini" 1
+one_run "the kernel alone, relay without keepalive (a receive-only service)" 0 0 20 --keepalive off
+one_run "the kernel alone, relay with keepalive 10,1,2 (its default)" 0 1 30
+one_run "with keepwatchd -c etc/keepwatch.ini, relay without keepalive" 1 2 30 --keepalive off
 echo
-printf 'summary: dead connection closed after %d ms by the kernel alone, %d ms with keepwatchd\n' \
-	"${RESULT[0]}" "${RESULT[1]}"
+printf 'summary: the dead connection was closed by the kernel alone: never (gave up after %d ms) without keepalive, after %d ms with keepalive 10,1,2; with keepwatchd: after %d ms\n' \
+	"${RESULT[0]}" "${RESULT[1]}" "${RESULT[2]}"

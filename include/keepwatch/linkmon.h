@@ -27,7 +27,7 @@ struct linkmon_addr {
 /* Pure decoders, usable on canned buffers. They validate every attribute they read
  * (mnl_attr_parse with a validation callback). Return 0, or -EINVAL for a malformed or
  * foreign message, which the caller skips and counts. The caller guarantees that the
- * header and nlmsg_len bytes are readable (walk the stream with mnl_nlmsg_ok/next).
+ * header and nlmsg_len bytes are readable (walk with linkmon_nlmsg_ok/mnl_nlmsg_next).
  * Rejected: a wrong nlmsg_type, nlmsg_len short of the fixed header or not 4-aligned, an
  * attribute cut short or with a bad nla_len, a link family other than AF_UNSPEC (e.g.
  * AF_BRIDGE), ifindex <= 0, an IFLA_IFNAME without NUL or too long, an address family
@@ -35,11 +35,11 @@ struct linkmon_addr {
  * longer than the address, no address at all. *out is written only on success; the link
  * name is "" if the message carries none. */
 int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
+int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 /* mnl_nlmsg_ok() that also refuses nlmsg_len >= 2^31: libmnl compares it as an int, so
  * such a header passes, and mnl_nlmsg_next() then jumps off the buffer or loops (found by
  * fuzz_linkmon). Walk untrusted streams with this and mnl_nlmsg_next(). */
 bool linkmon_nlmsg_ok(const struct nlmsghdr *nlh, int len);
-int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 
 enum linkmon_event_kind {
 	LM_LINK_ADMIN_DOWN, /* IFF_UP cleared */
@@ -60,7 +60,9 @@ const char *linkmon_event_name(enum linkmon_event_kind kind);
  * Table order around the callback: for LM_LINK_REMOVED and LM_ADDR_REMOVED the entry is
  * still in the table while fn runs (so it can look up the name and the link's addresses)
  * and removed right after; addresses left on a removed link go with it, silently. For
- * the other events the table already holds the new state. fn must not call linkmon_*
+ * the other events the table already holds the new state. In a resync the removals come
+ * first (old tables), then the rest (new tables), then LM_RESYNC. The link of
+ * LM_LINK_REMOVED carries the flags of the RTM_DELLINK. fn must not call linkmon_*
  * functions other than the lookups.
  */
 struct linkmon_event {
@@ -75,12 +77,12 @@ struct linkmon {
 	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4_IFADDR, IPV6_IFADDR */
 	struct mnl_socket *query; /* dumps */
 	uint32_t seq;
-	int rcvbuf; /* current SO_RCVBUF of events, grown on ENOBUFS */
-	struct linkmon_link *links;
+	int rcvbuf; /* SO_RCVBUF of events as set (half what getsockopt shows), grown on ENOBUFS */
+	struct linkmon_link *links; /* in no particular order */
 	size_t n_links, cap_links;
 	struct linkmon_addr *addrs;
 	size_t n_addrs, cap_addrs;
-	uint64_t malformed; /* messages skipped */
+	uint64_t malformed; /* messages skipped (foreign families are ignored, not counted) */
 	uint64_t resyncs; /* ENOBUFS recoveries */
 	linkmon_event_fn fn;
 	void *arg;

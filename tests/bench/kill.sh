@@ -1,6 +1,6 @@
 #!/bin/bash
 # Mass kill rate: 1k and 10k connections killed by keepwatchd on an address removal versus
-# `ss -K src ADDR` on an identical fresh set, alternated, medians of RUNS.
+# `ss -K -t src ADDR` on an identical fresh set, alternated, medians of RUNS.
 #
 # Usage (root): KW_BUILD=build tests/bench/kill.sh          env: RUNS (default 3), SIZES
 # Rate = connections / (end - start). keepwatchd: start = just before the RTM_DELADDR request
@@ -26,7 +26,7 @@ one() {
 		ip netns exec "$NS_SRV" "$KB_FARM" event "$KW_TMP/$tag.ev" addr-del kwsrv0 10.77.0.1/24 ||
 			kw_die "address removal failed"
 	else
-		ip netns exec "$NS_SRV" "$KB_FARM" run "$KW_TMP/$tag.ev" ss -K src 10.77.0.1 >/dev/null
+		ip netns exec "$NS_SRV" "$KB_FARM" run "$KW_TMP/$tag.ev" ss -K -t src 10.77.0.1 >/dev/null
 	fi
 	kb_victims_done 30 || echo "warning: $tag: not every connection saw an error" >&2
 	kill -USR1 "$KB_V_SRV" 2>/dev/null # stamps so far, for the timeout case
@@ -66,14 +66,14 @@ done
 kills=$(grep -c 'action=kill reason=addr-removed' "$KW_TMP/kwd.log")
 kb_stop "$PID_kwd"
 
-echo "kill by address removal: keepwatchd vs ss -K src ADDR, $RUNS runs each, medians;" \
+echo "kill by address removal: keepwatchd vs ss -K -t src ADDR, $RUNS runs each, medians;" \
 	"machine: $(kb_machine)"
 kb_row "connections" "method" "conn/s" "ms" "ECONNABORTED seen" "runs conn/s"
 summary=""
 for n in $SIZES; do
 	for m in kwd ss; do
 		med=$(kb_median ${RATES[$m,$n]})
-		label=$([ "$m" = kwd ] && echo "keepwatchd addr-removed" || echo "ss -K src ADDR")
+		label=$([ "$m" = kwd ] && echo "keepwatchd addr-removed" || echo "ss -K -t src ADDR")
 		kb_row "$n" "$label" "$(kb_fmt %.0f "$med")" "$(kb_ms "$(kb_median ${MS[$m,$n]})")" \
 			"$(echo ${ABORT[$m,$n]} | tr ' ' /)" \
 			"$(for r in ${RATES[$m,$n]}; do kb_fmt %.0f "$r"; done | paste -sd' ')"

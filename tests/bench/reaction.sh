@@ -8,7 +8,8 @@
 #      BULK (unrelated connections, default 50000 = 100k sockets)
 # The event time is taken just before the RTM_DELADDR / RTM_NEWLINK(down) request is sent
 # (connfarm event, no process start-up in between); the owner (one process, epoll) stamps
-# each ECONNABORTED read. "first", "median" and "last" are over the affected connections.
+# each ECONNABORTED read. "first", "median" and "last" are over the affected connections;
+# "kernel ack" is when the kernel answered the request: the kernel's own share of the time.
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"1 1000 10000"}
@@ -21,7 +22,10 @@ kb_pair
 kb_config "$KW_TMP/react.ini" -- "local_ports = 2000" "on_link_loss = kill"
 kb_daemon PID_kwd "$NS_SRV" "$KW_TMP/react.ini" kwd
 
-# one EVENT N RUN: sets R_FIRST R_MED R_LAST (ms after the event) and R_AB.
+link_back() { ip -n "$NS_SRV" link show kwsrv0 | grep -q LOWER_UP; }
+
+# one EVENT N RUN: sets R_FIRST R_MED R_LAST (ms after the event), R_AB, and R_ACK (ms until
+# the kernel acknowledged the request: its own share of the time).
 one() {
 	local ev=$1 n=$2 tag="$1-$2-$3" t0
 	kb_victims "$tag" "$n"
@@ -34,7 +38,8 @@ one() {
 	kb_victims_done 20 || echo "warning: $tag: not every connection saw an error" >&2
 	kill -USR1 "$KB_V_SRV" 2>/dev/null
 	sleep 0.1
-	read -r t0 _ <"$KW_TMP/$tag.ev"
+	read -r t0 t1 <"$KW_TMP/$tag.ev"
+	R_ACK=$(kb_calc "($t1 - $t0) / 1e6")
 	R_AB=$(kb_err_field "$KB_V_ERR" econnaborted)
 	R_FIRST=1e12 R_MED=1e12 R_LAST=1e12 # none seen: shown as "none"
 	if [ "${R_AB:-0}" -gt 0 ]; then
@@ -47,12 +52,12 @@ one() {
 		ip -n "$NS_SRV" addr add 10.77.0.1/24 dev kwsrv0 || kw_die "address re-add"
 	else
 		ip -n "$NS_SRV" link set kwsrv0 up || kw_die "link up"
-		kw_wait 5 ip netns exec "$NS_SRV" ping -c1 -W1 10.77.0.2 || kw_die "link did not return"
+		kw_wait 5 link_back || kw_die "link did not return"
 	fi
 	sleep 0.3
 }
 
-declare -A FIRST MED LAST ABORT
+declare -A FIRST MED LAST ABORT ACK
 for run in $(seq 1 "$RUNS"); do
 	for ev in $EVENTS; do
 		for n in $SIZES; do
@@ -61,6 +66,7 @@ for run in $(seq 1 "$RUNS"); do
 			MED[$ev,$n]+=" $R_MED"
 			LAST[$ev,$n]+=" $R_LAST"
 			ABORT[$ev,$n]+=" ${R_AB:-0}"
+			ACK[$ev,$n]+=" $R_ACK"
 		done
 	done
 done
@@ -70,12 +76,14 @@ kb_stop "$PID_kwd"
 
 echo "event -> owner reads ECONNABORTED, ms; medians of $RUNS runs; $sockets unrelated" \
 	"sockets in another namespace; machine: $(kb_machine)"
-kb_row "event" "affected" "first" "median" "last (all)" "ECONNABORTED seen" "runs: last ms"
+kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "ECONNABORTED seen" \
+	"runs: last ms"
 summary=""
 for ev in $EVENTS; do
 	for n in $SIZES; do
 		last=$(kb_median ${LAST[$ev,$n]})
 		kb_row "$([ "$ev" = addr ] && echo "ip addr del" || echo "ip link set down")" "$n" \
+			"$(kb_ms "$(kb_median ${ACK[$ev,$n]})")" \
 			"$(kb_ms "$(kb_median ${FIRST[$ev,$n]})")" \
 			"$(kb_ms "$(kb_median ${MED[$ev,$n]})")" "$(kb_ms "$last")" \
 			"$(echo ${ABORT[$ev,$n]} | tr ' ' /)" \

@@ -170,4 +170,10 @@ kw_stop_all_but() {
 	KW_PIDS=("${left[@]}")
 }
 
-kw_mono_ms() { python3 -c 'import time; print(int(time.monotonic()*1000))'; }
+kw_mono_ms() {
+	if [ -x "$KW_BUILD/tools/mono_ms" ]; then
+		"$KW_BUILD/tools/mono_ms"
+	else
+		python3 -c 'import time; print(int(time.monotonic()*1000))'
+	fi
+}

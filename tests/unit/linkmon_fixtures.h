@@ -10,7 +10,9 @@
  *   ip link set kwlm0 up; ip -n B link set kwlm1 up; ip addr add 10.77.0.1/24 dev kwlm0;
  *   ip addr add fd77::1/64 dev kwlm0 nodad; ip addr add 10.77.1.1 peer 10.77.1.2 dev kwlm0;
  *   ip addr del ...; ip link del kwlm0
- * The same bytes seed tests/fuzz/corpus/fuzz_linkmon/.
+ * To capture anew: `ip netns exec NS linkmon_watch --raw` prints each message as hex.
+ * The same bytes seed tests/fuzz/corpus/fuzz_linkmon/ (stream_all: all 14 messages of
+ * the run in a row; regress_nlmsg_len_2g: the input that found the mnl_nlmsg_ok hole).
  */
 
 /* RTM_NEWLINK kwlm0 (ifindex 77) up with carrier: flags 0x11043 (1504 bytes) */

@@ -49,6 +49,7 @@ struct nft_batch {
 struct nft_ack_state {
 	uint32_t first_seq, last_seq;
 	unsigned acks;
+	bool batch_failed; /* the kernel rejected the batch as a whole */
 	int err;
 };
 
@@ -93,7 +94,7 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
 		st->err = e->error;
 	/* A batch-wide failure is reported once, on the batch-begin message. */
 	if (e->error < 0 && e->msg.nlmsg_seq == st->first_seq)
-		st->acks = UINT32_MAX;
+		st->batch_failed = true;
 	return MNL_CB_OK;
 }
 
@@ -101,7 +102,7 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
  * error the kernel reported, 0 when all succeeded, or -ETIMEDOUT. */
 static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
 {
-	static mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nft_ack_cb };
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nft_ack_cb };
 	struct nft_ack_state st = { .first_seq = nb->first_seq, .last_seq = nb->seq - 1 };
 	char buf[NFT_RECV_SIZE];
 	ssize_t n;
@@ -112,7 +113,7 @@ static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
 	k->seq = nb->seq;
 	if (mnl_socket_sendto(k->nl, mnl_nlmsg_batch_head(nb->b), mnl_nlmsg_batch_size(nb->b)) < 0)
 		return -errno;
-	while (st.acks < nb->msgs) {
+	while (st.acks < nb->msgs && !st.batch_failed) {
 		n = mnl_socket_recvfrom(k->nl, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)

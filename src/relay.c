@@ -27,6 +27,9 @@
 /* Empty pipes kept for reuse: a burst of new transfers should not cost two pipe2() and
  * fcntl() calls each, yet an idle relay should not sit on thousands of descriptors. */
 #define RELAY_POOL_MAX 64
+/* Pipes the pool hands out only when pipe2() fails for lack of descriptors, so pairs that
+ * are already open keep moving data while accepting is paused. */
+#define RELAY_PIPE_RESERVE 2
 #define RELAY_TICK_MS 100
 #define RELAY_ACCEPT_RETRY_MS 250
 #define RELAY_EMFILE_LOG_MS 10000
@@ -167,18 +170,24 @@ static void relay_format_peer(const struct sockaddr_storage *ss, char *buf, size
 	snprintf(buf, len, "?");
 }
 
+static void relay_accept_pause(struct relay *r);
+
 static int relay_pipe_get(struct relay *r, struct relay_dir *d)
 {
 	int fds[2];
 
-	if (r->npool > 0) {
-		r->npool--;
-		d->pipe_r = r->pool[r->npool].r;
-		d->pipe_w = r->pool[r->npool].w;
-		return 0;
+	if (r->npool <= RELAY_PIPE_RESERVE) {
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0)
+			goto got;
+		if ((errno != EMFILE && errno != ENFILE) || r->npool == 0)
+			return -errno;
+		relay_accept_pause(r);
 	}
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -errno;
+	r->npool--;
+	d->pipe_r = r->pool[r->npool].r;
+	d->pipe_w = r->pool[r->npool].w;
+	return 0;
+got:
 	if (r->o->pipe_size) {
 		int sz = fcntl(fds[1], F_SETPIPE_SZ, (int)r->o->pipe_size);
 
@@ -213,12 +222,6 @@ static void relay_accept_pause(struct relay *r)
 
 	if (r->accept_paused)
 		return;
-	/* Pooled pipes are descriptors too: give them back before refusing new clients. */
-	while (r->npool > 0) {
-		r->npool--;
-		close(r->pool[r->npool].r);
-		close(r->pool[r->npool].w);
-	}
 	epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->lfd, &ev);
 	r->accept_paused = true;
 	now = relay_now_ms();
@@ -704,14 +707,17 @@ static int relay_setup(struct relay *r)
 	if (relay_epoll_add(r, r->sigfd, EPOLLIN, &r->signal_ep) < 0 ||
 	    relay_epoll_add(r, r->timerfd, EPOLLIN, &r->timer_ep) < 0)
 		return -errno;
-	/* Learn the real pipe size once (a probe pipe goes straight into the pool). */
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -errno;
-	if (r->o->pipe_size && fcntl(fds[1], F_SETPIPE_SZ, (int)r->o->pipe_size) < 0)
-		log_msg(LOG_WARNING, "cannot set pipe size %u: %s (using the default)",
-			r->o->pipe_size, strerror(errno));
-	r->pipe_cap = (size_t)fcntl(fds[1], F_GETPIPE_SZ);
-	r->pool[r->npool++] = (struct relay_pipe){ .r = fds[0], .w = fds[1] };
+	/* The reserve pipes also tell the real pipe size. */
+	for (int i = 0; i < RELAY_PIPE_RESERVE; i++) {
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+			return -errno;
+		if (r->o->pipe_size && fcntl(fds[1], F_SETPIPE_SZ, (int)r->o->pipe_size) < 0 &&
+		    i == 0)
+			log_msg(LOG_WARNING, "cannot set pipe size %u: %s (using the default)",
+				r->o->pipe_size, strerror(errno));
+		r->pipe_cap = (size_t)fcntl(fds[1], F_GETPIPE_SZ);
+		r->pool[r->npool++] = (struct relay_pipe){ .r = fds[0], .w = fds[1] };
+	}
 	return 0;
 }
 

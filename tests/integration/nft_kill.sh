@@ -149,7 +149,8 @@ tcp_state() { ip netns exec "$SRV" ss -Htna "( dport = :$1 )" | awk '{print $1}'
 # rule_packets FAMILY: packets the keepwatch rule for ip/ip6 has reset so far.
 rule_packets() {
 	ip netns exec "$SRV" nft list chain inet keepwatch output |
-		awk -v f="$1" '$1 == f && $2 == "saddr" {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'
+		awk -v f="$1" '$1 == f && $2 == "saddr" {
+			for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 # probe_cmd LINE: one command to the running probe; waits for its answer.
 probe_answers() { grep -c -E '^(ok|error)' "$KW_TMP/probe.log"; }
@@ -386,5 +387,6 @@ kw_check "healthy v4 connection still working at the end" \
 	echo_advances "$KW_TMP/echo4.log" "$ECHO4"
 kw_check "healthy v6 connection still working at the end" \
 	echo_advances "$KW_TMP/echo6.log" "$ECHO6"
-echo "# healthy round trips: v4 $(echo_count "$KW_TMP/echo4.log"), v6 $(echo_count "$KW_TMP/echo6.log")"
+echo "# healthy round trips: v4 $(echo_count "$KW_TMP/echo4.log")," \
+	"v6 $(echo_count "$KW_TMP/echo6.log")"
 kw_done

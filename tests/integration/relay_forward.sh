@@ -322,7 +322,9 @@ kw_check "connect timeout: close line says Connection timed out" \
 kw_check "connect timeout: client closed within 2 s" [ $((t1 - t0)) -lt 2000 ]
 
 # --- out of descriptors: accepting pauses, nothing crashes, service resumes ---
-# 24 fds: 9 for the relay itself leave room for about 7 pairs; 12 clients exhaust them.
+# 24 fds: 11 for the relay itself (2 reserve pipes) leave room for about 6 pairs; 12 clients
+# exhaust them (one accepted at the very edge, with no fd left for its upstream, would be
+# refused with a close line).
 kw_bg "$SRV" "$KW_TMP/r6.log" prlimit --nofile=24:24 -- "$RELAY" --listen 7500 \
 	--connect 127.0.0.1:7001 --keepalive off
 PID_r6=$KW_LAST_PID

@@ -90,13 +90,16 @@ static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct
 	killer_log(d, LOG_ERR, "kill-failed", why, e, tail);
 }
 
-/* What the nft path cannot promise, said in the alert rather than hidden. */
+/* What the nft path cannot promise, said in the alert rather than hidden: a reset
+ * answers the socket's next segment, and a segment without a route never reaches the
+ * output hook (the kernel's own timers end such a connection, if any run). */
 static const char *killer_nft_caveat(enum kill_reason why, const struct watch_conn *e)
 {
-	if (why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
-		return " caveat=no-route-reset-may-never-come";
+	if (why == REASON_LINK_DOWN || why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
+		return " caveat=\"no route: the reset may never be sent; only the kernel's own "
+		       "timers end it\"";
 	if (e->timer == TIMER_NONE)
-		return " caveat=socket-sends-nothing-reset-waits-for-its-next-segment";
+		return " caveat=\"sends nothing: the reset waits for its next segment\"";
 	return "";
 }
 
@@ -116,7 +119,7 @@ static int killer_nft_ready(struct kw_daemon *d)
 static void killer_nft(struct kw_daemon *d, struct watch_conn *e, enum kill_reason why)
 {
 	uint64_t timeout = d->cfg.global.nft_timeout_ms;
-	char tail[160];
+	char tail[192];
 	int err = killer_nft_ready(d);
 
 	if (err == 0)

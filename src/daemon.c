@@ -207,7 +207,7 @@ static void daemon_reload(struct kw_daemon *d)
 	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	d->metrics.reloads_ok++;
-	watch_clear(d);
+	watch_remap(d);
 	err = watch_setup(d);
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));

@@ -81,10 +81,11 @@ static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct
 {
 	char tail[128];
 
-	metrics_count_kill_failed(&d->metrics, e->svc);
+	/* One refusal is one failure, however often the standing verdict is retried. */
 	if (e->reported)
 		return;
 	e->reported = true;
+	metrics_count_kill_failed(&d->metrics, e->svc);
 	snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", method, -err,
 		 strerror(-err));
 	killer_log(d, LOG_ERR, "kill-failed", why, e, tail);
@@ -93,8 +94,15 @@ static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct
 /* What the nft path cannot promise, said in the alert rather than hidden: a reset
  * answers the socket's next segment, and a segment without a route never reaches the
  * output hook (the kernel's own timers end such a connection, if any run). */
-static const char *killer_nft_caveat(enum kill_reason why, const struct watch_conn *e)
+static const char *killer_nft_caveat(const struct kw_daemon *d, enum kill_reason why,
+				     const struct watch_conn *e)
 {
+	/* A lost carrier keeps the routes: the next segment meets the rule (measured). */
+	if (why == REASON_LINK_DOWN)
+		for (size_t i = 0; i < d->n_down; i++)
+			if (d->down[i].ifindex == e->ifindex && d->down[i].no_carrier &&
+			    !d->down[i].removed)
+				return "";
 	if (why == REASON_LINK_DOWN || why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
 		return " caveat=\"no route: the reset may never be sent; only the kernel's own "
 		       "timers end it\"";
@@ -132,7 +140,7 @@ static void killer_nft(struct kw_daemon *d, struct watch_conn *e, enum kill_reas
 	e->verdict = why;
 	e->nft_deadline_ms = daemon_now_ms() + timeout;
 	metrics_count_kill(&d->metrics, e->svc, why, false);
-	snprintf(tail, sizeof(tail), " method=nft%s", killer_nft_caveat(why, e));
+	snprintf(tail, sizeof(tail), " method=nft%s", killer_nft_caveat(d, why, e));
 	killer_log(d, LOG_WARNING, "kill", why, e, tail);
 }
 
@@ -241,6 +249,11 @@ void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill
 
 	(void)ifname;
 	n = killer_triage(d, v, n, why, now);
+	if (!use_nft && d->destroy_unsupported) { /* kill_method = destroy on such a kernel */
+		for (size_t i = 0; i < n; i++)
+			killer_log_failure(d, why, v[i], "destroy", -EOPNOTSUPP);
+		return;
+	}
 	if (use_nft) {
 		for (size_t i = 0; i < n; i++)
 			killer_nft(d, v[i], why);

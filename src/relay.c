@@ -89,6 +89,7 @@ void relay_opts_default(struct relay_opts *o)
 	o->ka_intvl = RELAY_DEF_KA_INTVL;
 	o->ka_cnt = RELAY_DEF_KA_CNT;
 	o->connect_timeout_ms = RELAY_DEF_CONNECT_TIMEOUT_MS;
+	o->pipe_size = RELAY_DEF_PIPE_SIZE;
 }
 
 static int relay_parse_int(const char *s, const char *end, int min, int max, int *out)

@@ -394,6 +394,7 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	static const int families[] = { AF_INET, AF_INET6 };
 	struct watch_verdicts vs = { 0 };
 	struct watch_dump_ctx x = { .d = d, .now = now, .vs = &vs };
+	uint64_t t0 = daemon_now_us();
 	int err = 0;
 
 	d->table.gen++;
@@ -416,6 +417,8 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 		watch_sweep(d, now);
 	watch_verdicts_run(d, &vs);
 	d->stats.discoveries++;
+	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
+		daemon_now_us() - t0);
 	d->discovery_due = false;
 	d->next_discovery_ms = now + d->cfg.global.discovery_interval_ms;
 	return err;
@@ -467,6 +470,9 @@ static int watch_lookup_due(struct kw_daemon *d, uint64_t now)
 	}
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=lookup error=\"%s\"", strerror(-err));
+	if (due.n)
+		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu", due.n, gone.n,
+			d->table.count - gone.n);
 	for (size_t i = 0; i < gone.n; i++) {
 		killer_confirm(d, gone.v[i], true, now);
 		watch_remove(&d->table, gone.v[i]);
@@ -542,7 +548,7 @@ static void watch_addr_format(const struct linkmon_addr *a, char *buf, size_t le
 }
 
 static void watch_down_add(struct kw_daemon *d, const struct linkmon_link *l, uint64_t now,
-			   bool removed)
+			   bool removed, bool no_carrier)
 {
 	struct down_link *dl = (struct down_link *)watch_down_find(d, l->ifindex);
 
@@ -553,7 +559,10 @@ static void watch_down_add(struct kw_daemon *d, const struct linkmon_link *l, ui
 		dl->ifindex = l->ifindex;
 		dl->since_ms = now;
 		dl->removed = false;
+		dl->no_carrier = no_carrier;
 	}
+	if (!no_carrier)
+		dl->no_carrier = false;
 	snprintf(dl->name, sizeof(dl->name), "%s", l->name);
 	dl->removed |= removed;
 }
@@ -622,11 +631,11 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 	case LM_LINK_CARRIER_LOST:
 		watch_log_link("link-down", &ev->link,
 			       ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down" : " cause=no-carrier");
-		watch_down_add(d, &ev->link, now, false);
+		watch_down_add(d, &ev->link, now, false, ev->kind == LM_LINK_CARRIER_LOST);
 		break;
 	case LM_LINK_REMOVED:
 		watch_log_link("link-removed", &ev->link, "");
-		watch_down_add(d, &ev->link, now, true);
+		watch_down_add(d, &ev->link, now, true, false);
 		break;
 	case LM_LINK_UP:
 		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64,
@@ -698,6 +707,30 @@ int watch_setup(struct kw_daemon *d)
 	}
 	d->discovery_due = true;
 	return 0;
+}
+
+/* After a reload: each known connection goes to its new service (its tracking and any
+ * pending nft kill kept), or is forgotten if no service wants it any more. */
+void watch_remap(struct kw_daemon *d)
+{
+	struct watch_batch drop = { 0 };
+
+	WATCH_FOREACH(&d->table, e)
+	{
+		const struct kw_service *svc = config_match(&d->cfg, e->family, e->src, e->sport,
+							    e->dst, e->dport);
+
+		if (!svc) {
+			watch_batch_push(&drop, e);
+			continue;
+		}
+		e->svc = (unsigned)(svc - d->cfg.services);
+		e->next_check_ms = 0;
+		e->reported = false;
+	}
+	for (size_t i = 0; i < drop.n; i++)
+		watch_remove(&d->table, drop.v[i]);
+	free(drop.v);
 }
 
 void watch_clear(struct kw_daemon *d)

@@ -82,6 +82,7 @@ struct down_link {
 	int ifindex;
 	char name[16];
 	uint64_t since_ms;
+	bool no_carrier; /* carrier lost while administratively up: routes stay */
 	bool removed;
 };
 
@@ -149,6 +150,7 @@ int daemon_list(struct kw_daemon *d, bool json);
 /* watch.c: the table and the poller */
 int watch_setup(struct kw_daemon *d);
 void watch_clear(struct kw_daemon *d);
+void watch_remap(struct kw_daemon *d);
 int watch_poll(struct kw_daemon *d, uint64_t now);
 void watch_poll_links(struct kw_daemon *d, uint64_t now);
 int watch_discover(struct kw_daemon *d, uint64_t now);

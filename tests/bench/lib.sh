@@ -156,10 +156,12 @@ kb_table() {
 # kb_err_field FILE KEY: a key=value from the summary line of a connfarm -e stamps file.
 kb_err_field() { head -1 "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
-# kb_machine: one line naming the machine the figures come from.
+# kb_machine: one line naming the machine the figures come from, with its load average
+# (other work on a small machine stretches wall-clock figures, not CPU ones).
 kb_machine() {
-	printf '%s, %s CPUs, Linux %s\n' \
-		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$(nproc)" "$(uname -r)"
+	printf '%s, %s CPUs, Linux %s, load %s\n' \
+		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$(nproc)" "$(uname -r)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # kb_stop PID...: stops each PID (TERM, then KILL after 2 s) and forgets it, so the EXIT

@@ -24,12 +24,14 @@ kb_daemon PID_kwd "$NS_SRV" "$KW_TMP/react.ini" kwd
 
 link_back() { ip -n "$NS_SRV" link show kwsrv0 | grep -q LOWER_UP; }
 
-# one EVENT N RUN: sets R_FIRST R_MED R_LAST (ms after the event), R_AB, and R_ACK (ms until
-# the kernel acknowledged the request: its own share of the time).
+# one EVENT N RUN: sets R_FIRST R_MED R_LAST (ms after the event), R_AB, R_ACK (ms until
+# the kernel acknowledged the request: its own share of the time) and R_CPU (the daemon's
+# CPU ms from before the event until every owner read its error).
 one() {
-	local ev=$1 n=$2 tag="$1-$2-$3" t0
+	local ev=$1 n=$2 tag="$1-$2-$3" t0 t1 c0
 	kb_victims "$tag" "$n"
 	sleep 1.5 # past discovery_interval, so the daemon knows them
+	c0=$(kb_cpu_ns "$PID_kwd")
 	if [ "$ev" = addr ]; then
 		ip netns exec "$NS_SRV" "$KB_FARM" event "$KW_TMP/$tag.ev" addr-del kwsrv0 10.77.0.1/24
 	else
@@ -38,6 +40,7 @@ one() {
 	kb_victims_done 20 || echo "warning: $tag: not every connection saw an error" >&2
 	kill -USR1 "$KB_V_SRV" 2>/dev/null
 	sleep 0.1
+	R_CPU=$(kb_calc "($(kb_cpu_ns "$PID_kwd") - $c0) / 1e6")
 	read -r t0 t1 <"$KW_TMP/$tag.ev"
 	R_ACK=$(kb_calc "($t1 - $t0) / 1e6")
 	R_AB=$(kb_err_field "$KB_V_ERR" econnaborted)
@@ -57,7 +60,7 @@ one() {
 	sleep 0.3
 }
 
-declare -A FIRST MED LAST ABORT ACK
+declare -A FIRST MED LAST ABORT ACK CPU
 for run in $(seq 1 "$RUNS"); do
 	for ev in $EVENTS; do
 		for n in $SIZES; do
@@ -67,6 +70,7 @@ for run in $(seq 1 "$RUNS"); do
 			LAST[$ev,$n]+=" $R_LAST"
 			ABORT[$ev,$n]+=" ${R_AB:-0}"
 			ACK[$ev,$n]+=" $R_ACK"
+			CPU[$ev,$n]+=" $R_CPU"
 		done
 	done
 done
@@ -76,7 +80,8 @@ kb_stop "$PID_kwd"
 
 echo "event -> owner reads ECONNABORTED, ms; medians of $RUNS runs; $sockets unrelated" \
 	"sockets in another namespace; machine: $(kb_machine)"
-kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "ECONNABORTED seen" \
+kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "kwd CPU ms" \
+	"ECONNABORTED seen" \
 	"runs: last ms"
 summary=""
 for ev in $EVENTS; do
@@ -86,6 +91,7 @@ for ev in $EVENTS; do
 			"$(kb_ms "$(kb_median ${ACK[$ev,$n]})")" \
 			"$(kb_ms "$(kb_median ${FIRST[$ev,$n]})")" \
 			"$(kb_ms "$(kb_median ${MED[$ev,$n]})")" "$(kb_ms "$last")" \
+			"$(kb_fmt %.1f "$(kb_median ${CPU[$ev,$n]})")" \
 			"$(echo ${ABORT[$ev,$n]} | tr ' ' /)" \
 			"$(for r in ${LAST[$ev,$n]}; do kb_ms "$r"; done | paste -sd' ')"
 		summary+=" $ev@$n=$(kb_ms "$last")ms"

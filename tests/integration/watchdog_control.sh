@@ -83,6 +83,39 @@ kw_check "SIGTERM: exit 0 (got $rc)" test "$rc" = 0
 kw_check "SIGTERM: gone within 100 ms (took $ms ms)" test "$ms" -le 100
 wd_teardown
 
+# A connection born after start-up is found (discovery gated by the namespace's open
+# counters) and judged within poll_interval plus its threshold; --list shows what the
+# daemon sees.
+wd_pair 4
+kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000
+kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 0" "idle_timeout = 2s"
+wd_daemon "$WD_DIR/kw.ini"
+sleep 1.5 # several polls with nothing to find
+kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
+kw_wait 5 grep -q accept "$WD_DIR/server.log" || kw_die "client"
+ip netns exec "$NS_SRV" "$KWD" --list -c "$WD_DIR/kw.ini" >"$WD_DIR/list.txt" 2>&1
+kw_check "--list: header and the connection with its service and state" \
+	grep -Eq "^relay +ESTABLISHED +10.77.0.1:2000 +10.77.0.2:[0-9]+ .* alive$" "$WD_DIR/list.txt"
+ip netns exec "$NS_SRV" "$KWD" --list --json -c "$WD_DIR/kw.ini" >"$WD_DIR/list.json" 2>&1
+kw_check "--list --json: one valid object per connection" python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 1 and rows[0]["service"] == "relay" and rows[0]["state"] == "ESTABLISHED"
+assert rows[0]["src"] == "10.77.0.1:2000" and rows[0]["verdict"] == "alive"
+' "$WD_DIR/list.json"
+pat=$(wd_kill_pattern kill idle)
+if kw_grep_wait 6 "$KW_SYSLOG" "$pat"; then
+	t_acc=$(grep -m1 accept "$WD_DIR/server.log" | cut -d' ' -f1)
+	t_kill=$(grep -E -m1 -- "$pat" "$KW_SYSLOG" | cut -d' ' -f1)
+	ms=$((t_kill - t_acc))
+	kw_check "new connection judged idle ${ms} ms after accept (2 s threshold + 100 ms poll + 100 ms slack)" \
+		test "$ms" -ge 1900 -a "$ms" -le 2200
+else
+	kw_fail "new connection never judged"
+fi
+wd_teardown
+
 # --check: every error with file:line, exit 1; a good file: "config ok", exit 0.
 bad="$KW_TMP/bad.ini"
 printf '[global]\npoll_interval = 10 parsecs\n[service a]\nkeepalive_probes = 2\n[nonsense]\n' >"$bad"

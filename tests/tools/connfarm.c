@@ -585,6 +585,10 @@ static int cmd_farm(int argc, char **argv, bool listen)
 		rc = run_loop(&f);
 	if (rc < 0)
 		fprintf(stderr, "connfarm: %s\n", strerror(-rc));
+	free(f.fds); /* the sockets go with the process */
+	free(f.churn);
+	free(f.err_ns);
+	free(f.err_no);
 	return rc < 0 ? 1 : 0;
 }
 

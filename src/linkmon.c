@@ -12,6 +12,7 @@
 #include <linux/rtnetlink.h>
 
 #include "keepwatch/linkmon.h"
+#include "keepwatch/nlutil.h"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000 /* linux/if.h; glibc's net/if.h stops short of it */
@@ -440,7 +441,7 @@ static int lm_dump_one(struct linkmon *lm, struct linkmon *t, uint16_t type, uin
 		if (n < 0)
 			return n == -EAGAIN ? -ETIMEDOUT : (int)n;
 		len = (int)n;
-		for (nlh = (const void *)lm->rxbuf; linkmon_nlmsg_ok(nlh, len) && !st.done;
+		for (nlh = (const void *)lm->rxbuf; nlutil_msg_ok(nlh, len) && !st.done;
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			if (nlh->nlmsg_seq == seq) /* older ones: an earlier, abandoned dump */
 				lm_dump_msg(lm, t, nlh, &st);
@@ -659,7 +660,7 @@ int linkmon_dispatch(struct linkmon *lm)
 		if (n < 0)
 			return (int)n;
 		len = (int)n;
-		for (nlh = (const void *)lm->rxbuf; linkmon_nlmsg_ok(nlh, len);
+		for (nlh = (const void *)lm->rxbuf; nlutil_msg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			err = lm_apply(lm, lm, nlh, false);
 			if (err < 0)

@@ -27,12 +27,6 @@ static int decode_check_header(const struct nlmsghdr *nlh, size_t fixed_len)
 	return 0;
 }
 
-bool linkmon_nlmsg_ok(const struct nlmsghdr *nlh, int len)
-{
-	/* mnl_nlmsg_ok() compares (int)nlmsg_len, so 0x80000000 and up pass as negative */
-	return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= INT32_MAX;
-}
-
 /*
  * mnl_attr_parse() stops quietly at the first attribute whose nla_len is too small or
  * runs past the message; a message cut short there must not pass as complete.

@@ -1,6 +1,7 @@
 /* keepwatch: the NETLINK_SOCK_DIAG socket — filtered TCP dumps, batched exact lookups and
  * batched SOCK_DESTROY, every reply matched to its request by sequence number. */
 #include "keepwatch/sockdiag.h"
+#include "keepwatch/nlutil.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -220,7 +221,7 @@ int sockdiag_dump(struct sockdiag *sd, int family, uint32_t states, const uint8_
 		}
 		if (n < 0)
 			return (int)n;
-		for (len = (int)n; sockdiag_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (len = (int)n; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			sockdiag_dump_msg(sd, &st, nlh);
 	}
 	if (st.err)
@@ -362,7 +363,7 @@ static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
 			batch_truncated(sd, b, nlh, mm[i].msg_len);
 			continue;
 		}
-		for (; sockdiag_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			batch_msg(sd, b, nlh);
 	}
 	return 0;

@@ -116,8 +116,3 @@ int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out)
 	return 0;
 }
 
-bool sockdiag_nlmsg_ok(const struct nlmsghdr *nlh, int len)
-{
-	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
-	       nlh->nlmsg_len <= (unsigned)len;
-}

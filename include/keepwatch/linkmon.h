@@ -27,7 +27,7 @@ struct linkmon_addr {
 /* Pure decoders, usable on canned buffers. They validate every attribute they read
  * (mnl_attr_parse with a validation callback). Return 0, or -EINVAL for a malformed or
  * foreign message, which the caller skips and counts. The caller guarantees that the
- * header and nlmsg_len bytes are readable (walk with linkmon_nlmsg_ok/mnl_nlmsg_next).
+ * header and nlmsg_len bytes are readable (walk with nlutil_msg_ok/mnl_nlmsg_next).
  * Rejected: a wrong nlmsg_type, nlmsg_len short of the fixed header or not 4-aligned, an
  * attribute cut short or with a bad nla_len, a link family other than AF_UNSPEC (e.g.
  * AF_BRIDGE), ifindex <= 0, an IFLA_IFNAME without NUL or too long, an address family
@@ -36,10 +36,6 @@ struct linkmon_addr {
  * name is "" if the message carries none. */
 int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
 int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
-/* mnl_nlmsg_ok() that also refuses nlmsg_len >= 2^31: libmnl compares it as an int, so
- * such a header passes, and mnl_nlmsg_next() then jumps off the buffer or loops (found by
- * fuzz_linkmon). Walk untrusted streams with this and mnl_nlmsg_next(). */
-bool linkmon_nlmsg_ok(const struct nlmsghdr *nlh, int len);
 
 enum linkmon_event_kind {
 	LM_LINK_ADMIN_DOWN, /* IFF_UP cleared */

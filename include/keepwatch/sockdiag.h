@@ -60,15 +60,11 @@ bool sockdiag_bc_run(const uint8_t *bc, size_t len, const struct sockdiag_conn *
  * this refuses. */
 int sockdiag_bc_audit(const uint8_t *bc, size_t len);
 
-/* Pure decoder of one SOCK_DIAG_BY_FAMILY reply; nlh must have passed sockdiag_nlmsg_ok()
+/* Pure decoder of one SOCK_DIAG_BY_FAMILY reply; nlh must have passed nlutil_msg_ok()
  * for the buffer it sits in. Returns 0 or -EINVAL (malformed: skipped and counted by the
  * caller). Short tcp_info payloads (older kernels) are zero-extended, longer ones (newer
  * kernels) cut to ours; info_len says how much came. */
 int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out);
-/* mnl_nlmsg_ok() for a buffer of len bytes, without libmnl 1.0.4's signed comparison that
- * lets an nlmsg_len >= 2^31 through (and mnl_nlmsg_next() then far past the buffer). Walk
- * received buffers with this before calling sockdiag_decode(). */
-bool sockdiag_nlmsg_ok(const struct nlmsghdr *nlh, int len);
 
 #define SOCKDIAG_BATCH_DEFAULT 256 /* exact requests per sendmsg */
 #define SOCKDIAG_BATCH_MAX 512

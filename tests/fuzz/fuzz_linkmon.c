@@ -9,6 +9,7 @@
 #include <libmnl/libmnl.h>
 
 #include "keepwatch/linkmon.h"
+#include "keepwatch/nlutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,13 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 << 20)
 		return 0;
 	/* an exact-size, aligned copy: reads past the stream hit ASan's redzone. The walk is
-	 * mnl_nlmsg_ok/next, with the nlmsg_len >= 2^31 hole closed by linkmon_nlmsg_ok. */
+	 * mnl_nlmsg_ok/next, with the nlmsg_len >= 2^31 hole closed by nlutil_msg_ok. */
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
 	len = (int)size;
-	for (nlh = (const void *)buf; linkmon_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+	for (nlh = (const void *)buf; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
 		struct linkmon_link l;
 		struct linkmon_addr a;
 

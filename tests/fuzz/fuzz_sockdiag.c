@@ -1,6 +1,7 @@
 /* keepwatch fuzz target: the sock_diag reply decoder, the bytecode checker/interpreter on
  * arbitrary programs, and the builder on arbitrary selectors (whose output must pass). */
 #include "keepwatch/sockdiag.h"
+#include "keepwatch/nlutil.h"
 
 #include <libmnl/libmnl.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 	if (size > sizeof(buf.b))
 		size = sizeof(buf.b);
 	memcpy(buf.b, data, size);
-	for (len = (int)size; sockdiag_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+	for (len = (int)size; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 		(void)sockdiag_decode(nlh, &c);
 }
 

@@ -14,6 +14,7 @@
 #include <linux/rtnetlink.h>
 
 #include "keepwatch/linkmon.h"
+#include "keepwatch/nlutil.h"
 
 static volatile sig_atomic_t watch_stop;
 
@@ -90,7 +91,7 @@ static int watch_raw(const sigset_t *waitmask)
 		if (ppoll(&pfd, 1, NULL, waitmask) < 0)
 			continue; /* EINTR: the loop condition decides */
 		len = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		for (; linkmon_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		for (; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
 			printf("raw type=%u len=%u hex=", nlh->nlmsg_type, nlh->nlmsg_len);
 			for (uint32_t i = 0; i < nlh->nlmsg_len; i++)
 				printf("%02x", ((const uint8_t *)nlh)[i]);

@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 
 #include "keepwatch/linkmon.h"
+#include "keepwatch/nlutil.h"
 #include "linkmon_fixtures.h"
 
 #ifndef IFF_LOWER_UP
@@ -367,15 +368,15 @@ static void test_huge_nlmsg_len(void)
 
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(struct nlmsghdr));
 	msg_hdr(&m)->nlmsg_len = 0xfffffff0u;
-	check(!linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len),
-	      "linkmon_nlmsg_ok refuses nlmsg_len 2^32-16");
+	check(!nlutil_msg_ok(msg_hdr(&m), (int)m.len),
+	      "nlutil_msg_ok refuses nlmsg_len 2^32-16");
 	check(addr_rc(&m) == -EINVAL, "address decoder refuses nlmsg_len 2^32-16");
 	msg_hdr(&m)->nlmsg_type = RTM_NEWLINK;
 	msg_hdr(&m)->nlmsg_len = 0x80000000u;
 	check(link_rc(&m) == -EINVAL, "link decoder refuses nlmsg_len 2^31");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
-	check(linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len), "linkmon_nlmsg_ok takes a real message");
-	check(!linkmon_nlmsg_ok(msg_hdr(&m), (int)m.len - 4), "linkmon_nlmsg_ok: message past len");
+	check(nlutil_msg_ok(msg_hdr(&m), (int)m.len), "nlutil_msg_ok takes a real message");
+	check(!nlutil_msg_ok(msg_hdr(&m), (int)m.len - 4), "nlutil_msg_ok: message past len");
 }
 
 int main(void)

@@ -89,7 +89,6 @@ void relay_opts_default(struct relay_opts *o)
 	o->ka_intvl = RELAY_DEF_KA_INTVL;
 	o->ka_cnt = RELAY_DEF_KA_CNT;
 	o->connect_timeout_ms = RELAY_DEF_CONNECT_TIMEOUT_MS;
-	o->pipe_size = RELAY_DEF_PIPE_SIZE;
 }
 
 static int relay_parse_int(const char *s, const char *end, int min, int max, int *out)
@@ -173,22 +172,12 @@ static void relay_format_peer(const struct sockaddr_storage *ss, char *buf, size
 
 static void relay_accept_pause(struct relay *r);
 
-static int relay_pipe_get(struct relay *r, struct relay_dir *d)
+static int relay_pipe_new(struct relay *r, struct relay_dir *d)
 {
 	int fds[2];
 
-	if (r->npool <= RELAY_PIPE_RESERVE) {
-		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0)
-			goto got;
-		if ((errno != EMFILE && errno != ENFILE) || r->npool == 0)
-			return -errno;
-		relay_accept_pause(r);
-	}
-	r->npool--;
-	d->pipe_r = r->pool[r->npool].r;
-	d->pipe_w = r->pool[r->npool].w;
-	return 0;
-got:
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
 	if (r->o->pipe_size) {
 		int sz = fcntl(fds[1], F_SETPIPE_SZ, (int)r->o->pipe_size);
 
@@ -197,6 +186,24 @@ got:
 	}
 	d->pipe_r = fds[0];
 	d->pipe_w = fds[1];
+	return 0;
+}
+
+static int relay_pipe_get(struct relay *r, struct relay_dir *d)
+{
+	int err;
+
+	if (r->npool <= RELAY_PIPE_RESERVE) {
+		err = relay_pipe_new(r, d);
+		if (err != -EMFILE && err != -ENFILE)
+			return err;
+		if (r->npool == 0)
+			return err;
+		relay_accept_pause(r);
+	}
+	r->npool--;
+	d->pipe_r = r->pool[r->npool].r;
+	d->pipe_w = r->pool[r->npool].w;
 	return 0;
 }
 

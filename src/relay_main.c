@@ -29,12 +29,12 @@ static void relay_usage(FILE *f)
 		"  -k, --keepalive I,N,C|off   keepalive idle s, probe interval s, probes (%d,%d,%d)\n"
 		"  -u, --user-timeout MS       TCP_USER_TIMEOUT on both sockets (default: unset)\n"
 		"  -t, --connect-timeout MS    upstream connect deadline (default: %u)\n"
-		"  -p, --pipe-size BYTES       splice pipe size per direction (default: %u)\n"
+		"  -p, --pipe-size BYTES       splice pipe size per direction (default: kernel's)\n"
 		"  -v, --verbose               debug lines too\n"
 		"  -h, --help                  this text\n"
 		"  -V, --version               print the version\n",
 		RELAY_DEF_KA_IDLE, RELAY_DEF_KA_INTVL, RELAY_DEF_KA_CNT,
-		RELAY_DEF_CONNECT_TIMEOUT_MS, RELAY_DEF_PIPE_SIZE);
+		RELAY_DEF_CONNECT_TIMEOUT_MS);
 }
 
 static int relay_bad_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

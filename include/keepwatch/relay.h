@@ -9,9 +9,6 @@
 #define RELAY_DEF_KA_INTVL 1 /* seconds */
 #define RELAY_DEF_KA_CNT 2
 #define RELAY_DEF_CONNECT_TIMEOUT_MS 10000u
-/* 4x the kernel's 64 KiB: about 15% less CPU per byte on loopback (tests/bench/relay.sh),
- * and still a small bound per busy pair (2 x 256 KiB). */
-#define RELAY_DEF_PIPE_SIZE (256u * 1024)
 #define RELAY_HOST_MAX 256
 #define RELAY_PORT_MAX 33
 

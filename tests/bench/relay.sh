@@ -1,6 +1,6 @@
 #!/bin/bash
-# keepwatch-relay throughput and CPU cost (default, 64 KiB and 1 MiB pipes) against plain
-# socat, socat -b 262144 and a direct connection: iperf3 on the loopback of one kwb-
+# keepwatch-relay throughput and CPU cost (default 64 KiB, 256 KiB and 1 MiB pipes) against
+# plain socat, socat -b 262144 and a direct connection: iperf3 on the loopback of one kwb-
 # namespace, variants alternated, medians.
 #
 # Usage (root): KW_BUILD=build tests/bench/relay.sh     env: RUNS (default 5), SECS (default 3)
@@ -23,9 +23,9 @@ PID_relay=$KW_LAST_PID
 kw_bg "$NS" "$KW_TMP/relay1m.log" "$RELAY" --listen 127.0.0.1:6002 --connect 127.0.0.1:5201 \
 	--pipe-size 1048576
 PID_relay1m=$KW_LAST_PID
-kw_bg "$NS" "$KW_TMP/relay64k.log" "$RELAY" --listen 127.0.0.1:6005 --connect 127.0.0.1:5201 \
-	--pipe-size 65536
-PID_relay64k=$KW_LAST_PID
+kw_bg "$NS" "$KW_TMP/relay256k.log" "$RELAY" --listen 127.0.0.1:6005 --connect 127.0.0.1:5201 \
+	--pipe-size 262144
+PID_relay256k=$KW_LAST_PID
 kw_bg "$NS" "$KW_TMP/socat.log" socat TCP-LISTEN:6003,bind=127.0.0.1,reuseaddr,fork \
 	TCP:127.0.0.1:5201
 PID_socat=$KW_LAST_PID
@@ -35,10 +35,10 @@ PID_socatb=$KW_LAST_PID
 listening() { [ "$(ip netns exec "$NS" ss -Htln | wc -l)" -ge 6 ]; }
 kw_wait 5 listening || kw_die "listeners did not start"
 
-VARIANTS="direct relay relay64k relay1m socat socatb"
-declare -A PORT=([direct]=5201 [relay]=6001 [relay64k]=6005 [relay1m]=6002 [socat]=6003
+VARIANTS="direct relay relay256k relay1m socat socatb"
+declare -A PORT=([direct]=5201 [relay]=6001 [relay256k]=6005 [relay1m]=6002 [socat]=6003
 	[socatb]=6004)
-declare -A PID=([direct]="" [relay]=$PID_relay [relay64k]=$PID_relay64k [relay1m]=$PID_relay1m
+declare -A PID=([direct]="" [relay]=$PID_relay [relay256k]=$PID_relay256k [relay1m]=$PID_relay1m
 	[socat]=$PID_socat [socatb]=$PID_socatb)
 
 # kw_bg runs "ip netns exec ... CMD"; the forwarder is the child that ip exec'd into, so
@@ -61,8 +61,9 @@ for run in $(seq 1 "$RUNS"); do
 		sleep 0.3 # lets socat reap its forked child so the child's CPU is counted
 		cpu="-"
 		[ -n "$pid" ] && cpu=$(( $(cpu_ticks "$pid") - c0 ))
-		bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$KW_TMP/iperf.json")
-		secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["seconds"])' "$KW_TMP/iperf.json")
+		read -r bytes secs < <(python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))["end"]["sum_received"]
+print(e["bytes"], e["seconds"])' "$KW_TMP/iperf.json")
 		echo "$v $run $bytes $secs $cpu" >>"$KW_TMP/results"
 	done
 done
@@ -76,8 +77,9 @@ for line in open(sys.argv[1]):
     gib = int(b) / 2**30
     cps = (int(cpu) / tck) / gib if cpu != '-' else None
     rows.setdefault(v, []).append((gib / float(s), cps))
-labels = {'direct': 'direct (no forwarder)', 'relay': 'keepwatch-relay (pipe 256 KiB)',
-          'relay64k': 'keepwatch-relay --pipe-size 64KiB', 'relay1m': 'keepwatch-relay --pipe-size 1MiB',
+labels = {'direct': 'direct (no forwarder)', 'relay': 'keepwatch-relay (64 KiB pipes)',
+          'relay256k': 'keepwatch-relay --pipe-size 256KiB',
+          'relay1m': 'keepwatch-relay --pipe-size 1MiB',
           'socat': 'socat', 'socatb': 'socat -b 262144'}
 med = {}
 for v, r in rows.items():
@@ -85,13 +87,15 @@ for v, r in rows.items():
     cp = [x[1] for x in r if x[1] is not None]
     med[v] = (tp, statistics.median(cp) if cp else None, [x[0] for x in r])
 d = med['direct'][0]
-print('loopback iperf3, %s runs x %s s each, variants alternated; medians' % (sys.argv[3], sys.argv[4]))
+print('loopback iperf3, %s runs x %s s each, variants alternated; medians'
+      % (sys.argv[3], sys.argv[4]))
 print('%-34s %9s %9s %11s  %s' % ('variant', 'GiB/s', 'x direct', 'CPU-s/GiB', 'runs GiB/s'))
-for v in ['direct', 'relay', 'relay64k', 'relay1m', 'socat', 'socatb']:
+for v in ['direct', 'relay', 'relay256k', 'relay1m', 'socat', 'socatb']:
     tp, cp, runs = med[v]
     print('%-34s %9.2f %9.2f %11s  %s' % (labels[v], tp, tp / d, '-' if cp is None else '%.3f' % cp,
                                           ' '.join('%.2f' % x for x in runs)))
 r = med['relay']
-print('SUMMARY relay/direct=%.2f relay/socat=%.2f relay/socat-b262144=%.2f relay_cpu_s_per_gib=%.3f '
-      '(targets: >=0.70, >=2.50, <=0.35)' % (r[0] / d, r[0] / med['socat'][0], r[0] / med['socatb'][0], r[1]))
+print('SUMMARY relay/direct=%.2f relay/socat=%.2f relay/socat-b262144=%.2f '
+      'relay_cpu_s_per_gib=%.3f (targets: >=0.70, >=2.50, <=0.35)'
+      % (r[0] / d, r[0] / med['socat'][0], r[0] / med['socatb'][0], r[1]))
 EOF

@@ -116,6 +116,31 @@ else
 fi
 wd_teardown
 
+# max_kills_per_second: five idle verdicts at once, two kills a second; the rest are
+# logged as deferred and killed in the following seconds, none dropped.
+wd_pair 4
+kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 --count 5
+kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
+for i in 1 2 3 4 5; do
+	kw_bg "$NS_CLI" "$WD_DIR/client$i.log" $WD_PY client "$SRV" 2000
+done
+kw_wait 5 wd_established 2000 5 || kw_die "five clients"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 0" "idle_timeout = 1s"
+sed -i 's/^\[global\]$/[global]\nmax_kills_per_second = 2/' "$WD_DIR/kw.ini"
+wd_daemon "$WD_DIR/kw.ini"
+kw_wait 8 test "$(wd_kills)" -ge 5
+kw_check "budget: all five killed in the end" test "$(wd_kills)" -eq 5
+kw_check "budget: the excess was logged as deferred" \
+	grep -q "keepwatchd\[$WD_DAEMON\]: action=deferred reason=idle .*limit=max_kills_per_second" "$KW_SYSLOG"
+# no window of 1000 ms holds more than two kills
+kw_check "budget: never more than 2 kills in any second" python3 -c '
+import re, sys
+ts = [int(l.split()[0]) for l in open(sys.argv[1]) if re.search(r"keepwatchd\[%s\]: action=kill " % sys.argv[2], l)]
+# 100 ms of slack for syslog delivery on a loaded machine
+assert all(ts[i + 2] - ts[i] >= 900 for i in range(len(ts) - 2)), ts
+' "$KW_SYSLOG" "$WD_DAEMON"
+wd_teardown
+
 # --check: every error with file:line, exit 1; a good file: "config ok", exit 0.
 bad="$KW_TMP/bad.ini"
 printf '[global]\npoll_interval = 10 parsecs\n[service a]\nkeepalive_probes = 2\n[nonsense]\n' >"$bad"

@@ -46,6 +46,7 @@ struct relay_ep {
 /* One direction: bytes move src socket -> pipe -> dst socket, never through user space. */
 struct relay_dir {
 	int pipe_r, pipe_w; /* -1 while idle: a pipe is borrowed from the pool only for data */
+	unsigned dst_mss;   /* 0 until connected */
 	size_t inpipe;
 	uint64_t bytes;
 	bool eof;  /* source sent FIN */
@@ -89,43 +90,7 @@ void relay_opts_default(struct relay_opts *o)
 	o->ka_intvl = RELAY_DEF_KA_INTVL;
 	o->ka_cnt = RELAY_DEF_KA_CNT;
 	o->connect_timeout_ms = RELAY_DEF_CONNECT_TIMEOUT_MS;
-}
-
-static int relay_parse_int(const char *s, const char *end, int min, int max, int *out)
-{
-	long v = 0;
-
-	if (s == end || end - s > 6)
-		return -EINVAL;
-	for (const char *c = s; c < end; c++) {
-		if (*c < '0' || *c > '9')
-			return -EINVAL;
-		v = v * 10 + (*c - '0');
-	}
-	if (v < min || v > max)
-		return -EINVAL;
-	*out = (int)v;
-	return 0;
-}
-
-int relay_keepalive_parse(const char *s, int *idle, int *intvl, int *cnt)
-{
-	const char *c1, *c2;
-
-	if (strcmp(s, "off") == 0) {
-		*idle = *intvl = *cnt = 0;
-		return 0;
-	}
-	c1 = strchr(s, ',');
-	c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-	if (!c1 || !c2)
-		return -EINVAL;
-	/* Kernel limits: TCP_KEEPIDLE/TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127. */
-	if (relay_parse_int(s, c1, 1, 32767, idle) ||
-	    relay_parse_int(c1 + 1, c2, 1, 32767, intvl) ||
-	    relay_parse_int(c2 + 1, c2 + strlen(c2), 1, 127, cnt))
-		return -EINVAL;
-	return 0;
+	o->pipe_size = RELAY_DEF_PIPE_SIZE;
 }
 
 static uint64_t relay_now_ms(void)
@@ -296,7 +261,8 @@ static void relay_pair_close(struct relay *r, struct relay_pair *p, int err)
 static int relay_pump(struct relay *r, struct relay_dir *d, int src, int dst, int *failfd)
 {
 	const unsigned fl = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-	bool progress = true;
+	bool progress = true, drained = false;
+	size_t len;
 	ssize_t n;
 	int err;
 
@@ -311,15 +277,24 @@ static int relay_pump(struct relay *r, struct relay_dir *d, int src, int dst, in
 			if (n > 0) {
 				d->inpipe += (size_t)n;
 				progress = true;
+				drained = false;
 			} else if (n == 0) {
 				d->eof = progress = true;
-			} else if (errno != EAGAIN && errno != EINTR) {
+			} else if (errno == EAGAIN) {
+				drained = true;
+			} else if (errno != EINTR) {
 				*failfd = src;
 				return -errno;
 			}
 		}
-		if (d->inpipe > 0) {
-			n = splice(d->pipe_r, NULL, dst, NULL, d->inpipe, fl);
+		/* With TCP_NODELAY a 64 KiB write is one full segment plus a sliver; while the
+		 * source still has data, send whole segments and let the sliver join the next
+		 * read. Once the source is drained everything goes out at once. */
+		len = d->inpipe;
+		if (!drained && !d->eof && d->dst_mss && len > d->dst_mss)
+			len -= len % d->dst_mss;
+		if (len > 0) {
+			n = splice(d->pipe_r, NULL, dst, NULL, len, fl);
 			if (n > 0) {
 				d->inpipe -= (size_t)n;
 				d->bytes += (uint64_t)n;
@@ -365,8 +340,20 @@ static void relay_pair_pump(struct relay *r, struct relay_pair *p, unsigned dirs
 		relay_pair_close(r, p, 0);
 }
 
+static unsigned relay_mss(int fd)
+{
+	int mss = 0;
+	socklen_t len = sizeof(mss);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &len) < 0 || mss <= 0)
+		return 0;
+	return (unsigned)mss;
+}
+
 static void relay_pair_connected(struct relay *r, struct relay_pair *p)
 {
+	p->c2u.dst_mss = relay_mss(p->up_fd);
+	p->u2c.dst_mss = relay_mss(p->cli_fd);
 	p->connecting = false;
 	r->nconnecting--;
 	log_msg(LOG_INFO, "open %s -> %s", p->src, r->dst);
@@ -679,8 +666,8 @@ static int relay_listen(struct relay *r)
 	err = relay_listen_on(r, res->ai_addr, res->ai_addrlen);
 	if (err == -EAFNOSUPPORT && o->listen_host[0] == '\0') {
 		/* No IPv6 in this kernel: the IPv4 wildcard is the next best thing. */
-		struct sockaddr_in sin = { .sin_family = AF_INET,
-					   .sin_port = ((struct sockaddr_in6 *)res->ai_addr)->sin6_port };
+		const struct sockaddr_in6 *any6 = (const struct sockaddr_in6 *)res->ai_addr;
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = any6->sin6_port };
 
 		if (r->lfd >= 0)
 			close(r->lfd);

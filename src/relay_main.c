@@ -26,15 +26,15 @@ static void relay_usage(FILE *f)
 		"\n"
 		"  -l, --listen [ADDR:]PORT    address to accept on (default: all, IPv6 and IPv4)\n"
 		"  -c, --connect HOST:PORT     upstream; IPv6 literals as [ADDR]:PORT\n"
-		"  -k, --keepalive I,N,C|off   keepalive idle s, probe interval s, probes (%d,%d,%d)\n"
+		"  -k, --keepalive I,N,C|off   idle s, interval s, probes (default: %d,%d,%d)\n"
 		"  -u, --user-timeout MS       TCP_USER_TIMEOUT on both sockets (default: unset)\n"
 		"  -t, --connect-timeout MS    upstream connect deadline (default: %u)\n"
-		"  -p, --pipe-size BYTES       splice pipe size per direction (default: kernel's)\n"
+		"  -p, --pipe-size BYTES       splice pipe size per direction (default: %u)\n"
 		"  -v, --verbose               debug lines too\n"
 		"  -h, --help                  this text\n"
 		"  -V, --version               print the version\n",
 		RELAY_DEF_KA_IDLE, RELAY_DEF_KA_INTVL, RELAY_DEF_KA_CNT,
-		RELAY_DEF_CONNECT_TIMEOUT_MS);
+		RELAY_DEF_CONNECT_TIMEOUT_MS, RELAY_DEF_PIPE_SIZE);
 }
 
 static int relay_bad_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -65,6 +65,43 @@ static int relay_parse_uint(const char *s, unsigned long min, unsigned long max,
 	if (errno || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+static int relay_parse_int(const char *s, const char *end, int min, int max, int *out)
+{
+	long v = 0;
+
+	if (s == end || end - s > 6)
+		return -EINVAL;
+	for (const char *c = s; c < end; c++) {
+		if (*c < '0' || *c > '9')
+			return -EINVAL;
+		v = v * 10 + (*c - '0');
+	}
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int relay_keepalive_parse(const char *s, int *idle, int *intvl, int *cnt)
+{
+	const char *c1, *c2;
+
+	if (strcmp(s, "off") == 0) {
+		*idle = *intvl = *cnt = 0;
+		return 0;
+	}
+	c1 = strchr(s, ',');
+	c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+	if (!c1 || !c2)
+		return -EINVAL;
+	/* Kernel limits: TCP_KEEPIDLE/TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127. */
+	if (relay_parse_int(s, c1, 1, 32767, idle) ||
+	    relay_parse_int(c1 + 1, c2, 1, 32767, intvl) ||
+	    relay_parse_int(c2 + 1, c2 + strlen(c2), 1, 127, cnt))
+		return -EINVAL;
 	return 0;
 }
 

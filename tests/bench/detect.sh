@@ -4,7 +4,7 @@
 # the last packet the server received to the owner reading the error: keepwatchd
 # (keepalive_probes = 2) versus the kernel alone (its 20 probes, ~21 s).
 #
-# Usage (root): KW_BUILD=build tests/bench/detect.sh   env: RUNS (default 3), POLL_MS (200)
+# Usage (root): KW_BUILD=build tests/bench/detect.sh   env: RUNS (default 5), POLL_MS (200)
 # The last packet's time T comes from `ss -ti` (lastack) right after the power-off. The
 # nominal target moment is T + idle + 2 x interval = T + 3000 ms: the second probe has gone
 # unanswered for a whole interval. The kernel's keepalive timers fire late by their own slack
@@ -13,7 +13,7 @@
 # on the peer's veth (connfarm sniff; it sees packets before the peer's nft drops them).
 # The target is judged against that moment; the nominal one is shown too.
 . "$(dirname "$0")/lib.sh"
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 POLL_MS=${POLL_MS:-200} # the shipped default
 kb_init detect needs-daemon
 command -v nft >/dev/null || kw_skip "nft not installed"

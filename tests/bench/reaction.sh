@@ -26,12 +26,14 @@ link_back() { ip -n "$NS_SRV" link show kwsrv0 | grep -q LOWER_UP; }
 
 # one EVENT N RUN: sets R_FIRST R_MED R_LAST (ms after the event), R_AB, R_ACK (ms until
 # the kernel acknowledged the request: its own share of the time) and R_CPU (the daemon's
-# CPU ms from before the event until every owner read its error).
+# CPU ms from before the event until every owner read its error: the kills, their log lines
+# and the one discovery walk that follows an event) and R_OWN (the owner's CPU ms).
 one() {
-	local ev=$1 n=$2 tag="$1-$2-$3" t0 t1 c0
+	local ev=$1 n=$2 tag="$1-$2-$3" t0 t1 c0 o0
 	kb_victims "$tag" "$n"
 	sleep 1.5 # past discovery_interval, so the daemon knows them
 	c0=$(kb_cpu_ns "$PID_kwd")
+	o0=$(kb_cpu_ns "$KB_V_SRV")
 	if [ "$ev" = addr ]; then
 		ip netns exec "$NS_SRV" "$KB_FARM" event "$KW_TMP/$tag.ev" addr-del kwsrv0 10.77.0.1/24
 	else
@@ -41,6 +43,7 @@ one() {
 	kill -USR1 "$KB_V_SRV" 2>/dev/null
 	sleep 0.1
 	R_CPU=$(kb_calc "($(kb_cpu_ns "$PID_kwd") - $c0) / 1e6")
+	R_OWN=$(kb_calc "($(kb_cpu_ns "$KB_V_SRV") - $o0) / 1e6")
 	read -r t0 t1 <"$KW_TMP/$tag.ev"
 	R_ACK=$(kb_calc "($t1 - $t0) / 1e6")
 	R_AB=$(kb_err_field "$KB_V_ERR" econnaborted)
@@ -60,7 +63,7 @@ one() {
 	sleep 0.3
 }
 
-declare -A FIRST MED LAST ABORT ACK CPU
+declare -A FIRST MED LAST ABORT ACK CPU OWN
 for run in $(seq 1 "$RUNS"); do
 	for ev in $EVENTS; do
 		for n in $SIZES; do
@@ -71,6 +74,7 @@ for run in $(seq 1 "$RUNS"); do
 			ABORT[$ev,$n]+=" ${R_AB:-0}"
 			ACK[$ev,$n]+=" $R_ACK"
 			CPU[$ev,$n]+=" $R_CPU"
+			OWN[$ev,$n]+=" $R_OWN"
 		done
 	done
 done
@@ -80,7 +84,7 @@ kb_stop "$PID_kwd"
 
 echo "event -> owner reads ECONNABORTED, ms; medians of $RUNS runs; $sockets unrelated" \
 	"sockets in another namespace; machine: $(kb_machine)"
-kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "kwd CPU ms" \
+kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "kwd CPU ms" "owner CPU ms" \
 	"ECONNABORTED seen" \
 	"runs: last ms"
 summary=""
@@ -92,6 +96,7 @@ for ev in $EVENTS; do
 			"$(kb_ms "$(kb_median ${FIRST[$ev,$n]})")" \
 			"$(kb_ms "$(kb_median ${MED[$ev,$n]})")" "$(kb_ms "$last")" \
 			"$(kb_fmt %.1f "$(kb_median ${CPU[$ev,$n]})")" \
+			"$(kb_fmt %.1f "$(kb_median ${OWN[$ev,$n]})")" \
 			"$(echo ${ABORT[$ev,$n]} | tr ' ' /)" \
 			"$(for r in ${LAST[$ev,$n]}; do kb_ms "$r"; done | paste -sd' ')"
 		summary+=" $ev@$n=$(kb_ms "$last")ms"

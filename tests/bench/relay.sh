@@ -1,5 +1,5 @@
 #!/bin/bash
-# keepwatch-relay throughput and CPU cost (default 64 KiB, 256 KiB and 1 MiB pipes) against
+# keepwatch-relay throughput and CPU cost (default 1 MiB, 256 KiB and 64 KiB pipes) against
 # plain socat, socat -b 262144 and a direct connection: iperf3 on the loopback of one kwb-
 # namespace, variants alternated, medians.
 #
@@ -20,9 +20,9 @@ TCK=$(getconf CLK_TCK)
 kw_bg "$NS" "$KW_TMP/iperf3.log" iperf3 -s -p 5201
 kw_bg "$NS" "$KW_TMP/relay.log" "$RELAY" --listen 127.0.0.1:6001 --connect 127.0.0.1:5201
 PID_relay=$KW_LAST_PID
-kw_bg "$NS" "$KW_TMP/relay1m.log" "$RELAY" --listen 127.0.0.1:6002 --connect 127.0.0.1:5201 \
-	--pipe-size 1048576
-PID_relay1m=$KW_LAST_PID
+kw_bg "$NS" "$KW_TMP/relay64k.log" "$RELAY" --listen 127.0.0.1:6002 --connect 127.0.0.1:5201 \
+	--pipe-size 65536
+PID_relay64k=$KW_LAST_PID
 kw_bg "$NS" "$KW_TMP/relay256k.log" "$RELAY" --listen 127.0.0.1:6005 --connect 127.0.0.1:5201 \
 	--pipe-size 262144
 PID_relay256k=$KW_LAST_PID
@@ -35,11 +35,11 @@ PID_socatb=$KW_LAST_PID
 listening() { [ "$(ip netns exec "$NS" ss -Htln | wc -l)" -ge 6 ]; }
 kw_wait 5 listening || kw_die "listeners did not start"
 
-VARIANTS="direct relay relay256k relay1m socat socatb"
-declare -A PORT=([direct]=5201 [relay]=6001 [relay256k]=6005 [relay1m]=6002 [socat]=6003
+VARIANTS="direct relay relay256k relay64k socat socatb"
+declare -A PORT=([direct]=5201 [relay]=6001 [relay256k]=6005 [relay64k]=6002 [socat]=6003
 	[socatb]=6004)
-declare -A PID=([direct]="" [relay]=$PID_relay [relay256k]=$PID_relay256k [relay1m]=$PID_relay1m
-	[socat]=$PID_socat [socatb]=$PID_socatb)
+declare -A PID=([direct]="" [relay]=$PID_relay [relay256k]=$PID_relay256k
+	[relay64k]=$PID_relay64k [socat]=$PID_socat [socatb]=$PID_socatb)
 
 # kw_bg runs "ip netns exec ... CMD"; the forwarder is the child that ip exec'd into, so
 # the PID is the forwarder itself.
@@ -77,9 +77,9 @@ for line in open(sys.argv[1]):
     gib = int(b) / 2**30
     cps = (int(cpu) / tck) / gib if cpu != '-' else None
     rows.setdefault(v, []).append((gib / float(s), cps))
-labels = {'direct': 'direct (no forwarder)', 'relay': 'keepwatch-relay (64 KiB pipes)',
+labels = {'direct': 'direct (no forwarder)', 'relay': 'keepwatch-relay (1 MiB pipes)',
           'relay256k': 'keepwatch-relay --pipe-size 256KiB',
-          'relay1m': 'keepwatch-relay --pipe-size 1MiB',
+          'relay64k': 'keepwatch-relay --pipe-size 64KiB',
           'socat': 'socat', 'socatb': 'socat -b 262144'}
 med = {}
 for v, r in rows.items():
@@ -90,7 +90,7 @@ d = med['direct'][0]
 print('loopback iperf3, %s runs x %s s each, variants alternated; medians'
       % (sys.argv[3], sys.argv[4]))
 print('%-34s %9s %9s %11s  %s' % ('variant', 'GiB/s', 'x direct', 'CPU-s/GiB', 'runs GiB/s'))
-for v in ['direct', 'relay', 'relay256k', 'relay1m', 'socat', 'socatb']:
+for v in ['direct', 'relay', 'relay256k', 'relay64k', 'socat', 'socatb']:
     tp, cp, runs = med[v]
     print('%-34s %9.2f %9.2f %11s  %s' % (labels[v], tp, tp / d, '-' if cp is None else '%.3f' % cp,
                                           ' '.join('%.2f' % x for x in runs)))

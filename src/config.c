@@ -1,12 +1,6 @@
 /* keepwatch: keepwatch.ini — read through inih with exact line numbers, every key and every
  * service checked, all errors reported, all or nothing; and matching a connection to a service.
- *
- * Debian's inih is built without INI_HANDLER_LINENO, so the handler cannot be told the line.
- * We feed inih through our own ini_reader instead: it counts physical lines, so when inih
- * calls the handler the line just read is the one being handled. The reader also sees every
- * section header (inih does not report them), strips leading blanks from key lines so an
- * indented key is a key and not inih's multi-line continuation, and passes indented lines
- * without '=' through as continuations, which lists use to span lines. */
+ * The lines come through config_read.c, which gives them their exact numbers. */
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -18,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "keepwatch/config.h"
+#include "keepwatch/config_read.h"
 #include "keepwatch/log.h"
 
 enum key_kind { K_DURATION, K_UINT, K_BOOL, K_CHOICE, K_LEVEL, K_FACILITY, K_USER, K_PATH,
@@ -101,16 +96,11 @@ _Static_assert(N_GLOBAL_KEYS <= N_KEYS_MAX && N_SERVICE_KEYS <= N_KEYS_MAX, "key
 #define QUOTE_MAX 64
 #define quote(dst, s, len) parse_quote(dst, QUOTE_MAX, s, len)
 
-enum line_kind { LINE_OTHER, LINE_KEY, LINE_CONT };
 enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_SERVICE, SEC_BAD };
 
 struct loader {
 	const char *file;
-	const char *buf;
-	size_t len, off;
-	unsigned lineno;
-	enum line_kind kind; /* of the line last handed to inih */
-	bool in_key; /* mirrors inih's prev_name: an indented line continues that key */
+	struct config_reader rd;
 	enum sec_kind sec;
 	const struct key_def *keys; /* of the current section */
 	size_t n_keys;
@@ -178,7 +168,7 @@ static void set_choice(struct loader *ld, const struct key_def *def, void *field
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 			 c == def->choices ? "" : ", ", c->name);
 	}
-	ld_error(ld, ld->lineno, def->name, "'%s' is not one of: %s", quote(q, v, strlen(v)),
+	ld_error(ld, ld->rd.lineno, def->name, "'%s' is not one of: %s", quote(q, v, strlen(v)),
 		 names);
 }
 
@@ -232,7 +222,7 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		break;
 	}
 	if (rc)
-		ld_error(ld, ld->lineno, def->name, "%s", why);
+		ld_error(ld, ld->rd.lineno, def->name, "%s", why);
 }
 
 static unsigned piece_line(const struct loader *ld, size_t off)
@@ -304,13 +294,13 @@ static void ld_continue(struct loader *ld, const char *value)
 	if (ld->discard || !ld->pend)
 		return;
 	if (!key_is_list(ld->pend)) {
-		ld_error(ld, ld->lineno, ld->pend->name,
+		ld_error(ld, ld->rd.lineno, ld->pend->name,
 			 "an indented line continues this key, but only lists may span lines");
 		ld->discard = true;
 		return;
 	}
 	if (ld->n_pieces == LIST_PIECES_MAX || ld->text_len + 1 + n >= LIST_TEXT_MAX) {
-		ld_error(ld, ld->lineno, ld->pend->name,
+		ld_error(ld, ld->rd.lineno, ld->pend->name,
 			 "list too long (at most %u lines, %u bytes)", LIST_PIECES_MAX,
 			 LIST_TEXT_MAX - 1);
 		ld->discard = true;
@@ -321,7 +311,7 @@ static void ld_continue(struct loader *ld, const char *value)
 	if (ld->n_pieces)
 		ld->text[ld->text_len++] = ' ';
 	ld->piece[ld->n_pieces].off = ld->text_len;
-	ld->piece[ld->n_pieces++].line = ld->lineno;
+	ld->piece[ld->n_pieces++].line = ld->rd.lineno;
 	memcpy(ld->text + ld->text_len, value, n);
 	ld->text_len += n;
 }
@@ -338,11 +328,11 @@ static void ld_key(struct loader *ld, const char *name, const char *value)
 	if (ld->sec == SEC_BAD)
 		return; /* the section header was already reported */
 	if (*name == '\0') {
-		ld_error(ld, ld->lineno, "", "missing key name before '='");
+		ld_error(ld, ld->rd.lineno, "", "missing key name before '='");
 		return;
 	}
 	if (ld->sec == SEC_NONE) {
-		ld_error(ld, ld->lineno, q, "key outside any section (put it under [global] or "
+		ld_error(ld, ld->rd.lineno, q, "key outside any section (put it under [global] or "
 			 "[service NAME])");
 		return;
 	}
@@ -356,21 +346,22 @@ static void ld_key(struct loader *ld, const char *name, const char *value)
 			names[i] = ld->keys[i].name;
 		hint = other ? NULL : parse_suggest(name, names, ld->n_keys);
 		if (other)
-			ld_error(ld, ld->lineno, q, "not allowed in this section; it belongs in %s",
+			ld_error(ld, ld->rd.lineno, q,
+				 "not allowed in this section; it belongs in %s",
 				 ld->sec == SEC_GLOBAL ? "a [service NAME] section" : "[global]");
 		else
-			ld_error(ld, ld->lineno, q, "unknown key%s%s%s",
+			ld_error(ld, ld->rd.lineno, q, "unknown key%s%s%s",
 				 hint ? " (did you mean '" : "", hint ? hint : "",
 				 hint ? "'?)" : "");
 		return;
 	}
 	i = (size_t)(def - ld->keys);
 	if (ld->key_line[i]) {
-		ld_error(ld, ld->lineno, def->name, "duplicate key (first set on line %u)",
+		ld_error(ld, ld->rd.lineno, def->name, "duplicate key (first set on line %u)",
 			 ld->key_line[i]);
 		return;
 	}
-	ld->key_line[i] = ld->lineno;
+	ld->key_line[i] = ld->rd.lineno;
 	ld->pend = def;
 	ld->discard = false;
 	if (!key_is_list(def)) {
@@ -386,7 +377,7 @@ static int ld_handler(void *user, const char *section, const char *name, const c
 {
 	struct loader *ld = user;
 
-	if (ld->kind == LINE_CONT)
+	if (ld->rd.kind == CONFIG_LINE_CONT)
 		ld_continue(ld, value);
 	else
 		ld_key(ld, name, value);
@@ -410,14 +401,14 @@ static void *ld_new_service(struct loader *ld, const char *name, size_t n, const
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		if (strlen(cfg->services[i].name) == n &&
 		    memcmp(cfg->services[i].name, name, n) == 0) {
-			ld_error(ld, ld->lineno, hdr, "service defined twice (first on line %u)",
+			ld_error(ld, ld->rd.lineno, hdr, "service defined twice (first on line %u)",
 				 cfg->services[i].line);
 			return NULL;
 		}
 	}
 	if (cfg->n_services == KW_MAX_SERVICES) {
 		if (!ld->too_many_reported)
-			ld_error(ld, ld->lineno, hdr, "too many services (at most %u)",
+			ld_error(ld, ld->rd.lineno, hdr, "too many services (at most %u)",
 				 KW_MAX_SERVICES);
 		ld->too_many_reported = true;
 		return NULL;
@@ -436,7 +427,7 @@ static void *ld_new_service(struct loader *ld, const char *name, size_t n, const
 	svc = &cfg->services[cfg->n_services++];
 	service_defaults(svc);
 	memcpy(svc->name, name, n);
-	svc->line = ld->lineno;
+	svc->line = ld->rd.lineno;
 	return svc;
 }
 
@@ -504,20 +495,6 @@ static void ld_end_section(struct loader *ld)
 		check_service(ld, ld->cfg->n_services - 1);
 }
 
-static const char *lskip(const char *p, const char *end)
-{
-	while (p < end && isspace((unsigned char)*p))
-		p++;
-	return p;
-}
-
-static const char *rskip(const char *start, const char *end)
-{
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	return end;
-}
-
 /* p..end is a header line from '[' on, trailing blanks gone. */
 static void ld_section(struct loader *ld, const char *p, const char *end)
 {
@@ -529,35 +506,35 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 	memset(ld->key_line, 0, sizeof(ld->key_line));
 	quote(hdr, p, close ? (size_t)(close - p + 1) : (size_t)(end - p));
 	if (!close) {
-		ld_error(ld, ld->lineno, hdr, "section header lacks its closing ']'");
+		ld_error(ld, ld->rd.lineno, hdr, "section header lacks its closing ']'");
 		return;
 	}
-	after = lskip(close + 1, end);
+	after = config_read_lskip(close + 1, end);
 	if (after < end && *after != ';' && *after != '#') {
-		ld_error(ld, ld->lineno, hdr, "unexpected text after ']'");
+		ld_error(ld, ld->rd.lineno, hdr, "unexpected text after ']'");
 		return;
 	}
-	in = lskip(p + 1, close);
-	in_end = rskip(in, close);
+	in = config_read_lskip(p + 1, close);
+	in_end = config_read_rskip(in, close);
 	for (word_end = in; word_end < in_end && !isspace((unsigned char)*word_end); word_end++)
 		;
 	if (word_end - in == 6 && memcmp(in, "global", 6) == 0 && word_end == in_end) {
 		if (ld->global_line) {
-			ld_error(ld, ld->lineno, hdr, "[global] appears twice (first on line %u)",
-				 ld->global_line);
+			ld_error(ld, ld->rd.lineno, hdr,
+				 "[global] appears twice (first on line %u)", ld->global_line);
 			return;
 		}
-		ld->global_line = ld->lineno;
+		ld->global_line = ld->rd.lineno;
 		ld->sec = SEC_GLOBAL;
 		ld->keys = global_keys;
 		ld->n_keys = N_GLOBAL_KEYS;
 		ld->obj = &ld->cfg->global;
 	} else if (word_end - in == 7 && memcmp(in, "service", 7) == 0) {
-		const char *name = lskip(word_end, in_end);
+		const char *name = config_read_lskip(word_end, in_end);
 		size_t n = (size_t)(in_end - name);
 
 		if (!parse_service_name_ok(name, n)) {
-			ld_error(ld, ld->lineno, hdr,
+			ld_error(ld, ld->rd.lineno, hdr,
 				 n ? "bad service name: 1 to %u letters, digits, "
 				     "'_', '.' or '-'"
 				   : "a service needs a name: [service NAME] (%u "
@@ -572,85 +549,46 @@ static void ld_section(struct loader *ld, const char *p, const char *end)
 		ld->keys = service_keys;
 		ld->n_keys = N_SERVICE_KEYS;
 	} else {
-		ld_error(ld, ld->lineno, hdr,
+		ld_error(ld, ld->rd.lineno, hdr,
 			 "unknown section (expected [global] or [service NAME])");
 	}
 }
 
-/* Hands inih the text from..end, after prefix, as one line, if it fits inih's buffer. */
-static char *ld_emit(struct loader *ld, char *str, int num, const char *prefix, const char *from,
-		     const char *end)
+static void ld_read_error(void *ctx, const char *msg)
 {
-	size_t n = (size_t)(end - from), pre = strlen(prefix);
+	struct loader *ld = ctx;
 
-	if (pre + n + 2 > (size_t)num) {
-		ld_error(ld, ld->lineno, "",
-			 "line too long (at most %d characters besides leading blanks); "
-			 "continue a long list on indented lines", num - 2 - (int)pre);
-		ld->kind = LINE_OTHER;
-		ld->pend = NULL;
-		ld->discard = true;
-		if (ld->sec == SEC_SERVICE)
-			ld->sel_bad[ld->cfg->n_services - 1] = true;
-		return str;
-	}
-	memcpy(str, prefix, pre);
-	memcpy(str + pre, from, n);
-	memcpy(str + pre + n, "\n", 2);
-	return str;
+	ld_error(ld, ld->rd.lineno, "", "%s", msg);
 }
 
-static char *ld_read(char *str, int num, void *stream)
+static void ld_key_done(void *ctx)
 {
-	struct loader *ld = stream;
-	const char *line, *nl, *end, *p;
-	size_t n;
-
-	if (ld->off >= ld->len || num < 8)
-		return NULL;
-	line = ld->buf + ld->off;
-	nl = memchr(line, '\n', ld->len - ld->off);
-	n = nl ? (size_t)(nl - line) : ld->len - ld->off;
-	ld->off += n + (nl != NULL);
-	ld->lineno++;
-	ld->kind = LINE_OTHER;
-	memcpy(str, "\n", 2); /* what inih gets for anything it must not see */
-	end = line + n;
-	if (ld->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
-		line += 3;
-	if (memchr(line, '\0', (size_t)(end - line))) {
-		ld_error(ld, ld->lineno, "", "line contains a NUL byte");
-		return str;
-	}
-	end = rskip(line, end);
-	p = lskip(line, end);
-	if (p == end || *p == ';' || *p == '#')
-		return str;
-	if (*p == '[') {
-		ld_flush(ld);
-		ld->in_key = false;
-		ld_section(ld, p, end);
-		memcpy(str, "[s]\n", 5); /* resets inih's section state; we keep the real one */
-		return str;
-	}
-	if (!memchr(p, '=', (size_t)(end - p))) {
-		if (p > line && ld->in_key) {
-			/* inih 55 strips inline comments from values but not from continuations */
-			for (const char *c = p + 1; c < end; c++)
-				if (*c == ';' && isspace((unsigned char)c[-1]))
-					end = c;
-			end = rskip(p, end);
-			ld->kind = LINE_CONT;
-			return ld_emit(ld, str, num, " ", p, end);
-		}
-		ld_error(ld, ld->lineno, "", "expected 'key = value', a [section] or a comment");
-		return str;
-	}
-	ld_flush(ld);
-	ld->kind = LINE_KEY;
-	ld->in_key = true;
-	return ld_emit(ld, str, num, "", p, end);
+	ld_flush(ctx);
 }
+
+static void ld_read_section(void *ctx, const char *p, const char *end)
+{
+	ld_section(ctx, p, end);
+}
+
+/* A line too long for inih: the key it belongs to is refused, and a service's selectors with
+ * it, so no check reports what the dropped text would have said. */
+static void ld_dropped(void *ctx)
+{
+	struct loader *ld = ctx;
+
+	ld->pend = NULL;
+	ld->discard = true;
+	if (ld->sec == SEC_SERVICE)
+		ld->sel_bad[ld->cfg->n_services - 1] = true;
+}
+
+static const struct config_read_ops ld_read_ops = {
+	.error = ld_read_error,
+	.key_done = ld_key_done,
+	.section = ld_read_section,
+	.dropped = ld_dropped,
+};
 
 static void global_defaults(struct kw_global *g)
 {
@@ -687,12 +625,11 @@ int config_load_mem(const char *name, const char *buf, size_t len, struct kw_con
 	strcpy(tmp.path, name);
 	global_defaults(&tmp.global);
 	ld->file = name;
-	ld->buf = buf;
-	ld->len = len;
+	config_read_init(&ld->rd, buf, len, &ld_read_ops, ld);
 	ld->cfg = &tmp;
 	ld->err = err;
 	ld->arg = arg;
-	if (ini_parse_stream(ld_read, ld, ld_handler, ld) == -2)
+	if (ini_parse_stream(config_read_line, &ld->rd, ld_handler, ld) == -2)
 		ld->sys_err = -ENOMEM;
 	ld_flush(ld);
 	ld_end_section(ld);

@@ -10,18 +10,7 @@
 
 #include "keepwatch/config.h"
 #include "keepwatch/log.h"
-
-static unsigned n_pass, n_fail;
-
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		if (cond) {                                                               \
-			n_pass++;                                                         \
-		} else {                                                                  \
-			n_fail++;                                                         \
-			fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                         \
-	} while (0)
+#include "check.h"
 
 struct errs {
 	unsigned n;
@@ -78,12 +67,8 @@ static void expect_one(int src_line, const char *text, unsigned line, const char
 		  strcmp(es->e[0].key, key) == 0 && strstr(es->e[0].msg, want) &&
 		  strcmp(es->e[0].file, "t.ini") == 0;
 
-	if (ok) {
-		n_pass++;
-	} else {
-		n_fail++;
-		fprintf(stderr, "%s:%d: FAIL: want one error t.ini:%u: %s: ...%s... (rc %d)\n",
-			__FILE__, src_line, line, key, want, rc);
+	if (!check_tally(ok, __FILE__, src_line, "expect_one")) {
+		check_note("want one error t.ini:%u: %s: ...%s... (rc %d)", line, key, want, rc);
 		dump(es);
 	}
 	if (rc == 0)
@@ -551,14 +536,9 @@ static void test_match(void)
 						   table[i].rp);
 		bool ok = table[i].svc ? s && strcmp(s->name, table[i].svc) == 0 : s == NULL;
 
-		if (ok) {
-			n_pass++;
-		} else {
-			n_fail++;
-			fprintf(stderr, "FAIL: match %s:%u -> %s:%u gave %s, want %s\n",
-				table[i].la, table[i].lp, table[i].ra, table[i].rp,
-				s ? s->name : "none", table[i].svc ? table[i].svc : "none");
-		}
+		CHECK(ok, "match %s:%u -> %s:%u gave %s, want %s", table[i].la, table[i].lp,
+		      table[i].ra, table[i].rp, s ? s->name : "none",
+		      table[i].svc ? table[i].svc : "none");
 	}
 	config_free(&cfg);
 	CHECK(load("", &cfg, &es) == 0 && !match(&cfg, "10.0.0.1", 1, "10.0.0.2", 2));
@@ -690,6 +670,5 @@ int main(void)
 	test_limits();
 	test_match();
 	test_files();
-	printf("%u passed, %u failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return check_done();
 }

@@ -14,23 +14,12 @@
 
 #include "keepwatch/linkmon.h"
 #include "keepwatch/nlutil.h"
+#include "check.h"
 #include "linkmon_fixtures.h"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000
 #endif
-
-static int passed, failed;
-
-static void check(int ok, const char *what)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL: %s\n", what);
-	}
-}
 
 /* An exact-size copy: any read past nlmsg_len lands in ASan's redzone. */
 static struct nlmsghdr *copy_msg(const void *src, size_t len)
@@ -77,15 +66,15 @@ static void test_real_links(void)
 {
 	struct linkmon_link l;
 
-	check(decode_link_bytes(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), &l) == 0,
+	CHECK(decode_link_bytes(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), &l) == 0,
 	      "real NEWLINK decodes");
-	check(l.ifindex == 77 && strcmp(l.name, "kwlm0") == 0, "NEWLINK ifindex and name");
-	check(l.flags == 0x11043 && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP),
+	CHECK(l.ifindex == 77 && strcmp(l.name, "kwlm0") == 0, "NEWLINK ifindex and name");
+	CHECK(l.flags == 0x11043 && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP),
 	      "NEWLINK flags up with carrier");
-	check(decode_link_bytes(lm_fx_newlink_deleting, sizeof(lm_fx_newlink_deleting), &l) == 0 &&
+	CHECK(decode_link_bytes(lm_fx_newlink_deleting, sizeof(lm_fx_newlink_deleting), &l) == 0 &&
 		      l.flags == 0x1002 && !(l.flags & IFF_UP),
 	      "NEWLINK at deletion: IFF_UP cleared");
-	check(decode_link_bytes(lm_fx_dellink, sizeof(lm_fx_dellink), &l) == 0 &&
+	CHECK(decode_link_bytes(lm_fx_dellink, sizeof(lm_fx_dellink), &l) == 0 &&
 		      l.ifindex == 77 && strcmp(l.name, "kwlm0") == 0,
 	      "real DELLINK decodes");
 }
@@ -94,22 +83,22 @@ static void test_real_addrs(void)
 {
 	struct linkmon_addr a;
 
-	check(decode_addr_bytes(lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4), &a) == 0 &&
 		      a.ifindex == 77 && addr_is(&a, AF_INET, "10.77.0.1", 24),
 	      "real NEWADDR IPv4");
-	check(decode_addr_bytes(lm_fx_newaddr_v6, sizeof(lm_fx_newaddr_v6), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_newaddr_v6, sizeof(lm_fx_newaddr_v6), &a) == 0 &&
 		      a.ifindex == 77 && addr_is(&a, AF_INET6, "fd77::1", 64),
 	      "real NEWADDR IPv6");
-	check(decode_addr_bytes(lm_fx_newaddr_v4_peer, sizeof(lm_fx_newaddr_v4_peer), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_newaddr_v4_peer, sizeof(lm_fx_newaddr_v4_peer), &a) == 0 &&
 		      addr_is(&a, AF_INET, "10.77.1.1", 32),
 	      "point-to-point: IFA_LOCAL wins over IFA_ADDRESS (the peer)");
-	check(decode_addr_bytes(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll), &a) == 0 &&
 		      addr_is(&a, AF_INET6, "fe80::f049:31ff:fe88:23c7", 64),
 	      "real NEWADDR IPv6 link-local");
-	check(decode_addr_bytes(lm_fx_deladdr_v4, sizeof(lm_fx_deladdr_v4), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_deladdr_v4, sizeof(lm_fx_deladdr_v4), &a) == 0 &&
 		      addr_is(&a, AF_INET, "10.77.0.1", 24),
 	      "real DELADDR IPv4");
-	check(decode_addr_bytes(lm_fx_deladdr_v6, sizeof(lm_fx_deladdr_v6), &a) == 0 &&
+	CHECK(decode_addr_bytes(lm_fx_deladdr_v6, sizeof(lm_fx_deladdr_v6), &a) == 0 &&
 		      addr_is(&a, AF_INET6, "fd77::1", 64),
 	      "real DELADDR IPv6");
 }
@@ -120,10 +109,10 @@ static void test_wrong_decoder(void)
 	struct linkmon_addr a;
 
 	memset(&l, 0xa5, sizeof(l));
-	check(decode_link_bytes(lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4), &l) == -EINVAL,
+	CHECK(decode_link_bytes(lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4), &l) == -EINVAL,
 	      "link decoder rejects an address message");
-	check(l.ifindex == (int)0xa5a5a5a5, "output untouched on failure");
-	check(decode_addr_bytes(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), &a) == -EINVAL,
+	CHECK(l.ifindex == (int)0xa5a5a5a5, "output untouched on failure");
+	CHECK(decode_addr_bytes(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), &a) == -EINVAL,
 	      "address decoder rejects a link message");
 }
 
@@ -180,7 +169,6 @@ static void test_truncations(const uint8_t *src, size_t len, size_t fixed, bool 
 	const struct nlattr *attr;
 	bool boundary[sizeof(m.b) + 1] = {false};
 	size_t need = MNL_NLMSG_HDRLEN + fixed, wrong = 0, cuts = 0;
-	char name[128];
 
 	msg_from(&orig, src, len);
 	boundary[need] = true;
@@ -207,8 +195,7 @@ static void test_truncations(const uint8_t *src, size_t len, size_t fixed, bool 
 			printf("  %s cut at %zu: got %d, want %d\n", what, cut, rc, want);
 		}
 	}
-	snprintf(name, sizeof(name), "%s: all %zu truncations answered right", what, cuts);
-	check(wrong == 0, name);
+	CHECK(wrong == 0, "%s: all %zu truncations answered right", what, cuts);
 }
 
 static void build_link(struct msgbuf *m, uint16_t type, uint8_t family, int ifindex)
@@ -252,28 +239,28 @@ static void test_malformed_headers(void)
 	struct msgbuf m;
 
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
-	check(link_rc(&m) == 0, "hand-built link without attributes is valid");
+	CHECK(link_rc(&m) == 0, "hand-built link without attributes is valid");
 	msg_hdr(&m)->nlmsg_len = 8;
-	check(link_rc(&m) == -EINVAL, "nlmsg_len shorter than the netlink header");
+	CHECK(link_rc(&m) == -EINVAL, "nlmsg_len shorter than the netlink header");
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
 	msg_hdr(&m)->nlmsg_len = m.len = MNL_NLMSG_HDRLEN + 8;
-	check(link_rc(&m) == -EINVAL, "short ifinfomsg");
+	CHECK(link_rc(&m) == -EINVAL, "short ifinfomsg");
 	build_addr(&m, AF_INET, 24, 5);
 	msg_hdr(&m)->nlmsg_len = m.len = MNL_NLMSG_HDRLEN + 4;
-	check(addr_rc(&m) == -EINVAL, "short ifaddrmsg");
+	CHECK(addr_rc(&m) == -EINVAL, "short ifaddrmsg");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
 	msg_hdr(&m)->nlmsg_len = m.len = sizeof(lm_fx_newaddr_v4) - 1;
-	check(addr_rc(&m) == -EINVAL, "unaligned nlmsg_len");
+	CHECK(addr_rc(&m) == -EINVAL, "unaligned nlmsg_len");
 	msg_from(&m, lm_fx_newlink_up, sizeof(lm_fx_newlink_up));
 	msg_hdr(&m)->nlmsg_type = RTM_GETLINK;
-	check(link_rc(&m) == -EINVAL, "wrong message type (RTM_GETLINK)");
+	CHECK(link_rc(&m) == -EINVAL, "wrong message type (RTM_GETLINK)");
 	msg_from(&m, lm_fx_newlink_up, sizeof(lm_fx_newlink_up));
 	((struct ifinfomsg *)mnl_nlmsg_get_payload(msg_hdr(&m)))->ifi_family = AF_BRIDGE;
-	check(link_rc(&m) == -EINVAL, "link family AF_BRIDGE");
+	CHECK(link_rc(&m) == -EINVAL, "link family AF_BRIDGE");
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 0);
-	check(link_rc(&m) == -EINVAL, "ifindex 0");
+	CHECK(link_rc(&m) == -EINVAL, "ifindex 0");
 	build_link(&m, RTM_DELLINK, AF_UNSPEC, -3);
-	check(link_rc(&m) == -EINVAL, "negative ifindex");
+	CHECK(link_rc(&m) == -EINVAL, "negative ifindex");
 }
 
 static void test_malformed_attrs(void)
@@ -285,34 +272,34 @@ static void test_malformed_attrs(void)
 	attr = (struct nlattr *)((uint8_t *)mnl_nlmsg_get_payload(msg_hdr(&m)) +
 				 sizeof(struct ifinfomsg));
 	attr->nla_len = 2;
-	check(link_rc(&m) == -EINVAL, "first attribute with nla_len 2");
+	CHECK(link_rc(&m) == -EINVAL, "first attribute with nla_len 2");
 	attr->nla_len = 0;
-	check(link_rc(&m) == -EINVAL, "first attribute with nla_len 0");
+	CHECK(link_rc(&m) == -EINVAL, "first attribute with nla_len 0");
 	attr->nla_len = (uint16_t)(sizeof(lm_fx_newlink_up) + 4);
-	check(link_rc(&m) == -EINVAL, "attribute longer than the message");
+	CHECK(link_rc(&m) == -EINVAL, "attribute longer than the message");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
 	msg_hdr(&m)->nlmsg_len = (uint32_t)(m.len += 4); /* 4 zero bytes: an nla_len of 0 */
 	m.b[m.len - 4] = m.b[m.len - 3] = m.b[m.len - 2] = m.b[m.len - 1] = 0;
-	check(addr_rc(&m) == -EINVAL, "trailing bytes that are no attribute");
+	CHECK(addr_rc(&m) == -EINVAL, "trailing bytes that are no attribute");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
 	attr = msg_attr(&m, sizeof(struct ifaddrmsg), IFA_CACHEINFO);
-	check(attr != NULL, "fixture has IFA_CACHEINFO last");
+	CHECK(attr != NULL, "fixture has IFA_CACHEINFO last");
 	if (attr)
 		attr->nla_len = 0xffff;
-	check(addr_rc(&m) == -EINVAL, "last attribute's nla_len past the end");
+	CHECK(addr_rc(&m) == -EINVAL, "last attribute's nla_len past the end");
 
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
 	put_attr(&m, IFLA_IFNAME, 5, "kwlm0");
-	check(link_rc(&m) == -EINVAL, "IFLA_IFNAME without NUL");
+	CHECK(link_rc(&m) == -EINVAL, "IFLA_IFNAME without NUL");
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
 	put_attr(&m, IFLA_IFNAME, 17, "kwlm0123456789ab");
-	check(link_rc(&m) == -EINVAL, "IFLA_IFNAME of 16 characters (too long)");
+	CHECK(link_rc(&m) == -EINVAL, "IFLA_IFNAME of 16 characters (too long)");
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
 	put_attr(&m, IFLA_IFNAME, 1, "");
-	check(link_rc(&m) == -EINVAL, "empty IFLA_IFNAME");
+	CHECK(link_rc(&m) == -EINVAL, "empty IFLA_IFNAME");
 	build_link(&m, RTM_NEWLINK, AF_UNSPEC, 5);
 	put_attr(&m, IFLA_IFNAME, 16, "kwlm0123456789a");
-	check(link_rc(&m) == 0, "IFLA_IFNAME of 15 characters is fine");
+	CHECK(link_rc(&m) == 0, "IFLA_IFNAME of 15 characters is fine");
 }
 
 static void test_malformed_addrs(void)
@@ -323,41 +310,41 @@ static void test_malformed_addrs(void)
 
 	build_addr(&m, AF_INET, 24, 5);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
-	check(addr_rc(&m) == 0, "hand-built IPv4 address is valid");
+	CHECK(addr_rc(&m) == 0, "hand-built IPv4 address is valid");
 	build_addr(&m, AF_INET, 24, 5);
 	put_attr(&m, IFA_ADDRESS, 5, five);
-	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 5 bytes");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 5 bytes");
 	build_addr(&m, AF_INET, 24, 5);
 	put_attr(&m, IFA_ADDRESS, 3, v4);
-	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 3 bytes");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv4 IFA_ADDRESS of 3 bytes");
 	build_addr(&m, AF_INET6, 64, 5);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
-	check(addr_rc(&m) == -EINVAL, "IPv6 IFA_ADDRESS of 4 bytes");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv6 IFA_ADDRESS of 4 bytes");
 	build_addr(&m, AF_INET, 32, 5);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
 	put_attr(&m, IFA_LOCAL, 16, v6);
-	check(addr_rc(&m) == -EINVAL, "IPv4 IFA_LOCAL of 16 bytes");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv4 IFA_LOCAL of 16 bytes");
 	build_addr(&m, AF_INET6, 64, 5);
 	put_attr(&m, IFA_ADDRESS, 16, v6);
-	check(addr_rc(&m) == 0, "hand-built IPv6 address is valid");
+	CHECK(addr_rc(&m) == 0, "hand-built IPv6 address is valid");
 	build_addr(&m, AF_PACKET, 24, 5);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
-	check(addr_rc(&m) == -EINVAL, "unknown address family (AF_PACKET)");
+	CHECK(addr_rc(&m) == -EINVAL, "unknown address family (AF_PACKET)");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
 	((struct ifaddrmsg *)mnl_nlmsg_get_payload(msg_hdr(&m)))->ifa_family = AF_INET6;
-	check(addr_rc(&m) == -EINVAL, "IPv4 message relabelled AF_INET6");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv4 message relabelled AF_INET6");
 	build_addr(&m, AF_INET, 33, 5);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
-	check(addr_rc(&m) == -EINVAL, "IPv4 prefix 33");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv4 prefix 33");
 	build_addr(&m, AF_INET6, 129, 5);
 	put_attr(&m, IFA_ADDRESS, 16, v6);
-	check(addr_rc(&m) == -EINVAL, "IPv6 prefix 129");
+	CHECK(addr_rc(&m) == -EINVAL, "IPv6 prefix 129");
 	build_addr(&m, AF_INET, 24, 0);
 	put_attr(&m, IFA_ADDRESS, 4, v4);
-	check(addr_rc(&m) == -EINVAL, "address on ifindex 0");
+	CHECK(addr_rc(&m) == -EINVAL, "address on ifindex 0");
 	build_addr(&m, AF_INET, 24, 5);
 	put_attr(&m, IFA_LABEL, 6, "kwlm0");
-	check(addr_rc(&m) == -EINVAL, "address message without an address");
+	CHECK(addr_rc(&m) == -EINVAL, "address message without an address");
 }
 
 /* libmnl's mnl_nlmsg_ok() lets nlmsg_len >= 2^31 through (an int compare); the fuzzer
@@ -368,15 +355,15 @@ static void test_huge_nlmsg_len(void)
 
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(struct nlmsghdr));
 	msg_hdr(&m)->nlmsg_len = 0xfffffff0u;
-	check(!nlutil_msg_ok(msg_hdr(&m), (int)m.len),
+	CHECK(!nlutil_msg_ok(msg_hdr(&m), (int)m.len),
 	      "nlutil_msg_ok refuses nlmsg_len 2^32-16");
-	check(addr_rc(&m) == -EINVAL, "address decoder refuses nlmsg_len 2^32-16");
+	CHECK(addr_rc(&m) == -EINVAL, "address decoder refuses nlmsg_len 2^32-16");
 	msg_hdr(&m)->nlmsg_type = RTM_NEWLINK;
 	msg_hdr(&m)->nlmsg_len = 0x80000000u;
-	check(link_rc(&m) == -EINVAL, "link decoder refuses nlmsg_len 2^31");
+	CHECK(link_rc(&m) == -EINVAL, "link decoder refuses nlmsg_len 2^31");
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4));
-	check(nlutil_msg_ok(msg_hdr(&m), (int)m.len), "nlutil_msg_ok takes a real message");
-	check(!nlutil_msg_ok(msg_hdr(&m), (int)m.len - 4), "nlutil_msg_ok: message past len");
+	CHECK(nlutil_msg_ok(msg_hdr(&m), (int)m.len), "nlutil_msg_ok takes a real message");
+	CHECK(!nlutil_msg_ok(msg_hdr(&m), (int)m.len - 4), "nlutil_msg_ok: message past len");
 }
 
 int main(void)
@@ -396,6 +383,5 @@ int main(void)
 			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv4 peer");
 	test_truncations(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll),
 			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv6");
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

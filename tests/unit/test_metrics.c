@@ -11,18 +11,7 @@
 
 #include "keepwatch/daemon.h"
 #include "keepwatch/metrics.h"
-
-static int passed, failed;
-
-static void check(int cond, const char *what)
-{
-	if (cond) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL: %s\n", what);
-	}
-}
+#include "check.h"
 
 /* ---- the checker ------------------------------------------------------------------ */
 
@@ -535,14 +524,14 @@ static void test_checker_rejects(void)
 		snprintf(buf, sizeof(buf), "%s", bad[i]);
 		if (prom_parse(&prom, buf)) {
 			printf("checker accepted bad input %zu\n", i);
-			check(0, "checker rejects bad input");
+			CHECK(0, "checker rejects bad input");
 		} else {
-			check(1, "checker rejects bad input");
+			CHECK(1, "checker rejects bad input");
 		}
 	}
 	snprintf(buf, sizeof(buf), "%s", good);
-	check(prom_parse(&prom, buf), "checker accepts good input");
-	check(prom_get(&prom, "x", "a=\"q\"\n\"", NULL) == -1500, "checker unescapes labels");
+	CHECK(prom_parse(&prom, buf), "checker accepts good input");
+	CHECK(prom_get(&prom, "x", "a=\"q\"\n\"", NULL) == -1500, "checker unescapes labels");
 }
 
 static void test_reason_names(void)
@@ -550,16 +539,16 @@ static void test_reason_names(void)
 	static const char *const want[] = { "keepalive", "zero-window", "idle", "unacked",
 					    "link-down", "link-removed", "addr-removed" };
 
-	check(metrics_reason_name(REASON_NONE) == NULL, "REASON_NONE has no name");
-	check(metrics_reason_name(METRICS_REASON_SLOTS) == NULL, "out of range has no name");
+	CHECK(metrics_reason_name(REASON_NONE) == NULL, "REASON_NONE has no name");
+	CHECK(metrics_reason_name(METRICS_REASON_SLOTS) == NULL, "out of range has no name");
 	for (unsigned r = 1; r < REASON_COUNT; r++)
-		check(metrics_reason_name(r) != NULL, "every kill_reason is named");
+		CHECK(metrics_reason_name(r) != NULL, "every kill_reason is named");
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		bool found = false;
 
 		for (unsigned r = 1; r < REASON_COUNT; r++)
 			found |= metrics_reason_name(r) && !strcmp(metrics_reason_name(r), want[i]);
-		check(found, want[i]);
+		CHECK(found, "%s", want[i]);
 	}
 }
 
@@ -570,12 +559,12 @@ static void test_empty(const char *dir)
 
 	metrics_init(&m);
 	snprintf(path, sizeof(path), "%s/empty.prom", dir);
-	check(metrics_write(&m, path) == 0, "write with no services");
-	check(parse_file(path), "empty metrics parse");
-	check(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"",
+	CHECK(metrics_write(&m, path) == 0, "write with no services");
+	CHECK(parse_file(path), "empty metrics parse");
+	CHECK(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"",
 		       NULL) == 1, "build_info");
-	check(prom_count(&prom, "keepwatch_kills_total") == 0, "no services, no kill series");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_count", "", NULL) == 0,
+	CHECK(prom_count(&prom, "keepwatch_kills_total") == 0, "no services, no kill series");
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_count", "", NULL) == 0,
 	      "no polls yet");
 	metrics_free(&m);
 }
@@ -587,14 +576,14 @@ static void test_reload(struct kw_metrics *m, const char *path)
 	static const char *const after[] = { "new", "db" };
 
 	services(svc, after, 2);
-	check(metrics_set_services(m, svc, 2) == 0, "reload services");
-	check(m->n_svc == 2 && !strcmp(m->svc[1].name, "db") &&
+	CHECK(metrics_set_services(m, svc, 2) == 0, "reload services");
+	CHECK(m->n_svc == 2 && !strcmp(m->svc[1].name, "db") &&
 		      m->svc[1].would_kills[REASON_IDLE] == 1 && m->svc[1].kill_failures == 1,
 	      "db counters carried over");
-	check(m->svc[0].kills[REASON_LINK_DOWN] == 0 && m->svc[0].watched == 0,
+	CHECK(m->svc[0].kills[REASON_LINK_DOWN] == 0 && m->svc[0].watched == 0,
 	      "new service starts at zero");
-	check(metrics_write(m, path) == 0 && parse_file(path), "rewrite parses");
-	check(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"",
+	CHECK(metrics_write(m, path) == 0 && parse_file(path), "rewrite parses");
+	CHECK(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"",
 			     NULL)), "removed service gone from the file");
 }
 
@@ -607,7 +596,7 @@ static void test_counters(const char *dir)
 
 	metrics_init(&m);
 	services(svc, names, 3);
-	check(metrics_set_services(&m, svc, 3) == 0, "set services");
+	CHECK(metrics_set_services(&m, svc, 3) == 0, "set services");
 	metrics_count_kill(&m, 0, REASON_LINK_DOWN, false);
 	metrics_count_kill(&m, 0, REASON_LINK_DOWN, false);
 	metrics_count_kill(&m, 1, REASON_IDLE, true);
@@ -632,43 +621,43 @@ static void test_counters(const char *dir)
 	metrics_observe_poll(&m, 2000000); /* past the last bound: +Inf only */
 
 	snprintf(path, sizeof(path), "%s/keepwatch.prom", dir);
-	check(metrics_write(&m, path) == 0, "write");
-	check(parse_file(path), "metrics parse as Prometheus text");
-	check(prom_get(&prom, "keepwatch_kills_total", "reason=\"link-down\",service=\"web\"",
+	CHECK(metrics_write(&m, path) == 0, "write");
+	CHECK(parse_file(path), "metrics parse as Prometheus text");
+	CHECK(prom_get(&prom, "keepwatch_kills_total", "reason=\"link-down\",service=\"web\"",
 		       NULL) == 2, "kills web link-down = 2");
-	check(prom_get(&prom, "keepwatch_kills_total", "reason=\"idle\",service=\"db\"", NULL) == 0,
+	CHECK(prom_get(&prom, "keepwatch_kills_total", "reason=\"idle\",service=\"db\"", NULL) == 0,
 	      "dry-run kill not counted as a kill");
-	check(prom_get(&prom, "keepwatch_would_kills_total", "reason=\"idle\",service=\"db\"",
+	CHECK(prom_get(&prom, "keepwatch_would_kills_total", "reason=\"idle\",service=\"db\"",
 		       NULL) == 1, "would_kills db idle = 1");
-	check(prom_get(&prom, "keepwatch_kills_total",
+	CHECK(prom_get(&prom, "keepwatch_kills_total",
 		       "reason=\"zero-window\",service=\"odd \"name\\\"", NULL) == 1,
 	      "odd service name escaped and read back");
-	check(prom_count(&prom, "keepwatch_kills_total") == 3 * (REASON_COUNT - 1),
+	CHECK(prom_count(&prom, "keepwatch_kills_total") == 3 * (REASON_COUNT - 1),
 	      "every service x reason present (zeros included)");
-	check(prom_get(&prom, "keepwatch_kill_failures_total", "service=\"db\"", NULL) == 1,
+	CHECK(prom_get(&prom, "keepwatch_kill_failures_total", "service=\"db\"", NULL) == 1,
 	      "kill failures db = 1");
-	check(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"", NULL) == 12,
+	CHECK(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"", NULL) == 12,
 	      "watched web = 12");
-	check(prom_get(&prom, "keepwatch_link_events_total", "event=\"link-carrier-lost\"",
+	CHECK(prom_get(&prom, "keepwatch_link_events_total", "event=\"link-carrier-lost\"",
 		       NULL) == 1, "link event carrier lost = 1");
-	check(prom_count(&prom, "keepwatch_link_events_total") == METRICS_LINK_EVENTS,
+	CHECK(prom_count(&prom, "keepwatch_link_events_total") == METRICS_LINK_EVENTS,
 	      "every link event kind present");
-	check(prom_get(&prom, "keepwatch_kills_deferred_total", "", NULL) == 3, "deferred");
-	check(prom_get(&prom, "keepwatch_netlink_resyncs_total", "", NULL) == 1, "resyncs");
-	check(prom_get(&prom, "keepwatch_netlink_malformed_total", "", NULL) == 4, "malformed");
-	check(prom_get(&prom, "keepwatch_config_reloads_total", "result=\"failed\"", NULL) == 1,
+	CHECK(prom_get(&prom, "keepwatch_kills_deferred_total", "", NULL) == 3, "deferred");
+	CHECK(prom_get(&prom, "keepwatch_netlink_resyncs_total", "", NULL) == 1, "resyncs");
+	CHECK(prom_get(&prom, "keepwatch_netlink_malformed_total", "", NULL) == 4, "malformed");
+	CHECK(prom_get(&prom, "keepwatch_config_reloads_total", "result=\"failed\"", NULL) == 1,
 	      "failed reloads");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "0.0001") == 2,
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "0.0001") == 2,
 	      "bucket le=0.0001 holds 50us and 100us");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "0.00025") == 3,
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "0.00025") == 3,
 	      "bucket le=0.00025");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "1") == 3,
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "1") == 3,
 	      "bucket le=1");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "+Inf") == 4,
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "+Inf") == 4,
 	      "bucket +Inf");
-	check(prom_get(&prom, "keepwatch_poll_duration_seconds_sum", "", NULL) == 2.000251,
+	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_sum", "", NULL) == 2.000251,
 	      "sum exact");
-	check(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2,
+	CHECK(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2,
 	      "last poll");
 
 	test_reload(&m, path);
@@ -695,35 +684,35 @@ static void test_atomic(const char *dir)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	snprintf(victim, sizeof(victim), "%s/victim", dir);
 	old = umask(077);
-	check(metrics_write(&m, path) == 0 && stat(path, &a) == 0, "first write");
-	check((a.st_mode & 0777) == 0644, "mode 0644 despite umask 077");
-	check(metrics_write(&m, path) == 0 && stat(path, &b) == 0, "second write");
-	check(a.st_ino != b.st_ino, "file replaced by rename, not rewritten in place");
-	check(!exists(tmp), "no temporary file left");
+	CHECK(metrics_write(&m, path) == 0 && stat(path, &a) == 0, "first write");
+	CHECK((a.st_mode & 0777) == 0644, "mode 0644 despite umask 077");
+	CHECK(metrics_write(&m, path) == 0 && stat(path, &b) == 0, "second write");
+	CHECK(a.st_ino != b.st_ino, "file replaced by rename, not rewritten in place");
+	CHECK(!exists(tmp), "no temporary file left");
 	umask(old);
 
 	/* a stale temporary file, here a symlink, must not be followed */
 	f = fopen(victim, "w");
-	check(f && fputs("keep me\n", f) >= 0 && fclose(f) == 0, "victim created");
-	check(symlink(victim, tmp) == 0, "symlink planted at the temporary name");
-	check(metrics_write(&m, path) == 0, "write despite the planted symlink");
-	check(stat(victim, &v) == 0 && v.st_size == 8, "symlink target untouched");
-	check(!exists(tmp), "planted symlink gone");
+	CHECK(f && fputs("keep me\n", f) >= 0 && fclose(f) == 0, "victim created");
+	CHECK(symlink(victim, tmp) == 0, "symlink planted at the temporary name");
+	CHECK(metrics_write(&m, path) == 0, "write despite the planted symlink");
+	CHECK(stat(victim, &v) == 0 && v.st_size == 8, "symlink target untouched");
+	CHECK(!exists(tmp), "planted symlink gone");
 
 	/* failures: nothing left behind, the destination untouched */
 	snprintf(sub, sizeof(sub), "%s/nodir/x.prom", dir);
-	check(metrics_write(&m, sub) == -ENOENT, "missing directory: -ENOENT");
+	CHECK(metrics_write(&m, sub) == -ENOENT, "missing directory: -ENOENT");
 	snprintf(sub, sizeof(sub), "%s/victim/x.prom", dir);
-	check(metrics_write(&m, sub) == -ENOTDIR, "file as directory: -ENOTDIR");
+	CHECK(metrics_write(&m, sub) == -ENOTDIR, "file as directory: -ENOTDIR");
 	snprintf(sub, sizeof(sub), "%s/adir", dir);
-	check(mkdir(sub, 0755) == 0, "mkdir");
+	CHECK(mkdir(sub, 0755) == 0, "mkdir");
 	snprintf(tmp, sizeof(tmp), "%s/adir/inner", dir);
-	check(mkdir(tmp, 0755) == 0, "mkdir inner");
-	check(metrics_write(&m, sub) < 0, "rename over a non-empty directory fails");
+	CHECK(mkdir(tmp, 0755) == 0, "mkdir inner");
+	CHECK(metrics_write(&m, sub) < 0, "rename over a non-empty directory fails");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", sub);
-	check(!exists(tmp), "temporary file removed after a failed rename");
+	CHECK(!exists(tmp), "temporary file removed after a failed rename");
 	snprintf(tmp, sizeof(tmp), "%s/adir/inner", dir);
-	check(exists(tmp), "destination untouched");
+	CHECK(exists(tmp), "destination untouched");
 	rmdir(tmp);
 	rmdir(sub);
 	metrics_free(&m);
@@ -738,16 +727,16 @@ static void test_maybe_write(const char *dir)
 	metrics_init(&m);
 	snprintf(path, sizeof(path), "%s/maybe.prom", dir);
 	snprintf(bad, sizeof(bad), "%s/nodir/maybe.prom", dir);
-	check(metrics_maybe_write(&m, "", 5000) == 0, "empty path: off");
-	check(metrics_maybe_write(&m, NULL, 5000) == 0, "NULL path: off");
-	check(!exists(path), "off writes nothing");
-	check(metrics_maybe_write(&m, path, 5000) == 1, "first call writes");
-	check(metrics_maybe_write(&m, path, 5999) == 0, "999 ms later: not due");
-	check(metrics_maybe_write(&m, path, 6000) == 1, "1000 ms later: written");
-	check(metrics_maybe_write(&m, bad, 7000) == -ENOENT, "failure reported");
-	check(m.last_error == -ENOENT, "failure remembered (logged once)");
-	check(metrics_maybe_write(&m, bad, 7500) == 0, "failure retried no sooner than 1 s");
-	check(metrics_maybe_write(&m, path, 8000) == 1 && m.last_error == 0, "recovery");
+	CHECK(metrics_maybe_write(&m, "", 5000) == 0, "empty path: off");
+	CHECK(metrics_maybe_write(&m, NULL, 5000) == 0, "NULL path: off");
+	CHECK(!exists(path), "off writes nothing");
+	CHECK(metrics_maybe_write(&m, path, 5000) == 1, "first call writes");
+	CHECK(metrics_maybe_write(&m, path, 5999) == 0, "999 ms later: not due");
+	CHECK(metrics_maybe_write(&m, path, 6000) == 1, "1000 ms later: written");
+	CHECK(metrics_maybe_write(&m, bad, 7000) == -ENOENT, "failure reported");
+	CHECK(m.last_error == -ENOENT, "failure remembered (logged once)");
+	CHECK(metrics_maybe_write(&m, bad, 7500) == 0, "failure retried no sooner than 1 s");
+	CHECK(metrics_maybe_write(&m, path, 8000) == 1 && m.last_error == 0, "recovery");
 	unlink(path);
 	metrics_free(&m);
 }
@@ -773,7 +762,6 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, leftovers[i]);
 		unlink(path);
 	}
-	check(rmdir(dir) == 0, "temp dir empty at the end (nothing stray left)");
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	CHECK(rmdir(dir) == 0, "temp dir empty at the end (nothing stray left)");
+	return check_done();
 }

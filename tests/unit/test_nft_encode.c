@@ -16,18 +16,7 @@
 #include <sys/socket.h>
 
 #include "keepwatch/killer_nft.h"
-
-static int passed, failed;
-
-static void check(int cond, const char *what)
-{
-	if (cond) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL: %s\n", what);
-	}
-}
+#include "check.h"
 
 static void check_key(int family, const char *l, uint16_t lp, const char *r, uint16_t rp,
 		      const uint8_t *want, int wantlen, const char *what)
@@ -37,13 +26,13 @@ static void check_key(int family, const char *l, uint16_t lp, const char *r, uin
 
 	memset(key, 0xa5, sizeof(key)); /* padding must be written, not inherited */
 	if (inet_pton(family, l, la) != 1 || inet_pton(family, r, ra) != 1) {
-		check(0, what);
+		CHECK(0, "%s", what);
 		return;
 	}
 	n = nft_encode_tuple(family, la, lp, ra, rp, key, sizeof(key));
-	check(n == wantlen, what);
-	check(n == wantlen && memcmp(key, want, (size_t)wantlen) == 0, what);
-	check(key[wantlen] == 0xa5, "encoder writes nothing past the key");
+	CHECK(n == wantlen, "%s", what);
+	CHECK(n == wantlen && memcmp(key, want, (size_t)wantlen) == 0, "%s", what);
+	CHECK(key[wantlen] == 0xa5, "encoder writes nothing past the key");
 }
 
 /* nft: element 01004d0a 0000d007 02004d0a 00006eb2 */
@@ -75,19 +64,19 @@ static void test_errors(void)
 {
 	uint8_t a[16] = { 0 }, key[NFT_KEY_MAX];
 
-	check(nft_encode_tuple(AF_UNSPEC, a, 1, a, 2, key, sizeof(key)) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_UNSPEC, a, 1, a, 2, key, sizeof(key)) == -EINVAL,
 	      "unknown family is -EINVAL");
-	check(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 15) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 15) == -EINVAL,
 	      "v4 key needs 16 bytes");
-	check(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 16) == 16, "v4 fits exactly 16 bytes");
-	check(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 39) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 16) == 16, "v4 fits exactly 16 bytes");
+	CHECK(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 39) == -EINVAL,
 	      "v6 key needs 40 bytes");
-	check(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 40) == 40, "v6 fits exactly 40 bytes");
-	check(nft_encode_tuple(AF_INET, NULL, 1, a, 2, key, sizeof(key)) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 40) == 40, "v6 fits exactly 40 bytes");
+	CHECK(nft_encode_tuple(AF_INET, NULL, 1, a, 2, key, sizeof(key)) == -EINVAL,
 	      "NULL local address is -EINVAL");
-	check(nft_encode_tuple(AF_INET, a, 1, NULL, 2, key, sizeof(key)) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_INET, a, 1, NULL, 2, key, sizeof(key)) == -EINVAL,
 	      "NULL remote address is -EINVAL");
-	check(nft_encode_tuple(AF_INET, a, 1, a, 2, NULL, sizeof(key)) == -EINVAL,
+	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, NULL, sizeof(key)) == -EINVAL,
 	      "NULL key is -EINVAL");
 }
 
@@ -99,8 +88,7 @@ int main(void)
 	check_key(AF_INET6, "fd77::1", 2000, "fd77::2", 45678, v6_a, 40, "v6 fd77::1");
 	check_key(AF_INET6, "2001:db8:1:2:3:4:5:6", 443, "fe80::aabb:ccdd", 65534, v6_b, 40,
 		  "v6 full-width addresses");
-	check(NFT_KEY_MAX == 40, "NFT_KEY_MAX covers the v6 key");
+	CHECK(NFT_KEY_MAX == 40, "NFT_KEY_MAX covers the v6 key");
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

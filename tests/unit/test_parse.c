@@ -8,30 +8,7 @@
 
 #include "keepwatch/defaults.h"
 #include "keepwatch/parse.h"
-
-static unsigned n_pass, n_fail;
-
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		if (cond) {                                                               \
-			n_pass++;                                                         \
-		} else {                                                                  \
-			n_fail++;                                                         \
-			fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                         \
-	} while (0)
-
-#define CHECK_MSG(cond, ...)                                                  \
-	do {                                                                  \
-		if (cond) {                                                   \
-			n_pass++;                                             \
-		} else {                                                      \
-			n_fail++;                                             \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-		}                                                             \
-	} while (0)
+#include "check.h"
 
 static void test_durations(void)
 {
@@ -482,6 +459,5 @@ int main(void)
 	test_bool_uint();
 	test_strings();
 	test_names();
-	printf("%u passed, %u failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return check_done();
 }

@@ -6,20 +6,7 @@
 
 #include "keepwatch/policy.h"
 #include "keepwatch/sockdiag.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (cond) {                                                                \
-			passed++;                                                          \
-		} else {                                                                   \
-			failed++;                                                          \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                        \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-		}                                                                          \
-	} while (0)
+#include "check.h"
 
 #define NOW 1000000u
 #define NEVER UINT64_MAX
@@ -333,6 +320,5 @@ int main(void)
 	test_unacked();
 	test_sample_from_conn();
 	test_names();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -1,6 +1,7 @@
 /* keepwatch: unit tests of the inet_diag bytecode builder and of the kernel-rule checker and
  * interpreter it is verified with: hand-checked encodings, kernel semantics, random sets. */
 #include "keepwatch/sockdiag.h"
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -8,20 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (cond) {                                                               \
-			passed++;                                                         \
-		} else {                                                                  \
-			failed++;                                                         \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			printf(__VA_ARGS__);                                              \
-			printf("\n");                                                     \
-		}                                                                         \
-	} while (0)
 
 /* ---- helpers ---- */
 
@@ -485,6 +472,5 @@ int main(void)
 	test_kernel_semantics();
 	test_audit_refusals();
 	test_random_sets();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -1,6 +1,7 @@
 /* keepwatch: unit tests of the SOCK_DIAG_BY_FAMILY reply decoder, on replies captured from
  * Linux 6.18 and on hand-built malformed, short and newer-kernel variants of them. */
 #include "keepwatch/sockdiag.h"
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,20 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (cond) {                                                               \
-			passed++;                                                         \
-		} else {                                                                  \
-			failed++;                                                         \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			printf(__VA_ARGS__);                                              \
-			printf("\n");                                                     \
-		}                                                                         \
-	} while (0)
 
 /* Replies of a 6.18 kernel (tcp_info there is 280 bytes, longer than these headers'),
  * captured with a raw NETLINK_SOCK_DIAG dump over loopback: an IPv4 ESTABLISHED socket
@@ -213,6 +200,5 @@ int main(void)
 	test_captured();
 	test_short_info();
 	test_malformed();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

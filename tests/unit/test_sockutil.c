@@ -9,18 +9,7 @@
 #include <unistd.h>
 
 #include "keepwatch/sockutil.h"
-
-static int passed, failed;
-
-static void check(int ok, const char *what, const char *detail)
-{
-	if (ok) {
-		passed++;
-	} else {
-		failed++;
-		printf("FAIL: %s (%s)\n", what, detail ? detail : "");
-	}
-}
+#include "check.h"
 
 static void check_format(int family, const char *addr, uint16_t port, const char *want)
 {
@@ -30,7 +19,7 @@ static void check_format(int family, const char *addr, uint16_t port, const char
 
 	inet_pton(family, addr, bin);
 	rc = sockutil_format(family, bin, port, buf, sizeof(buf));
-	check(rc == 0 && strcmp(buf, want) == 0, want, rc == 0 ? buf : strerror(-rc));
+	CHECK(rc == 0 && strcmp(buf, want) == 0, "%s (%s)", want, rc == 0 ? buf : strerror(-rc));
 }
 
 static void test_format(void)
@@ -51,44 +40,41 @@ static void test_format(void)
 		     "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 
 	inet_pton(AF_INET, "10.77.0.1", &s4.sin_addr);
-	check(sockutil_format_sa((struct sockaddr *)&s4, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "10.77.0.1:80") == 0, "format_sa v4", buf);
+	CHECK(sockutil_format_sa((struct sockaddr *)&s4, buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, "10.77.0.1:80") == 0, "format_sa v4 (%s)", buf);
 	inet_pton(AF_INET6, "fd77::1", &s6.sin6_addr);
-	check(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fd77::1]:443") == 0, "format_sa v6", buf);
+	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, "[fd77::1]:443") == 0, "format_sa v6 (%s)", buf);
 	/* A scope that names no interface still shows, as its number. */
 	inet_pton(AF_INET6, "fe80::1", &s6.sin6_addr);
 	s6.sin6_scope_id = 999999;
-	check(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fe80::1%999999]:443") == 0, "format_sa scope number", buf);
+	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, "[fe80::1%999999]:443") == 0, "format_sa scope number (%s)", buf);
 	s6.sin6_scope_id = 1; /* lo is ifindex 1 in every namespace */
-	check(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fe80::1%lo]:443") == 0, "format_sa scope name", buf);
+	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, "[fe80::1%lo]:443") == 0, "format_sa scope name (%s)", buf);
 
-	check(sockutil_format(AF_INET, bin, 80, small, sizeof(small)) == -ENOSPC,
-	      "short buffer -> ENOSPC", NULL);
-	check(sockutil_format(AF_UNIX, bin, 80, buf, sizeof(buf)) == -EINVAL,
-	      "unknown family -> EINVAL", NULL);
-	check(sockutil_format(AF_INET, NULL, 80, buf, sizeof(buf)) == -EINVAL,
-	      "NULL address -> EINVAL", NULL);
-	check(sockutil_format(AF_INET, bin, 80, buf, 0) == -EINVAL, "zero length -> EINVAL", NULL);
-	check(sockutil_format_sa(&sa, buf, sizeof(buf)) == -EINVAL, "format_sa AF_UNIX -> EINVAL",
-	      NULL);
-	check(sockutil_format_sa(NULL, buf, sizeof(buf)) == -EINVAL, "format_sa NULL -> EINVAL",
-	      NULL);
+	CHECK(sockutil_format(AF_INET, bin, 80, small, sizeof(small)) == -ENOSPC,
+	      "short buffer -> ENOSPC");
+	CHECK(sockutil_format(AF_UNIX, bin, 80, buf, sizeof(buf)) == -EINVAL,
+	      "unknown family -> EINVAL");
+	CHECK(sockutil_format(AF_INET, NULL, 80, buf, sizeof(buf)) == -EINVAL,
+	      "NULL address -> EINVAL");
+	CHECK(sockutil_format(AF_INET, bin, 80, buf, 0) == -EINVAL, "zero length -> EINVAL");
+	CHECK(sockutil_format_sa(&sa, buf, sizeof(buf)) == -EINVAL, "format_sa AF_UNIX -> EINVAL");
+	CHECK(sockutil_format_sa(NULL, buf, sizeof(buf)) == -EINVAL, "format_sa NULL -> EINVAL");
 }
 
 static void check_split(const char *in, bool opt, int want_rc, const char *want_host,
 			const char *want_port)
 {
-	char host[64] = "unchanged", port[16] = "unchanged", what[160];
+	char host[64] = "unchanged", port[16] = "unchanged";
 	int rc = sockutil_split_hostport(in, opt, host, sizeof(host), port, sizeof(port));
 	int ok = rc == want_rc;
 
 	if (ok && rc == 0)
 		ok = strcmp(host, want_host) == 0 && strcmp(port, want_port) == 0;
-	snprintf(what, sizeof(what), "split '%s' opt=%d", in, opt);
-	check(ok, what, rc == 0 ? host : strerror(-rc));
+	CHECK(ok, "split '%s' opt=%d (%s)", in, opt, rc == 0 ? host : strerror(-rc));
 }
 
 static void test_split(void)
@@ -137,24 +123,24 @@ static void test_keepalive(void)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0) {
-		check(0, "socket()", strerror(errno));
+		CHECK(0, "socket() (%s)", strerror(errno));
 		return;
 	}
-	check(sockutil_set_keepalive(fd, 10, 1, 2) == 0, "keepalive 10,1,2", NULL);
-	check(getint(fd, SOL_SOCKET, SO_KEEPALIVE) == 1, "SO_KEEPALIVE at SOL_SOCKET on", NULL);
-	check(getint(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 10, "TCP_KEEPIDLE 10", NULL);
-	check(getint(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 1, "TCP_KEEPINTVL 1", NULL);
-	check(getint(fd, IPPROTO_TCP, TCP_KEEPCNT) == 2, "TCP_KEEPCNT 2", NULL);
-	check(sockutil_set_keepalive(fd, 0, 0, 0) == 0 && getint(fd, SOL_SOCKET, SO_KEEPALIVE) == 0,
-	      "keepalive off", NULL);
-	check(sockutil_set_keepalive(fd, 40000, 1, 2) == -EINVAL, "idle too large", NULL);
-	check(sockutil_set_keepalive(fd, 10, 0, 2) == -EINVAL, "interval 0", NULL);
-	check(sockutil_set_keepalive(fd, 10, 1, 128) == -EINVAL, "count too large", NULL);
-	check(sockutil_set_keepalive(fd, -1, 1, 1) == -EINVAL, "negative idle", NULL);
-	check(sockutil_set_user_timeout(fd, 5000) == 0 &&
-		      getint(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 5000, "TCP_USER_TIMEOUT", NULL);
+	CHECK(sockutil_set_keepalive(fd, 10, 1, 2) == 0, "keepalive 10,1,2");
+	CHECK(getint(fd, SOL_SOCKET, SO_KEEPALIVE) == 1, "SO_KEEPALIVE at SOL_SOCKET on");
+	CHECK(getint(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 10, "TCP_KEEPIDLE 10");
+	CHECK(getint(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 1, "TCP_KEEPINTVL 1");
+	CHECK(getint(fd, IPPROTO_TCP, TCP_KEEPCNT) == 2, "TCP_KEEPCNT 2");
+	CHECK(sockutil_set_keepalive(fd, 0, 0, 0) == 0 && getint(fd, SOL_SOCKET, SO_KEEPALIVE) == 0,
+	      "keepalive off");
+	CHECK(sockutil_set_keepalive(fd, 40000, 1, 2) == -EINVAL, "idle too large");
+	CHECK(sockutil_set_keepalive(fd, 10, 0, 2) == -EINVAL, "interval 0");
+	CHECK(sockutil_set_keepalive(fd, 10, 1, 128) == -EINVAL, "count too large");
+	CHECK(sockutil_set_keepalive(fd, -1, 1, 1) == -EINVAL, "negative idle");
+	CHECK(sockutil_set_user_timeout(fd, 5000) == 0 &&
+		      getint(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 5000, "TCP_USER_TIMEOUT");
 	close(fd);
-	check(sockutil_set_keepalive(fd, 10, 1, 2) == -EBADF, "closed fd -> EBADF", NULL);
+	CHECK(sockutil_set_keepalive(fd, 10, 1, 2) == -EBADF, "closed fd -> EBADF");
 }
 
 int main(void)
@@ -162,6 +148,5 @@ int main(void)
 	test_format();
 	test_split();
 	test_keepalive();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

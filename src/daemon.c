@@ -97,7 +97,7 @@ static void daemon_poll(struct kw_daemon *d, uint64_t now)
 		d->next_poll_ms = now + d->cfg.global.poll_interval_ms;
 		metrics_observe_poll(&d->metrics, daemon_now_us() - t0);
 	} else {
-		watch_poll_links(d, now);
+		watch_poll_links(d, now); /* a link_grace ended between polls */
 	}
 	daemon_metrics(d, now);
 }

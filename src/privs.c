@@ -41,7 +41,7 @@ static int privs_read(struct privs_caps *c)
 
 int privs_check(void)
 {
-	struct privs_caps c;
+	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
 
 	if (rc < 0) {
@@ -100,7 +100,7 @@ static int privs_can_switch(const struct privs_caps *have, const char *user)
  * does not prove it. */
 static int privs_verify(void)
 {
-	struct privs_caps c;
+	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
 
 	if (rc < 0)
@@ -115,7 +115,7 @@ static int privs_verify(void)
 
 int privs_drop(const char *user)
 {
-	struct privs_caps have;
+	struct privs_caps have = { 0 };
 	bool switch_user = false;
 	uid_t uid = 0;
 	gid_t gid = 0;

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +26,7 @@
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
 
-#define WATCH_MAX_SLEEP_MS 30000u /* longest a connection goes unlooked-at */
+#define WATCH_MAX_SLEEP_MS 300000u /* longest a connection goes unlooked-at */
 #define WATCH_TIMER_SLACK_MS 5u /* look just after a kernel timer fired, not before */
 #define WATCH_BATCH 256u /* exact lookups per sendmsg */
 #define WATCH_STATES                                                                       \
@@ -88,6 +89,7 @@ static struct watch_conn *watch_insert(struct watch_table *t, uint64_t cookie)
 	if (!c)
 		return NULL;
 	c->cookie = cookie;
+	timeq_node_init(&c->due);
 	h = watch_bucket(t, cookie);
 	c->next = t->buckets[h];
 	t->buckets[h] = c;
@@ -102,6 +104,7 @@ static void watch_remove(struct watch_table *t, struct watch_conn *victim)
 	for (; *pp; pp = &(*pp)->next) {
 		if (*pp == victim) {
 			*pp = victim->next;
+			timeq_remove(&t->due, &victim->due);
 			free(victim);
 			t->count--;
 			return;
@@ -120,7 +123,16 @@ void watch_table_free(struct watch_table *t)
 		}
 	}
 	free(t->buckets);
+	timeq_free(&t->due);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Files the entry under its next look; the queue is what the poller walks. */
+static void watch_schedule(struct watch_table *t, struct watch_conn *e, uint64_t at)
+{
+	e->next_check_ms = at;
+	if (timeq_set(&t->due, &e->due, at) < 0)
+		log_msg(LOG_ERR, "action=error what=schedule error=\"%s\"", strerror(ENOMEM));
 }
 
 /* Calls fn on every entry; fn may not remove entries (collect, then remove). */
@@ -280,16 +292,19 @@ static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct 
 	policy_sample_from_conn(c, &e->last);
 	if (e->fate == FATE_NFT)
 		killer_confirm(d, e, false, now);
-	if (e->fate != FATE_NONE)
+	if (e->fate != FATE_NONE) { /* an armed nft reset: look again each poll */
+		watch_schedule(&d->table, e, now + d->cfg.global.poll_interval_ms);
 		return;
+	}
 	why = watch_link_verdict(d, e, now);
 	if (why != REASON_NONE && svc->on_link_loss != LINK_IGNORE) {
 		e->verdict = why;
+		watch_schedule(&d->table, e, now + d->cfg.global.poll_interval_ms);
 		watch_batch_push(&vs->by[why], e);
 		return;
 	}
 	policy_judge(&lim, &e->last, &e->track, now, &res);
-	e->next_check_ms = watch_next_check(d, svc, &res, now);
+	watch_schedule(&d->table, e, watch_next_check(d, svc, &res, now));
 	why = watch_reason_of(res.verdict);
 	e->verdict = why;
 	if (why != REASON_NONE)
@@ -389,6 +404,29 @@ static int watch_read_opens(uint64_t *opens)
 	return 0;
 }
 
+/* Does this namespace hold any TCP socket of family? A walk for a family with none
+ * costs as much as any other (the established hash is shared by all), so skip it.
+ * On any doubt the answer is yes. */
+static bool watch_family_in_use(int family)
+{
+	const char *path = family == AF_INET ? "/proc/net/sockstat" : "/proc/net/sockstat6";
+	const char *tag = family == AF_INET ? "TCP: inuse " : "TCP6: inuse ";
+	char line[256];
+	bool used = true;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, tag, strlen(tag)) == 0) {
+			used = strtoul(line + strlen(tag), NULL, 10) > 0;
+			break;
+		}
+	}
+	fclose(f);
+	return used;
+}
+
 int watch_discover(struct kw_daemon *d, uint64_t now)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -402,7 +440,7 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	for (size_t i = 0; i < 2; i++) {
 		int slot = watch_family_slot(families[i]);
 
-		if (d->bc_skip[slot])
+		if (d->bc_skip[slot] || !watch_family_in_use(families[i]))
 			continue;
 		err = sockdiag_dump(&d->sd, families[i], WATCH_STATES, d->bc[slot], d->bc_len[slot],
 				    true, watch_dump_one, &x);
@@ -448,6 +486,8 @@ static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t
 			watch_batch_push(gone, v[i]);
 		else if (errs[i] == 0)
 			watch_judge(d, v[i], &conns[i], now, vs);
+		else /* the kernel did not say: ask again next poll */
+			watch_schedule(&d->table, v[i], now + d->cfg.global.poll_interval_ms);
 	}
 	return 0;
 }
@@ -458,18 +498,29 @@ static int watch_lookup_due(struct kw_daemon *d, uint64_t now)
 	struct watch_verdicts vs = { 0 };
 	int err = 0;
 
-	WATCH_FOREACH(&d->table, e)
-	{
-		if (e->next_check_ms <= now || e->fate == FATE_NFT || e->deferred)
-			watch_batch_push(&due, e);
+	struct timeq_node *head;
+
+	/* Only what is due: the queue hands them over earliest first, and judging files
+	 * each one again under its next look. */
+	while ((head = timeq_peek(&d->table.due)) && head->at <= now) {
+		struct watch_conn *e = (struct watch_conn *)((char *)head -
+							      offsetof(struct watch_conn, due));
+
+		timeq_remove(&d->table.due, head);
+		watch_batch_push(&due, e);
 	}
 	for (size_t off = 0; off < due.n && err == 0; off += WATCH_BATCH) {
 		size_t n = due.n - off < WATCH_BATCH ? due.n - off : WATCH_BATCH;
 
 		err = watch_lookup_chunk(d, due.v + off, n, now, &vs, &gone);
 	}
-	if (err < 0)
+	if (err < 0) {
 		log_msg(LOG_ERR, "action=error what=lookup error=\"%s\"", strerror(-err));
+		for (size_t i = 0; i < due.n; i++) /* not judged: try again next poll */
+			if (due.v[i]->due.idx == TIMEQ_NONE)
+				watch_schedule(&d->table, due.v[i],
+					       now + d->cfg.global.poll_interval_ms);
+	}
 	if (due.n)
 		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu", due.n, gone.n,
 			d->table.count - gone.n);
@@ -531,9 +582,12 @@ int watch_poll(struct kw_daemon *d, uint64_t now)
 
 	watch_poll_links(d, now);
 	d->stats.polls++;
-	if (!d->discovery_due && now >= d->next_discovery_ms &&
-	    (watch_read_opens(&opens) < 0 || opens != d->opens_seen))
-		d->discovery_due = true;
+	if (!d->discovery_due && now >= d->next_discovery_ms) {
+		if (watch_read_opens(&opens) < 0 || opens != d->opens_seen)
+			d->discovery_due = true;
+		else /* nothing born: ask the counters again in one discovery_interval */
+			d->next_discovery_ms = now + d->cfg.global.discovery_interval_ms;
+	}
 	if (d->discovery_due)
 		err = watch_discover(d, now);
 	else
@@ -663,9 +717,18 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 	d->discovery_due = true;
 }
 
+/* The next wake-up: the earliest due connection or discovery check, but never sooner
+ * than next_poll_ms, so that busy periods coalesce into one batch per poll_interval;
+ * a link_grace ending is not held back. */
 uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now)
 {
-	uint64_t t = d->next_poll_ms;
+	const struct timeq_node *head = timeq_peek(&d->table.due);
+	uint64_t t = d->discovery_due ? now : d->next_discovery_ms;
+
+	if (head && head->at < t)
+		t = head->at;
+	if (t < d->next_poll_ms)
+		t = d->next_poll_ms;
 
 	for (size_t i = 0; i < d->n_down; i++) {
 		for (size_t s = 0; s < d->cfg.n_services; s++) {
@@ -725,7 +788,7 @@ void watch_remap(struct kw_daemon *d)
 			continue;
 		}
 		e->svc = (unsigned)(svc - d->cfg.services);
-		e->next_check_ms = 0;
+		watch_schedule(&d->table, e, 0);
 		e->reported = false;
 	}
 	for (size_t i = 0; i < drop.n; i++)

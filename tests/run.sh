@@ -15,7 +15,7 @@ build() { # dir, extra cmake args...
 	echo "built $dir"
 }
 
-build build-gcc -DCMAKE_C_COMPILER=gcc
+build build-gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release # -O3: gcc warns most here
 build build-clang -DCMAKE_C_COMPILER=clang
 build build-asan -DCMAKE_C_COMPILER=clang -DKEEPWATCH_SANITIZE=ON -DKEEPWATCH_FUZZ=ON
 

@@ -14,6 +14,7 @@
 #include "keepwatch/metrics.h"
 #include "keepwatch/policy.h"
 #include "keepwatch/sockdiag.h"
+#include "keepwatch/timeq.h"
 
 /* Why a connection is killed: the policy verdicts plus the link-loss causes. */
 enum kill_reason {
@@ -61,6 +62,7 @@ struct watch_conn {
 	unsigned svc; /* index into cfg.services */
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */
+	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */
 	struct policy_track track;
 	struct policy_sample last; /* last sample, for log lines */
 	enum kill_reason verdict; /* at the last look, REASON_NONE if alive */
@@ -75,6 +77,7 @@ struct watch_table {
 	size_t n_buckets; /* power of two */
 	size_t count;
 	uint64_t gen;
+	struct timeq due; /* every entry, earliest next_check_ms first */
 };
 
 /* A link that went down and whose connections wait out their service's link_grace. */

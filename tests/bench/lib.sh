@@ -1,5 +1,6 @@
 # keepwatch benchmark helpers: kwb-bench namespaces with bench sysctls, connection farms
 # (tests/tools/connfarm), CPU and memory of a PID from /proc, medians, aligned tables.
+# shellcheck shell=bash
 # Source it from a tests/bench script; the netns.sh EXIT trap stops every process by PID.
 
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/netns.sh"

@@ -27,8 +27,11 @@ done
 [ ${#NAMES[@]} -gt 0 ] || NAMES=(poll idle kill reaction detect relay)
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 77; }
 if [ ! -x "$BUILD/keepwatchd" ] || [ ! -x "$BUILD/tools/connfarm" ]; then
-	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-		cmake --build "$BUILD" -j2 >/dev/null || { echo "run.sh: build failed" >&2; exit 1; }
+	if ! cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
+		! cmake --build "$BUILD" -j2 >/dev/null; then
+		echo "run.sh: build failed" >&2
+		exit 1
+	fi
 fi
 export KW_BUILD=$BUILD KW_SRC=$SRC
 if [ "$QUICK" = 1 ]; then

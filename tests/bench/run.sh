@@ -26,12 +26,15 @@ while [ $# -gt 0 ]; do
 done
 [ ${#NAMES[@]} -gt 0 ] || NAMES=(poll idle kill reaction detect relay)
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 77; }
-if [ ! -x "$BUILD/keepwatchd" ] || [ ! -x "$BUILD/tools/connfarm" ]; then
-	if ! cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
-		! cmake --build "$BUILD" -j2 >/dev/null; then
-		echo "run.sh: build failed" >&2
-		exit 1
-	fi
+# Always (re)build: an incremental build is cheap, a stale binary measures the wrong code.
+if [ ! -f "$BUILD/CMakeCache.txt" ] &&
+	! cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; then
+	echo "run.sh: configure failed" >&2
+	exit 1
+fi
+if ! cmake --build "$BUILD" -j2 >/dev/null; then
+	echo "run.sh: build failed" >&2
+	exit 1
 fi
 export KW_BUILD=$BUILD KW_SRC=$SRC
 if [ "$QUICK" = 1 ]; then

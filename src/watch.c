@@ -1,11 +1,12 @@
-/* keepwatch: the table of watched connections and the poller that keeps it current.
- * It decides what to look at and when; killer.c decides how a verdict is carried out.
+/* keepwatch: the poller that keeps the table of watched connections current, and what
+ * link and address losses mean for it. How a verdict is carried out is killer.c's.
  *
  * Design (see keepwatchd(8), NOTES): the cost follows what can change, not what exists.
- * - Discovery: kernel-filtered inet_diag dumps (one per family with a selector of that
- *   family) learn the watched connections: at start, after every link or address event,
- *   and at most every discovery_interval when the namespace's open counters
- *   (PassiveOpens + ActiveOpens in /proc/net/snmp) say a connection was born since.
+ * - Discovery: kernel-filtered inet_diag dumps (one per family that has TCP sockets and
+ *   a selector) learn the watched connections: at start, after every link or address
+ *   loss, and otherwise when the namespace's open counters (PassiveOpens + ActiveOpens
+ *   in /proc/net/snmp) say a connection was born, at most every discovery_interval and
+ *   no more often than a newborn connection could earn a verdict.
  * - Exact lookups: between discoveries each known connection is looked up by identity
  *   (tuple + cookie), in batches, only when its verdict could next change: the policy
  *   says when (keepalive timer expiry, idle or unacked deadline), capped by
@@ -25,6 +26,7 @@
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
+#include "keepwatch/watch_table.h"
 
 #define WATCH_MAX_SLEEP_MS 300000u /* longest a connection goes unlooked-at */
 #define WATCH_TIMER_SLACK_MS 5u /* look just after a kernel timer fired, not before */
@@ -32,135 +34,6 @@
 #define WATCH_STATES                                                                       \
 	(((1u << 13) - 1) & ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) |              \
 			      (1u << KW_TCP_CLOSE) | 1u))
-
-static size_t watch_bucket(const struct watch_table *t, uint64_t cookie)
-{
-	cookie ^= cookie >> 33;
-	cookie *= 0xff51afd7ed558ccdULL;
-	cookie ^= cookie >> 33;
-	return (size_t)cookie & (t->n_buckets - 1);
-}
-
-static struct watch_conn *watch_find(const struct watch_table *t, uint64_t cookie)
-{
-	struct watch_conn *c;
-
-	if (!t->n_buckets)
-		return NULL;
-	for (c = t->buckets[watch_bucket(t, cookie)]; c; c = c->next)
-		if (c->cookie == cookie)
-			return c;
-	return NULL;
-}
-
-static int watch_grow(struct watch_table *t)
-{
-	size_t n = t->n_buckets ? t->n_buckets * 2 : 256;
-	struct watch_conn **b = calloc(n, sizeof(*b));
-	struct watch_table nt = { .buckets = b, .n_buckets = n };
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n_buckets; i++) {
-		struct watch_conn *c = t->buckets[i], *next;
-
-		for (; c; c = next) {
-			size_t h = watch_bucket(&nt, c->cookie);
-
-			next = c->next;
-			c->next = b[h];
-			b[h] = c;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->n_buckets = n;
-	return 0;
-}
-
-static struct watch_conn *watch_insert(struct watch_table *t, uint64_t cookie)
-{
-	struct watch_conn *c;
-	size_t h;
-
-	if (t->count >= t->n_buckets && watch_grow(t) < 0)
-		return NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->cookie = cookie;
-	timeq_node_init(&c->due);
-	h = watch_bucket(t, cookie);
-	c->next = t->buckets[h];
-	t->buckets[h] = c;
-	t->count++;
-	return c;
-}
-
-static void watch_remove(struct watch_table *t, struct watch_conn *victim)
-{
-	struct watch_conn **pp = &t->buckets[watch_bucket(t, victim->cookie)];
-
-	for (; *pp; pp = &(*pp)->next) {
-		if (*pp == victim) {
-			*pp = victim->next;
-			timeq_remove(&t->due, &victim->due);
-			free(victim);
-			t->count--;
-			return;
-		}
-	}
-}
-
-void watch_table_free(struct watch_table *t)
-{
-	for (size_t i = 0; i < t->n_buckets; i++) {
-		struct watch_conn *c = t->buckets[i], *next;
-
-		for (; c; c = next) {
-			next = c->next;
-			free(c);
-		}
-	}
-	free(t->buckets);
-	timeq_free(&t->due);
-	memset(t, 0, sizeof(*t));
-}
-
-/* Files the entry under its next look; the queue is what the poller walks. */
-static void watch_schedule(struct watch_table *t, struct watch_conn *e, uint64_t at)
-{
-	e->next_check_ms = at;
-	if (timeq_set(&t->due, &e->due, at) < 0)
-		log_msg(LOG_ERR, "action=error what=schedule error=\"%s\"", strerror(ENOMEM));
-}
-
-/* Calls fn on every entry; fn may not remove entries (collect, then remove). */
-#define WATCH_FOREACH(t, c)                                  \
-	for (size_t _i = 0; _i < (t)->n_buckets; _i++)      \
-		for (struct watch_conn *c = (t)->buckets[_i]; c; c = c->next)
-
-/* A growable vector of entries to act on together. */
-struct watch_batch {
-	struct watch_conn **v;
-	size_t n, cap;
-};
-
-static void watch_batch_push(struct watch_batch *b, struct watch_conn *c)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct watch_conn **v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v) {
-			log_msg(LOG_ERR, "action=error what=batch error=\"%s\"", strerror(ENOMEM));
-			return;
-		}
-		b->v = v;
-		b->cap = cap;
-	}
-	b->v[b->n++] = c;
-}
 
 static void watch_conn_from(const struct watch_conn *e, struct sockdiag_conn *c)
 {
@@ -458,7 +331,7 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
 		daemon_now_us() - t0);
 	d->discovery_due = false;
-	d->next_discovery_ms = now + d->cfg.global.discovery_interval_ms;
+	d->next_discovery_ms = now + d->discovery_pace_ms;
 	return err;
 }
 
@@ -586,7 +459,7 @@ int watch_poll(struct kw_daemon *d, uint64_t now)
 		if (watch_read_opens(&opens) < 0 || opens != d->opens_seen)
 			d->discovery_due = true;
 		else /* nothing born: ask the counters again in one discovery_interval */
-			d->next_discovery_ms = now + d->cfg.global.discovery_interval_ms;
+			d->next_discovery_ms = now + d->discovery_pace_ms;
 	}
 	if (d->discovery_due)
 		err = watch_discover(d, now);
@@ -741,6 +614,29 @@ uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now)
 	return t;
 }
 
+/* How soon a connection born now could earn a verdict, at the earliest, over all
+ * services: discovery need not look for new connections more often than that. Keepalive
+ * cannot fire before TCP_KEEPIDLE + N * TCP_KEEPINTVL, both at least 1 s; window probes
+ * back off from the 200 ms minimum RTO, so three of them take 1.4 s. Link and address
+ * losses trigger their own dump. Without any threshold, once a minute. */
+static uint64_t watch_discovery_pace(const struct kw_daemon *d)
+{
+	uint64_t earliest = 60000, pace = d->cfg.global.discovery_interval_ms;
+
+	for (size_t i = 0; i < d->cfg.n_services; i++) {
+		const struct kw_service *s = &d->cfg.services[i];
+		uint64_t ka = 1000u * (1u + s->keepalive_probes);
+
+		if (s->keepalive_probes && (ka < 1400 ? ka : 1400) < earliest)
+			earliest = ka < 1400 ? ka : 1400;
+		if (s->idle_timeout_ms && s->idle_timeout_ms < earliest)
+			earliest = s->idle_timeout_ms;
+		if (s->unacked_timeout_ms && s->unacked_timeout_ms < earliest)
+			earliest = s->unacked_timeout_ms;
+	}
+	return earliest > pace ? earliest : pace;
+}
+
 /* Builds the kernel filters from the services; an empty config watches nothing. */
 int watch_setup(struct kw_daemon *d)
 {
@@ -768,6 +664,7 @@ int watch_setup(struct kw_daemon *d)
 			return err;
 		d->bc_skip[slot] = err == 1;
 	}
+	d->discovery_pace_ms = watch_discovery_pace(d);
 	d->discovery_due = true;
 	return 0;
 }

@@ -131,6 +131,7 @@ struct kw_daemon {
 
 	uint64_t next_poll_ms;
 	uint64_t next_discovery_ms;
+	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
 	bool discovery_due; /* forced by a link or address event */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
 

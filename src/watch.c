@@ -132,10 +132,23 @@ static void watch_verdicts_run(struct kw_daemon *d, struct watch_verdicts *vs)
  * unacked_timeout set, a connection with nothing in flight is sampled every
  * max(poll_interval, unacked_timeout / 4), so a stall is seen at most that late. */
 static uint64_t watch_next_check(const struct kw_daemon *d, const struct kw_service *svc,
-				 const struct policy_result *res, uint64_t now)
+				 struct watch_conn *e, const struct policy_result *res, uint64_t now)
 {
 	uint64_t next = res->next_check_ms, cap = WATCH_MAX_SLEEP_MS;
+	bool probing = e->last.timer == TIMER_KEEPALIVE || e->last.timer == TIMER_ZERO_WINDOW;
 
+	/* The timer wheel fires a timer of span T up to about T/8 late, while idiag_expires
+	 * already reads 0: look first at T/16 past it, then again in steps of T/32 (at least
+	 * the policy's retry), not every poll, until the kernel has acted. */
+	if (probing && e->last.timer_expires_ms == 0 && res->verdict == VERDICT_ALIVE &&
+	    next != UINT64_MAX && e->timer_span_ms / 32 > next - now) {
+		next = now + e->timer_span_ms / 32;
+	} else if (probing && e->last.timer_expires_ms && next != UINT64_MAX) {
+		/* first look half-way into that lateness: once for most firings */
+		e->timer_span_ms = e->last.timer_expires_ms;
+		if (e->timer_span_ms / 16 > WATCH_TIMER_SLACK_MS)
+			next += e->timer_span_ms / 16 - WATCH_TIMER_SLACK_MS;
+	}
 	if (next != UINT64_MAX)
 		next += WATCH_TIMER_SLACK_MS;
 	if (svc->unacked_timeout_ms) {
@@ -177,7 +190,7 @@ static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct 
 		return;
 	}
 	policy_judge(&lim, &e->last, &e->track, now, &res);
-	watch_schedule(&d->table, e, watch_next_check(d, svc, &res, now));
+	watch_schedule(&d->table, e, watch_next_check(d, svc, e, &res, now));
 	why = watch_reason_of(res.verdict);
 	e->verdict = why;
 	if (why != REASON_NONE)

@@ -63,6 +63,7 @@ struct watch_conn {
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */
 	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */
+	uint32_t timer_span_ms; /* the probe timer's last seen expires, for overdue retries */
 	struct policy_track track;
 	struct policy_sample last; /* last sample, for log lines */
 	enum kill_reason verdict; /* at the last look, REASON_NONE if alive */

@@ -9,6 +9,7 @@
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
+#include "keepwatch/watch_table.h"
 
 #define KILLER_BATCH 256u
 
@@ -161,16 +162,8 @@ static void killer_destroy(struct kw_daemon *d, struct watch_conn **v, size_t n,
 	int errs[KILLER_BATCH];
 	int err;
 
-	for (size_t i = 0; i < n; i++) {
-		memset(&conns[i], 0, sizeof(conns[i]));
-		conns[i].family = v[i]->family;
-		memcpy(conns[i].src, v[i]->src, 16);
-		memcpy(conns[i].dst, v[i]->dst, 16);
-		conns[i].sport = v[i]->sport;
-		conns[i].dport = v[i]->dport;
-		conns[i].cookie = v[i]->cookie;
-		conns[i].state = v[i]->state;
-	}
+	for (size_t i = 0; i < n; i++)
+		watch_conn_identity(v[i], &conns[i]);
 	err = sockdiag_destroy(&d->sd, conns, errs, n);
 	for (size_t i = 0; i < n; i++) {
 		int e = err < 0 ? err : errs[i];

@@ -35,18 +35,6 @@
 	(((1u << 13) - 1) & ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) |              \
 			      (1u << KW_TCP_CLOSE) | 1u))
 
-static void watch_conn_from(const struct watch_conn *e, struct sockdiag_conn *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->family = e->family;
-	memcpy(c->src, e->src, 16);
-	memcpy(c->dst, e->dst, 16);
-	c->sport = e->sport;
-	c->dport = e->dport;
-	c->cookie = e->cookie;
-	c->state = e->state;
-}
-
 static const struct down_link *watch_down_find(const struct kw_daemon *d, int ifindex)
 {
 	for (size_t i = 0; i < d->n_down; i++)
@@ -362,7 +350,7 @@ static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t
 	int err;
 
 	for (size_t i = 0; i < n; i++)
-		watch_conn_from(v[i], &conns[i]);
+		watch_conn_identity(v[i], &conns[i]);
 	err = sockdiag_lookup(&d->sd, conns, errs, n);
 	if (err < 0)
 		return err;

@@ -125,3 +125,15 @@ void watch_batch_push(struct watch_batch *b, struct watch_conn *c)
 	b->v[b->n++] = c;
 }
 
+/* The socket identity sock_diag needs for an exact lookup or a destroy. */
+void watch_conn_identity(const struct watch_conn *e, struct sockdiag_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = e->family;
+	memcpy(c->src, e->src, 16);
+	memcpy(c->dst, e->dst, 16);
+	c->sport = e->sport;
+	c->dport = e->dport;
+	c->cookie = e->cookie;
+	c->state = e->state;
+}

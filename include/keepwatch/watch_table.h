@@ -1,5 +1,5 @@
 /* keepwatch: the table of watched connections (hash by cookie, due-time queue) and the
- * small vector the poller gathers entries in; used by watch.c alone. */
+ * small vector the poller gathers entries in; used by watch.c and killer.c. */
 #ifndef KEEPWATCH_WATCH_TABLE_H
 #define KEEPWATCH_WATCH_TABLE_H
 
@@ -24,5 +24,7 @@ void watch_remove(struct watch_table *t, struct watch_conn *victim);
 /* Files the entry under its next look, at (caller's clock). */
 void watch_schedule(struct watch_table *t, struct watch_conn *e, uint64_t at);
 void watch_batch_push(struct watch_batch *b, struct watch_conn *c);
+/* Fills c with e's identity (family, tuple, cookie, state) and zeroes the rest. */
+void watch_conn_identity(const struct watch_conn *e, struct sockdiag_conn *c);
 
 #endif

@@ -40,28 +40,10 @@ listening() { ip netns exec "$KW_NS_SRV" ss -Hltn "sport = :$PORT" | grep -q .; 
 # A server on srv:$PORT that reports how its accepted connection ends, and a client.
 pair_with_connection() {
 	kw_pair
-	kw_bg "$KW_NS_SRV" "$1/server.log" python3 -u -c '
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("10.77.0.1", int(sys.argv[1])))
-l.listen()
-c, _ = l.accept()
-print("accepted", flush=True)
-try:
-    c.settimeout(60)
-    c.recv(1)
-    print("closed by peer", flush=True)
-except OSError as e:
-    print("error:", e.strerror, flush=True)
-' "$PORT"
+	kw_bg "$KW_NS_SRV" "$1/server.log" python3 -u "$KW_SRC/tests/lib/peer.py" server 10.77.0.1 "$PORT"
 	kw_wait 5 listening || kw_die "server did not listen"
-	kw_bg "$KW_NS_CLI" "$1/client.log" python3 -c '
-import socket, sys, time
-s = socket.create_connection(("10.77.0.1", int(sys.argv[1])))
-time.sleep(60)
-' "$PORT"
-	kw_grep_wait 5 "$1/server.log" "^accepted" || kw_die "no connection"
+	kw_bg "$KW_NS_CLI" "$1/client.log" python3 -u "$KW_SRC/tests/lib/peer.py" client 10.77.0.1 "$PORT"
+	kw_grep_wait 5 "$1/server.log" " accept peer=" || kw_die "no connection"
 }
 
 # run_root NAME USER_LINE: keepwatchd as root; caps checked, then a link cut must kill.
@@ -96,7 +78,7 @@ run_root() {
 	kw_check "$name: link loss still kills (action=kill reason=link-down)" \
 		kw_grep_wait 5 "$dir/kwd.log" "action=kill reason=link-down service=caps src=10.77.0.1:$PORT "
 	kw_check "$name: the owner got ECONNABORTED" \
-		kw_grep_wait 5 "$dir/server.log" "error: Software caused connection abort"
+		kw_grep_wait 5 "$dir/server.log" "close .*errno=103 error=Software_caused_connection_abort"
 	kw_check "$name: SIGTERM exits 0" kw_stop "$pid"
 	ip netns del "$KW_NS_SRV"
 	ip netns del "$KW_NS_CLI"

@@ -107,27 +107,10 @@ scenario() {
 	mkdir -p "$dir/metrics"
 	m="$dir/metrics/keepwatch.prom"
 	kw_pair
-	kw_bg "$KW_NS_SRV" "$dir/server.log" python3 -u -c '
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("10.77.0.1", int(sys.argv[1])))
-l.listen()
-c, _ = l.accept()
-print("accepted", flush=True)
-c.settimeout(30)
-try:
-    c.recv(1)
-except OSError as e:
-    print("error:", e.strerror, flush=True)
-' "$PORT"
+	kw_bg "$KW_NS_SRV" "$dir/server.log" python3 -u "$KW_SRC/tests/lib/peer.py" server 10.77.0.1 "$PORT"
 	kw_wait 5 listening || kw_die "server did not listen"
-	kw_bg "$KW_NS_CLI" "$dir/client.log" python3 -c '
-import socket, sys, time
-s = socket.create_connection(("10.77.0.1", int(sys.argv[1])))
-time.sleep(30)
-' "$PORT"
-	kw_grep_wait 5 "$dir/server.log" "^accepted" || kw_die "no connection"
+	kw_bg "$KW_NS_CLI" "$dir/client.log" python3 -u "$KW_SRC/tests/lib/peer.py" client 10.77.0.1 "$PORT"
+	kw_grep_wait 5 "$dir/server.log" " accept peer=" || kw_die "no connection"
 	cat >"$dir/kw.ini" <<EOF
 [global]
 poll_interval = 100ms

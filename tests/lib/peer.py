@@ -57,6 +57,16 @@ def run(conns, args, listener=None, count=0):
         sel.register(c, selectors.EVENT_READ)
     if listener:
         sel.register(listener, selectors.EVENT_READ)
+    def drop(c, why):
+        if isinstance(why, OSError):
+            say("close", "peer=" + names[c], "errno=%d" % why.errno,
+                "error=" + os.strerror(why.errno).replace(" ", "_"))
+        else:
+            say("close", "peer=" + names[c], why)
+        sel.unregister(c)
+        conns.remove(c)
+        c.close()
+
     payload = b"x" * args.chunk
     next_send = time.monotonic() + args.send_every / 1000.0 if args.send_every else None
     while True:
@@ -78,20 +88,12 @@ def run(conns, args, listener=None, count=0):
                     listener = None
                 continue
             try:
-                data = s.recv(65536)
-                if not data:
-                    say("close", "peer=" + names[s], "eof")
-                    sel.unregister(s)
-                    conns.remove(s)
-                    s.close()
+                if not s.recv(65536):
+                    drop(s, "eof")
             except BlockingIOError:
                 pass
             except OSError as e:
-                say("close", "peer=" + names[s], "errno=%d" % e.errno,
-                    "error=" + os.strerror(e.errno).replace(" ", "_"))
-                sel.unregister(s)
-                conns.remove(s)
-                s.close()
+                drop(s, e)
         if next_send is not None and time.monotonic() >= next_send:
             next_send += args.send_every / 1000.0
             for c in list(conns):
@@ -100,11 +102,7 @@ def run(conns, args, listener=None, count=0):
                 except BlockingIOError:
                     pass
                 except OSError as e:
-                    say("close", "peer=" + names[c], "errno=%d" % e.errno,
-                        "error=" + os.strerror(e.errno).replace(" ", "_"))
-                    sel.unregister(c)
-                    conns.remove(c)
-                    c.close()
+                    drop(c, e)
 
 
 def main():

@@ -233,14 +233,12 @@ static size_t killer_triage(struct kw_daemon *d, struct watch_conn **v, size_t n
 	return keep;
 }
 
-void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why,
-		 const char *ifname)
+void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why)
 {
 	uint64_t now = daemon_now_ms();
 	bool use_nft = d->cfg.global.kill_method == KILL_NFT ||
 		       (d->cfg.global.kill_method == KILL_AUTO && d->destroy_unsupported);
 
-	(void)ifname;
 	n = killer_triage(d, v, n, why, now);
 	if (!use_nft && d->destroy_unsupported) { /* kill_method = destroy on such a kernel */
 		for (size_t i = 0; i < n; i++)

@@ -107,7 +107,7 @@ static void watch_verdicts_run(struct kw_daemon *d, struct watch_verdicts *vs)
 		struct watch_batch *b = &vs->by[r];
 
 		if (b->n)
-			killer_kill(d, b->v, b->n, (enum kill_reason)r, NULL);
+			killer_kill(d, b->v, b->n, (enum kill_reason)r);
 		for (size_t i = 0; i < b->n; i++)
 			if (b->v[i]->fate == FATE_KILLED)
 				watch_remove(&d->table, b->v[i]);
@@ -328,7 +328,6 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	if (err == 0)
 		watch_sweep(d, now);
 	watch_verdicts_run(d, &vs);
-	d->stats.discoveries++;
 	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
 		daemon_now_us() - t0);
 	d->discovery_due = false;
@@ -354,7 +353,6 @@ static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t
 	err = sockdiag_lookup(&d->sd, conns, errs, n);
 	if (err < 0)
 		return err;
-	d->stats.lookups += n;
 	for (size_t i = 0; i < n; i++) {
 		if (errs[i] == -ENOENT || (errs[i] == 0 && watch_gone_state(conns[i].state)))
 			watch_batch_push(gone, v[i]);
@@ -455,7 +453,6 @@ int watch_poll(struct kw_daemon *d, uint64_t now)
 	int err;
 
 	watch_poll_links(d, now);
-	d->stats.polls++;
 	if (!d->discovery_due && now >= d->next_discovery_ms) {
 		if (watch_read_opens(&opens) < 0 || opens != d->opens_seen)
 			d->discovery_due = true;

@@ -93,11 +93,6 @@ struct down_link {
 #define KW_MAX_DOWN_LINKS 64
 #define KW_MAX_GONE_ADDRS 64
 
-/* What the metrics file does not carry: the poller's own work, for -v and benchmarks. */
-struct kw_counters {
-	uint64_t polls, discoveries, lookups;
-};
-
 struct kw_daemon {
 	/* command line */
 	const char *config_path;
@@ -139,7 +134,6 @@ struct kw_daemon {
 	uint64_t budget_window_ms; /* start of the current kill-budget second */
 	unsigned budget_used;
 
-	struct kw_counters stats;
 	struct kw_metrics metrics;
 	int exit_code;
 };
@@ -164,8 +158,7 @@ uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now);
 void watch_table_free(struct watch_table *t);
 
 /* killer.c: acting on verdicts */
-void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why,
-		 const char *ifname);
+void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why);
 const char *killer_reason_name(enum kill_reason r);
 const char *killer_state_name(uint8_t state);
 const char *killer_ifname(const struct kw_daemon *d, int ifindex);

@@ -1,5 +1,5 @@
-/* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables)
- * and nothing else once its sockets are open; libcap-ng does the dropping. */
+/* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables),
+ * plus CAP_SYS_PTRACE while a service sets enforce_keepalive; libcap-ng drops the rest. */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/capability.h>
@@ -98,14 +98,14 @@ static int privs_can_switch(const struct privs_caps *have, const char *user)
 
 /* What the kernel now says must be exactly CAP_NET_ADMIN: a libcap-ng return code alone
  * does not prove it. */
-static int privs_verify(void)
+static int privs_verify(uint64_t want)
 {
 	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
 
 	if (rc < 0)
 		return rc;
-	if (c.eff == PRIVS_BIT(CAP_NET_ADMIN) && c.prm == c.eff && c.inh == 0)
+	if (c.eff == want && c.prm == c.eff && c.inh == 0)
 		return 0;
 	log_msg(LOG_ERR,
 		"capabilities not as expected after dropping: effective %#" PRIx64
@@ -113,9 +113,10 @@ static int privs_verify(void)
 	return -EPERM;
 }
 
-int privs_drop(const char *user)
+int privs_drop_keep(const char *user, bool keep_ptrace)
 {
 	struct privs_caps have = { 0 };
+	uint64_t want = PRIVS_BIT(CAP_NET_ADMIN);
 	bool switch_user = false;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -136,10 +137,23 @@ int privs_drop(const char *user)
 		if (switch_user && (rc = privs_can_switch(&have, user)) < 0)
 			return rc;
 	}
+	if (keep_ptrace && !(have.prm & PRIVS_BIT(CAP_SYS_PTRACE))) {
+		log_msg(LOG_WARNING, "CAP_SYS_PTRACE missing: enforce_keepalive cannot take the "
+			"services' sockets (systemd: add CAP_SYS_PTRACE to CapabilityBoundingSet "
+			"and AmbientCapabilities)");
+		keep_ptrace = false;
+	}
+	if (keep_ptrace)
+		want |= PRIVS_BIT(CAP_SYS_PTRACE);
 
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
 			 CAP_NET_ADMIN) < 0) {
+		log_msg(LOG_ERR, "libcap-ng could not be initialised");
+		return -EINVAL;
+	}
+	if (keep_ptrace && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+			CAPNG_BOUNDING_SET, CAP_SYS_PTRACE) < 0) {
 		log_msg(LOG_ERR, "libcap-ng could not be initialised");
 		return -EINVAL;
 	}
@@ -162,22 +176,46 @@ int privs_drop(const char *user)
 			log_msg(LOG_ERR, "cannot drop capabilities: libcap-ng error %d", rc);
 		return -EPERM;
 	}
-	rc = privs_verify();
+	rc = privs_verify(want);
 	if (rc < 0)
 		return rc;
 	/* keepwatchd never executes anything; make sure nothing it ever ran could gain */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		log_msg(LOG_WARNING, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	log_msg(LOG_INFO, "running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)getuid(),
-		(unsigned)getgid());
+	log_msg(LOG_INFO, "running as uid %u gid %u with CAP_NET_ADMIN%s", (unsigned)getuid(),
+		(unsigned)getgid(), keep_ptrace ? " and CAP_SYS_PTRACE (enforce_keepalive)" : " only");
+	return 0;
+}
+
+int privs_drop_ptrace(void)
+{
+	struct privs_caps c = { 0 };
+	int rc = privs_read(&c);
+
+	if (rc < 0 || !(c.prm & PRIVS_BIT(CAP_SYS_PTRACE)))
+		return rc;
+	capng_get_caps_process();
+	if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_PTRACE) < 0 ||
+	    capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		log_msg(LOG_ERR, "cannot drop CAP_SYS_PTRACE");
+		return -EPERM;
+	}
+	log_msg(LOG_INFO, "CAP_SYS_PTRACE dropped: no service sets enforce_keepalive any more");
 	return 0;
 }
 
 #else /* !HAVE_LIBCAP_NG */
 
-int privs_drop(const char *user)
+int privs_drop_ptrace(void)
+{
+	return 0;
+}
+
+int privs_drop_keep(const char *user, bool keep_ptrace)
 {
 	int rc = privs_check();
+
+	(void)keep_ptrace;
 
 	if (rc < 0)
 		return rc;
@@ -192,3 +230,8 @@ int privs_drop(const char *user)
 }
 
 #endif
+
+int privs_drop(const char *user)
+{
+	return privs_drop_keep(user, false);
+}

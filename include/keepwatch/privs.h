@@ -3,6 +3,8 @@
 #ifndef KEEPWATCH_PRIVS_H
 #define KEEPWATCH_PRIVS_H
 
+#include <stdbool.h>
+
 /* 0 if CAP_NET_ADMIN is in the effective set; else logs "CAP_NET_ADMIN missing ..." at
  * LOG_ERR, with what to do about it, and returns -EPERM. Needs no libcap-ng. */
 int privs_check(void);
@@ -16,5 +18,12 @@ int privs_check(void);
  * (built without libcap-ng and a user was asked for). On failure the process may hold
  * fewer capabilities than before, never more: the caller should exit. */
 int privs_drop(const char *user);
+/* privs_drop() that, with keep_ptrace (some service sets enforce_keepalive), keeps
+ * CAP_SYS_PTRACE beside CAP_NET_ADMIN for pidfd_getfd on the services' sockets; when it is
+ * not permitted a LOG_WARNING says so and the daemon runs without it (enforcement then
+ * fails, logged). privs_drop_ptrace() gives it up for good, when a reload leaves no service
+ * enforcing. Returns 0 or -errno (logged). */
+int privs_drop_keep(const char *user, bool keep_ptrace);
+int privs_drop_ptrace(void);
 
 #endif

@@ -1,0 +1,149 @@
+/* keepwatch: the /proc walks behind the owner cache — a process's socket fds, its children,
+ * every process. Kernel-facing; returns -errno and never logs. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keepwatch/owner.h"
+
+static bool owner_is_number(const char *s, long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return *end == '\0' && errno == 0 && *out >= 0 && *out <= 0x7fffffff;
+}
+
+/* "socket:[12345]" -> 12345 */
+static bool owner_socket_inode(const char *link, size_t len, uint32_t *inode)
+{
+	unsigned long v = 0;
+
+	if (len < 10 || memcmp(link, "socket:[", 8) != 0 || link[len - 1] != ']')
+		return false;
+	for (size_t i = 8; i < len - 1; i++) {
+		if (link[i] < '0' || link[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(link[i] - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*inode = (uint32_t)v;
+	return true;
+}
+
+int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *dir;
+	int dfd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	dfd = dirfd(dir);
+	while ((de = readdir(dir))) {
+		uint32_t inode;
+		ssize_t n;
+		long fd;
+
+		if (!owner_is_number(de->d_name, &fd))
+			continue;
+		if (visited)
+			(*visited)++;
+		n = readlinkat(dfd, de->d_name, link, sizeof(link));
+		if (n <= 0 || !owner_socket_inode(link, (size_t)n, &inode))
+			continue;
+		rc = fn(arg, pid, (int)fd, inode);
+		if (rc)
+			break;
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* Appends the numbers in a "children" file (space-separated pids). */
+static int owner_read_children(int dfd, const char *name, pid_t *out, size_t cap, size_t *n)
+{
+	char buf[4096], *p, *end;
+	ssize_t len;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	buf[len] = '\0';
+	for (p = buf;; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v <= 0)
+			continue;
+		if (*n == cap)
+			return -E2BIG;
+		out[(*n)++] = (pid_t)v;
+	}
+	return 0;
+}
+
+int owner_proc_children(pid_t pid, pid_t *out, size_t cap, size_t *n)
+{
+	char path[64], name[96];
+	struct dirent *de;
+	DIR *dir;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		long tid;
+
+		if (!owner_is_number(de->d_name, &tid))
+			continue;
+		snprintf(name, sizeof(name), "%ld/children", tid);
+		rc = owner_read_children(dirfd(dir), name, out, cap, n);
+		if (rc == -E2BIG)
+			break;
+		rc = 0; /* a thread that just exited has no file: not an error */
+	}
+	closedir(dir);
+	return rc;
+}
+
+int owner_proc_pids(pid_t *out, size_t cap, size_t *n)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+	int rc = 0;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		long pid;
+
+		if (!owner_is_number(de->d_name, &pid) || pid == 0)
+			continue;
+		if (*n == cap) {
+			rc = -E2BIG;
+			break;
+		}
+		out[(*n)++] = (pid_t)pid;
+	}
+	closedir(dir);
+	return rc;
+}

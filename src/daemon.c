@@ -60,6 +60,9 @@ static void daemon_arm_timer(struct kw_daemon *d, uint64_t now)
 	uint64_t at = watch_next_deadline(d, now);
 	struct itimerspec its = { 0 };
 
+	if (d->enf.n && d->enf.next_ms < at) /* owners not found yet: look again */
+		at = d->enf.next_ms;
+
 	if (at <= now)
 		at = now + 1;
 	its.it_value.tv_sec = (time_t)(at / 1000);
@@ -102,6 +105,16 @@ static void daemon_poll(struct kw_daemon *d, uint64_t now)
 	daemon_metrics(d, now);
 }
 
+/* enforce_keepalive on what the last discovery found new (cheap when nothing is queued). */
+static void daemon_enforce(struct kw_daemon *d, uint64_t now)
+{
+	struct enforcer_env env = { .cfg = &d->cfg, .dry_run = d->dry_run, .sd = &d->sd,
+				    .metrics = &d->metrics, .self = getpid() };
+
+	if (enforcer_due(&d->enf, now))
+		enforcer_run(&d->enf, &env, now);
+}
+
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	struct kw_daemon *d = arg;
@@ -113,6 +126,7 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = daemon_now_ms();
 	daemon_poll(d, now);
+	daemon_enforce(d, daemon_now_ms());
 	daemon_arm_timer(d, daemon_now_ms());
 }
 
@@ -135,6 +149,7 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 	/* Connections born since the last look on a lost link: one dump, right now. */
 	if (d->discovery_due)
 		watch_discover(d, daemon_now_ms());
+	daemon_enforce(d, daemon_now_ms());
 	daemon_arm_timer(d, daemon_now_ms());
 }
 
@@ -207,6 +222,12 @@ static void daemon_reload(struct kw_daemon *d)
 	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	d->metrics.reloads_ok++;
+	enforcer_configure(&d->enf, &d->cfg);
+	if (!d->enf.any && d->ptrace_kept && privs_drop_ptrace() == 0)
+		d->ptrace_kept = false;
+	else if (d->enf.any && !d->ptrace_kept)
+		log_msg(LOG_WARNING, "enforce_keepalive set by a reload, but CAP_SYS_PTRACE was "
+				     "dropped at start: restart keepwatchd for it to take effect");
 	watch_remap(d);
 	err = watch_setup(d);
 	if (err < 0)
@@ -217,6 +238,7 @@ static void daemon_reload(struct kw_daemon *d)
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
 	watch_discover(d, daemon_now_ms());
+	daemon_enforce(d, daemon_now_ms());
 	daemon_arm_timer(d, daemon_now_ms());
 }
 
@@ -289,6 +311,7 @@ static int daemon_open(struct kw_daemon *d)
 static void daemon_close(struct kw_daemon *d)
 {
 	watch_clear(d);
+	enforcer_free(&d->enf);
 	if (d->nft_open)
 		nft_killer_close(&d->nft);
 	linkmon_close(&d->lm);
@@ -314,13 +337,16 @@ int daemon_run(struct kw_daemon *d)
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
 	daemon_apply_logging(d);
 	metrics_init(&d->metrics);
+	enforcer_init(&d->enf);
+	enforcer_configure(&d->enf, &d->cfg);
 	err = metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
 	if (err == 0)
 		err = privs_check();
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0)
-		err = privs_drop(d->cfg.global.user);
+		err = privs_drop_keep(d->cfg.global.user, d->enf.any);
+	d->ptrace_kept = d->enf.any;
 	if (err < 0) {
 		daemon_close(d);
 		return 1;
@@ -332,6 +358,7 @@ int daemon_run(struct kw_daemon *d)
 				    "links are watched\"", d->config_path);
 	now = daemon_now_ms();
 	watch_discover(d, now);
+	daemon_enforce(d, daemon_now_ms());
 	d->next_poll_ms = now + d->cfg.global.poll_interval_ms;
 	daemon_arm_timer(d, now);
 	err = loop_run(&d->loop);

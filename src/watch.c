@@ -203,7 +203,10 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	svc = config_match(&d->cfg, c->family, c->src, c->sport, c->dst, c->dport);
 	if (!svc)
 		return 0;
+	bool fresh;
+
 	e = watch_find(&d->table, c->cookie);
+	fresh = !e;
 	if (!e) {
 		e = watch_insert(&d->table, c->cookie);
 		if (!e)
@@ -217,6 +220,8 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	}
 	e->svc = (unsigned)(svc - d->cfg.services);
 	e->seen_gen = d->table.gen;
+	/* newly found connections for enforce_keepalive (out of memory: left as they are) */
+	(void)enforcer_note(&d->enf, &d->cfg, c, e->svc, fresh, x->now);
 	watch_judge(d, e, c, x->now, x->vs);
 	return 0;
 }
@@ -327,6 +332,7 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	/* A failed walk saw only part of the table: sweeping would drop live entries. */
 	if (err == 0)
 		watch_sweep(d, now);
+	enforcer_discovered(&d->enf);
 	watch_verdicts_run(d, &vs);
 	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
 		daemon_now_us() - t0);
@@ -631,6 +637,8 @@ static uint64_t watch_discovery_pace(const struct kw_daemon *d)
 			earliest = s->idle_timeout_ms;
 		if (s->unacked_timeout_ms && s->unacked_timeout_ms < earliest)
 			earliest = s->unacked_timeout_ms;
+		if (s->enforce_idle_s) /* keepalive set within discovery_interval of a birth */
+			earliest = 0;
 	}
 	return earliest > pace ? earliest : pace;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "keepwatch/config.h"
+#include "keepwatch/enforcer.h"
 #include "keepwatch/killer_nft.h"
 #include "keepwatch/linkmon.h"
 #include "keepwatch/loop.h"
@@ -135,6 +136,8 @@ struct kw_daemon {
 	unsigned budget_used;
 
 	struct kw_metrics metrics;
+	struct enforcer enf; /* enforce_keepalive: fed by discovery, run after each poll */
+	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
 	int exit_code;
 };
 

@@ -528,9 +528,12 @@ static void enforcer_expire(struct enforcer *e, const struct enforcer_env *env, 
 			if (!e->svc_nofound_logged[it->svc]) {
 				e->svc_nofound_logged[it->svc] = true;
 				enforcer_log(env, LOG_WARNING, "enforce-failed", it,
-					     " what=owner error=\"no process found holding the "
-					     "socket\" hint=\"its owner's /proc/PID/fd must be "
-					     "readable: same user or CAP_DAC_READ_SEARCH\"");
+					     it->inode ? " what=owner error=\"no process found "
+							 "holding the socket\" hint=\"its owner's "
+							 "/proc/PID/fd must be readable: same user or "
+							 "CAP_DAC_READ_SEARCH\""
+						       : " what=owner error=\"not accepted by any "
+							 "process\"");
 			}
 			it->done = true;
 		}
@@ -555,6 +558,8 @@ void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t n
 	enforcer_expire(e, env, now);
 	/* what is left waits for its owner to accept it, or for the next full scan */
 	e->next_ms = e->n ? now + env->cfg->global.poll_interval_ms : UINT64_MAX;
+	if (e->n == queued && e->scans == scans) /* still waiting for an accept: said already */
+		return;
 	log_msg(LOG_DEBUG, "event=enforce queued=%zu left=%zu scans=%" PRIu64 " full_scans=%" PRIu64
 		" fds=%" PRIu64, queued, e->n, e->scans - scans, e->full_scans - full,
 		e->fds_visited - fds);

@@ -530,8 +530,8 @@ static void enforcer_expire(struct enforcer *e, const struct enforcer_env *env, 
 				enforcer_log(env, LOG_WARNING, "enforce-failed", it,
 					     it->inode ? " what=owner error=\"no process found "
 							 "holding the socket\" hint=\"its owner's "
-							 "/proc/PID/fd must be readable: same user or "
-							 "CAP_DAC_READ_SEARCH\""
+							 "/proc/PID/fd or fdinfo must be readable "
+							 "(CAP_SYS_PTRACE, Linux >= 5.17)\""
 						       : " what=owner error=\"not accepted by any "
 							 "process\"");
 			}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "keepwatch/owner.h"
@@ -39,6 +40,87 @@ static bool owner_socket_inode(const char *link, size_t len, uint32_t *inode)
 	return true;
 }
 
+/* The "ino:" and "mnt_id:" lines of one /proc/PID/fdinfo/N file. */
+static int owner_fdinfo_read(int dfd, const char *name, uint64_t *ino, int *mnt_id)
+{
+	char buf[512], *p;
+	ssize_t len;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	buf[len] = '\0';
+	*ino = 0;
+	*mnt_id = -1;
+	if ((p = strstr(buf, "mnt_id:")))
+		*mnt_id = atoi(p + 7);
+	if ((p = strstr(buf, "\nino:")))
+		*ino = strtoull(p + 5, NULL, 10);
+	return *mnt_id >= 0 && *ino ? 0 : -EINVAL;
+}
+
+/* The mount id of sockfs, as this process's own socket shows it in its fdinfo. */
+static int owner_sockfs_mnt_id(int *mnt_id)
+{
+	char name[32];
+	uint64_t ino;
+	int rc, dfd, sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (sfd < 0)
+		return -errno;
+	dfd = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		close(sfd);
+		return rc;
+	}
+	snprintf(name, sizeof(name), "%d", sfd);
+	rc = owner_fdinfo_read(dfd, name, &ino, mnt_id);
+	close(dfd);
+	close(sfd);
+	return rc;
+}
+
+/* /proc/PID/fd is 0500 and owned by the process's user: another user's process needs
+ * CAP_DAC_READ_SEARCH there. Its fdinfo (Linux >= 5.17) asks only for ptrace access, which
+ * CAP_SYS_PTRACE gives: sockets are the entries on sockfs. */
+static int owner_proc_sockets_fdinfo(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int sock_mnt, rc = owner_sockfs_mnt_id(&sock_mnt);
+
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		uint64_t ino;
+		int mnt;
+		long fd;
+
+		if (!owner_is_number(de->d_name, &fd))
+			continue;
+		if (visited)
+			(*visited)++;
+		if (owner_fdinfo_read(dirfd(dir), de->d_name, &ino, &mnt) < 0 || mnt != sock_mnt ||
+		    ino > UINT32_MAX)
+			continue;
+		rc = fn(arg, pid, (int)fd, (uint32_t)ino);
+		if (rc)
+			break;
+	}
+	closedir(dir);
+	return rc;
+}
+
 int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited)
 {
 	char path[64], link[64];
@@ -48,6 +130,8 @@ int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	dir = opendir(path);
+	if (!dir && errno == EACCES)
+		return owner_proc_sockets_fdinfo(pid, fn, arg, visited);
 	if (!dir)
 		return -errno;
 	dfd = dirfd(dir);

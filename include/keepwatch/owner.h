@@ -46,6 +46,8 @@ size_t owner_cache_candidates(const struct owner_cache *c, unsigned svc, unsigne
 
 /* fn(arg, pid, fd, inode) for every socket among pid's fds; a non-zero return stops the
  * walk and is returned. *visited (may be NULL) is increased by the fds looked at.
+ * /proc/PID/fd of another user's process needs CAP_DAC_READ_SEARCH; then its fdinfo is
+ * read instead (Linux >= 5.17: ptrace access suffices), sockets told by sockfs's mnt_id.
  * Returns 0, -ENOENT (no such process), -EACCES (not allowed), or fn's value. */
 typedef int (*owner_sock_fn)(void *arg, pid_t pid, int fd, uint32_t inode);
 int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited);

@@ -140,7 +140,23 @@ kw_check "prefork: later sessions found without scanning every process" \
 	bash -c "grep -E 'keepwatchd\\[$WD_DAEMON\\]: event=enforce queued=[1-9]' '$KW_SYSLOG' | tail -2 | grep -c 'full_scans=0' | grep -qx 2"
 wd_teardown
 
-# --- 6: CAP_SYS_PTRACE absent when no service enforces ---
+# --- 6: an owner running as another user (nobody): its /proc/PID/fd is closed to root
+# without CAP_DAC_READ_SEARCH, its fdinfo is not ---
+# (the system's python: a shim under /root would not run as nobody)
+wd_pair 4
+kw_bg "$NS_SRV" "$WD_DIR/server.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	/usr/bin/python3 -u "$KW_SRC/tests/integration/enforce_peer.py" 0.0.0.0 2000
+kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server (nobody) did not start"
+EN_SERVER=$(grep -oE 'pid=[0-9]+' "$WD_DIR/server.log" | head -1 | cut -d= -f2)
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 4s, 2s"
+wd_daemon "$WD_DIR/kw.ini" -v
+kw_check "owner as nobody: enforced (pid $EN_SERVER)" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=10.77.0.1:2000 .* pid=$EN_SERVER idle=4 intvl=2 "
+kw_check "owner as nobody: its socket has keepalive on" en_opts_wait 2 10.77.0.2 "on=1 idle=4 intvl=2"
+wd_teardown
+
+# --- 7: CAP_SYS_PTRACE absent when no service enforces ---
 wd_pair 4
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
 wd_daemon "$WD_DIR/kw.ini"

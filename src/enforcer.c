@@ -36,7 +36,28 @@ void enforcer_init(struct enforcer *e)
 void enforcer_free(struct enforcer *e)
 {
 	free(e->v);
+	free(e->changed);
 	enforcer_init(e);
+}
+
+const uint64_t *enforcer_changed(const struct enforcer *e, size_t *n)
+{
+	*n = e->n_changed;
+	return e->changed;
+}
+
+static void enforcer_note_changed(struct enforcer *e, uint64_t cookie)
+{
+	if (e->n_changed == e->cap_changed) {
+		size_t cap = e->cap_changed ? e->cap_changed * 2 : 256;
+		uint64_t *v = realloc(e->changed, cap * sizeof(*v));
+
+		if (!v)
+			return; /* the poller's own schedule catches it later */
+		e->changed = v;
+		e->cap_changed = cap;
+	}
+	e->changed[e->n_changed++] = cookie;
 }
 
 bool enforcer_wanted(const struct kw_config *cfg)
@@ -469,6 +490,7 @@ static void enforcer_apply_one(struct enforcer *e, const struct enforcer_env *en
 		enforcer_fail(e, env, it, "setsockopt", rc);
 	} else {
 		metrics_count_enforce(env->metrics, it->svc, false);
+		enforcer_note_changed(e, it->cookie);
 		enforcer_log(env, LOG_DEBUG, "enforce-keepalive", it, tail);
 	}
 	close(sfd);
@@ -548,6 +570,7 @@ void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t n
 	uint64_t scans = e->scans, fds = e->fds_visited, full = e->full_scans;
 	size_t queued = e->n;
 
+	e->n_changed = 0;
 	if (!e->n) {
 		e->next_ms = UINT64_MAX;
 		return;

@@ -15,6 +15,7 @@
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
 #include "keepwatch/privs.h"
+#include "keepwatch/watch_table.h"
 
 uint64_t daemon_now_ms(void)
 {
@@ -111,8 +112,20 @@ static void daemon_enforce(struct kw_daemon *d, uint64_t now)
 	struct enforcer_env env = { .cfg = &d->cfg, .dry_run = d->dry_run, .sd = &d->sd,
 				    .metrics = &d->metrics, .self = getpid() };
 
-	if (enforcer_due(&d->enf, now))
-		enforcer_run(&d->enf, &env, now);
+	const uint64_t *changed;
+	size_t n;
+
+	if (!enforcer_due(&d->enf, now))
+		return;
+	enforcer_run(&d->enf, &env, now);
+	/* judged before their keepalive timer ran: look again now, to follow the timer */
+	changed = enforcer_changed(&d->enf, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct watch_conn *e = watch_find(&d->table, changed[i]);
+
+		if (e && e->fate == FATE_NONE)
+			watch_schedule(&d->table, e, now);
+	}
 }
 
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)

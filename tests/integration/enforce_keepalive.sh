@@ -84,6 +84,25 @@ kw_check "metrics: two connections enforced" \
 wd_teardown
 ip netns del "$NS_CLI2" 2>/dev/null
 
+# --- 1b: nothing else happens after the enforcement (no new connection, no discovery): the
+# poller must still follow the keepalive timer that now runs ---
+wd_pair 4
+en_server --keepalive bug
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 4s, 1s"
+wd_daemon "$WD_DIR/kw.ini" -v
+kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive" ||
+	kw_fail "lone connection: not enforced"
+t0=$(kw_mono_ms)
+wd_poweroff "$NS_CLI"
+pat=$(wd_kill_pattern kill keepalive)
+if kw_grep_wait 15 "$KW_SYSLOG" "$pat"; then
+	kw_ok "lone connection: powered-off peer killed $(wd_ms_since "$t0" "$pat") ms after power-off (4 s idle + 2 x 1 s)"
+else
+	kw_fail "lone connection: no '$pat' within 15 s (the poller did not follow the new timer)"
+fi
+wd_teardown
+
 # --- 2: an owner with 60,10,9 is tightened; 3: a faster owner is left alone ---
 for case in "60,10,9:on=1 idle=5 intvl=2 cnt=9:tightened" "1,1,3:on=1 idle=1 intvl=1 cnt=3:left alone"; do
 	ka=${case%%:*} rest=${case#*:}

@@ -103,7 +103,7 @@ poweroff_run() {
 	echo
 	echo "== with keepwatchd -c etc/keepwatch.ini (enforce_keepalive = 30s, 10s), relay without keepalive: a client loses power, another stays quiet"
 	grep "open " "$relaylog" | sed 's/^/          relay: /'
-	grep "keepwatchd\[$kwd\]: action=enforce-keepalive" "$KW_SYSLOG" | sed 's/^[0-9]* [^:]*: /          keepwatchd: /'
+	grep "keepwatchd\[$kwd\]: action=enforce-keepalive" "$KW_SYSLOG" | sed "s/^.*\]: /          keepwatchd: /"
 	t0=$(ms_now)
 	ip netns exec "$cli" nft -f - <<'NFT'
 table inet kwdemo_poweroff {

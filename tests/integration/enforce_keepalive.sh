@@ -175,6 +175,44 @@ kw_check "owner as nobody: enforced (pid $EN_SERVER)" \
 kw_check "owner as nobody: its socket has keepalive on" en_opts_wait 2 10.77.0.2 "on=1 idle=4 intvl=2"
 wd_teardown
 
+# --- 6b: dual-stack: a [::] listener, an IPv6 client and an IPv4 one (v4-mapped) ---
+wd_pair 6
+kw_bg "$NS_SRV" "$WD_DIR/server.log" $EP :: 2000
+kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server [::] did not start"
+en_client "$NS_CLI" fd77::1 "$WD_DIR/client6.log"
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client4.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 4s, 2s"
+wd_daemon "$WD_DIR/kw.ini" -v
+kw_check "dual-stack: the IPv6 connection enforced" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=\[fd77::1\]:2000 dst=\[fd77::2\]:"
+kw_check "dual-stack: the v4-mapped connection enforced" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=(\[::ffff:)?10.77.0.1\]?:2000 "
+kw_check "dual-stack: both sockets have keepalive on" \
+	kw_wait 3 bash -c "[ \$(grep -c ' opts .* on=1 idle=4 intvl=2' '$WD_DIR/server.log') = 2 ]"
+wd_teardown
+
+# --- 6c: reloads: a tighter setting reaches existing connections; off drops the capability
+wd_pair 4
+en_server
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 6s, 3s"
+wd_daemon "$WD_DIR/kw.ini" -v
+kw_check "reload: first enforced at 6,3" en_opts_wait 5 10.77.0.2 "on=1 idle=6 intvl=3"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
+kill -HUP "$WD_DAEMON"
+kw_check "reload: a tighter setting reaches the existing connection" \
+	en_opts_wait 5 10.77.0.2 "on=1 idle=3 intvl=1"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
+kill -HUP "$WD_DAEMON"
+kw_check "reload to off: CAP_SYS_PTRACE given up (logged)" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: CAP_SYS_PTRACE dropped"
+kw_check "reload to off: CAP_SYS_PTRACE no longer held" en_no_cap_ptrace "$WD_DAEMON"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
+kill -HUP "$WD_DAEMON"
+kw_check "reload back on: says a restart is needed" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: enforce_keepalive set by a reload, but CAP_SYS_PTRACE was dropped"
+wd_teardown
+
 # --- 7: CAP_SYS_PTRACE absent when no service enforces ---
 wd_pair 4
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"

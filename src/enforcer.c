@@ -4,8 +4,8 @@
  * Finding an owner costs what the service's own processes cost, not the machine's: first
  * the processes that last held the service's connections or listening sockets (the owner
  * cache), then their children (prefork servers such as sshd keep each session in a child),
- * and only then, at most once a second and within ENFORCER_SCAN_FDS_MAX fds, every process,
- * which also teaches the cache who holds the listening sockets. */
+ * and only then, at most once a second and within ENFORCER_SCAN_FDS_MAX fds, every process
+ * of this network namespace, which also teaches the cache who holds the listening sockets. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -369,6 +369,7 @@ static void enf_scan_all(struct enforcer *e, struct enf_scan *s, const struct en
 	struct enf_listen listen[ENF_LISTEN_MAX];
 	struct enf_listen_ctx lx = { .e = e, .out = listen };
 	pid_t *pids = malloc(ENFORCER_SCAN_PIDS_MAX * sizeof(*pids));
+	uint64_t own_ns;
 	size_t n = 0;
 
 	if (!pids)
@@ -384,9 +385,17 @@ static void enf_scan_all(struct enforcer *e, struct enf_scan *s, const struct en
 	s->n_listen = lx.n;
 	(void)owner_proc_pids(pids, ENFORCER_SCAN_PIDS_MAX, &n);
 	qsort(seen->v, seen->n, sizeof(pid_t), enf_pid_cmp);
+	if (owner_proc_netns(0, &own_ns) < 0)
+		own_ns = 0;
 	for (size_t i = 0; i < n && s->visited < ENFORCER_SCAN_FDS_MAX; i++) {
+		uint64_t ns;
+
 		if (pids[i] == env->self ||
 		    bsearch(&pids[i], seen->v, seen->n, sizeof(pid_t), enf_pid_cmp))
+			continue;
+		/* sock_diag shows this namespace's sockets only: processes of other network
+		 * namespaces (containers) hold them only if handed over, so they are skipped */
+		if (own_ns && owner_proc_netns(pids[i], &ns) == 0 && ns != own_ns)
 			continue;
 		enf_scan_pid(s, pids[i]);
 	}
@@ -395,29 +404,43 @@ static void enf_scan_all(struct enforcer *e, struct enf_scan *s, const struct en
 	free(pids);
 }
 
-/* Sockets found before their owner accepted them have no inode yet: ask again. */
+#define ENF_REFRESH_BATCH 256u
+
+/* Sockets found before their owner accepted them have no inode yet: ask again, by exact
+ * lookups in batches. */
 static void enforcer_refresh(struct enforcer *e, const struct enforcer_env *env)
 {
-	for (size_t i = 0; i < e->n; i++) {
-		struct enforcer_item *it = &e->v[i];
-		struct sockdiag_conn c = { 0 };
-		int err = 0;
+	struct sockdiag_conn c[ENF_REFRESH_BATCH];
+	int errs[ENF_REFRESH_BATCH];
+	size_t idx[ENF_REFRESH_BATCH], n = 0;
 
-		if (it->done || it->inode)
+	for (size_t i = 0; i <= e->n; i++) {
+		if (i < e->n && !e->v[i].done && !e->v[i].inode) {
+			const struct enforcer_item *it = &e->v[i];
+
+			memset(&c[n], 0, sizeof(c[n]));
+			c[n].family = it->family;
+			memcpy(c[n].src, it->src, 16);
+			memcpy(c[n].dst, it->dst, 16);
+			c[n].sport = it->sport;
+			c[n].dport = it->dport;
+			c[n].ifindex = it->ifindex;
+			c[n].cookie = it->cookie;
+			idx[n++] = i;
+		}
+		if (n == 0 || (n < ENF_REFRESH_BATCH && i < e->n))
 			continue;
-		c.family = it->family;
-		memcpy(c.src, it->src, 16);
-		memcpy(c.dst, it->dst, 16);
-		c.sport = it->sport;
-		c.dport = it->dport;
-		c.ifindex = it->ifindex;
-		c.cookie = it->cookie;
-		if (sockdiag_lookup(env->sd, &c, &err, 1) < 0)
-			continue;
-		if (err == -ENOENT || (err == 0 && !enforcer_state_ok(c.state)))
-			it->done = true; /* gone before anyone looked: nothing to do */
-		else if (err == 0 && c.state == ENF_TCP_ESTABLISHED)
-			it->inode = c.inode;
+		if (sockdiag_lookup(env->sd, c, errs, n) == 0) {
+			for (size_t k = 0; k < n; k++) {
+				struct enforcer_item *it = &e->v[idx[k]];
+
+				if (errs[k] == -ENOENT || (errs[k] == 0 && !enforcer_state_ok(c[k].state)))
+					it->done = true; /* gone before anyone looked: nothing to do */
+				else if (errs[k] == 0 && c[k].state == ENF_TCP_ESTABLISHED)
+					it->inode = c[k].inode;
+			}
+		}
+		n = 0;
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keepwatch/owner.h"
@@ -207,6 +208,21 @@ int owner_proc_children(pid_t pid, pid_t *out, size_t cap, size_t *n)
 	}
 	closedir(dir);
 	return rc;
+}
+
+int owner_proc_netns(pid_t pid, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/net");
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
 }
 
 int owner_proc_pids(pid_t *out, size_t cap, size_t *n)

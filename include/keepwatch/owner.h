@@ -54,6 +54,8 @@ int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited);
 /* The children of every thread of pid (/proc/PID/task/TID/children), appended to out
  * (at most cap in all, *n updated). Returns 0, -ENOENT or -E2BIG when cap ran out. */
 int owner_proc_children(pid_t pid, pid_t *out, size_t cap, size_t *n);
+/* The inode of pid's network namespace (0: this process). Returns 0 or -errno. */
+int owner_proc_netns(pid_t pid, uint64_t *ino);
 /* Every process of /proc (of this pid namespace), appended to out like the above. */
 int owner_proc_pids(pid_t *out, size_t cap, size_t *n);
 

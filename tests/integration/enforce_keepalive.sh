@@ -103,6 +103,20 @@ else
 fi
 wd_teardown
 
+# --- 1c: found while still in the accept queue (no owner, no inode yet), enforced once
+# accepted ---
+wd_pair 4
+en_server --accept-after 3
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 4s, 1s"
+wd_daemon "$WD_DIR/kw.ini" -v
+kw_check "accept queue: enforced once accepted" \
+	kw_grep_wait 8 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=10.77.0.1:2000 .* pid=$EN_SERVER idle=4 intvl=1 "
+kw_check "accept queue: its socket has keepalive on" en_opts_wait 2 10.77.0.2 "on=1 idle=4 intvl=1"
+kw_check "accept queue: no failure logged" \
+	bash -c "! grep -q 'keepwatchd\[$WD_DAEMON\]: action=enforce-failed' '$KW_SYSLOG'"
+wd_teardown
+
 # --- 2: an owner with 60,10,9 is tightened; 3: a faster owner is left alone ---
 for case in "60,10,9:on=1 idle=5 intvl=2 cnt=9:tightened" "1,1,3:on=1 idle=1 intvl=1 cnt=3:left alone"; do
 	ka=${case%%:*} rest=${case#*:}

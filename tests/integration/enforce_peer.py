@@ -1,13 +1,15 @@
 # keepwatch test harness for enforce_keepalive: a receive-only TCP server whose sockets'
 # keepalive is reported as it changes, so a test sees what keepwatchd set from outside.
 #
-#   enforce_peer.py ADDR PORT [--keepalive bug|off|I,N,C] [--prefork]
+#   enforce_peer.py ADDR PORT [--keepalive bug|off|I,N,C] [--prefork] [--accept-after S]
 #
 # --keepalive bug: the origin question's set_sock_opt(): SO_REUSEADDR, then SO_KEEPALIVE at
 #   level IPPROTO_TCP (which is TCP_DEFER_ACCEPT there: keepalive stays off), TCP_KEEPCNT 2,
 #   TCP_KEEPIDLE 10, TCP_KEEPINTVL 1, on the listener and on each accepted socket.
 # --prefork: each connection is handled by a forked child (as sshd does); the parent keeps
 #   only the listener. Children die with the parent (PR_SET_PDEATHSIG).
+# --accept-after S: accept nothing for S seconds after listening (connections wait, without
+#   an owner, in the accept queue).
 # Lines: "<ms> listening", "<ms> accept peer=P pid=N", "<ms> opts peer=P on=0|1 idle=I
 # intvl=V cnt=C" (at accept and at each change, looked at every 50 ms), "<ms> close peer=P
 # errno=N error=..." or "<ms> close peer=P eof".
@@ -121,6 +123,8 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--keepalive", default="off")
     p.add_argument("--prefork", action="store_true")
+    p.add_argument("--accept-after", type=float, default=0,
+                   help="seconds to leave connections in the accept queue at first")
     args = p.parse_args()
     if args.prefork:
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -131,6 +135,7 @@ def main():
     ls.bind((args.addr, args.port))
     ls.listen(128)
     say("listening", "pid=%d" % os.getpid())
+    time.sleep(args.accept_after)
     serve([], ls, args)
 
 

@@ -112,19 +112,21 @@ static void daemon_enforce(struct kw_daemon *d, uint64_t now)
 	struct enforcer_env env = { .cfg = &d->cfg, .dry_run = d->dry_run, .sd = &d->sd,
 				    .metrics = &d->metrics, .self = getpid() };
 
-	const uint64_t *changed;
+	const struct enforcer_change *changed;
 	size_t n;
 
 	if (!enforcer_due(&d->enf, now))
 		return;
 	enforcer_run(&d->enf, &env, now);
-	/* judged before their keepalive timer ran: look again now, to follow the timer */
+	/* judged before their keepalive timer ran: look again when it can first matter (not
+	 * later than already planned), and follow it from there */
 	changed = enforcer_changed(&d->enf, &n);
 	for (size_t i = 0; i < n; i++) {
-		struct watch_conn *e = watch_find(&d->table, changed[i]);
+		struct watch_conn *e = watch_find(&d->table, changed[i].cookie);
+		uint64_t at = now + changed[i].look_ms;
 
-		if (e && e->fate == FATE_NONE)
-			watch_schedule(&d->table, e, now);
+		if (e && e->fate == FATE_NONE && (e->due.idx == TIMEQ_NONE || e->due.at > at))
+			watch_schedule(&d->table, e, at);
 	}
 }
 

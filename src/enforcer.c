@@ -40,24 +40,25 @@ void enforcer_free(struct enforcer *e)
 	enforcer_init(e);
 }
 
-const uint64_t *enforcer_changed(const struct enforcer *e, size_t *n)
+const struct enforcer_change *enforcer_changed(const struct enforcer *e, size_t *n)
 {
 	*n = e->n_changed;
 	return e->changed;
 }
 
-static void enforcer_note_changed(struct enforcer *e, uint64_t cookie)
+static void enforcer_note_changed(struct enforcer *e, uint64_t cookie, int look_s)
 {
 	if (e->n_changed == e->cap_changed) {
 		size_t cap = e->cap_changed ? e->cap_changed * 2 : 256;
-		uint64_t *v = realloc(e->changed, cap * sizeof(*v));
+		struct enforcer_change *v = realloc(e->changed, cap * sizeof(*v));
 
 		if (!v)
 			return; /* the poller's own schedule catches it later */
 		e->changed = v;
 		e->cap_changed = cap;
 	}
-	e->changed[e->n_changed++] = cookie;
+	e->changed[e->n_changed++] =
+		(struct enforcer_change){ .cookie = cookie, .look_ms = (uint64_t)look_s * 1000u };
 }
 
 bool enforcer_wanted(const struct kw_config *cfg)
@@ -513,7 +514,8 @@ static void enforcer_apply_one(struct enforcer *e, const struct enforcer_env *en
 		enforcer_fail(e, env, it, "setsockopt", rc);
 	} else {
 		metrics_count_enforce(env->metrics, it->svc, false);
-		enforcer_note_changed(e, it->cookie);
+		enforcer_note_changed(e, it->cookie,
+				      plan.idle_s < plan.intvl_s ? plan.idle_s : plan.intvl_s);
 		enforcer_log(env, LOG_DEBUG, "enforce-keepalive", it, tail);
 	}
 	close(sfd);

@@ -20,6 +20,15 @@
 #define ENFORCER_SCAN_PIDS_MAX 65536u
 #define ENFORCER_REPORTED_MAX 256u /* processes whose failure was logged, remembered */
 
+/* A connection whose keepalive a run turned on or tightened. */
+struct enforcer_change {
+	uint64_t cookie;
+	/* the shorter of its new TCP_KEEPIDLE and TCP_KEEPINTVL: no verdict can come sooner,
+	 * as one probe must stay unanswered for a whole interval (and a tightened idle time
+	 * may send the first probe at once) */
+	uint64_t look_ms;
+};
+
 /* A connection waiting for its keepalive to be looked at. */
 struct enforcer_item {
 	uint8_t family, state;
@@ -45,9 +54,9 @@ struct enforcer {
 	pid_t reported[ENFORCER_REPORTED_MAX]; /* failures already logged, by process */
 	size_t n_reported, next_reported;
 	bool svc_nofound_logged[KW_MAX_SERVICES]; /* "owner not found" said since the last success */
-	/* cookies of the connections whose keepalive the last run changed: the poller must
-	 * look at them again, as their keepalive timer now runs (enforcer_changed()) */
-	uint64_t *changed;
+	/* the connections whose keepalive the last run changed: the poller must look at them
+	 * again once their new keepalive timer can fire (enforcer_changed()) */
+	struct enforcer_change *changed;
 	size_t n_changed, cap_changed;
 	/* counters for the debug line of each run and for tests */
 	uint64_t scans, full_scans, fds_visited;
@@ -83,9 +92,9 @@ bool enforcer_due(const struct enforcer *e, uint64_t now);
  * it would). Logs: action=enforce-keepalive / would-enforce (debug), action=enforce-failed
  * (warning, once per process). Never fatal. */
 void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t now);
-/* The connections (cookies) whose keepalive the last enforcer_run() turned on or tightened:
- * their poller entries were judged without that timer and should be looked at again now.
- * Valid until the next run. */
-const uint64_t *enforcer_changed(const struct enforcer *e, size_t *n);
+/* The connections whose keepalive the last enforcer_run() turned on or tightened: their
+ * poller entries were judged without that timer and should be looked at again within
+ * look_ms. Valid until the next run. */
+const struct enforcer_change *enforcer_changed(const struct enforcer *e, size_t *n);
 
 #endif

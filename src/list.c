@@ -64,6 +64,7 @@ int daemon_list(struct kw_daemon *d, bool json)
 	rc = 0;
 out:
 	watch_clear(d);
+	enforcer_free(&d->enf); /* discovery queues new connections; --list changes no socket */
 	linkmon_close(&d->lm);
 	sockdiag_close(&d->sd);
 	config_free(&d->cfg);

@@ -117,6 +117,19 @@ kw_check "accept queue: no failure logged" \
 	bash -c "! grep -q 'keepwatchd\[$WD_DAEMON\]: action=enforce-failed' '$KW_SYSLOG'"
 wd_teardown
 
+# --- 1d: --list with an enforcing service lists, changes no socket, exits 0 (and, in the
+# sanitizer build, leaks nothing) ---
+wd_pair 4
+en_server
+en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 4s, 1s"
+kw_check "--list with enforce_keepalive: exit 0, the connection listed" \
+	bash -c "ip netns exec '$NS_SRV' '$KW_BUILD/keepwatchd' --list -c '$WD_DIR/kw.ini' 2>&1 | grep -q '^relay .*10.77.0.2:'"
+sleep 0.3
+kw_check "--list with enforce_keepalive: the socket unchanged" \
+	test "$(en_opts 10.77.0.2)" = "on=0 idle=7200 intvl=75 cnt=9"
+wd_teardown
+
 # --- 2: an owner with 60,10,9 is tightened; 3: a faster owner is left alone ---
 for case in "60,10,9:on=1 idle=5 intvl=2 cnt=9:tightened" "1,1,3:on=1 idle=1 intvl=1 cnt=3:left alone"; do
 	ka=${case%%:*} rest=${case#*:}

@@ -42,6 +42,25 @@ static void daemon_apply_logging(const struct kw_daemon *d)
 	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility, d->verbose ? LOG_DEBUG : g->log_level);
 }
 
+/* The privilege steps say why they failed; the line is said here, once. */
+static int daemon_privs(struct kw_daemon *d, bool drop)
+{
+	struct privs_why why;
+	int err = drop ? privs_drop(d->cfg.global.user, &why) : privs_check(&why);
+
+	if (err < 0) {
+		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"%s%s%s", why.error,
+			why.hint ? " hint=\"" : "", why.hint ? why.hint : "", why.hint ? "\"" : "");
+		return err;
+	}
+	if (why.warning[0])
+		log_msg(LOG_WARNING, "event=privileges warning=\"%s\"", why.warning);
+	if (drop)
+		log_msg(LOG_INFO, "event=privileges uid=%u gid=%u caps=CAP_NET_ADMIN",
+			(unsigned)getuid(), (unsigned)getgid());
+	return 0;
+}
+
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p,
 		       uint64_t now, uint64_t took_us)
@@ -299,11 +318,11 @@ int daemon_run(struct kw_daemon *d)
 	metrics_init(&d->metrics);
 	err = metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
 	if (err == 0)
-		err = privs_check();
+		err = daemon_privs(d, false);
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0)
-		err = privs_drop(d->cfg.global.user);
+		err = daemon_privs(d, true);
 	if (err < 0) {
 		daemon_close(d);
 		return 1;

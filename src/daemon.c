@@ -62,8 +62,8 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 }
 
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
-static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p,
-		       uint64_t now, uint64_t took_us)
+static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
+		       uint64_t took_us)
 {
 	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
 	struct kw_acts acts = { 0 };
@@ -330,8 +330,10 @@ int daemon_run(struct kw_daemon *d)
 	log_msg(LOG_NOTICE, "event=start version=%s config=%s services=%zu dry_run=%s",
 		KEEPWATCH_VERSION, d->config_path, d->cfg.n_services, d->dry_run ? "yes" : "no");
 	if (d->cfg.n_services == 0)
-		log_msg(LOG_NOTICE, "event=idle reason=\"no [service] in %s: nothing is guarded, "
-				    "links are watched\"", d->config_path);
+		log_msg(LOG_NOTICE,
+			"event=idle reason=\"no [service] in %s: nothing is guarded, "
+			"links are watched\"",
+			d->config_path);
 	/* The first poll: the filters were just built, so it is a discovery. */
 	now = kw_now_ms();
 	(void)watch_poll(&d->ns.watch, now, &p);

@@ -51,8 +51,7 @@ static int killer_probe_destroy(struct sockdiag *sd)
 	return err < 0 ? err : e == -ENOENT ? 0 : e;
 }
 
-int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m,
-		struct killer_note *note)
+int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m, struct killer_note *note)
 {
 	int probe;
 
@@ -158,8 +157,8 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 	return changed;
 }
 
-bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms,
-		struct kw_act *acts, size_t n, uint64_t now)
+bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
+		size_t n, uint64_t now)
 {
 	struct kw_act *batch[KILLER_BATCH];
 	size_t nb = 0;

@@ -42,8 +42,7 @@ static bool linkstate_addr_gone(const struct linkstate *ls, int family, const ui
 }
 
 enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct linkmon *lm,
-				   const struct linkstate_conn *c, uint64_t grace_ms,
-				   uint64_t now)
+				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now)
 {
 	const struct down_link *dl = c->ifindex > 0 ? linkstate_down_find(ls, c->ifindex) : NULL;
 
@@ -110,8 +109,7 @@ static void linkstate_addr_set(struct linkstate *ls, const struct linkmon_addr *
 }
 
 /* linkmon reports a removal before it drops the entry: look past the one going away. */
-static bool linkstate_addr_held_elsewhere(const struct linkmon *lm,
-					  const struct linkmon_addr *gone)
+static bool linkstate_addr_held_elsewhere(const struct linkmon *lm, const struct linkmon_addr *gone)
 {
 	for (size_t i = 0; i < lm->n_addrs; i++) {
 		const struct linkmon_addr *a = &lm->addrs[i];
@@ -123,8 +121,8 @@ static bool linkstate_addr_held_elsewhere(const struct linkmon *lm,
 	return false;
 }
 
-void linkstate_apply(struct linkstate *ls, const struct linkmon *lm,
-		     const struct linkmon_event *ev, uint64_t now, struct linkstate_news *news)
+void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struct linkmon_event *ev,
+		     uint64_t now, struct linkstate_news *news)
 {
 	memset(news, 0, sizeof(*news));
 	news->loss = true;
@@ -145,7 +143,7 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm,
 		/* An address still held by another link keeps its connections alive. */
 		linkstate_addr_set(ls, &ev->addr,
 				   ev->kind == LM_ADDR_REMOVED &&
-					   !linkstate_addr_held_elsewhere(lm, &ev->addr));
+				       !linkstate_addr_held_elsewhere(lm, &ev->addr));
 		news->loss = ev->kind == LM_ADDR_REMOVED;
 		break;
 	case LM_RESYNC:

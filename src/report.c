@@ -54,7 +54,8 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
 		report_link("link-down", &ev->link,
-			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down" : " cause=no-carrier");
+			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down"
+							   : " cause=no-carrier");
 		break;
 	case LM_LINK_REMOVED:
 		report_link("link-removed", &ev->link, "");
@@ -77,8 +78,8 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 	}
 }
 
-void report_pass(struct kw_metrics *m, const struct report_view *rv,
-		 const struct watch_pass *p, uint64_t took_us)
+void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
+		 uint64_t took_us)
 {
 	for (size_t i = 0; i < p->expired.n; i++) {
 		const struct watch_conn *e = p->expired.v[i];
@@ -121,8 +122,7 @@ static const char *report_nft_caveat(const struct report_view *rv, const struct 
 	return "";
 }
 
-static void report_kill(struct kw_metrics *m, const struct report_view *rv,
-			const struct kw_act *a)
+static void report_kill(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *a)
 {
 	const struct watch_conn *e = a->conn;
 	char tail[192];
@@ -180,11 +180,13 @@ void report_acts(struct kw_metrics *m, const struct report_view *rv, const struc
 void report_method(const struct killer_note *note, int err)
 {
 	if (err < 0 && note->what && !strcmp(note->what, "sock-destroy"))
-		log_msg(LOG_ERR, "action=error what=sock-destroy error=\"%s\" hint=\"needs "
-				 "CAP_NET_ADMIN\"", strerror(-err));
-	else if (err < 0)
-		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"", note->what ? note->what : "kill-method",
+		log_msg(LOG_ERR,
+			"action=error what=sock-destroy error=\"%s\" hint=\"needs "
+			"CAP_NET_ADMIN\"",
 			strerror(-err));
+	else if (err < 0)
+		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"",
+			note->what ? note->what : "kill-method", strerror(-err));
 	else if (note->method && !strcmp(note->method, "none"))
 		log_msg(LOG_ERR, "event=kill-method method=none reason=\"%s\"", note->reason);
 	else if (note->method)
@@ -194,14 +196,16 @@ void report_method(const struct killer_note *note, int err)
 
 void report_method_change(const struct killer *k)
 {
-	log_msg(LOG_ERR, "action=method-change method=%s reason=\"SOCK_DESTROY: %s "
-			 "(kernel without CONFIG_INET_DIAG_DESTROY)\"",
+	log_msg(LOG_ERR,
+		"action=method-change method=%s reason=\"SOCK_DESTROY: %s "
+		"(kernel without CONFIG_INET_DIAG_DESTROY)\"",
 		k->method == KILL_AUTO ? "nft" : "none", strerror(EOPNOTSUPP));
 }
 
 bool report_metrics_due(const struct kw_metrics *m, const char *path, uint64_t now)
 {
-	return path && path[0] && (!m->written || now >= m->last_write_ms + METRICS_MIN_INTERVAL_MS);
+	return path && path[0] &&
+	       (!m->written || now >= m->last_write_ms + METRICS_MIN_INTERVAL_MS);
 }
 
 void report_reset_watched(struct kw_metrics *m)

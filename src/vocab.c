@@ -18,8 +18,8 @@ static const char *const vocab_reasons[REASON_COUNT] = {
 };
 
 static const char *const vocab_states[] = {
-	"UNKNOWN", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
-	"TIME-WAIT", "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "SYN-RECV",
+	"UNKNOWN", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
+	"CLOSE",   "CLOSE-WAIT",  "LAST-ACK", "LISTEN",   "CLOSING",    "SYN-RECV",
 };
 
 static const char *const vocab_timers[] = { "off", "on", "keepalive", "timewait", "persist" };

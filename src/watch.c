@@ -28,9 +28,9 @@
 #define WATCH_MAX_SLEEP_MS 300000u /* longest a connection goes unlooked-at */
 #define WATCH_TIMER_SLACK_MS 5u /* look just after a kernel timer fired, not before */
 #define WATCH_BATCH 256u /* exact lookups per sendmsg */
-#define WATCH_STATES                                                                       \
-	(((1u << 13) - 1) & ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) |              \
-			      (1u << KW_TCP_CLOSE) | 1u))
+#define WATCH_STATES                                                                               \
+	(((1u << 13) - 1) &                                                                        \
+	 ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) | (1u << KW_TCP_CLOSE) | 1u))
 
 static int watch_read_opens(void *arg, uint64_t *opens);
 static bool watch_family_in_use(void *arg, int family);
@@ -61,7 +61,10 @@ static enum kill_reason watch_loss_verdict(const struct watch *w, const struct w
 					   uint64_t now)
 {
 	struct linkstate_conn c = {
-		.family = e->family, .src = e->src, .dst = e->dst, .ifindex = e->ifindex,
+		.family = e->family,
+		.src = e->src,
+		.dst = e->dst,
+		.ifindex = e->ifindex,
 	};
 
 	return linkstate_verdict(w->ls, w->lm, &c, w->cfg->services[e->svc].link_grace_ms, now);
@@ -70,11 +73,16 @@ static enum kill_reason watch_loss_verdict(const struct watch *w, const struct w
 static enum kill_reason watch_reason_of(enum policy_verdict v)
 {
 	switch (v) {
-	case VERDICT_KEEPALIVE: return REASON_KEEPALIVE;
-	case VERDICT_ZERO_WINDOW: return REASON_ZERO_WINDOW;
-	case VERDICT_IDLE: return REASON_IDLE;
-	case VERDICT_UNACKED: return REASON_UNACKED;
-	default: return REASON_NONE;
+	case VERDICT_KEEPALIVE:
+		return REASON_KEEPALIVE;
+	case VERDICT_ZERO_WINDOW:
+		return REASON_ZERO_WINDOW;
+	case VERDICT_IDLE:
+		return REASON_IDLE;
+	case VERDICT_UNACKED:
+		return REASON_UNACKED;
+	default:
+		return REASON_NONE;
 	}
 }
 
@@ -93,7 +101,8 @@ static int watch_resolve_ifindex(const struct watch *w, const struct sockdiag_co
  * unacked_timeout set, a connection with nothing in flight is sampled every
  * max(poll_interval, unacked_timeout / 4), so a stall is seen at most that late. */
 static uint64_t watch_next_check(const struct watch *w, const struct kw_service *svc,
-				 struct watch_conn *e, const struct policy_result *res, uint64_t now)
+				 struct watch_conn *e, const struct policy_result *res,
+				 uint64_t now)
 {
 	uint64_t next = res->next_check_ms, cap = WATCH_MAX_SLEEP_MS;
 	uint64_t poll = w->cfg->global.poll_interval_ms;
@@ -132,8 +141,8 @@ static int watch_nft_check(struct watch_conn *e, uint64_t now, struct watch_pass
 	return watch_batch_push(&p->expired, e);
 }
 
-int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_conn *c,
-		uint64_t now, struct watch_pass *p)
+int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_conn *c, uint64_t now,
+		struct watch_pass *p)
 {
 	const struct kw_service *svc = &w->cfg->services[e->svc];
 	struct policy_limits lim = {
@@ -210,8 +219,7 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 /* Files the entries the last look did not see as gone: their owner closed them. */
 static int watch_sweep(struct watch *w, struct watch_pass *p)
 {
-	WATCH_FOREACH(&w->table, e)
-	{
+	WATCH_FOREACH(&w->table, e) {
 		if (e->seen_gen != w->table.gen) {
 			int err = watch_batch_push(&p->gone, e);
 
@@ -339,7 +347,8 @@ static int watch_lookup_chunk(struct watch *w, struct watch_conn **v, size_t n, 
 		else if (errs[i] == 0)
 			err = watch_judge(w, v[i], &conns[i], now, p);
 		else /* the kernel did not say: ask again next poll */
-			err = watch_schedule(&w->table, v[i], now + w->cfg->global.poll_interval_ms);
+			err = watch_schedule(&w->table, v[i],
+					     now + w->cfg->global.poll_interval_ms);
 	}
 	return err;
 }
@@ -354,7 +363,7 @@ static int watch_lookup_due(struct watch *w, uint64_t now, struct watch_pass *p)
 	 * each one again under its next look. */
 	while ((head = timeq_peek(&w->table.due)) && head->at <= now) {
 		struct watch_conn *e = (struct watch_conn *)((char *)head -
-							      offsetof(struct watch_conn, due));
+							     offsetof(struct watch_conn, due));
 
 		timeq_remove(&w->table.due, head);
 		if ((err = watch_batch_push(&due, e)) < 0)
@@ -380,8 +389,7 @@ static int watch_lookup_due(struct watch *w, uint64_t now, struct watch_pass *p)
 
 int watch_judge_losses(struct watch *w, uint64_t now, struct watch_pass *p)
 {
-	WATCH_FOREACH(&w->table, e)
-	{
+	WATCH_FOREACH(&w->table, e) {
 		enum kill_reason why = watch_loss_verdict(w, e, now);
 		int err;
 
@@ -512,10 +520,14 @@ int watch_setup(struct watch *w)
 		const struct kw_service *s = &w->cfg->services[i];
 
 		sel[i] = (struct sockdiag_selector){
-			.lports = s->local_ports, .n_lports = s->n_local_ports,
-			.rports = s->remote_ports, .n_rports = s->n_remote_ports,
-			.lnets = s->local_net, .n_lnets = s->n_local_net,
-			.rnets = s->remote_net, .n_rnets = s->n_remote_net,
+			.lports = s->local_ports,
+			.n_lports = s->n_local_ports,
+			.rports = s->remote_ports,
+			.n_rports = s->n_remote_ports,
+			.lnets = s->local_net,
+			.n_lnets = s->n_local_net,
+			.rnets = s->remote_net,
+			.n_rnets = s->n_remote_net,
 		};
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -538,8 +550,7 @@ int watch_remap(struct watch *w)
 	struct watch_batch drop = { 0 };
 	int err = 0;
 
-	WATCH_FOREACH(&w->table, e)
-	{
+	WATCH_FOREACH(&w->table, e) {
 		const struct kw_service *svc = config_match(w->cfg, e->family, e->src, e->sport,
 							    e->dst, e->dport);
 
@@ -556,7 +567,7 @@ int watch_remap(struct watch *w)
 	/* Out of memory: forget what could not be remapped rather than keep a stale
 	 * service index; the discovery after the reload finds them again. */
 	if (err < 0) {
-			watch_table_free(&w->table);
+		watch_table_free(&w->table);
 	} else {
 		for (size_t i = 0; i < drop.n; i++)
 			watch_remove(&w->table, drop.v[i]);

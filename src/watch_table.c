@@ -29,7 +29,7 @@ struct watch_conn *watch_find(const struct watch_table *t, uint64_t cookie)
 static int watch_grow(struct watch_table *t)
 {
 	size_t n = t->n_buckets ? t->n_buckets * 2 : 256;
-	struct watch_conn **b = calloc(n, sizeof(*b));
+	struct watch_conn **b = calloc(n, sizeof(struct watch_conn *));
 	struct watch_table nt = { .buckets = b, .n_buckets = n };
 
 	if (!b)
@@ -111,7 +111,7 @@ int watch_batch_push(struct watch_batch *b, struct watch_conn *c)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct watch_conn **v = realloc(b->v, cap * sizeof(*v));
+		struct watch_conn **v = realloc(b->v, cap * sizeof(struct watch_conn *));
 
 		if (!v)
 			return -ENOMEM;

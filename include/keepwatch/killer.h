@@ -41,8 +41,8 @@ void killer_close(struct killer *k);
 /* Carries out the ACT_KILL actions of acts[0..n) through sd at now (nft resets live for
  * nft_timeout_ms) and fills in their outcome. Returns true when SOCK_DESTROY turned out
  * to be unsupported on the way: the method changed (killer_uses_nft says to what). */
-bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms,
-		struct kw_act *acts, size_t n, uint64_t now);
+bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
+		size_t n, uint64_t now);
 bool killer_uses_nft(const struct killer *k);
 
 #endif

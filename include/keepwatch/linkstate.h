@@ -53,15 +53,14 @@ struct linkstate_news {
 
 /* Applies one linkmon event at now. lm holds the tables as linkmon_event describes them
  * (the entry of a removal still present). */
-void linkstate_apply(struct linkstate *ls, const struct linkmon *lm,
-		     const struct linkmon_event *ev, uint64_t now, struct linkstate_news *news);
+void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struct linkmon_event *ev,
+		     uint64_t now, struct linkstate_news *news);
 
 /* The loss that dooms c at now under grace_ms, in order of precedence: link removed, link
  * down for grace_ms, address removed (then route removed); REASON_NONE if none holds. A
  * link lm does not know counts as removed. */
 enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct linkmon *lm,
-				   const struct linkstate_conn *c, uint64_t grace_ms,
-				   uint64_t now);
+				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now);
 
 /* True once per grace that ended since the last call (some service's link_grace after
  * some pending loss): the known table must be judged again. */

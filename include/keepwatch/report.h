@@ -27,8 +27,8 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 		       const struct linkmon_event *ev, const struct linkstate_news *news);
 /* A pass's own news, before its verdicts are acted on: nft resets confirmed (gone) or
  * expired, the debug line of a discovery or lookup (took_us: its duration), an error. */
-void report_pass(struct kw_metrics *m, const struct report_view *rv,
-		 const struct watch_pass *p, uint64_t took_us);
+void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
+		 uint64_t took_us);
 /* One line per action that has something to say, and its counters. */
 void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
 		 size_t n);

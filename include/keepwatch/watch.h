@@ -98,8 +98,8 @@ uint64_t watch_next_deadline(const struct watch *w, uint64_t now);
 
 /* Pure steps, exposed for the unit tests. */
 /* Applies a fresh sample c of e at now and files e under its verdict, if any. */
-int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_conn *c,
-		uint64_t now, struct watch_pass *p);
+int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_conn *c, uint64_t now,
+		struct watch_pass *p);
 /* How soon a newborn connection could earn a verdict, over all services, bounded below
  * by discovery_interval. */
 uint64_t watch_discovery_pace(const struct kw_config *cfg);

@@ -44,9 +44,11 @@ struct watch_table {
 };
 
 /* Visits every entry; the body may not remove entries (collect them, then remove). */
-#define WATCH_FOREACH(t, c)                             \
-	for (size_t _i = 0; _i < (t)->n_buckets; _i++) \
+/* NOLINTBEGIN(bugprone-macro-parentheses): c is the name of the loop variable */
+#define WATCH_FOREACH(t, c)                                                                        \
+	for (size_t _i = 0; _i < (t)->n_buckets; _i++)                                             \
 		for (struct watch_conn *c = (t)->buckets[_i]; c; c = c->next)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /* A growable vector of entries to act on together. */
 struct watch_batch {

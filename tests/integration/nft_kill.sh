@@ -343,13 +343,13 @@ route_case() {
 	[ "$expect" = reset ] || sleep 2.5 # more than two keepalive intervals
 	for f in "${!ports[@]}"; do
 		port=${ports[$f]}
-		pk=$(rule_packets $f)
+		pk=$(rule_packets "$f")
 		case $expect in
 		reset)
 			kw_wait 3 srv_has_error "$port"
 			kw_check "$name/$f: $action: reader reset (ECONNRESET)" \
 				test "$(srv_error "$port")" = ECONNRESET
-			kw_check "$name/$f: $action: the rule matched" test "$(rule_packets $f)" -gt 0
+			kw_check "$name/$f: $action: the rule matched" test "$(rule_packets "$f")" -gt 0
 			continue ;;
 		noroute)
 			kw_check "$name/$f: $action: no segment reached the output hook" test "$pk" = 0 ;;

@@ -5,6 +5,7 @@
 # Topology: namespace "srv" (10.77.0.1, fd77::1) runs the relays and the upstream servers on
 # its loopback; namespace "cli" (10.77.0.2, fd77::2) runs the clients over a veth link.
 # shellcheck disable=SC2016 # eval strings are meant to expand when kw_check runs them
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$KW_SRC/tests/lib/netns.sh"
 kw_require_root
 command -v python3 >/dev/null || kw_skip "python3 not installed"

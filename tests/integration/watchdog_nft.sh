@@ -33,13 +33,15 @@ table inet userfw {
 NFT
 	user_table >"$WD_DIR/user.before"
 	# the doomed connection on 2000; a healthy one on 2100, busy both ways
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 --keepalive 1,1,10
-	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" $WD_PY server "$SRV" 2100 --send-every 100
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000 --keepalive 1,1,10
+	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" "${WD_PY[@]}" server "$SRV" 2100 --send-every 100
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
 	kw_wait 5 grep -q listening "$WD_DIR/control-server.log" || kw_die "control server"
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
-	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" $WD_PY client "$SRV" 2100 --send-every 100
-	kw_wait 5 wd_established 2000 1 && kw_wait 5 wd_established 2100 1 || kw_die "connect"
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
+	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" "${WD_PY[@]}" client "$SRV" 2100 --send-every 100
+	if ! kw_wait 5 wd_established 2000 1 || ! kw_wait 5 wd_established 2100 1; then
+		kw_die "connect"
+	fi
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
 	sed -i 's/^\[global\]$/[global]\nkill_method = nft/' "$WD_DIR/kw.ini"
 	wd_daemon "$WD_DIR/kw.ini"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # keepwatch test harness: namespaces, veth pairs, background processes and a private
 # syslog receiver, all removed by an EXIT trap (by PID, never by name). Source it.
 #
@@ -24,10 +25,10 @@ kw_require_root() {
 }
 
 kw_cleanup() {
-	local pid ns i
+	local pid ns
 	for pid in "${KW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${KW_PIDS[@]}"; do
-		for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
@@ -120,9 +121,9 @@ kw_bg_syslog() {
 
 # kw_stop PID: SIGTERM, wait up to 2 s, then SIGKILL. Returns the exit status.
 kw_stop() {
-	local i rc
+	local rc
 	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 1 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 1 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
 	kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	rc=$?
@@ -131,9 +132,9 @@ kw_stop() {
 
 # kw_wait SECONDS CMD...: polls CMD every 50 ms until it succeeds or time runs out.
 kw_wait() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for i in $(seq 1 $((limit * 20))); do
+	for _ in $(seq 1 $((limit * 20))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done

@@ -7,9 +7,9 @@
 #include "check.h"
 
 static const char *config_text =
-	"[global]\nmax_kills_per_second = 2\n"
-	"[service kill]\nlocal_ports = 2000\nkeepalive_probes = 2\non_link_loss = kill\n"
-	"[service log]\nlocal_ports = 3000\nkeepalive_probes = 2\non_link_loss = log\n";
+    "[global]\nmax_kills_per_second = 2\n"
+    "[service kill]\nlocal_ports = 2000\nkeepalive_probes = 2\non_link_loss = kill\n"
+    "[service log]\nlocal_ports = 3000\nkeepalive_probes = 2\non_link_loss = log\n";
 
 static struct kw_config cfg;
 static struct watch_conn conns[8];
@@ -73,7 +73,8 @@ static void test_budget(void)
 		file(REASON_LINK_DOWN, &conns[i]);
 	file(REASON_UNACKED, &conns[5]);
 	killplan_plan(&kp, &cfg, false, by, 2001, &a);
-	CHECK(a.n == 6 && count(&a, ACT_KILL, false) == 6, "losses: all killed, and the "
+	CHECK(a.n == 6 && count(&a, ACT_KILL, false) == 6,
+	      "losses: all killed, and the "
 	      "verdict kill takes the second's last slot");
 	CHECK(a.v[0].why == REASON_UNACKED, "acts come in reason order");
 	kw_acts_free(&a);
@@ -91,7 +92,7 @@ static void test_dry_run(void)
 	conns[3].reported = true;
 	killplan_plan(&kp, &cfg, true, by, 1000, &a);
 	CHECK(a.n == 4 && count(&a, ACT_WOULD_KILL, false) == 3 &&
-		      count(&a, ACT_WOULD_KILL, true) == 1,
+		  count(&a, ACT_WOULD_KILL, true) == 1,
 	      "dry run: would-kill, once per connection");
 	CHECK(kp.used == 0, "dry run spends no budget");
 	kw_acts_free(&a);

@@ -107,8 +107,7 @@ static void test_removed(void)
 	setup_lm();
 	apply(&ls, link_ev(LM_LINK_REMOVED, 4), 1000, &news);
 	CHECK(news.loss, "removal is a loss");
-	CHECK(verdict(&ls, 4, "10.0.1.1", 60000, 1000) == REASON_LINK_REMOVED,
-	      "removed: no grace");
+	CHECK(verdict(&ls, 4, "10.0.1.1", 60000, 1000) == REASON_LINK_REMOVED, "removed: no grace");
 	CHECK(verdict(&ls, 9, "10.9.9.9", 60000, 1000) == REASON_LINK_REMOVED,
 	      "a link linkmon does not know counts as removed");
 	CHECK(verdict(&ls, 0, "10.9.9.9", 0, 1000) == REASON_NONE, "unknown link: no verdict");

@@ -12,9 +12,9 @@
 #include "check.h"
 
 static const char *config_text =
-	"[global]\npoll_interval = 200ms\ndiscovery_interval = 1s\n"
-	"[service ka]\nlocal_ports = 2000\nkeepalive_probes = 2\nlink_grace = 2s\n"
-	"[service stall]\nlocal_ports = 3000\nunacked_timeout = 8s\non_link_loss = ignore\n";
+    "[global]\npoll_interval = 200ms\ndiscovery_interval = 1s\n"
+    "[service ka]\nlocal_ports = 2000\nkeepalive_probes = 2\nlink_grace = 2s\n"
+    "[service stall]\nlocal_ports = 3000\nunacked_timeout = 8s\non_link_loss = ignore\n";
 
 static struct kw_config cfg;
 static struct linkstate ls;
@@ -95,8 +95,10 @@ static void test_next_check(void)
 	      (unsigned long long)st->next_check_ms);
 	c = sample(TIMER_KEEPALIVE, 10000, 0);
 	watch_judge(&w, ka, &c, 1000, &p);
-	CHECK(ka->next_check_ms == 1000 + 10000 + 625, "keepalive in 10 s: look T/16 after "
-	      "it fires (%llu)", (unsigned long long)ka->next_check_ms);
+	CHECK(ka->next_check_ms == 1000 + 10000 + 625,
+	      "keepalive in 10 s: look T/16 after "
+	      "it fires (%llu)",
+	      (unsigned long long)ka->next_check_ms);
 	c = sample(TIMER_KEEPALIVE, 0, 0);
 	watch_judge(&w, ka, &c, 11625, &p);
 	CHECK(ka->next_check_ms == 11625 + 312 + 5, "due, not fired: again T/32 later (%llu)",
@@ -212,9 +214,9 @@ static void test_discovery_pacing(void)
 static void test_remap(void)
 {
 	static const char *next_text =
-		"[global]\npoll_interval = 200ms\n"
-		"[service stall]\nlocal_ports = 3000\nunacked_timeout = 8s\n"
-		"[service ka2]\nlocal_ports = 2000-2001\nkeepalive_probes = 3\n";
+	    "[global]\npoll_interval = 200ms\n"
+	    "[service stall]\nlocal_ports = 3000\nunacked_timeout = 8s\n"
+	    "[service ka2]\nlocal_ports = 2000-2001\nkeepalive_probes = 3\n";
 	struct kw_config next = { 0 }, old = cfg;
 	struct watch_conn *ka = add(1, 2000, 0), *st = add(2, 3000, 1), *gone = add(3, 4000, 0);
 
@@ -243,12 +245,20 @@ static void test_settle(void)
 
 	for (unsigned i = 0; i < 6; i++)
 		e[i] = add(10 + i, 2000, 0);
-	acts[0] = (struct kw_act){ .conn = e[0], .why = REASON_IDLE, .kind = ACT_KILL,
+	acts[0] = (struct kw_act){ .conn = e[0],
+				   .why = REASON_IDLE,
+				   .kind = ACT_KILL,
 				   .out = OUT_DESTROYED };
-	acts[1] = (struct kw_act){ .conn = e[1], .why = REASON_IDLE, .kind = ACT_KILL,
-				   .out = OUT_NFT_ARMED, .nft_deadline_ms = 7000 };
-	acts[2] = (struct kw_act){ .conn = e[2], .why = REASON_IDLE, .kind = ACT_KILL,
-				   .out = OUT_FAILED, .err = -EPERM };
+	acts[1] = (struct kw_act){ .conn = e[1],
+				   .why = REASON_IDLE,
+				   .kind = ACT_KILL,
+				   .out = OUT_NFT_ARMED,
+				   .nft_deadline_ms = 7000 };
+	acts[2] = (struct kw_act){ .conn = e[2],
+				   .why = REASON_IDLE,
+				   .kind = ACT_KILL,
+				   .out = OUT_FAILED,
+				   .err = -EPERM };
 	acts[3] = (struct kw_act){ .conn = e[3], .why = REASON_IDLE, .kind = ACT_DEFER };
 	acts[4] = (struct kw_act){ .conn = e[4], .why = REASON_LINK_DOWN, .kind = ACT_ALERT };
 	watch_batch_push(&p.gone, e[5]);
@@ -256,7 +266,7 @@ static void test_settle(void)
 	CHECK(w.table.count == 4 && !watch_find(&w.table, 10) && !watch_find(&w.table, 15),
 	      "killed and gone leave the table");
 	CHECK(e[1]->fate == FATE_NFT && e[1]->nft_deadline_ms == 7000 &&
-		      e[1]->nft_reason == REASON_IDLE,
+		  e[1]->nft_reason == REASON_IDLE,
 	      "nft reset armed");
 	CHECK(e[2]->reported && e[2]->fate == FATE_NONE, "failure said once, verdict stands");
 	CHECK(e[3]->deferred == REASON_IDLE, "deferral remembered");

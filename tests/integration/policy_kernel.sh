@@ -17,13 +17,8 @@ command -v nft >/dev/null || kw_skip "nft not installed"
 kw_init kwt-policy
 kw_pair
 PY=(python3 "$KW_SRC/tests/integration/policy_kernel.py")
-OFF_RULES='table inet kwt_off {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}'
-
-power_off() { echo "$OFF_RULES" | ip netns exec "$KW_NS_CLI" nft -f - || kw_die "nft"; }
-power_on() { ip netns exec "$KW_NS_CLI" nft delete table inet kwt_off 2>/dev/null; true; }
+power_off() { kw_poweroff "$KW_NS_CLI" kwt_off || kw_die "nft"; }
+power_on() { kw_poweron "$KW_NS_CLI" kwt_off 2>/dev/null; true; }
 # has_sample FILE PYEXPR: the latest sample d satisfies PYEXPR.
 has_sample() { "${PY[@]}" expect "$1" "$2" >/dev/null; }
 # expect NAME DESCRIPTION EXPR: EXPR over the samples of NAME taken after its mark.

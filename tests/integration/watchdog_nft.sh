@@ -50,12 +50,7 @@ NFT
 		grep -q "keepwatchd\[$WD_DAEMON\]: event=kill-method method=nft" "$KW_SYSLOG"
 	rx0=$(healthy_rx)
 	# the peer of port 2000 only goes silent: its host drops that connection's packets
-	ip netns exec "$NS_CLI" nft -f - <<'NFT'
-table inet kwt_dead {
-	chain in { type filter hook input priority -300; tcp sport 2000 drop; }
-	chain out { type filter hook output priority -300; tcp dport 2000 drop; }
-}
-NFT
+	kw_poweroff "$NS_CLI" kwt_dead "tcp sport 2000" "tcp dport 2000"
 	pat=$(wd_kill_pattern kill keepalive)
 	if kw_grep_wait 10 "$KW_SYSLOG" "$pat.* method=nft"; then
 		t_kill=$(grep -E -m1 -- "$pat" "$KW_SYSLOG" | cut -d' ' -f1)

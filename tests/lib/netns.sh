@@ -2,7 +2,7 @@
 # keepwatch test harness: namespaces, veth pairs, background processes and a private
 # syslog receiver, all removed by an EXIT trap (by PID, never by name). Source it.
 #
-# Safety rules (DEVELOPERS.md): everything runs in namespaces this file creates, named
+# Safety rules (HACKING.md, "Tests"): everything runs in namespaces this file creates, named
 # with the caller's prefix (kwt- tests, kwb- benchmarks, kwdemo- demo); every wait is
 # bounded; cleanup runs even when the test fails.
 
@@ -177,4 +177,27 @@ kw_mono_ms() {
 	else
 		python3 -c 'import time; print(int(time.monotonic()*1000))'
 	fi
+}
+
+# kw_poweroff NS [TABLE [IN_MATCH OUT_MATCH]]: the host in NS loses power, as its peers see
+# it: an nft table TABLE (default kwt_poweroff) drops every packet in and out, before
+# anything else sees it (priority -300), or only those matching IN_MATCH / OUT_MATCH (nft
+# expressions, e.g. "tcp sport 2000"). kw_poweron NS [TABLE] restores power.
+kw_poweroff() {
+	local ns=$1 table=${2:-kwt_poweroff} in out
+	if [ $# -ge 4 ]; then
+		in="$3 drop;" out="$4 drop;"
+	else
+		in="policy drop;" out="policy drop;"
+	fi
+	ip netns exec "$ns" nft -f - <<NFT
+table inet $table {
+	chain in { type filter hook input priority -300; $in }
+	chain out { type filter hook output priority -300; $out }
+}
+NFT
+}
+
+kw_poweron() {
+	ip netns exec "$1" nft delete table inet "${2:-kwt_poweroff}"
 }

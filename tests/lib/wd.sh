@@ -89,14 +89,7 @@ wd_established() {
 }
 
 # wd_poweroff NS: the host loses power: every packet in and out is dropped.
-wd_poweroff() {
-	ip netns exec "$1" nft -f - <<'NFT'
-table inet kwt_poweroff {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-NFT
-}
+wd_poweroff() { kw_poweroff "$1"; }
 
 # wd_kill_pattern ACTION REASON [SERVICE PORT]: an ERE for this scenario's daemon's line
 # about the port-2000 (or PORT) connection.

@@ -34,9 +34,9 @@ bool enforce_decide(const struct enforce_want *w, const struct enforce_sockopts 
 	    (uint32_t)cur->intvl_s <= w->intvl_s)
 		return false;
 	out->idle_s = cur->idle_s > 0 && (uint32_t)cur->idle_s < w->idle_s ? cur->idle_s
-									 : (int)w->idle_s;
+									   : (int)w->idle_s;
 	out->intvl_s = cur->intvl_s > 0 && (uint32_t)cur->intvl_s < w->intvl_s ? cur->intvl_s
-									     : (int)w->intvl_s;
+									       : (int)w->intvl_s;
 	out->set_idle = out->idle_s != cur->idle_s;
 	out->set_intvl = out->intvl_s != cur->intvl_s;
 	cnt = enforce_keepcnt(w->probes, (uint32_t)out->intvl_s, w->poll_interval_ms);
@@ -51,8 +51,7 @@ bool enforce_decide(const struct enforce_want *w, const struct enforce_sockopts 
 
 #define WHY(...) (snprintf(why, ENFORCE_WHY_MAX, __VA_ARGS__), rc)
 
-static int enforce_parse_one(const char *s, size_t len, const char *what, uint32_t *out,
-			     char *why)
+static int enforce_parse_one(const char *s, size_t len, const char *what, uint32_t *out, char *why)
 {
 	char buf[64], q[64], pwhy[PARSE_WHY_MAX];
 	uint64_t ms;
@@ -71,7 +70,8 @@ static int enforce_parse_one(const char *s, size_t len, const char *what, uint32
 	if (ms % 1000) {
 		rc = -EINVAL;
 		return WHY("%s '%s' is not whole seconds (the kernel's keepalive timers count "
-			   "seconds)", what, q);
+			   "seconds)",
+			   what, q);
 	}
 	if (ms / 1000 > ENFORCE_MAX_SECONDS) {
 		rc = -ERANGE;
@@ -103,7 +103,8 @@ int enforce_parse_why(const char *s, uint32_t *idle_s, uint32_t *intvl_s, char *
 	if (n != 2) {
 		rc = -EINVAL;
 		return WHY("'%s' is not 'off' or 'IDLE, INTERVAL' (two durations, such as 30s, "
-			   "5s)", q);
+			   "5s)",
+			   q);
 	}
 	rc = enforce_parse_one(item[0], len[0], "IDLE", idle_s, why);
 	if (rc == 0)

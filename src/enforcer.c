@@ -1,5 +1,5 @@
 /* keepwatch: enforce_keepalive in keepwatchd — owns the queue of newly found connections of
- * enforcing services, finds each one's owner, sets its keepalive, logs and counts it.
+ * enforcing services, finds each one's owner and sets its keepalive; report.c says it.
  *
  * Finding an owner costs what the service's own processes cost, not the machine's: first
  * the processes that last held the service's connections or listening sockets (the owner
@@ -15,8 +15,6 @@
 
 #include "keepwatch/enforce_sock.h"
 #include "keepwatch/enforcer.h"
-#include "keepwatch/log.h"
-#include "keepwatch/sockutil.h"
 
 #define ENF_TCP_ESTABLISHED 1
 #define ENF_TCP_SYN_SENT 2
@@ -37,6 +35,7 @@ void enforcer_free(struct enforcer *e)
 {
 	free(e->v);
 	free(e->changed);
+	free(e->out);
 	enforcer_init(e);
 }
 
@@ -57,8 +56,9 @@ static void enforcer_note_changed(struct enforcer *e, uint64_t cookie, int look_
 		e->changed = v;
 		e->cap_changed = cap;
 	}
-	e->changed[e->n_changed++] =
-		(struct enforcer_change){ .cookie = cookie, .look_ms = (uint64_t)look_s * 1000u };
+	e->changed[e->n_changed++] = (struct enforcer_change){ .cookie = cookie,
+							       .look_ms = (uint64_t)look_s *
+									  1000u };
 }
 
 bool enforcer_wanted(const struct kw_config *cfg)
@@ -85,10 +85,11 @@ static bool enforcer_state_ok(uint8_t state)
 	       state == ENF_TCP_SYN_RECV || state == ENF_TCP_NEW_SYN_RECV;
 }
 
-int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct sockdiag_conn *c,
-		  unsigned svc, bool is_new, uint64_t now)
+int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct watch_conn *c,
+		  bool is_new, uint64_t now)
 {
 	struct enforcer_item *it;
+	unsigned svc = c->svc;
 
 	if (svc >= cfg->n_services || !cfg->services[svc].enforce_idle_s ||
 	    !(is_new || e->recheck) || !enforcer_state_ok(c->state))
@@ -103,11 +104,16 @@ int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct 
 		e->cap = cap;
 	}
 	it = &e->v[e->n++];
-	*it = (struct enforcer_item){ .family = c->family, .state = c->state, .sport = c->sport,
-				      .dport = c->dport, .ifindex = c->ifindex,
+	*it = (struct enforcer_item){ .family = c->family,
+				      .state = c->state,
+				      .sport = c->sport,
+				      .dport = c->dport,
+				      .ifindex = c->ifindex,
 				      /* a socket still in the accept queue has no inode yet */
 				      .inode = c->state == ENF_TCP_ESTABLISHED ? c->inode : 0,
-				      .cookie = c->cookie, .svc = svc, .seen_ms = now };
+				      .cookie = c->cookie,
+				      .svc = svc,
+				      .seen_ms = now };
 	memcpy(it->src, c->src, 16);
 	memcpy(it->dst, c->dst, 16);
 	if (now < e->next_ms)
@@ -115,9 +121,25 @@ int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct 
 	return 0;
 }
 
-void enforcer_discovered(struct enforcer *e)
+int enforcer_take(struct enforcer *e, const struct kw_config *cfg, const struct watch_pass *p,
+		  const struct watch_table *t, uint64_t now)
 {
-	e->recheck = false;
+	int err = 0;
+
+	if (!e->any)
+		return 0;
+	if (e->recheck && p->discovered) {
+		/* after a (re)load: every connection once, new or not */
+		WATCH_FOREACH(t, c) {
+			if (err == 0 && c->fate == FATE_NONE)
+				err = enforcer_note(e, cfg, c, false, now);
+		}
+		e->recheck = false;
+		return err;
+	}
+	for (size_t i = 0; i < p->newborn.n && err == 0; i++)
+		err = enforcer_note(e, cfg, p->newborn.v[i], true, now);
+	return err;
 }
 
 bool enforcer_due(const struct enforcer *e, uint64_t now)
@@ -125,19 +147,33 @@ bool enforcer_due(const struct enforcer *e, uint64_t now)
 	return e->n && now >= e->next_ms;
 }
 
-/* --- log lines --- */
+/* --- outcomes, for report_enforce() --- */
 
-static void enforcer_log(const struct enforcer_env *env, int prio, const char *action,
-			 const struct enforcer_item *it, const char *tail)
+static struct enforcer_out *enforcer_out(struct enforcer *e, enum enforcer_kind kind,
+					 const struct enforcer_item *it)
 {
-	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
+	struct enforcer_out *o;
 
-	if (sockutil_format(it->family, it->src, it->sport, src, sizeof(src)) < 0)
-		snprintf(src, sizeof(src), "?");
-	if (sockutil_format(it->family, it->dst, it->dport, dst, sizeof(dst)) < 0)
-		snprintf(dst, sizeof(dst), "?");
-	log_msg(prio, "action=%s service=%s src=%s dst=%s pid=%d%s", action,
-		env->cfg->services[it->svc].name, src, dst, (int)it->pid, tail);
+	if (e->n_out == e->cap_out) {
+		size_t cap = e->cap_out ? e->cap_out * 2 : 256;
+		struct enforcer_out *v = realloc(e->out, cap * sizeof(*v));
+
+		if (!v)
+			return NULL; /* done all the same; only its line and counter are lost */
+		e->out = v;
+		e->cap_out = cap;
+	}
+	o = &e->out[e->n_out++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->it = *it;
+	return o;
+}
+
+const struct enforcer_out *enforcer_outcomes(const struct enforcer *e, size_t *n)
+{
+	*n = e->n_out;
+	return e->out;
 }
 
 static bool enforcer_reported(struct enforcer *e, pid_t pid)
@@ -178,29 +214,31 @@ static void enforcer_eperm_hint(char *buf, size_t len)
 		fclose(f);
 	}
 	if (!(eff & (1ull << 19))) /* CAP_SYS_PTRACE */
-		snprintf(buf, len, " hint=\"CAP_SYS_PTRACE missing (keepwatchd keeps it only when "
-				   "started with a service that sets enforce_keepalive)\"");
+		snprintf(buf, len,
+			 "CAP_SYS_PTRACE missing (keepwatchd keeps it only when "
+			 "started with a service that sets enforce_keepalive)");
 	else if (scope >= 3)
-		snprintf(buf, len, " hint=\"Yama refuses: kernel.yama.ptrace_scope = %d forbids "
-				   "pidfd_getfd for everyone\"", scope);
+		snprintf(buf, len,
+			 "Yama refuses: kernel.yama.ptrace_scope = %d forbids "
+			 "pidfd_getfd for everyone",
+			 scope);
 	else
-		snprintf(buf, len, " hint=\"refused by an LSM (%s)\"", lsm[0] ? lsm : "unknown");
+		snprintf(buf, len, "refused by an LSM (%s)", lsm[0] ? lsm : "unknown");
 }
 
-static void enforcer_fail(struct enforcer *e, const struct enforcer_env *env,
-			  struct enforcer_item *it, const char *what, int err)
+static void enforcer_fail(struct enforcer *e, struct enforcer_item *it, const char *what, int err)
 {
-	char tail[512], hint[256] = "";
+	struct enforcer_out *o;
 
-	metrics_count_enforce_failed(env->metrics, it->svc);
 	it->done = true;
-	if (enforcer_reported(e, it->pid))
+	o = enforcer_out(e, ENFORCER_FAILED, it);
+	if (!o)
 		return;
-	if (err == -EPERM || err == -EACCES)
-		enforcer_eperm_hint(hint, sizeof(hint));
-	snprintf(tail, sizeof(tail), " what=%s errno=%d error=\"%s\"%s", what, -err,
-		 strerror(-err), hint);
-	enforcer_log(env, LOG_WARNING, "enforce-failed", it, tail);
+	o->what = what;
+	o->err = err;
+	o->say = !enforcer_reported(e, it->pid);
+	if (o->say && (err == -EPERM || err == -EACCES))
+		enforcer_eperm_hint(o->hint, sizeof(o->hint));
 }
 
 /* --- finding owners --- */
@@ -377,8 +415,8 @@ static void enf_scan_all(struct enforcer *e, struct enf_scan *s, const struct en
 		return;
 	e->last_full_scan_ms = now;
 	e->full_scans++;
-	(void)sockdiag_dump(env->sd, AF_INET, 1u << ENF_TCP_LISTEN, NULL, 0, false,
-			    enf_on_listener, &lx);
+	(void)sockdiag_dump(env->sd, AF_INET, 1u << ENF_TCP_LISTEN, NULL, 0, false, enf_on_listener,
+			    &lx);
 	(void)sockdiag_dump(env->sd, AF_INET6, 1u << ENF_TCP_LISTEN, NULL, 0, false,
 			    enf_on_listener, &lx);
 	qsort(listen, lx.n, sizeof(listen[0]), enf_listen_cmp);
@@ -435,8 +473,10 @@ static void enforcer_refresh(struct enforcer *e, const struct enforcer_env *env)
 			for (size_t k = 0; k < n; k++) {
 				struct enforcer_item *it = &e->v[idx[k]];
 
-				if (errs[k] == -ENOENT || (errs[k] == 0 && !enforcer_state_ok(c[k].state)))
-					it->done = true; /* gone before anyone looked: nothing to do */
+				if (errs[k] == -ENOENT ||
+				    (errs[k] == 0 && !enforcer_state_ok(c[k].state)))
+					it->done =
+					    true; /* gone before anyone looked: nothing to do */
 				else if (errs[k] == 0 && c[k].state == ENF_TCP_ESTABLISHED)
 					it->inode = c[k].inode;
 			}
@@ -474,12 +514,13 @@ static void enforcer_apply_one(struct enforcer *e, const struct enforcer_env *en
 			       struct enforcer_item *it, int pidfd)
 {
 	const struct kw_service *svc = &env->cfg->services[it->svc];
-	struct enforce_want w = { .idle_s = svc->enforce_idle_s, .intvl_s = svc->enforce_intvl_s,
+	struct enforce_want w = { .idle_s = svc->enforce_idle_s,
+				  .intvl_s = svc->enforce_intvl_s,
 				  .probes = svc->keepalive_probes,
 				  .poll_interval_ms = env->cfg->global.poll_interval_ms };
 	struct enforce_sockopts cur = { 0 };
 	struct enforce_plan plan;
-	char tail[192];
+	struct enforcer_out *o;
 	int sfd = enforce_sock_dup(pidfd, it->fd, it->cookie), rc;
 
 	if (sfd == -EBADF || sfd == -ESTALE) { /* the fd moved: look for the owner again */
@@ -487,36 +528,44 @@ static void enforcer_apply_one(struct enforcer *e, const struct enforcer_env *en
 		return;
 	}
 	if (sfd < 0) {
-		enforcer_fail(e, env, it, "pidfd_getfd", sfd);
+		enforcer_fail(e, it, "pidfd_getfd", sfd);
 		return;
 	}
 	rc = enforce_sock_read(sfd, &cur);
 	if (rc < 0) {
 		close(sfd);
-		enforcer_fail(e, env, it, "getsockopt", rc);
+		enforcer_fail(e, it, "getsockopt", rc);
 		return;
 	}
 	it->done = true;
 	e->svc_nofound_logged[it->svc] = false;
 	if (!enforce_decide(&w, &cur, &plan)) {
-		snprintf(tail, sizeof(tail), " reason=owner-faster idle=%d intvl=%d cnt=%d",
-			 cur.idle_s, cur.intvl_s, cur.cnt);
-		enforcer_log(env, LOG_DEBUG, "keepalive-kept", it, tail);
+		if ((o = enforcer_out(e, ENFORCER_KEPT, it))) {
+			o->idle_s = cur.idle_s;
+			o->intvl_s = cur.intvl_s;
+			o->cnt = cur.cnt;
+		}
 		close(sfd);
 		return;
 	}
-	snprintf(tail, sizeof(tail), " idle=%d intvl=%d cnt=%d was=%s,%d,%d,%d", plan.idle_s,
-		 plan.intvl_s, plan.cnt, cur.on ? "on" : "off", cur.idle_s, cur.intvl_s, cur.cnt);
 	if (env->dry_run) {
-		metrics_count_enforce(env->metrics, it->svc, true);
-		enforcer_log(env, LOG_DEBUG, "would-enforce", it, tail);
+		o = enforcer_out(e, ENFORCER_WOULD, it);
 	} else if ((rc = enforce_sock_apply(sfd, &plan)) < 0) {
-		enforcer_fail(e, env, it, "setsockopt", rc);
+		o = NULL;
+		enforcer_fail(e, it, "setsockopt", rc);
 	} else {
-		metrics_count_enforce(env->metrics, it->svc, false);
+		o = enforcer_out(e, ENFORCER_SET, it);
 		enforcer_note_changed(e, it->cookie,
 				      plan.idle_s < plan.intvl_s ? plan.idle_s : plan.intvl_s);
-		enforcer_log(env, LOG_DEBUG, "enforce-keepalive", it, tail);
+	}
+	if (o) {
+		o->idle_s = plan.idle_s;
+		o->intvl_s = plan.intvl_s;
+		o->cnt = plan.cnt;
+		o->was_on = cur.on;
+		o->was_idle_s = cur.idle_s;
+		o->was_intvl_s = cur.intvl_s;
+		o->was_cnt = cur.cnt;
 	}
 	close(sfd);
 }
@@ -553,7 +602,7 @@ static void enforcer_apply(struct enforcer *e, const struct enforcer_env *env)
 			else if (pidfd == -ESRCH)
 				v[k]->pid = 0; /* exited: maybe a child holds it too */
 			else
-				enforcer_fail(e, env, v[k], "pidfd_open", pidfd);
+				enforcer_fail(e, v[k], "pidfd_open", pidfd);
 		}
 		if (pidfd >= 0)
 			close(pidfd);
@@ -563,7 +612,7 @@ static void enforcer_apply(struct enforcer *e, const struct enforcer_env *env)
 }
 
 /* Owners not found in time: said once per service until one is found again. */
-static void enforcer_expire(struct enforcer *e, const struct enforcer_env *env, uint64_t now)
+static void enforcer_expire(struct enforcer *e, uint64_t now)
 {
 	size_t w = 0;
 
@@ -571,17 +620,19 @@ static void enforcer_expire(struct enforcer *e, const struct enforcer_env *env, 
 		struct enforcer_item *it = &e->v[i];
 
 		if (!it->done && now >= it->seen_ms + ENFORCER_MAX_AGE_MS) {
-			metrics_count_enforce_failed(env->metrics, it->svc);
-			if (!e->svc_nofound_logged[it->svc]) {
-				e->svc_nofound_logged[it->svc] = true;
-				enforcer_log(env, LOG_WARNING, "enforce-failed", it,
-					     it->inode ? " what=owner error=\"no process found "
-							 "holding the socket\" hint=\"its owner's "
-							 "/proc/PID/fd or fdinfo must be readable "
-							 "(CAP_SYS_PTRACE, Linux >= 5.17)\""
-						       : " what=owner error=\"not accepted by any "
-							 "process\"");
+			struct enforcer_out *o = enforcer_out(e, ENFORCER_FAILED, it);
+
+			if (o) {
+				o->what = "owner";
+				o->say = !e->svc_nofound_logged[it->svc];
+				o->error = it->inode ? "no process found holding the socket"
+						     : "not accepted by any process";
+				if (it->inode)
+					snprintf(o->hint, sizeof(o->hint),
+						 "its owner's /proc/PID/fd or fdinfo must be "
+						 "readable (CAP_SYS_PTRACE, Linux >= 5.17)");
 			}
+			e->svc_nofound_logged[it->svc] = true;
 			it->done = true;
 		}
 		if (!it->done)
@@ -596,6 +647,8 @@ void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t n
 	size_t queued = e->n;
 
 	e->n_changed = 0;
+	e->n_out = 0;
+	memset(&e->sum, 0, sizeof(e->sum));
 	if (!e->n) {
 		e->next_ms = UINT64_MAX;
 		return;
@@ -603,12 +656,14 @@ void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t n
 	enforcer_refresh(e, env);
 	enforcer_resolve(e, env, now);
 	enforcer_apply(e, env);
-	enforcer_expire(e, env, now);
+	enforcer_expire(e, now);
 	/* what is left waits for its owner to accept it, or for the next full scan */
 	e->next_ms = e->n ? now + env->cfg->global.poll_interval_ms : UINT64_MAX;
-	if (e->n == queued && e->scans == scans) /* still waiting for an accept: said already */
-		return;
-	log_msg(LOG_DEBUG, "event=enforce queued=%zu left=%zu scans=%" PRIu64 " full_scans=%" PRIu64
-		" fds=%" PRIu64, queued, e->n, e->scans - scans, e->full_scans - full,
-		e->fds_visited - fds);
+	/* still waiting for an accept (nothing done, nothing looked at): said already */
+	e->sum = (struct enforcer_summary){ .say = e->n != queued || e->scans != scans,
+					    .queued = queued,
+					    .left = e->n,
+					    .scans = e->scans - scans,
+					    .full_scans = e->full_scans - full,
+					    .fds = e->fds_visited - fds };
 }

@@ -55,8 +55,8 @@ void owner_cache_clear(struct owner_cache *c)
 	c->n = 0;
 }
 
-size_t owner_cache_candidates(const struct owner_cache *c, unsigned svc, unsigned kinds,
-			      pid_t *out, size_t cap)
+size_t owner_cache_candidates(const struct owner_cache *c, unsigned svc, unsigned kinds, pid_t *out,
+			      size_t cap)
 {
 	const struct owner_entry *sel[OWNER_CACHE_MAX];
 	size_t n = 0;

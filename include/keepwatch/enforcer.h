@@ -1,6 +1,6 @@
-/* keepwatch: enforce_keepalive's stage in keepwatchd — the connections the poller newly
- * found, their owners looked up, the decision applied on a duplicate of the socket, and the
- * one log line and counter per change. The poller feeds it; it calls nothing upstream. */
+/* keepwatch: enforce_keepalive's stage in keepwatchd — the connections a poller pass newly
+ * found (watch_pass.newborn), their owners looked up, the decision applied on a duplicate of
+ * the socket; outcomes for report_enforce(). Fed by the daemon; calls nothing upstream. */
 #ifndef KEEPWATCH_ENFORCER_H
 #define KEEPWATCH_ENFORCER_H
 
@@ -10,9 +10,9 @@
 #include <sys/types.h>
 
 #include "keepwatch/config.h"
-#include "keepwatch/metrics.h"
 #include "keepwatch/owner.h"
 #include "keepwatch/sockdiag.h"
+#include "keepwatch/watch.h"
 
 #define ENFORCER_MAX_AGE_MS 5000u /* an owner not found by then is given up on (logged) */
 #define ENFORCER_FULL_SCAN_GAP_MS 1000u /* at most one scan of every process per second */
@@ -43,6 +43,34 @@ struct enforcer_item {
 	bool done;
 };
 
+/* What a run did to one connection, for report_enforce() (one line and counter each). */
+enum enforcer_kind {
+	ENFORCER_SET, /* keepalive turned on or tightened: action=enforce-keepalive */
+	ENFORCER_WOULD, /* dry run: action=would-enforce */
+	ENFORCER_KEPT, /* the owner's own keepalive is at least as tight: keepalive-kept */
+	ENFORCER_FAILED, /* action=enforce-failed (counted; said when say is set) */
+};
+
+struct enforcer_out {
+	enum enforcer_kind kind;
+	struct enforcer_item it; /* the connection and its owner */
+	int idle_s, intvl_s, cnt; /* set (or would set); KEPT: the owner's */
+	bool was_on;
+	int was_idle_s, was_intvl_s, was_cnt;
+	const char *what; /* FAILED: the step ("pidfd_getfd", "setsockopt", "owner", ...) */
+	int err; /* FAILED: -errno, or 0 when error says it */
+	const char *error; /* FAILED with err 0: the cause in words */
+	bool say; /* FAILED: not said before for this process (or service) */
+	char hint[200]; /* FAILED: what to do, or "" */
+};
+
+/* The run's debug line (event=enforce), said when say is set. */
+struct enforcer_summary {
+	bool say;
+	size_t queued, left;
+	uint64_t scans, full_scans, fds;
+};
+
 struct enforcer {
 	struct enforcer_item *v;
 	size_t n, cap;
@@ -58,6 +86,10 @@ struct enforcer {
 	 * again once their new keepalive timer can fire (enforcer_changed()) */
 	struct enforcer_change *changed;
 	size_t n_changed, cap_changed;
+	/* what the last run did, for report_enforce(); valid until the next run */
+	struct enforcer_out *out;
+	size_t n_out, cap_out;
+	struct enforcer_summary sum;
 	/* counters for the debug line of each run and for tests */
 	uint64_t scans, full_scans, fds_visited;
 };
@@ -67,7 +99,6 @@ struct enforcer_env {
 	const struct kw_config *cfg;
 	bool dry_run;
 	struct sockdiag *sd; /* exact lookups of not-yet-accepted sockets, listener dumps */
-	struct kw_metrics *metrics;
 	pid_t self; /* never looked at */
 };
 
@@ -79,19 +110,25 @@ void enforcer_free(struct enforcer *e);
 void enforcer_configure(struct enforcer *e, const struct kw_config *cfg);
 /* Does any service set enforce_keepalive? (keeps CAP_SYS_PTRACE, paces discovery) */
 bool enforcer_wanted(const struct kw_config *cfg);
-/* The poller: a connection of service svc seen by a discovery dump, is_new when it was not
- * in the table before. Queues it when its service enforces and it is new (or a recheck is
- * on). Returns 0 or -ENOMEM. */
-int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct sockdiag_conn *c,
-		  unsigned svc, bool is_new, uint64_t now);
-/* The poller: a discovery pass ended (complete or not): the recheck is over. */
-void enforcer_discovered(struct enforcer *e);
+/* A poller entry seen by a discovery dump, is_new when the dump added it to the table.
+ * Queues it when its service enforces and it is new (or a recheck is on). Returns 0 or
+ * -ENOMEM. */
+int enforcer_note(struct enforcer *e, const struct kw_config *cfg, const struct watch_conn *c,
+		  bool is_new, uint64_t now);
+/* The daemon, after a poller pass and before watch_settle(): queues the pass's newborn
+ * connections of enforcing services; after a (re)load, the first pass that dumped hands
+ * over every connection of the table once (the recheck). Reads the entries only. Returns 0
+ * or -ENOMEM (the rest is left as it is). */
+int enforcer_take(struct enforcer *e, const struct kw_config *cfg, const struct watch_pass *p,
+		  const struct watch_table *t, uint64_t now);
 /* Anything queued and due at now? */
 bool enforcer_due(const struct enforcer *e, uint64_t now);
-/* Finds the owners of the queued connections and sets their keepalive (or, dry-run, says
- * it would). Logs: action=enforce-keepalive / would-enforce (debug), action=enforce-failed
- * (warning, once per process). Never fatal. */
+/* Finds the owners of the queued connections and sets their keepalive (or, dry run, does
+ * not). Logs nothing: what it did is in enforcer_outcomes(), for report_enforce(). Never
+ * fatal. */
 void enforcer_run(struct enforcer *e, const struct enforcer_env *env, uint64_t now);
+/* The last run's outcomes and summary. */
+const struct enforcer_out *enforcer_outcomes(const struct enforcer *e, size_t *n);
 /* The connections whose keepalive the last enforcer_run() turned on or tightened: their
  * poller entries were judged without that timer and should be looked at again within
  * look_ms. Valid until the next run. */

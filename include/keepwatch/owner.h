@@ -39,8 +39,8 @@ void owner_cache_forget(struct owner_cache *c, pid_t pid);
 void owner_cache_clear(struct owner_cache *c);
 /* Up to cap pids that held something of kinds (bits) for svc, most recently seen first;
  * returns how many were written. */
-size_t owner_cache_candidates(const struct owner_cache *c, unsigned svc, unsigned kinds,
-			      pid_t *out, size_t cap);
+size_t owner_cache_candidates(const struct owner_cache *c, unsigned svc, unsigned kinds, pid_t *out,
+			      size_t cap);
 
 /* --- owner_proc.c: reading /proc (kernel-facing, never logs) --- */
 

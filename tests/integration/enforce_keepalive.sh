@@ -21,7 +21,7 @@ en_server() {
 
 # en_client NS ADDR LOG: a silent client (no keepalive of its own); waits for its accept.
 en_client() {
-	kw_bg "$1" "$3" $WD_PY client "$2" 2000
+	kw_bg "$1" "$3" "${WD_PY[@]}" client "$2" 2000
 	kw_wait 5 grep -q connected "$3" || kw_die "client did not connect"
 }
 
@@ -171,7 +171,7 @@ en_server --prefork
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
 wd_daemon "$WD_DIR/kw.ini" -v
 for n in 1 2 3; do
-	kw_bg "$NS_CLI" "$WD_DIR/client$n.log" $WD_PY client 10.77.0.1 2000
+	kw_bg "$NS_CLI" "$WD_DIR/client$n.log" "${WD_PY[@]}" client 10.77.0.1 2000
 	kw_wait 5 grep -q connected "$WD_DIR/client$n.log" || kw_die "client $n did not connect"
 	port=$(grep -oE 'local=[0-9]+' "$WD_DIR/client$n.log" | cut -d= -f2)
 	kw_grep_wait 5 "$WD_DIR/server.log" "accept peer=10.77.0.2:$port " || kw_die "no accept $n"
@@ -232,12 +232,12 @@ kw_check "reload: a tighter setting reaches the existing connection" \
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
 kill -HUP "$WD_DAEMON"
 kw_check "reload to off: CAP_SYS_PTRACE given up (logged)" \
-	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: CAP_SYS_PTRACE dropped"
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=privileges caps=CAP_NET_ADMIN note=\"CAP_SYS_PTRACE dropped"
 kw_check "reload to off: CAP_SYS_PTRACE no longer held" en_no_cap_ptrace "$WD_DAEMON"
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
 kill -HUP "$WD_DAEMON"
 kw_check "reload back on: says a restart is needed" \
-	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: enforce_keepalive set by a reload, but CAP_SYS_PTRACE was dropped"
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=privileges warning=\"enforce_keepalive set by a reload, but CAP_SYS_PTRACE was dropped"
 wd_teardown
 
 # --- 7: CAP_SYS_PTRACE absent when no service enforces ---

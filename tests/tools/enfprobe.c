@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 			if (fd == ls) {
 				int c;
 
-				while ((c = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while ((c = accept4(ls, NULL, NULL,
+						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					if (c >= MAXFD) {
 						close(c);
 						continue;
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
 						getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len);
 						closed_before += !on;
 						if (on && enforced < cap)
-							delays[enforced] = now_ns() - slots[fd].accept_ns;
+							delays[enforced] = now_ns() -
+									   slots[fd].accept_ns;
 						enforced += on;
 					}
 					slots[fd] = (struct slot){ 0 };
@@ -157,29 +159,27 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-out:
-	{
-		size_t m = enforced < cap ? enforced : cap, still = 0;
+out : {
+	size_t m = enforced < cap ? enforced : cap, still = 0;
 
-		for (size_t k = 0; k < n_pending; k++) {
-			struct sockaddr_in peer;
-			socklen_t plen = sizeof(peer);
-			int c = pending[k];
+	for (size_t k = 0; k < n_pending; k++) {
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		int c = pending[k];
 
-			if (!slots[c].accept_ns || slots[c].on)
-				continue;
-			if (still++ < 20 && getpeername(c, (struct sockaddr *)&peer, &plen) == 0)
-				printf("pending peer_port=%u accepted_ms_ago=%.0f\n",
-				       ntohs(peer.sin_port), (now_ns() - slots[c].accept_ns) / 1e6);
-		}
-		qsort(delays, m, sizeof(*delays), cmp_u64);
-		printf("accepted=%llu enforced=%llu closed_before=%llu pending=%zu median_ms=%.1f "
-		       "p99_ms=%.1f max_ms=%.1f\n",
-		       (unsigned long long)accepted, (unsigned long long)enforced,
-		       (unsigned long long)closed_before, still,
-		       m ? delays[m / 2] / 1e6 : 0.0, m ? delays[(m * 99) / 100] / 1e6 : 0.0,
-		       m ? delays[m - 1] / 1e6 : 0.0);
+		if (!slots[c].accept_ns || slots[c].on)
+			continue;
+		if (still++ < 20 && getpeername(c, (struct sockaddr *)&peer, &plen) == 0)
+			printf("pending peer_port=%u accepted_ms_ago=%.0f\n", ntohs(peer.sin_port),
+			       (now_ns() - slots[c].accept_ns) / 1e6);
 	}
+	qsort(delays, m, sizeof(*delays), cmp_u64);
+	printf("accepted=%llu enforced=%llu closed_before=%llu pending=%zu median_ms=%.1f "
+	       "p99_ms=%.1f max_ms=%.1f\n",
+	       (unsigned long long)accepted, (unsigned long long)enforced,
+	       (unsigned long long)closed_before, still, m ? delays[m / 2] / 1e6 : 0.0,
+	       m ? delays[(m * 99) / 100] / 1e6 : 0.0, m ? delays[m - 1] / 1e6 : 0.0);
+}
 	free(delays);
 	return 0;
 }

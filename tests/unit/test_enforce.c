@@ -7,7 +7,9 @@
 #include "keepwatch/config.h"
 #include "keepwatch/enforce.h"
 
-static const struct enforce_want want = { .idle_s = 30, .intvl_s = 5, .probes = 2,
+static const struct enforce_want want = { .idle_s = 30,
+					  .intvl_s = 5,
+					  .probes = 2,
 					  .poll_interval_ms = 200 };
 
 static void test_keepcnt(void)
@@ -84,13 +86,14 @@ static void test_parse(void)
 	CHECK(enforce_parse_why("30, 5s", &i, &v, why) == -EINVAL && strstr(why, "needs a unit"),
 	      "%s", why);
 	CHECK(enforce_parse_why("1500ms, 5s", &i, &v, why) == -EINVAL &&
-		      strstr(why, "whole seconds"), "%s", why);
+		  strstr(why, "whole seconds"),
+	      "%s", why);
 	CHECK(enforce_parse_why("500ms, 5s", &i, &v, why) == -ERANGE && strstr(why, "minimum"),
 	      "%s", why);
-	CHECK(enforce_parse_why("30s, 0", &i, &v, why) == -ERANGE && strstr(why, "INTERVAL"),
-	      "%s", why);
-	CHECK(enforce_parse_why("10h, 5s", &i, &v, why) == -ERANGE && strstr(why, "32767"),
-	      "%s", why);
+	CHECK(enforce_parse_why("30s, 0", &i, &v, why) == -ERANGE && strstr(why, "INTERVAL"), "%s",
+	      why);
+	CHECK(enforce_parse_why("10h, 5s", &i, &v, why) == -ERANGE && strstr(why, "32767"), "%s",
+	      why);
 	CHECK(i == 0 && v == 0); /* a refused value leaves nothing half set */
 	CHECK(enforce_parse_why("", &i, &v, why) == -EINVAL);
 }
@@ -117,33 +120,42 @@ static void test_config(void)
 	struct kw_config cfg;
 	struct errs e = { 0 };
 
-	CHECK(config_load_string("t.ini", "[service ssh]\nlocal_ports = 22\n"
-				 "enforce_keepalive = 20s, 5s\n", &cfg, collect, &e) == 0);
+	CHECK(config_load_string("t.ini",
+				 "[service ssh]\nlocal_ports = 22\n"
+				 "enforce_keepalive = 20s, 5s\n",
+				 &cfg, collect, &e) == 0);
 	CHECK(cfg.services[0].enforce_idle_s == 20 && cfg.services[0].enforce_intvl_s == 5);
 	config_free(&cfg);
 
-	CHECK(config_load_string("t.ini", "[service ssh]\nlocal_ports = 22\n", &cfg, collect,
-				 &e) == 0);
+	CHECK(config_load_string("t.ini", "[service ssh]\nlocal_ports = 22\n", &cfg, collect, &e) ==
+	      0);
 	CHECK(cfg.services[0].enforce_idle_s == 0, "off by default");
 	config_free(&cfg);
 
 	memset(&e, 0, sizeof(e));
-	CHECK(config_load_string("t.ini", "[service ssh]\nlocal_ports = 22\n"
-				 "enforce_keepalive = 20s\n", &cfg, collect, &e) == -EINVAL);
+	CHECK(config_load_string("t.ini",
+				 "[service ssh]\nlocal_ports = 22\n"
+				 "enforce_keepalive = 20s\n",
+				 &cfg, collect, &e) == -EINVAL);
 	CHECK(e.n == 1 && e.line == 3 && !strcmp(e.key, "enforce_keepalive"), "%u %u %s", e.n,
 	      e.line, e.key);
 
 	/* --check: keepalive_probes must be > 0 where enforce_keepalive is set */
 	memset(&e, 0, sizeof(e));
-	CHECK(config_load_string("t.ini", "[service mq]\nlocal_ports = 1883\n"
+	CHECK(config_load_string("t.ini",
+				 "[service mq]\nlocal_ports = 1883\n"
 				 "keepalive_probes = 0\nidle_timeout = 1m\n"
-				 "enforce_keepalive = 20s, 5s\n", &cfg, collect, &e) == -EINVAL);
+				 "enforce_keepalive = 20s, 5s\n",
+				 &cfg, collect, &e) == -EINVAL);
 	CHECK(e.n == 1 && e.line == 1 && !strcmp(e.key, "[service mq]") &&
-		      strstr(e.msg, "keepalive_probes = 0"), "%s: %s", e.key, e.msg);
+		  strstr(e.msg, "keepalive_probes = 0"),
+	      "%s: %s", e.key, e.msg);
 	memset(&e, 0, sizeof(e));
-	CHECK(config_load_string("t.ini", "[service mq]\nlocal_ports = 1883\n"
+	CHECK(config_load_string("t.ini",
+				 "[service mq]\nlocal_ports = 1883\n"
 				 "keepalive_probes = 0\nidle_timeout = 1m\n"
-				 "enforce_keepalive = off\n", &cfg, collect, &e) == 0);
+				 "enforce_keepalive = off\n",
+				 &cfg, collect, &e) == 0);
 	config_free(&cfg);
 }
 

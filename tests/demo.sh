@@ -76,7 +76,7 @@ one_run() {
 # healthy and silent. keepwatchd turns the kernel's keepalive on for both (30s, 10s): the
 # dead one is ended after two unanswered probes, the healthy one answers them and stays.
 poweroff_run() {
-	local id=$1 srv cli cli2 t0 t1 line relaylog i kwd
+	local id=$1 srv cli cli2 t0 t1 line relaylog kwd
 	kw_ns srv "srv-$id"
 	kw_ns cli "cli-$id"
 	kw_ns cli2 "ok-$id"
@@ -112,7 +112,7 @@ table inet kwdemo_poweroff {
 }
 NFT
 	echo "$(elapsed "$t0" "$t0")  the client at 10.77.0.2 loses power (all its packets dropped; links stay up)"
-	for i in $(seq 1 9000); do
+	for _ in $(seq 1 9000); do
 		grep -q "close " "$relaylog" && break
 		[ $(($(ms_now) - t0)) -ge 90000 ] && break
 		sleep 0.01
@@ -125,7 +125,7 @@ NFT
 	else
 		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection; giving up"
 	fi
-	RESULT[$id]=$((t1 - t0))
+	RESULT[id]=$((t1 - t0))
 	sleep 5
 	if ip netns exec "$srv" ss -Htn state established "sport = :$PORT" | grep -q 10.78.0.2; then
 		echo "$(elapsed "$t0" "$(ms_now)")  the quiet healthy client at 10.78.0.2 is still connected (it answers the probes)"

@@ -68,6 +68,8 @@ phase() {
 	kb_stop "$pid_kwd"
 }
 
+# what phase sets (through printf -v), per phase name
+RES_base='' RES_enf='' PCT_base='' PCT_enf='' MET_enf='' HWM_base='' HWM_enf=''
 phase base "enforce_keepalive = off"
 phase enf "enforce_keepalive = 30s, 10s"
 res=$RES_enf

@@ -10,11 +10,11 @@ kw_require_root
 kw_init kwt-i12-enf
 kw_syslog_start
 
-EP="python3 -u $KW_SRC/tests/integration/enforce_peer.py"
+EP=(python3 -u "$KW_SRC/tests/integration/enforce_peer.py")
 
 # en_server ARGS...: the enforce_peer server on 0.0.0.0:2000 in NS_SRV; EN_SERVER = its pid.
 en_server() {
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $EP 0.0.0.0 2000 "$@"
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${EP[@]}" 0.0.0.0 2000 "$@"
 	EN_SERVER=$KW_LAST_PID
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server did not start"
 }
@@ -178,7 +178,9 @@ for n in 1 2 3; do
 	child=$(grep -E "accept peer=10.77.0.2:$port " "$WD_DIR/server.log" | grep -oE 'pid=[0-9]+' | cut -d= -f2)
 	kw_check "prefork: session $n in child $child (not the listener $EN_SERVER), enforced" \
 		kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=10.77.0.1:2000 dst=10.77.0.2:$port pid=$child idle=3 intvl=1 "
-	[ -n "$child" ] && [ "$child" != "$EN_SERVER" ] || kw_fail "prefork: session $n not in a child"
+	if [ -z "$child" ] || [ "$child" = "$EN_SERVER" ]; then
+		kw_fail "prefork: session $n not in a child"
+	fi
 done
 kw_check "prefork: the child's socket has keepalive on" en_opts_wait 2 10.77.0.2 "on=1 idle=3 intvl=1"
 # after the first, owners come from the cache: the listener holder's children
@@ -204,7 +206,7 @@ wd_teardown
 
 # --- 6b: dual-stack: a [::] listener, an IPv6 client and an IPv4 one (v4-mapped) ---
 wd_pair 6
-kw_bg "$NS_SRV" "$WD_DIR/server.log" $EP :: 2000
+kw_bg "$NS_SRV" "$WD_DIR/server.log" "${EP[@]}" :: 2000
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server [::] did not start"
 en_client "$NS_CLI" fd77::1 "$WD_DIR/client6.log"
 en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client4.log"

@@ -102,6 +102,38 @@ static void daemon_poll(struct kw_daemon *d, uint64_t now)
 	daemon_metrics(d, now);
 }
 
+/* STATUS= for systemctl status: what is watched and how it would be killed. */
+static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
+{
+	char buf[NOTIFY_STATUS_MAX];
+	size_t n = d->cfg.n_services;
+	int len, err;
+
+	len = snprintf(buf, sizeof(buf), "watching %zu connection%s of %zu service%s%s",
+		       d->table.count, d->table.count == 1 ? "" : "s", n, n == 1 ? "" : "s",
+		       n ? " (" : "");
+	for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(buf); i++)
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s%s",
+				d->cfg.services[i].name, i + 1 < n ? " " : ")");
+	if (len > 0 && (size_t)len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - (size_t)len, ", %zu link%s down, kills: %s",
+			 d->n_down, d->n_down == 1 ? "" : "s", d->dry_run ? "none (dry run)" :
+			 d->nft_open ? "nft" : d->destroy_unsupported ? "none" : "destroy");
+	err = ready ? notify_ready(&d->notify, buf, now) : notify_status(&d->notify, buf, now, false);
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=notify error=\"%s\"", strerror(-err));
+}
+
+static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct kw_daemon *d = arg;
+	int err = notify_watchdog(&d->notify);
+
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=watchdog error=\"%s\"", strerror(-err));
+	daemon_notify_status(d, daemon_now_ms(), false);
+}
+
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	struct kw_daemon *d = arg;
@@ -113,6 +145,7 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = daemon_now_ms();
 	daemon_poll(d, now);
+	daemon_notify_status(d, now, false);
 	daemon_arm_timer(d, daemon_now_ms());
 }
 
@@ -192,12 +225,15 @@ static int daemon_choose_method(struct kw_daemon *d)
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
-	int err = daemon_load_config(d, &next);
+	int err;
 
+	notify_reloading(&d->notify, daemon_now_us());
+	err = daemon_load_config(d, &next);
 	if (err < 0) {
 		d->metrics.reloads_failed++;
 		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
 			d->config_path, strerror(-err));
+		daemon_notify_status(d, daemon_now_ms(), true);
 		return;
 	}
 	config_free(&d->cfg);
@@ -217,6 +253,7 @@ static void daemon_reload(struct kw_daemon *d)
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
 	watch_discover(d, daemon_now_ms());
+	daemon_notify_status(d, daemon_now_ms(), true);
 	daemon_arm_timer(d, daemon_now_ms());
 }
 
@@ -231,6 +268,7 @@ static void daemon_on_signal(struct loop *lp, int fd, uint32_t events, void *arg
 			daemon_reload(d);
 		} else {
 			log_msg(LOG_NOTICE, "event=stop signal=%s", strsignal((int)si.ssi_signo));
+			notify_stopping(&d->notify);
 			loop_stop(lp);
 		}
 	}
@@ -261,7 +299,8 @@ static int daemon_open(struct kw_daemon *d)
 {
 	int err;
 
-	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0) {
+	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0 ||
+	    (err = notify_init(&d->notify, d->ready_fd)) < 0) {
 		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -281,7 +320,10 @@ static int daemon_open(struct kw_daemon *d)
 	}
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
 	    (err = loop_add(&d->loop, d->timer_fd, EPOLLIN, daemon_on_timer, d)) < 0 ||
-	    (err = loop_add(&d->loop, linkmon_fd(&d->lm), EPOLLIN, daemon_on_netlink, d)) < 0)
+	    (err = loop_add(&d->loop, linkmon_fd(&d->lm), EPOLLIN, daemon_on_netlink, d)) < 0 ||
+	    (notify_watchdog_fd(&d->notify) >= 0 &&
+	     (err = loop_add(&d->loop, notify_watchdog_fd(&d->notify), EPOLLIN,
+			     daemon_on_watchdog, d)) < 0))
 		log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(-err));
 	return err;
 }
@@ -298,6 +340,7 @@ static void daemon_close(struct kw_daemon *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	loop_free(&d->loop);
+	notify_free(&d->notify);
 	metrics_free(&d->metrics);
 	config_free(&d->cfg);
 }
@@ -309,6 +352,7 @@ int daemon_run(struct kw_daemon *d)
 
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
+	d->notify.ready_fd = d->notify.watchdog_fd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -332,6 +376,9 @@ int daemon_run(struct kw_daemon *d)
 				    "links are watched\"", d->config_path);
 	now = daemon_now_ms();
 	watch_discover(d, now);
+	/* The first link and address dumps were done by linkmon_open, the first socket dump
+	 * just now: from here on every loss is seen. */
+	daemon_notify_status(d, now, true);
 	d->next_poll_ms = now + d->cfg.global.poll_interval_ms;
 	daemon_arm_timer(d, now);
 	err = loop_run(&d->loop);

@@ -12,6 +12,7 @@
 #include "keepwatch/linkmon.h"
 #include "keepwatch/loop.h"
 #include "keepwatch/metrics.h"
+#include "keepwatch/notify.h"
 #include "keepwatch/policy.h"
 #include "keepwatch/sockdiag.h"
 #include "keepwatch/timeq.h"
@@ -99,6 +100,7 @@ struct kw_daemon {
 	bool foreground;
 	bool cli_dry_run;
 	bool verbose;
+	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */
 
 	struct kw_config cfg;
 	bool dry_run; /* cfg or command line */
@@ -135,6 +137,7 @@ struct kw_daemon {
 	unsigned budget_used;
 
 	struct kw_metrics metrics;
+	struct notify notify; /* sd_notify and --ready-fd */
 	int exit_code;
 };
 

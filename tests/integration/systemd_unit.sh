@@ -104,6 +104,9 @@ exec 9>&-
 # ---- boot ---------------------------------------------------------------------------------
 # In a cgroup of its own (nspawn moves itself into payload/ and supervisor/ below the
 # cgroup it starts in); --volatile=overlay: the cached root is never written.
+# --system-call-filter=pidfd_getfd: nspawn's own seccomp filter (systemd 252) refuses it to
+# the whole container with EPERM, even with CAP_SYS_PTRACE; enforce_keepalive needs it
+# (a host's keepwatchd runs under the unit's filter alone).
 CG="$CG2/$KW_PREFIX"
 mkdir "$CG" || kw_skip "cannot create a cgroup under $CG2"
 t0=$(kw_mono_ms)
@@ -111,7 +114,7 @@ t0=$(kw_mono_ms)
 	echo "$BASHPID" >"$CG/cgroup.procs" || exit 1
 	exec env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -q -D "$ROOT" --boot \
 		--register=no --keep-unit --private-network --volatile=overlay \
-		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw"
+		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw" --system-call-filter=pidfd_getfd
 ) >"$KW_TMP/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
 
@@ -304,6 +307,7 @@ cat >"$ENF" <<'EOF'
 [global]
 poll_interval = 200ms
 log = syslog
+log_level = debug
 [service fwd]
 local_ports = 2100
 keepalive_probes = 2
@@ -329,6 +333,7 @@ kw_check "enforce_keepalive: no enforce-failed" bash -c \
 	"! timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -q '^action=enforce-failed'"
 kw_check "enforce_keepalive: the kernel's keepalive timer runs on the relay's socket" \
 	kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
+journal | grep -E '^(action=enforce|event=(enforce|privileges))' | tail -n 5 | sed 's/^/# /'
 C systemctl stop keepwatchd
 C systemctl stop kwt-fwd
 put_config "$GOOD"

@@ -131,7 +131,8 @@ int enforcer_take(struct enforcer *e, const struct kw_config *cfg, const struct 
 	if (e->recheck && p->discovered) {
 		/* after a (re)load: every connection once, new or not */
 		WATCH_FOREACH(t, c) {
-			if (err == 0 && c->fate == FATE_NONE)
+			/* only what this dump saw: the others are closed, and leave at settling */
+			if (err == 0 && c->fate == FATE_NONE && c->seen_gen == t->gen)
 				err = enforcer_note(e, cfg, c, false, now);
 		}
 		e->recheck = false;

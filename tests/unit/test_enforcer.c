@@ -67,8 +67,11 @@ static void test_take(void)
 	CHECK(enforcer_take(&e, &cfg, &p, &w.table, 100) == 0 && e.n == 0 && e.recheck,
 	      "lookup pass: nothing taken, recheck kept");
 	p.discovered = true;
+	w.table.gen = 7; /* this dump saw b, c and d; a closed one was not seen */
+	a->seen_gen = b->seen_gen = c->seen_gen = d->seen_gen = 7;
+	add(5, 3000, 1, KW_TCP_ESTABLISHED, 15)->seen_gen = 6;
 	CHECK(enforcer_take(&e, &cfg, &p, &w.table, 200) == 0, "recheck pass");
-	CHECK(e.n == 2 && !e.recheck, "recheck: the enforcing service's live connections (%zu)",
+	CHECK(e.n == 2 && !e.recheck, "recheck: the enforcing service's seen connections (%zu)",
 	      e.n);
 	for (size_t i = 0; i < e.n; i++) {
 		CHECK(e.v[i].svc == 1 && (e.v[i].cookie == 2 || e.v[i].cookie == 3),

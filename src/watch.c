@@ -580,6 +580,10 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 		if (ev->kind == LM_ADDR_ADDED)
 			return;
 		break;
+	case LM_ROUTE_CHANGED:
+	case LM_ROUTE_REMOVED:
+	case LM_RULE_CHANGED:
+		return; /* counted only */
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, d->lm.resyncs);
 		break;

@@ -84,7 +84,8 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 			if (e->svc < m->n_svc)
 				m->svc[e->svc].watched++;
 	m->netlink_resyncs = d->lm.resyncs;
-	m->netlink_malformed = d->lm.malformed + d->sd.malformed;
+	m->netlink_malformed = d->lm.malformed + d->sd.malformed + d->rl.malformed;
+	m->route_lookups = d->rl.lookups;
 	metrics_maybe_write(m, d->cfg.global.metrics_file, now);
 }
 
@@ -269,7 +270,8 @@ static int daemon_open(struct kw_daemon *d)
 		log_msg(LOG_ERR, "action=error what=sock_diag error=\"%s\"", strerror(-err));
 		return err;
 	}
-	if ((err = linkmon_open(&d->lm, daemon_on_link, d)) < 0) {
+	if ((err = linkmon_open(&d->lm, daemon_on_link, d)) < 0 ||
+	    (err = routelookup_open(&d->rl)) < 0) {
 		log_msg(LOG_ERR, "action=error what=rtnetlink error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -292,6 +294,9 @@ static void daemon_close(struct kw_daemon *d)
 	if (d->nft_open)
 		nft_killer_close(&d->nft);
 	linkmon_close(&d->lm);
+	routelookup_close(&d->rl);
+	routestate_free(&d->rs);
+	routestate_batch_free(&d->rbatch);
 	sockdiag_close(&d->sd);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
@@ -309,6 +314,7 @@ int daemon_run(struct kw_daemon *d)
 
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
+	routestate_init(&d->rs);
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;

@@ -22,6 +22,7 @@ static const char *const killer_reasons[REASON_COUNT] = {
 	[REASON_LINK_DOWN] = "link-down",
 	[REASON_LINK_REMOVED] = "link-removed",
 	[REASON_ADDR_REMOVED] = "addr-removed",
+	[REASON_ROUTE_REMOVED] = "route-removed",
 };
 
 static const char *const killer_states[] = {
@@ -42,7 +43,8 @@ const char *killer_reason_name(enum kill_reason r)
 
 static bool killer_is_link_reason(enum kill_reason r)
 {
-	return r == REASON_LINK_DOWN || r == REASON_LINK_REMOVED || r == REASON_ADDR_REMOVED;
+	return r == REASON_LINK_DOWN || r == REASON_LINK_REMOVED || r == REASON_ADDR_REMOVED ||
+	       r == REASON_ROUTE_REMOVED;
 }
 
 const char *killer_ifname(const struct kw_daemon *d, int ifindex)
@@ -104,7 +106,7 @@ static const char *killer_nft_caveat(const struct kw_daemon *d, enum kill_reason
 			if (d->down[i].ifindex == e->ifindex && d->down[i].no_carrier &&
 			    !d->down[i].removed)
 				return "";
-	if (why == REASON_LINK_DOWN || why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
+	if (killer_is_link_reason(why))
 		return " caveat=\"no route: the reset may never be sent; only the kernel's own "
 		       "timers end it\"";
 	if (e->timer == TIMER_NONE)

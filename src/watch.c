@@ -65,13 +65,16 @@ static enum kill_reason watch_link_verdict(const struct kw_daemon *d, const stru
 
 	if (watch_addr_removed(d, e->family, e->src))
 		return REASON_ADDR_REMOVED;
-	if (e->ifindex <= 0)
-		return REASON_NONE;
+	if (e->ifindex <= 0) /* routed peers: a lost route (routestate) counts like a link */
+		return routestate_verdict(&e->route, svc->link_grace_ms, now) ? REASON_ROUTE_REMOVED
+									   : REASON_NONE;
 	dl = watch_down_find(d, e->ifindex);
 	if ((dl && dl->removed) || !link_table_find(&d->lm, e->ifindex))
 		return REASON_LINK_REMOVED;
 	if (dl && now - dl->since_ms >= svc->link_grace_ms)
 		return REASON_LINK_DOWN;
+	if (routestate_verdict(&e->route, svc->link_grace_ms, now))
+		return REASON_ROUTE_REMOVED;
 	return REASON_NONE;
 }
 
@@ -163,6 +166,7 @@ static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct 
 
 	e->state = c->state;
 	e->timer = c->timer;
+	routestate_track_identity(&e->route, c->mark, c->uid, (int)c->ifindex);
 	policy_sample_from_conn(c, &e->last);
 	if (e->fate == FATE_NFT)
 		killer_confirm(d, e, false, now);
@@ -420,7 +424,7 @@ static bool watch_grace_ends(const struct kw_daemon *d, const struct down_link *
 }
 
 /* Kills (or alerts on) the known connections that a lost link or address dooms. */
-static void watch_act_on_loss(struct kw_daemon *d, uint64_t now)
+void watch_act_on_loss(struct kw_daemon *d, uint64_t now)
 {
 	struct watch_verdicts vs = { 0 };
 
@@ -435,15 +439,17 @@ static void watch_act_on_loss(struct kw_daemon *d, uint64_t now)
 	watch_verdicts_run(d, &vs);
 }
 
-/* Acts on links whose grace ended since the last call. */
+/* Runs a due route pass, then acts on links and routes whose grace ended since the last
+ * call. */
 void watch_poll_links(struct kw_daemon *d, uint64_t now)
 {
-	for (size_t i = 0; i < d->n_down; i++) {
-		if (watch_grace_ends(d, &d->down[i], d->last_grace_check_ms, now)) {
-			watch_act_on_loss(d, now);
-			break;
-		}
-	}
+	bool ended = watch_route_grace_ends(d, d->last_grace_check_ms, now);
+
+	watch_route_run(d, now);
+	for (size_t i = 0; i < d->n_down && !ended; i++)
+		ended = watch_grace_ends(d, &d->down[i], d->last_grace_check_ms, now);
+	if (ended)
+		watch_act_on_loss(d, now);
 	d->last_grace_check_ms = now;
 }
 
@@ -583,9 +589,11 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
-		return; /* counted only */
+		watch_route_event(d, ev, now); /* looked at after a debounce, by watch_poll_links */
+		return;
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, d->lm.resyncs);
+		watch_route_event(d, ev, now);
 		break;
 	}
 	watch_act_on_loss(d, now);
@@ -613,6 +621,8 @@ uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now)
 				t = end;
 		}
 	}
+	if (watch_route_deadline(d, now) < t)
+		t = watch_route_deadline(d, now);
 	return t;
 }
 

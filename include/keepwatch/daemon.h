@@ -13,6 +13,8 @@
 #include "keepwatch/loop.h"
 #include "keepwatch/metrics.h"
 #include "keepwatch/policy.h"
+#include "keepwatch/routelookup.h"
+#include "keepwatch/routestate.h"
 #include "keepwatch/sockdiag.h"
 #include "keepwatch/timeq.h"
 
@@ -26,6 +28,7 @@ enum kill_reason {
 	REASON_LINK_DOWN,
 	REASON_LINK_REMOVED,
 	REASON_ADDR_REMOVED,
+	REASON_ROUTE_REMOVED, /* no route to the peer any more (routestate) */
 	REASON_COUNT,
 };
 
@@ -65,6 +68,7 @@ struct watch_conn {
 	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */
 	uint32_t timer_span_ms; /* the probe timer's last seen expires, for overdue retries */
 	struct policy_track track;
+	struct route_track route; /* routed peers: identity for lookups, lost since */
 	struct policy_sample last; /* last sample, for log lines */
 	enum kill_reason verdict; /* at the last look, REASON_NONE if alive */
 	enum kill_reason deferred; /* verdict waiting for kill budget */
@@ -125,6 +129,11 @@ struct kw_daemon {
 	size_t n_gone_addrs;
 	uint64_t last_grace_check_ms;
 
+	/* route loss (watch_route.c): pending changes, lookups, the batch reused per pass */
+	struct routestate rs;
+	struct routelookup rl;
+	struct route_batch rbatch;
+
 	uint64_t next_poll_ms;
 	uint64_t next_discovery_ms;
 	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
@@ -156,6 +165,13 @@ int watch_discover(struct kw_daemon *d, uint64_t now);
 void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now);
 uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now);
 void watch_table_free(struct watch_table *t);
+void watch_act_on_loss(struct kw_daemon *d, uint64_t now);
+
+/* watch_route.c: route and rule changes -> lookups -> route losses */
+void watch_route_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now);
+void watch_route_run(struct kw_daemon *d, uint64_t now);
+uint64_t watch_route_deadline(const struct kw_daemon *d, uint64_t now);
+bool watch_route_grace_ends(struct kw_daemon *d, uint64_t from, uint64_t to);
 
 /* killer.c: acting on verdicts */
 void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why);

@@ -14,7 +14,7 @@
 /* Kill counters are indexed by keepwatchd's enum kill_reason (daemon.h) as is; metrics.c
  * checks at compile time that the enum fits and names every slot. Slot 0 (REASON_NONE)
  * is never written out. */
-#define METRICS_REASON_SLOTS 8
+#define METRICS_REASON_SLOTS 9
 /* Link events are indexed by enum linkmon_event_kind, named by linkmon_event_name(). */
 #define METRICS_LINK_EVENTS (LM_RESYNC + 1)
 /* Poll duration histogram: upper bounds in microseconds, +Inf implied after the last. */
@@ -39,6 +39,7 @@ struct kw_metrics {
 	uint64_t kills_deferred; /* verdicts held back by max_kills_per_second */
 	uint64_t netlink_resyncs; /* set from the modules' own counters before writing */
 	uint64_t netlink_malformed; /* same */
+	uint64_t route_lookups; /* same: RTM_GETROUTE requests sent */
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t poll_buckets[METRICS_POLL_BUCKETS + 1]; /* per bucket, last one = +Inf */
 	uint64_t poll_count;

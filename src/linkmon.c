@@ -647,6 +647,10 @@ int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
 	if (!lm->query || mnl_socket_bind(lm->query, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(lm->query), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		goto out_errno;
+	/* Route changes come in bursts (a routing daemon, ip -batch: 1,000 take ~700 KiB of
+	 * queue); the default buffer would overflow and force a resync. Without the
+	 * capability the default stays, and ENOBUFS grows it. */
+	(void)linkmon_set_rcvbuf(lm, LINKMON_RCVBUF_INIT);
 	err = lm_rcvbuf_read(lm);
 	if (err < 0)
 		goto out;

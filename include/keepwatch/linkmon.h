@@ -139,6 +139,7 @@ int linkmon_dispatch(struct linkmon *lm);
  * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
 #define LINKMON_RCVBUF_MAX (8 * 1024 * 1024)
+#define LINKMON_RCVBUF_INIT (4 * 1024 * 1024) /* asked for at open */
 
 const struct linkmon_link *link_table_find(const struct linkmon *lm, int ifindex);
 /* ifindex of the link holding local address addr (4 or 16 bytes), or -ENOENT. An IPv4-

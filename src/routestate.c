@@ -53,6 +53,28 @@ static bool rs_prefix_has(const struct route_prefix *p, int family, const uint8_
 	return ((p->addr[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
 }
 
+/* Host bits past the length cleared, so equal prefixes compare equal byte for byte. */
+static void rs_mask(uint8_t *addr, unsigned len)
+{
+	size_t full = len / 8u;
+
+	if (full < 16) {
+		addr[full] &= (uint8_t)(0xff00u >> (len % 8u));
+		memset(addr + full + 1, 0, 15 - full);
+	}
+}
+
+static int rs_prefix_cmp(const void *a, const void *b)
+{
+	const struct route_prefix *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
 void routestate_note_route(struct routestate *rs, const struct linkmon_route *r, uint64_t now)
 {
 	struct route_prefix p = { .family = r->family, .len = r->dst_len };
@@ -64,10 +86,12 @@ void routestate_note_route(struct routestate *rs, const struct linkmon_route *r,
 	if (rs->all[rs_slot(r->family)])
 		return;
 	memcpy(p.addr, r->dst, alen);
-	/* The same prefix again (add then delete, replace): one entry is enough. */
-	for (size_t i = 0; i < rs->n_pending; i++)
-		if (rs->pending[i].family == p.family && rs->pending[i].len == p.len &&
-		    memcmp(rs->pending[i].addr, p.addr, alen) == 0)
+	rs_mask(p.addr, p.len);
+	rs->indexed = false;
+	/* The same prefix again (add then delete, replace): one entry is enough. The last
+	 * few are checked only; routestate_index drops the other repeats. */
+	for (size_t i = rs->n_pending > 8 ? rs->n_pending - 8 : 0; i < rs->n_pending; i++)
+		if (rs_prefix_cmp(&rs->pending[i], &p) == 0)
 			return;
 	if (rs->n_pending == rs->cap_pending) {
 		size_t cap = rs->cap_pending ? rs->cap_pending * 2 : 16;
@@ -99,18 +123,59 @@ uint64_t routestate_due(const struct routestate *rs)
 	return rs->due_ms;
 }
 
+void routestate_index(struct routestate *rs)
+{
+	size_t keep = 0;
+
+	if (rs->n_pending) /* pending is NULL until the first prefix */
+		qsort(rs->pending, rs->n_pending, sizeof(*rs->pending), rs_prefix_cmp);
+	memset(rs->n_lens, 0, sizeof(rs->n_lens));
+	for (size_t i = 0; i < rs->n_pending; i++) {
+		const struct route_prefix *p = &rs->pending[i];
+		int slot = rs_slot(p->family);
+
+		if (keep && rs_prefix_cmp(&rs->pending[keep - 1], p) == 0)
+			continue;
+		if (!rs->n_lens[slot] || rs->lens[slot][rs->n_lens[slot] - 1] != p->len)
+			rs->lens[slot][rs->n_lens[slot]++] = p->len;
+		rs->pending[keep++] = *p;
+	}
+	rs->n_pending = keep;
+	rs->indexed = true;
+}
+
 void routestate_take(struct routestate *rs)
 {
+	rs->indexed = false;
 	rs->n_pending = 0;
 	rs->all[0] = rs->all[1] = false;
 	rs->due_ms = UINT64_MAX;
 	rs->passes++;
 }
 
+/* Indexed: one binary search per prefix length that changed, not a scan of them all. */
+static bool rs_affects_indexed(const struct routestate *rs, const struct route_query *q)
+{
+	int slot = rs_slot(q->family);
+
+	for (size_t l = 0; l < rs->n_lens[slot]; l++) {
+		struct route_prefix key = { .family = q->family, .len = rs->lens[slot][l] };
+
+		memcpy(key.addr, q->dst, rs_alen(q->family));
+		rs_mask(key.addr, key.len);
+		if (rs->n_pending &&
+		    bsearch(&key, rs->pending, rs->n_pending, sizeof(key), rs_prefix_cmp))
+			return true;
+	}
+	return false;
+}
+
 bool routestate_affects(const struct routestate *rs, const struct route_query *q)
 {
 	if (rs->all[rs_slot(q->family)])
 		return true;
+	if (rs->indexed)
+		return rs_affects_indexed(rs, q);
 	for (size_t i = 0; i < rs->n_pending; i++)
 		if (rs_prefix_has(&rs->pending[i], q->family, q->dst))
 			return true;

@@ -192,6 +192,7 @@ void watch_route_run(struct kw_daemon *d, uint64_t now)
 	if (routestate_due(&d->rs) > now)
 		return;
 	routestate_batch_reset(&d->rbatch);
+	routestate_index(&d->rs);
 	err = wr_collect(d, &p);
 	routestate_take(&d->rs);
 	if (err == 0 && p.n)

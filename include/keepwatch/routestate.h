@@ -57,6 +57,9 @@ struct routestate {
 	struct route_prefix *pending; /* changed prefixes since the last pass, unsorted */
 	size_t n_pending, cap_pending;
 	bool all[2]; /* [0] IPv4, [1] IPv6: a rule change or a resync, every routed peer */
+	bool indexed; /* pending sorted and lens[] filled (routestate_index) */
+	uint8_t lens[2][129]; /* the distinct prefix lengths pending, per family */
+	size_t n_lens[2];
 	uint64_t due_ms; /* when the pass should run; UINT64_MAX nothing pending */
 	uint64_t epochs[ROUTESTATE_MAX_EPOCHS]; /* loss moments, oldest first */
 	size_t n_epochs;
@@ -75,6 +78,10 @@ void routestate_note_route(struct routestate *rs, const struct linkmon_route *r,
 void routestate_note_all(struct routestate *rs, int family, uint64_t now);
 /* When the pass is due, UINT64_MAX if nothing is pending. */
 uint64_t routestate_due(const struct routestate *rs);
+/* Sorts the pending prefixes (dropping repeats) so that routestate_affects costs one
+ * binary search per distinct prefix length, not a scan: a pass after a burst of 1,000
+ * route changes asks it for every watched connection. Another change undoes it. */
+void routestate_index(struct routestate *rs);
 /* Forgets the pending changes: the pass has taken them. */
 void routestate_take(struct routestate *rs);
 

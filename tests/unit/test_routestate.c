@@ -89,6 +89,13 @@ static void test_affects(void)
 	routestate_note_all(&rs, AF_UNSPEC, 4000);
 	CHECK(routestate_affects(&rs, &v6) && routestate_affects(&rs, &out), "resync: all");
 	routestate_free(&rs);
+	/* a link event before any route change: nothing listed, nothing allocated */
+	routestate_init(&rs);
+	routestate_note_all(&rs, AF_INET, 5000);
+	routestate_index(&rs);
+	CHECK(routestate_affects(&rs, &in) && !routestate_affects(&rs, &v6),
+	      "indexed with no prefix at all: the family mark alone");
+	routestate_free(&rs);
 }
 
 static void test_many_prefixes(void)
@@ -107,6 +114,45 @@ static void test_many_prefixes(void)
 	}
 	touched += routestate_affects(&rs, &q);
 	CHECK(touched == 0 && !rs.all[0], "1,000 unrelated routes touch nothing");
+	q.dst[0] = 10;
+	q.dst[1] = 203;
+	q.dst[2] = 231; /* 10.203.231.0/24 is route 999 */
+	CHECK(routestate_affects(&rs, &q), "unindexed: route 999 found by the scan");
+	routestate_index(&rs);
+	CHECK(rs.indexed && rs.n_lens[0] == 1 && rs.lens[0][0] == 24, "indexed: one length");
+	CHECK(routestate_affects(&rs, &q), "indexed: route 999 found by the search");
+	q.dst[2] = 232;
+	CHECK(!routestate_affects(&rs, &q), "indexed: 10.203.232.0 is in none");
+	routestate_free(&rs);
+	/* the index against the scan, on mixed lengths, repeats and host bits */
+	routestate_init(&rs);
+	{
+		static const char *const pfx[][2] = { { "10.99.0.0", "24" }, { "10.99.0.128", "25" },
+						      { "10.0.0.0", "8" }, { "10.99.0.0", "24" },
+						      { "192.168.1.77", "24" }, { "fd99::", "64" },
+						      { "0.0.0.0", "32" } };
+		static const char *const probes[] = { "10.99.0.1", "10.99.0.200", "10.1.2.3",
+						      "11.0.0.1", "192.168.1.1", "192.168.2.1",
+						      "0.0.0.0", "0.0.0.1" };
+		bool same = true;
+
+		for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
+			struct linkmon_route r = route(pfx[i][0], (uint8_t)atoi(pfx[i][1]));
+
+			routestate_note_route(&rs, &r, 1);
+		}
+		for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			struct route_query p = query("10.0.0.1", probes[i], 1, 2, 0, 0, 0);
+			bool scan = routestate_affects(&rs, &p);
+
+			routestate_index(&rs);
+			same &= scan == routestate_affects(&rs, &p);
+			rs.indexed = false;
+		}
+		CHECK(same, "the index answers like the scan (lengths 8-32, repeats, host bits)");
+		routestate_index(&rs);
+		CHECK(rs.n_pending == 6, "indexing drops the repeat");
+	}
 	routestate_free(&rs);
 }
 

@@ -557,6 +557,7 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 	char addr[INET6_ADDRSTRLEN], extra[96];
 
 	metrics_count_link_event(&d->metrics, ev->kind);
+	watch_route_event(d, ev, now); /* looked at after a debounce, by watch_poll_links */
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
@@ -589,11 +590,9 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
-		watch_route_event(d, ev, now); /* looked at after a debounce, by watch_poll_links */
-		return;
+		return; /* watch_route_event took it */
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, d->lm.resyncs);
-		watch_route_event(d, ev, now);
 		break;
 	}
 	watch_act_on_loss(d, now);

@@ -24,6 +24,8 @@ struct wr_pass {
 	size_t lost, back, moved, keys_lost;
 };
 
+/* Every linkmon event comes here first: route and rule changes, and the link and address
+ * losses that take routes with them silently. */
 void watch_route_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now)
 {
 	switch (ev->kind) {
@@ -35,9 +37,14 @@ void watch_route_event(struct kw_daemon *d, const struct linkmon_event *ev, uint
 		routestate_note_all(&d->rs, ev->rule.family, now);
 		break;
 	case LM_RESYNC: /* route events may have been lost with the rest */
+	case LM_LINK_ADMIN_DOWN: /* IPv4 drops the routes through it without a word */
+	case LM_LINK_REMOVED:
 		routestate_note_all(&d->rs, AF_UNSPEC, now);
 		break;
-	default:
+	case LM_ADDR_REMOVED: /* so do routes whose preferred source it was */
+		routestate_note_all(&d->rs, ev->addr.family, now);
+		break;
+	default: /* a carrier loss keeps the routes; what comes back is not a loss */
 		break;
 	}
 }
@@ -91,7 +98,7 @@ static int wr_collect(struct kw_daemon *d, struct wr_pass *p)
 
 	WATCH_FOREACH(&d->table, e)
 	{
-		if (e->fate != FATE_NONE ||
+		if (e->fate != FATE_NONE || d->cfg.services[e->svc].on_link_loss == LINK_IGNORE ||
 		    routestate_query(&q, e->family, e->src, e->dst, e->sport, e->dport,
 				     &e->route) < 0)
 			continue;

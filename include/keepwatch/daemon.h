@@ -167,7 +167,9 @@ uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now);
 void watch_table_free(struct watch_table *t);
 void watch_act_on_loss(struct kw_daemon *d, uint64_t now);
 
-/* watch_route.c: route and rule changes -> lookups -> route losses */
+/* watch_route.c: route and rule changes -> lookups -> route losses. watch_link_event
+ * hands it every linkmon event; watch_poll_links runs the due pass and the grace ends;
+ * watch_next_deadline wakes for both. */
 void watch_route_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now);
 void watch_route_run(struct kw_daemon *d, uint64_t now);
 uint64_t watch_route_deadline(const struct kw_daemon *d, uint64_t now);

@@ -5,7 +5,7 @@
 # the on-link one lives; `ip route replace` through another next hop kills nothing and
 # logs egress-changed; a route deleted and added back within link_grace costs nothing;
 # IPv4 and IPv6; route changes elsewhere (unrelated prefixes, another namespace) make no
-# lookup.
+# lookup; a gateway link set down under a service address on lo is looked up too.
 source "$(dirname "$0")/../lib/netns.sh"
 kw_require_root
 kw_init kwt-i13-routes
@@ -123,6 +123,21 @@ for fam in 4 6; do
 done
 killed 4 "unreachable route for the peer" eval 'ip -n "$SRV" route add unreachable $PFX'
 killed 4 "prohibit rule" eval 'ip -n "$SRV" rule add to $PFX prohibit pref 10'
+
+# The server's address on lo (a service address), its gateway's link set down: the link
+# rules do not apply (lo stays up), and IPv4 drops the routes through the link without a
+# route event; the link event makes keepwatchd look again.
+topo 4
+kw_addr "$SRV" lo 10.55.0.1/32
+ip -n "$GW" route add 10.55.0.1/32 via 10.77.0.1
+S=10.55.0.1 SB=10.55.0.1
+up 0
+t0=$(kw_mono_ms)
+ip -n "$SRV" link set kwsrv0 down
+kw_check "IPv4 gateway link down, address on lo: killed with reason=route-removed" \
+	kw_grep_wait 5 "$KW_SYSLOG" "$(kill_pat)"
+kw_check "IPv4 gateway link down, address on lo: the server saw ECONNABORTED" kw_wait 5 far_aborted
+down
 
 # replace FAMILY: another next hop on another interface.
 for fam in 4 6; do

@@ -2,6 +2,7 @@
  * debounced pass: affected routed connections, deduplicated lookups, losses and moves. */
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,16 @@ static void wr_report_moves(const struct kw_daemon *d, struct wr_pass *p, int *o
 	}
 }
 
+/* The egress a connection is taken to have before its first lookup: the link holding its
+ * address, unless that is the loopback (a service address on lo leaves by another link,
+ * and that is no move). */
+static int wr_first_egress(const struct kw_daemon *d, const struct watch_conn *e)
+{
+	const struct linkmon_link *l = e->ifindex > 0 ? link_table_find(&d->lm, e->ifindex) : NULL;
+
+	return l && !(l->flags & IFF_LOOPBACK) ? e->ifindex : 0;
+}
+
 /* Applies each key's answer to its connections; olds[i] is the old egress of a move. */
 static void wr_judge(struct kw_daemon *d, struct wr_pass *p, int *olds, uint64_t now)
 {
@@ -155,7 +166,8 @@ static void wr_judge(struct kw_daemon *d, struct wr_pass *p, int *olds, uint64_t
 		int old = 0;
 
 		olds[i] = 0;
-		switch (routestate_judge(&e->route, &d->rbatch.a[p->v[i].key], e->ifindex, now, &old)) {
+		switch (routestate_judge(&e->route, &d->rbatch.a[p->v[i].key],
+					 wr_first_egress(d, e), now, &old)) {
 		case ROUTE_LOST:
 			p->lost++;
 			break;

@@ -132,11 +132,16 @@ kw_addr "$SRV" lo 10.55.0.1/32
 ip -n "$GW" route add 10.55.0.1/32 via 10.77.0.1
 S=10.55.0.1 SB=10.55.0.1
 up 0
-t0=$(kw_mono_ms)
+# a more specific route: a first lookup succeeds through kwsrv0, which is no move from lo
+ip -n "$SRV" route add 10.99.0.0/25 via 10.77.0.2
+kw_check "IPv4 address on lo: route looked up (debug line)" kw_grep_wait 5 "$KW_SYSLOG" \
+	"keepwatchd\[$KWD\]: event=route-pass affected=1 lookups=1 lost=0 back=0 moved=0 "
 ip -n "$SRV" link set kwsrv0 down
 kw_check "IPv4 gateway link down, address on lo: killed with reason=route-removed" \
 	kw_grep_wait 5 "$KW_SYSLOG" "$(kill_pat)"
 kw_check "IPv4 gateway link down, address on lo: the server saw ECONNABORTED" kw_wait 5 far_aborted
+kw_check "IPv4 address on lo: no egress-changed from lo" \
+	bash -c "! grep -q 'keepwatchd\[$KWD\]: event=egress-changed' '$KW_SYSLOG'"
 down
 
 # replace FAMILY: another next hop on another interface.

@@ -13,6 +13,8 @@
 #include "keepwatch/sockutil.h"
 #include "keepwatch/watch_table.h"
 
+#define WR_RETRY_MS 1000u /* after a failed pass */
+
 /* One connection of the pass and the index of its lookup in d->rbatch. */
 struct wr_item {
 	struct watch_conn *e;
@@ -219,8 +221,12 @@ void watch_route_run(struct kw_daemon *d, uint64_t now)
 	if (err == 0 && p.n && !(olds = calloc(p.n, sizeof(*olds))))
 		err = -ENOMEM;
 	if (err < 0) {
-		/* nothing judged: the next change, or a resync, asks again */
-		log_msg(LOG_ERR, "action=error what=route-lookup error=\"%s\"", strerror(-err));
+		/* Nothing judged: every routed connection is asked again in a second (the
+		 * debounce is counted from the moment given), not at once, so a kernel that
+		 * keeps failing costs one line a second. */
+		log_msg(LOG_ERR, "action=error what=route-lookup error=\"%s\" retry_ms=%u",
+			strerror(-err), WR_RETRY_MS);
+		routestate_note_all(&d->rs, AF_UNSPEC, now + WR_RETRY_MS - ROUTESTATE_DEBOUNCE_MS);
 		goto out;
 	}
 	if (!p.n)

@@ -23,8 +23,7 @@ static int rs_slot(int family)
 
 void routestate_init(struct routestate *rs)
 {
-	memset(rs, 0, sizeof(*rs));
-	rs->due_ms = UINT64_MAX;
+	memset(rs, 0, sizeof(*rs)); /* all zero is the empty state: linkstate embeds it */
 }
 
 void routestate_free(struct routestate *rs)
@@ -36,8 +35,10 @@ void routestate_free(struct routestate *rs)
 static void rs_arm(struct routestate *rs, uint64_t now)
 {
 	rs->changes++;
-	if (rs->due_ms == UINT64_MAX)
+	if (!rs->armed) {
+		rs->armed = true;
 		rs->due_ms = now + ROUTESTATE_DEBOUNCE_MS;
+	}
 }
 
 /* Is addr (of family) inside prefix p? */
@@ -120,7 +121,7 @@ void routestate_note_all(struct routestate *rs, int family, uint64_t now)
 
 uint64_t routestate_due(const struct routestate *rs)
 {
-	return rs->due_ms;
+	return rs->armed ? rs->due_ms : UINT64_MAX;
 }
 
 void routestate_index(struct routestate *rs)
@@ -149,7 +150,7 @@ void routestate_take(struct routestate *rs)
 	rs->indexed = false;
 	rs->n_pending = 0;
 	rs->all[0] = rs->all[1] = false;
-	rs->due_ms = UINT64_MAX;
+	rs->armed = false;
 	rs->passes++;
 }
 

@@ -52,7 +52,7 @@ struct route_prefix {
 	uint8_t addr[16];
 };
 
-/* Per network namespace. */
+/* Per network namespace (a member of struct linkstate); all zero is empty. */
 struct routestate {
 	struct route_prefix *pending; /* changed prefixes since the last pass, unsorted */
 	size_t n_pending, cap_pending;
@@ -60,7 +60,8 @@ struct routestate {
 	bool indexed; /* pending sorted and lens[] filled (routestate_index) */
 	uint8_t lens[2][129]; /* the distinct prefix lengths pending, per family */
 	size_t n_lens[2];
-	uint64_t due_ms; /* when the pass should run; UINT64_MAX nothing pending */
+	bool armed; /* a change is pending */
+	uint64_t due_ms; /* when the pass should run, if armed */
 	uint64_t epochs[ROUTESTATE_MAX_EPOCHS]; /* loss moments, oldest first */
 	size_t n_epochs;
 	uint64_t changes, passes; /* counters for metrics and tests */

@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+/* The bytes are laid out as the messages' fields are, not as clang-format would. */
+/* clang-format off */
+
 /*
  * Captured while running, in namespace A with veth kwlm0 (index 77) / kwlm1 (index 78, in B):
  *   ip link set kwlm0 up; ip -n B link set kwlm1 up; ip addr add 10.77.0.1/24 dev kwlm0;
@@ -481,5 +484,6 @@ static _Alignas(4) const uint8_t rt_fx_newroute_multipath[] = {
 	0x0a, 0x4d, 0x00, 0x02, 0x10, 0x00, 0x00, 0x00, 0x4d, 0x00, 0x00, 0x00,
 	0x08, 0x00, 0x05, 0x00, 0x0a, 0x4d, 0x00, 0x03,
 };
+/* clang-format on */
 
 #endif

@@ -141,7 +141,8 @@ static bool linkstate_addr_held_elsewhere(const struct linkmon *lm, const struct
 /* Route and rule changes, and the link and address losses that take routes with them
  * silently, each mark connections for the next route pass (debounced); what the lookups
  * then find is a loss (linkstate_route_lost), not the event itself. */
-static void linkstate_note_routes(struct linkstate *ls, const struct linkmon_event *ev, uint64_t now)
+static void linkstate_note_routes(struct linkstate *ls, const struct linkmon_event *ev,
+				  uint64_t now)
 {
 	switch (ev->kind) {
 	case LM_ROUTE_CHANGED:

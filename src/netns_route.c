@@ -44,11 +44,10 @@ static int nr_collect(struct kw_netns *ns, const struct kw_config *cfg, struct n
 	size_t key;
 	int err;
 
-	WATCH_FOREACH(&ns->watch.table, e)
-	{
+	WATCH_FOREACH(&ns->watch.table, e) {
 		if (e->fate != FATE_NONE || cfg->services[e->svc].on_link_loss == LINK_IGNORE ||
-		    routestate_query(&q, e->family, e->src, e->dst, e->sport, e->dport,
-				     &e->route) < 0)
+		    routestate_query(&q, e->family, e->src, e->dst, e->sport, e->dport, &e->route) <
+			0)
 			continue;
 		if (!routestate_affects(rs, &q) ||
 		    routestate_connected(ns->lm.addrs, ns->lm.n_addrs, &q))

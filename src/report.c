@@ -85,10 +85,10 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 /* event=egress-changed: one line per (old, new) interface pair of a pass. */
 static void report_route_move(const struct report_view *rv, const struct netns_route_move *m)
 {
+	const struct watch_conn *e = m->sample;
 	char dst[SOCKUTIL_ADDRSTRLEN];
 
-	if (sockutil_format(m->sample->family, m->sample->dst, m->sample->dport, dst,
-			    sizeof(dst)) < 0)
+	if (sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst)) < 0)
 		snprintf(dst, sizeof(dst), "?");
 	log_msg(LOG_NOTICE,
 		"event=egress-changed old_ifname=%s old_ifindex=%d new_ifname=%s new_ifindex=%d "

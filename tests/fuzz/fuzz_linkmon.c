@@ -34,9 +34,8 @@ static void fuzz_check_route(int rc, const struct linkmon_route *r)
 {
 	if (rc != 0 && rc != -EINVAL)
 		abort();
-	if (rc == 0 && !(r->oif >= 0 &&
-			 ((r->family == AF_INET && r->dst_len <= 32) ||
-			  (r->family == AF_INET6 && r->dst_len <= 128))))
+	if (rc == 0 && !(r->oif >= 0 && ((r->family == AF_INET && r->dst_len <= 32) ||
+					 (r->family == AF_INET6 && r->dst_len <= 128))))
 		abort();
 }
 

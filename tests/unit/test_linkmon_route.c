@@ -55,32 +55,31 @@ static void test_real_routes(void)
 	struct linkmon_rule u;
 
 	CHECK(route_bytes(rt_fx_newroute_v4_gw, sizeof(rt_fx_newroute_v4_gw), &r) == 0 &&
-		      r.family == AF_INET && r.dst_len == 24 && dst_is(&r, "10.99.0.0") &&
-		      r.oif == 77 && r.gateway && r.table == RT_TABLE_MAIN &&
-		      r.type == RTN_UNICAST,
+		  r.family == AF_INET && r.dst_len == 24 && dst_is(&r, "10.99.0.0") &&
+		  r.oif == 77 && r.gateway && r.table == RT_TABLE_MAIN && r.type == RTN_UNICAST,
 	      "NEWROUTE 10.99.0.0/24 via gateway on ifindex 77");
 	CHECK(route_bytes(rt_fx_delroute_v4_gw, sizeof(rt_fx_delroute_v4_gw), &r) == 0 &&
-		      r.dst_len == 24 && dst_is(&r, "10.99.0.0"),
+		  r.dst_len == 24 && dst_is(&r, "10.99.0.0"),
 	      "DELROUTE decodes");
 	CHECK(route_bytes(rt_fx_newroute_v6_gw, sizeof(rt_fx_newroute_v6_gw), &r) == 0 &&
-		      r.family == AF_INET6 && r.dst_len == 64 && dst_is(&r, "fd99::") &&
-		      r.oif == 77 && r.gateway,
+		  r.family == AF_INET6 && r.dst_len == 64 && dst_is(&r, "fd99::") && r.oif == 77 &&
+		  r.gateway,
 	      "NEWROUTE fd99::/64 via gateway");
 	CHECK(route_bytes(rt_fx_newroute_blackhole, sizeof(rt_fx_newroute_blackhole), &r) == 0 &&
-		      r.type == RTN_BLACKHOLE && r.oif == 0 && !r.gateway && r.dst_len == 16,
+		  r.type == RTN_BLACKHOLE && r.oif == 0 && !r.gateway && r.dst_len == 16,
 	      "blackhole route: no oif, no gateway");
 	CHECK(route_bytes(rt_fx_newroute_multipath, sizeof(rt_fx_newroute_multipath), &r) == 0 &&
-		      r.gateway && r.oif == 0 && dst_is(&r, "10.97.0.0"),
+		  r.gateway && r.oif == 0 && dst_is(&r, "10.97.0.0"),
 	      "multipath route: gateways, no single oif");
 	CHECK(rule_bytes(rt_fx_newrule_v4, sizeof(rt_fx_newrule_v4), &u) == 0 &&
-		      u.family == AF_INET && u.table == 100 && u.action == FR_ACT_TO_TBL,
+		  u.family == AF_INET && u.table == 100 && u.action == FR_ACT_TO_TBL,
 	      "NEWRULE IPv4 table 100");
 	CHECK(rule_bytes(rt_fx_newrule_v6, sizeof(rt_fx_newrule_v6), &u) == 0 &&
-		      u.family == AF_INET6 && u.table == 100,
+		  u.family == AF_INET6 && u.table == 100,
 	      "NEWRULE IPv6 table 100");
 	memset(&u, 0xa5, sizeof(u));
 	CHECK(rule_bytes(rt_fx_newroute_v4_gw, sizeof(rt_fx_newroute_v4_gw), &u) == -EINVAL &&
-		      u.family == 0xa5,
+		  u.family == 0xa5,
 	      "rule decoder rejects a route message, output untouched");
 	CHECK(route_bytes(rt_fx_newrule_v4, sizeof(rt_fx_newrule_v4), &r) == -EINVAL,
 	      "route decoder rejects a rule message");
@@ -103,7 +102,7 @@ static void test_truncations(const uint8_t *src, size_t len, size_t fixed, bool 
 	memcpy(orig.b, src, len);
 	boundary[MNL_NLMSG_HDRLEN + fixed] = true;
 	mnl_attr_for_each(attr, (struct nlmsghdr *)orig.b, fixed)
-		boundary[(size_t)((const uint8_t *)attr - orig.b) + MNL_ALIGN(attr->nla_len)] = true;
+	    boundary[(size_t)((const uint8_t *)attr - orig.b) + MNL_ALIGN(attr->nla_len)] = true;
 	for (size_t cut = 0; cut < len; cut += 4) {
 		struct linkmon_route r;
 		struct linkmon_rule u;
@@ -197,7 +196,7 @@ int main(void)
 			 false, "NEWROUTE IPv6");
 	test_truncations(rt_fx_newroute_multipath, sizeof(rt_fx_newroute_multipath),
 			 sizeof(struct rtmsg), false, "NEWROUTE multipath");
-	test_truncations(rt_fx_newrule_v6, sizeof(rt_fx_newrule_v6),
-			 sizeof(struct fib_rule_hdr), true, "NEWRULE IPv6");
+	test_truncations(rt_fx_newrule_v6, sizeof(rt_fx_newrule_v6), sizeof(struct fib_rule_hdr),
+			 true, "NEWRULE IPv6");
 	return check_done();
 }

@@ -11,8 +11,8 @@
 #include "keepwatch/routestate.h"
 #include "check.h"
 
-static struct route_query query(const char *src, const char *dst, uint16_t sport,
-				uint16_t dport, uint32_t mark, uint32_t uid, int bound)
+static struct route_query query(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+				uint32_t mark, uint32_t uid, int bound)
 {
 	int family = strchr(dst, ':') ? AF_INET6 : AF_INET;
 	uint8_t s[16] = { 0 }, d[16] = { 0 };
@@ -30,7 +30,8 @@ static struct route_query query(const char *src, const char *dst, uint16_t sport
 static struct linkmon_route route(const char *dst, uint8_t len)
 {
 	struct linkmon_route r = { .family = strchr(dst, ':') ? AF_INET6 : AF_INET,
-				   .dst_len = len, .type = RTN_UNICAST };
+				   .dst_len = len,
+				   .type = RTN_UNICAST };
 
 	inet_pton(r.family, dst, r.dst);
 	return r;
@@ -75,7 +76,7 @@ static void test_affects(void)
 	routestate_take(&rs);
 	routestate_note_route(&rs, &r, 3000);
 	CHECK(routestate_affects(&rs, &in) && routestate_affects(&rs, &out) &&
-		      !routestate_affects(&rs, &v6),
+		  !routestate_affects(&rs, &v6),
 	      "a default route touches every IPv4 peer");
 	routestate_take(&rs);
 	r = route("fd99::", 64);
@@ -127,13 +128,14 @@ static void test_many_prefixes(void)
 	/* the index against the scan, on mixed lengths, repeats and host bits */
 	routestate_init(&rs);
 	{
-		static const char *const pfx[][2] = { { "10.99.0.0", "24" }, { "10.99.0.128", "25" },
-						      { "10.0.0.0", "8" }, { "10.99.0.0", "24" },
-						      { "192.168.1.77", "24" }, { "fd99::", "64" },
-						      { "0.0.0.0", "32" } };
+		static const char *const pfx[][2] = {
+			{ "10.99.0.0", "24" }, { "10.99.0.128", "25" },  { "10.0.0.0", "8" },
+			{ "10.99.0.0", "24" }, { "192.168.1.77", "24" }, { "fd99::", "64" },
+			{ "0.0.0.0", "32" }
+		};
 		static const char *const probes[] = { "10.99.0.1", "10.99.0.200", "10.1.2.3",
-						      "11.0.0.1", "192.168.1.1", "192.168.2.1",
-						      "0.0.0.0", "0.0.0.1" };
+						      "11.0.0.1",  "192.168.1.1", "192.168.2.1",
+						      "0.0.0.0",   "0.0.0.1" };
 		bool same = true;
 
 		for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
@@ -183,8 +185,8 @@ static void test_v4mapped(void)
 	inet_pton(AF_INET6, "::ffff:10.0.0.1", s);
 	inet_pton(AF_INET6, "::ffff:10.99.0.2", d);
 	CHECK(routestate_query(&q, AF_INET6, s, d, 80, 40000, &t) == 0 && q.family == AF_INET &&
-		      q.dst[0] == 10 && q.dst[1] == 99 && q.dst[3] == 2 && q.src[3] == 1 &&
-		      q.dst[4] == 0,
+		  q.dst[0] == 10 && q.dst[1] == 99 && q.dst[3] == 2 && q.src[3] == 1 &&
+		  q.dst[4] == 0,
 	      "a v4-mapped connection is looked up as IPv4");
 	CHECK(routestate_query(&q, AF_PACKET, s, d, 80, 40000, &t) == -EAFNOSUPPORT,
 	      "other families refused");
@@ -282,13 +284,12 @@ static void test_judge(void)
 	CHECK(routestate_judge(&t, &ok3, 3, 100, &old) == ROUTE_SAME && t.oif == 3,
 	      "first answer through the connection's own link: same");
 	CHECK(routestate_judge(&t, &ok4, 3, 110, &old) == ROUTE_EGRESS_CHANGED && old == 3 &&
-		      t.oif == 4,
+		  t.oif == 4,
 	      "through another interface: egress changed, old and new");
 	CHECK(routestate_judge(&t, &ok4, 3, 120, &old) == ROUTE_SAME, "then the same again");
 	CHECK(routestate_judge(&t, &nobufs, 3, 125, &old) == ROUTE_UNKNOWN && !t.lost,
 	      "a failed ask changes nothing");
-	CHECK(routestate_judge(&t, &gone, 3, 130, &old) == ROUTE_LOST && t.lost &&
-		      t.lost_ms == 130,
+	CHECK(routestate_judge(&t, &gone, 3, 130, &old) == ROUTE_LOST && t.lost && t.lost_ms == 130,
 	      "no route: lost, clock starts");
 	CHECK(routestate_judge(&t, &gone, 3, 140, &old) == ROUTE_STILL_LOST && t.lost_ms == 130,
 	      "still lost: the clock keeps its start");
@@ -326,7 +327,7 @@ static void test_grace_clock(void)
 	for (unsigned i = 0; i < 2 * ROUTESTATE_MAX_EPOCHS; i++)
 		routestate_loss_at(&rs, 5000 + i);
 	CHECK(rs.n_epochs == ROUTESTATE_MAX_EPOCHS &&
-		      rs.epochs[ROUTESTATE_MAX_EPOCHS - 1] == 5000 + 2 * ROUTESTATE_MAX_EPOCHS - 1,
+		  rs.epochs[ROUTESTATE_MAX_EPOCHS - 1] == 5000 + 2 * ROUTESTATE_MAX_EPOCHS - 1,
 	      "bounded: the newest kept");
 	routestate_free(&rs);
 }

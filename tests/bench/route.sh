@@ -11,6 +11,7 @@
 #     piped into ip -batch), once per route change.
 #
 # Usage (root): KW_BUILD=build tests/bench/route.sh      env: RUNS (default 5)
+# shellcheck disable=SC2154 # PID_<name> are set through printf -v (kb_daemon, kb_bg)
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 PEERS=100
@@ -61,7 +62,7 @@ for run in $(seq 1 "$RUNS"); do
 	kw_wait 10 aborted_at_least $((run * PER)) ||
 		echo "warning: run $run: not all $PER owners saw ECONNABORTED" >&2
 	c1=$(kb_cpu_ns "$PID_kwd")
-	read -r t0 t1 <"$KW_TMP/ev$run"
+	read -r t0 _ <"$KW_TMP/ev$run"
 	LAST+=("$(kb_calc "($(kb_err_field "$ERR" last_ns) - $t0) / 1e6")")
 	CPU+=("$(kb_calc "($c1 - $c0) / 1e6")")
 	settle
@@ -107,7 +108,7 @@ naive() {
 		awk '{ split($3, l, ":"); split($4, p, ":"); print "route get " p[1] " from " l[1] }' |
 		ip -n "$NS_SRV" -batch - >/dev/null
 }
-left=$(ip netns exec "$NS_SRV" ss -Htn state established '( sport = :2000 )' | wc -l)
+n_left=$(ip netns exec "$NS_SRV" ss -Htn state established '( sport = :2000 )' | wc -l)
 TIMEFORMAT='%R %U %S'
 { time naive; } 2>"$KW_TMP/naive.time"
 read -r n_real n_user n_sys <"$KW_TMP/naive.time"
@@ -138,7 +139,7 @@ kb_table
 kb_row "per route change" "route lookups" "CPU ms" "wall ms"
 kb_row "keepwatchd (delete one peer route)" "$(kb_median "${LOOK[@]}")" \
 	"$(kb_fmt %.2f "$(kb_median "${CPU[@]}")")" "$(kb_ms "$(kb_median "${LAST[@]}")")"
-kb_row "ss piped to ip -batch route get, every connection" "$left" "$(kb_fmt %.1f "$NAIVE_CPU")" \
+kb_row "ss piped to ip -batch route get, every connection" "$n_left" "$(kb_fmt %.1f "$NAIVE_CPU")" \
 	"$(kb_fmt %.1f "$NAIVE_REAL")"
 kb_table
 echo "owners read ECONNABORTED $aborted times (other errors: $other); keepwatchd logged" \

@@ -6,11 +6,12 @@
 # logs egress-changed; a route deleted and added back within link_grace costs nothing;
 # IPv4 and IPv6; route changes elsewhere (unrelated prefixes, another namespace) make no
 # lookup; a gateway link set down under a service address on lo is looked up too.
+# shellcheck disable=SC2034,SC2153 # PFX is read in eval strings; SRV, GW, FAR come from kw_ns
 source "$(dirname "$0")/../lib/netns.sh"
 kw_require_root
 kw_init kwt-i13-routes
 kw_syslog_start
-PY="python3 -u $KW_SRC/tests/lib/peer.py"
+PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
 N=0
 
 # topo FAMILY: SRV (keepwatchd, server on port 2000) -- kwsrv0 / kwgw0 -- GW -- kwgw1 /
@@ -43,10 +44,10 @@ topo() {
 	ip -n "$SRV" route add 10.99.0.0/24 via 10.77.0.2
 	ip -n "$SRV" -6 route add fd99::/64 via fd77::2
 	if [ "$1" = 6 ]; then
-		S=fd77::1 ONLINK=fd77::2 FARA=fd99::2 NET=fd99::/64 GW1=fd77::2 GW2=fd78::2 IP="ip -6"
+		S=fd77::1 ONLINK=fd77::2 NET=fd99::/64 GW1=fd77::2 GW2=fd78::2 IP="ip -6"
 		SB="\[fd77::1\]" FB="\[fd99::2\]" PFX=fd99::2/128
 	else
-		S=10.77.0.1 ONLINK=10.77.0.2 FARA=10.99.0.2 NET=10.99.0.0/24 GW1=10.77.0.2 \
+		S=10.77.0.1 ONLINK=10.77.0.2 NET=10.99.0.0/24 GW1=10.77.0.2 \
 			GW2=10.78.0.2 IP="ip -4" SB=10.77.0.1 FB=10.99.0.2 PFX=10.99.0.2/32
 	fi
 	DIR="$KW_TMP/t$N"
@@ -63,10 +64,10 @@ up() {
 	KWD=$KW_LAST_PID
 	kw_grep_wait 10 "$KW_SYSLOG" "keepwatchd\[$KWD\]: event=start" ||
 		{ cat "$DIR/kw.err"; kw_die "keepwatchd did not start"; }
-	kw_bg "$SRV" "$DIR/server.log" $PY server "$S" 2000 --count 2
+	kw_bg "$SRV" "$DIR/server.log" "${PY[@]}" server "$S" 2000 --count 2
 	kw_wait 5 grep -q listening "$DIR/server.log" || kw_die "server did not start"
-	kw_bg "$FAR" "$DIR/far.log" $PY client "$S" 2000
-	kw_bg "$GW" "$DIR/onlink.log" $PY client "$S" 2000
+	kw_bg "$FAR" "$DIR/far.log" "${PY[@]}" client "$S" 2000
+	kw_bg "$GW" "$DIR/onlink.log" "${PY[@]}" client "$S" 2000
 	kw_wait 5 accepted 2 ||
 		{ cat "$DIR"/*.log; kw_die "clients did not connect"; }
 	# discovery has seen both (the first poll after the accepts)

@@ -1,5 +1,5 @@
 /* keepwatch: unit tests of route loss as a linkstate loss source — route events arming the
- * pass, route-removed in the order of precedence, the grace clock over route losses. */
+ * pass, route-removed in precedence, its grace clock, and through the poller and killplan. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -7,7 +7,9 @@
 
 #include <linux/rtnetlink.h>
 
+#include "keepwatch/killplan.h"
 #include "keepwatch/linkstate.h"
+#include "keepwatch/watch.h"
 #include "check.h"
 
 static struct linkmon_link links[] = { { .ifindex = 3, .name = "veth0" } };
@@ -168,10 +170,102 @@ static void test_route_grace_clock(void)
 	CHECK(linkstate_next_deadline(&ls, &cfg, 7001, 99999) == 99999, "all ended");
 }
 
+static bool fake_in_use(void *arg, int family)
+{
+	(void)arg;
+	(void)family;
+	return false; /* the poller never touches its (absent) socket */
+}
+
+static int fake_opens(void *arg, uint64_t *out)
+{
+	(void)arg;
+	*out = 0;
+	return 0;
+}
+
+static struct watch_conn *add(struct watch *w, uint64_t cookie, uint16_t lport, unsigned svc)
+{
+	struct watch_conn *e = watch_insert(&w->table, cookie);
+
+	e->family = AF_INET;
+	inet_pton(AF_INET, "10.77.0.1", e->src);
+	inet_pton(AF_INET, "10.99.0.5", e->dst);
+	e->sport = lport;
+	e->dport = 40000;
+	e->ifindex = 3;
+	e->svc = svc;
+	return e;
+}
+
+static size_t count(const struct kw_acts *a, enum act_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += a->v[i].kind == kind;
+	return n;
+}
+
+/* Through the poller and killplan: a lost route is filed as route-removed after the
+ * service's link_grace (not for on_link_loss = ignore), and like a link loss it follows
+ * on_link_loss and neither waits for nor spends the kill budget. */
+static void test_route_through_pipeline(void)
+{
+	static const char *text = "[global]\nmax_kills_per_second = 1\n"
+				  "[service kill]\nlocal_ports = 2000\nlink_grace = 2s\n"
+				  "[service log]\nlocal_ports = 3000\non_link_loss = log\n"
+				  "[service quiet]\nlocal_ports = 4000\non_link_loss = ignore\n";
+	struct route_answer none = { .err = -EHOSTUNREACH };
+	struct kw_config cfg = { 0 };
+	struct linkstate ls = { 0 };
+	struct watch_pass p = { 0 };
+	struct killplan kp = { 0 };
+	struct kw_acts a = { 0 };
+	struct watch w;
+	struct watch_conn *lg;
+	int old = 0;
+
+	setup_lm();
+	CHECK(config_load_string("r.ini", text, &cfg, NULL, NULL) == 0, "config");
+	watch_init(&w, &cfg, &ls, &lm, NULL);
+	w.proc = (struct watch_proc){ .opens = fake_opens, .family_in_use = fake_in_use };
+	CHECK(watch_setup(&w) == 0, "poller");
+	add(&w, 1, 2000, 0);
+	add(&w, 2, 2000, 0);
+	lg = add(&w, 3, 3000, 1);
+	add(&w, 4, 4000, 2);
+	CHECK(watch_judge_losses(&w, 1000, &p) == 0 && p.by[REASON_ROUTE_REMOVED].n == 0,
+	      "no lookup yet: nothing");
+	watch_pass_free(&p);
+	for (size_t i = 1; i <= 4; i++)
+		CHECK(routestate_judge(&watch_find(&w.table, i)->route, &none, 3, 1000, &old) ==
+			  ROUTE_LOST,
+		      "lost");
+	linkstate_route_lost(&ls, 1000);
+	watch_judge_losses(&w, 1000, &p);
+	CHECK(p.by[REASON_ROUTE_REMOVED].n == 1 && p.by[REASON_ROUTE_REMOVED].v[0] == lg,
+	      "no grace (log): at once; kill's grace runs; ignore: never");
+	watch_pass_free(&p);
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 3000, "woken at the grace end");
+	CHECK(linkstate_grace_poll(&ls, &cfg, 3000), "grace ends");
+	watch_judge_losses(&w, 3000, &p);
+	CHECK(p.by[REASON_ROUTE_REMOVED].n == 3, "grace over: all but ignore");
+	CHECK(killplan_plan(&kp, &cfg, false, p.by, 3000, &a) == 0, "plan");
+	CHECK(a.n == 3 && count(&a, ACT_KILL) == 2 && count(&a, ACT_ALERT) == 1,
+	      "budget 1/s: both killed, no defer; on_link_loss = log: alert");
+	kw_acts_free(&a);
+	watch_pass_free(&p);
+	watch_clear(&w);
+	linkstate_free(&ls);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	test_events_arm_the_pass();
 	test_route_verdict();
 	test_route_grace_clock();
+	test_route_through_pipeline();
 	return check_done();
 }

@@ -105,6 +105,34 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	report_metrics_write(&d->metrics, path, now);
 }
 
+/* STATUS= (and READY=1 when ready): what is watched and how it would be killed. */
+static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
+{
+	char buf[NOTIFY_STATUS_MAX];
+	int err;
+
+	report_status_line(buf, sizeof(buf), &d->cfg, d->ns.watch.table.count, d->ns.ls.n_down,
+			   &d->ns.killer, d->dry_run);
+	err = ready ? notify_ready(&d->notify, buf, now)
+		    : notify_status(&d->notify, buf, now, false);
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=notify error=\"%s\"", strerror(-err));
+}
+
+/* The watchdog's timerfd fired: pinged from the loop, so a hung loop stops the pings. */
+static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct kw_daemon *d = arg;
+	int err = notify_watchdog(&d->notify);
+
+	(void)lp;
+	(void)fd;
+	(void)events;
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=watchdog error=\"%s\"", strerror(-err));
+	daemon_notify_status(d, kw_now_ms(), false);
+}
+
 /* A due route pass (route loss): lookups, reported; a new loss is judged at once (a
  * service without link_grace acts now, the others when linkstate's grace clock ends). */
 static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
@@ -155,10 +183,12 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	now = kw_now_ms();
 	daemon_tick(d, &d->ns, now);
 	daemon_metrics(d, now);
+	daemon_notify_status(d, now, false);
 }
 
 /* Before each sleep: the timer for the earliest of the next poll, the next due
- * connection or discovery check, any grace end and a pending route pass; set only when it moved. */
+ * connection or discovery check, any grace end and a pending route pass; set only when
+ * it moved. */
 static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
@@ -223,12 +253,15 @@ static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
 	struct killer_note note;
-	int err = daemon_load_config(d, &next);
+	int err;
 
+	(void)notify_reloading(&d->notify, kw_now_us());
+	err = daemon_load_config(d, &next);
 	if (err < 0) {
 		report_reload(&d->metrics, false);
 		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
 			d->config_path, strerror(-err));
+		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
 	config_free(&d->cfg);
@@ -247,6 +280,7 @@ static void daemon_reload(struct kw_daemon *d)
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
 	daemon_discover(d, &d->ns, kw_now_ms());
+	daemon_notify_status(d, kw_now_ms(), true);
 }
 
 static void daemon_on_signal(struct loop *lp, int fd, uint32_t events, void *arg)
@@ -260,6 +294,7 @@ static void daemon_on_signal(struct loop *lp, int fd, uint32_t events, void *arg
 			daemon_reload(d);
 		} else {
 			log_msg(LOG_NOTICE, "event=stop signal=%s", strsignal((int)si.ssi_signo));
+			(void)notify_stopping(&d->notify);
 			loop_stop(lp);
 		}
 	}
@@ -293,7 +328,8 @@ static int daemon_open(struct kw_daemon *d)
 	const char *what;
 	int err;
 
-	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0) {
+	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0 ||
+	    (err = notify_init(&d->notify, d->ready_fd)) < 0) {
 		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -310,7 +346,10 @@ static int daemon_open(struct kw_daemon *d)
 	loop_set_before_sleep(&d->loop, daemon_before_sleep, d);
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
 	    (err = loop_add(&d->loop, d->timer_fd, EPOLLIN, daemon_on_timer, d)) < 0 ||
-	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0)
+	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0 ||
+	    (notify_watchdog_fd(&d->notify) >= 0 &&
+	     (err = loop_add(&d->loop, notify_watchdog_fd(&d->notify), EPOLLIN, daemon_on_watchdog,
+			     d)) < 0))
 		log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(-err));
 	return err;
 }
@@ -323,6 +362,7 @@ static void daemon_close(struct kw_daemon *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	loop_free(&d->loop);
+	notify_free(&d->notify);
 	metrics_free(&d->metrics);
 	config_free(&d->cfg);
 }
@@ -335,6 +375,7 @@ int daemon_run(struct kw_daemon *d)
 
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
+	d->notify.ready_fd = d->notify.watchdog_fd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -362,6 +403,9 @@ int daemon_run(struct kw_daemon *d)
 	now = kw_now_ms();
 	(void)watch_poll(&d->ns.watch, now, &p);
 	daemon_act(d, &d->ns, &p, now, kw_now_us() - t0);
+	/* The first link and address dumps were done by linkmon_open, the first socket dump
+	 * just now: from here on every loss is seen. */
+	daemon_notify_status(d, now, true);
 	err = loop_run(&d->loop);
 	daemon_close(d);
 	return err < 0 ? 1 : 0;

@@ -300,3 +300,23 @@ void report_metrics_write(struct kw_metrics *m, const char *path, uint64_t now)
 	else if (rc > 0 && before)
 		log_msg(LOG_NOTICE, "event=metrics-file-ok file=%s", path);
 }
+
+void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size_t watched,
+			size_t links_down, const struct killer *k, bool dry_run)
+{
+	size_t n = cfg->n_services;
+	const char *method = dry_run                  ? "none (dry run)"
+			     : k->nft_open            ? "nft"
+			     : k->destroy_unsupported ? "none"
+						      : "destroy";
+	int used;
+
+	used = snprintf(buf, len, "watching %zu connection%s of %zu service%s%s", watched,
+			watched == 1 ? "" : "s", n, n == 1 ? "" : "s", n ? " (" : "");
+	for (size_t i = 0; i < n && used > 0 && (size_t)used < len; i++)
+		used += snprintf(buf + used, len - (size_t)used, "%s%s", cfg->services[i].name,
+				 i + 1 < n ? " " : ")");
+	if (used > 0 && (size_t)used < len)
+		snprintf(buf + used, len - (size_t)used, ", %zu link%s down, kills: %s", links_down,
+			 links_down == 1 ? "" : "s", method);
+}

@@ -11,6 +11,7 @@
 #include "keepwatch/loop.h"
 #include "keepwatch/metrics.h"
 #include "keepwatch/netns.h"
+#include "keepwatch/notify.h"
 
 struct kw_daemon {
 	/* command line */
@@ -18,6 +19,7 @@ struct kw_daemon {
 	bool foreground;
 	bool cli_dry_run;
 	bool verbose;
+	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */
 
 	struct kw_config cfg;
 	bool dry_run; /* cfg or command line */
@@ -30,6 +32,7 @@ struct kw_daemon {
 	struct kw_netns ns; /* keepwatchd's own namespace */
 	struct killplan plan; /* the kill budget (global: max_kills_per_second) */
 	struct kw_metrics metrics; /* written by report_* */
+	struct notify notify; /* sd_notify and --ready-fd */
 };
 
 /* daemon.c */

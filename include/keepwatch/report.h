@@ -42,6 +42,11 @@ void report_method(const struct killer_note *note, int err);
 /* action=method-change ...: SOCK_DESTROY turned out to be missing. */
 void report_method_change(const struct killer *k);
 
+/* The STATUS= line for systemctl status: what is watched, how many links are down and
+ * how a verdict would be carried out. */
+void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size_t watched,
+			size_t links_down, const struct killer *k, bool dry_run);
+
 /* True when the metrics file is due (path set, a second since the last write). */
 bool report_metrics_due(const struct kw_metrics *m, const char *path, uint64_t now);
 /* Zeroes the watched gauges and netlink counters; report_count_netns then adds one

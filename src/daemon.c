@@ -16,6 +16,7 @@
 #include "keepwatch/clock.h"
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
+#include "keepwatch/netns_route.h"
 #include "keepwatch/privs.h"
 #include "keepwatch/report.h"
 
@@ -154,6 +155,7 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	report_reset_watched(&d->metrics);
 	report_count_netns(&d->metrics, &d->ns.watch.table, d->ns.lm.resyncs,
 			   d->ns.lm.malformed + d->ns.sd.malformed);
+	report_count_routes(&d->metrics, d->ns.rl.lookups, d->ns.rl.malformed);
 	report_metrics_write(&d->metrics, path, now);
 }
 
@@ -185,7 +187,25 @@ static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *a
 	daemon_notify_status(d, kw_now_ms(), false);
 }
 
-/* A link_grace that ended, then the poll when it is due. */
+/* A due route pass (route loss): lookups, reported; a new loss is judged at once (a
+ * service without link_grace acts now, the others when linkstate's grace clock ends). */
+static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
+{
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
+	struct netns_route_pass rp;
+	struct watch_pass p = { 0 };
+	uint64_t t0 = kw_now_us();
+
+	(void)netns_route_pass(ns, &d->cfg, now, &rp);
+	report_route_pass(&rv, &rp, kw_now_us() - t0);
+	if (rp.lost) {
+		(void)watch_judge_losses(&ns->watch, now, &p);
+		daemon_act(d, ns, &p, now, 0);
+	}
+	netns_route_pass_free(&rp);
+}
+
+/* A link_grace that ended, a due route pass, then the poll when it is due. */
 static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
 	struct watch_pass p = { 0 };
@@ -195,6 +215,8 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
 	}
+	if (routestate_due(&ns->ls.routes) <= now)
+		daemon_route_pass(d, ns, now);
 	if (now < ns->watch.next_poll_ms)
 		return;
 	t0 = kw_now_us();
@@ -220,7 +242,8 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 }
 
 /* Before each sleep: the timer for the earliest of the next poll, the next due
- * connection or discovery check, and any grace end; set only when it moved. */
+ * connection or discovery check, any grace end and a pending route pass; set only when
+ * it moved. */
 static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
@@ -230,6 +253,8 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 
 	(void)lp;
 	at = linkstate_next_deadline(&d->ns.ls, &d->cfg, now, at);
+	if (routestate_due(&d->ns.ls.routes) < at) /* a route pass after the debounce */
+		at = routestate_due(&d->ns.ls.routes);
 	if (d->ns.enf.n && d->ns.enf.next_ms < at) /* owners not found yet: look again */
 		at = d->ns.enf.next_ms;
 	if (at <= now)

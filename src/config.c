@@ -13,10 +13,11 @@
 
 #include "keepwatch/config.h"
 #include "keepwatch/config_read.h"
+#include "keepwatch/enforce.h"
 #include "keepwatch/log.h"
 
 enum key_kind { K_DURATION, K_UINT, K_BOOL, K_CHOICE, K_LEVEL, K_FACILITY, K_USER, K_PATH,
-		K_PORTS, K_NETS };
+		K_PORTS, K_NETS, K_ENFORCE };
 
 struct choice {
 	const char *name;
@@ -86,6 +87,8 @@ static const struct key_def service_keys[] = {
 	{ .name = KW_KEY_ON_LINK_LOSS, .kind = K_CHOICE, .off = S(on_link_loss),
 	  .choices = link_actions },
 	DUR(KW_KEY_LINK_GRACE, S(link_grace_ms), 0, true),
+	{ .name = KW_KEY_ENFORCE_KEEPALIVE, .kind = K_ENFORCE, .off = S(enforce_idle_s),
+	  .n_off = S(enforce_intvl_s) },
 };
 
 #define N_GLOBAL_KEYS (sizeof(global_keys) / sizeof(global_keys[0]))
@@ -219,6 +222,16 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		if (!rc)
 			memcpy(field, v, strlen(v) + 1);
 		break;
+	case K_ENFORCE: { /* "off" or "IDLE, INTERVAL": two fields */
+		uint32_t idle, intvl;
+
+		rc = enforce_parse_why(v, &idle, &intvl, why);
+		if (!rc) {
+			memcpy(field, &idle, sizeof(idle));
+			memcpy((char *)ld->obj + def->n_off, &intvl, sizeof(intvl));
+		}
+		break;
+	}
 	case K_PORTS:
 	case K_NETS:
 		break;
@@ -478,6 +491,10 @@ static void check_service(struct loader *ld, size_t i)
 	    svc->on_link_loss == LINK_IGNORE)
 		ld_error(ld, svc->line, hdr, "watches nothing: keepalive_probes, idle_timeout and "
 			 "unacked_timeout are 0 and on_link_loss = ignore");
+	if (svc->enforce_idle_s && !svc->keepalive_probes)
+		ld_error(ld, svc->line, hdr, "enforce_keepalive is set but keepalive_probes = 0: "
+			 "the kernel would probe, and nothing would act on an unanswered peer; "
+			 "set keepalive_probes > 0");
 	for (size_t j = 0; j < i; j++) {
 		const struct kw_service *prev = &ld->cfg->services[j];
 

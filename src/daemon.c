@@ -47,7 +47,8 @@ static void daemon_apply_logging(const struct kw_daemon *d)
 static int daemon_privs(struct kw_daemon *d, bool drop)
 {
 	struct privs_why why;
-	int err = drop ? privs_drop(d->cfg.global.user, &why) : privs_check(&why);
+	bool ptrace = d->ns.enf.any; /* enforce_keepalive: pidfd_getfd on the services' sockets */
+	int err = drop ? privs_drop_keep(d->cfg.global.user, &ptrace, &why) : privs_check(&why);
 
 	if (err < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"%s%s%s", why.error,
@@ -56,10 +57,58 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 	}
 	if (why.warning[0])
 		log_msg(LOG_WARNING, "event=privileges warning=\"%s\"", why.warning);
-	if (drop)
-		log_msg(LOG_INFO, "event=privileges uid=%u gid=%u caps=CAP_NET_ADMIN",
-			(unsigned)getuid(), (unsigned)getgid());
+	if (drop) {
+		d->ptrace_kept = ptrace;
+		log_msg(LOG_INFO, "event=privileges uid=%u gid=%u caps=CAP_NET_ADMIN%s",
+			(unsigned)getuid(), (unsigned)getgid(), ptrace ? ",CAP_SYS_PTRACE" : "");
+	}
 	return 0;
+}
+
+/* After a reload: CAP_SYS_PTRACE goes when no service enforces any more; it cannot come
+ * back once dropped, which is said. */
+static void daemon_privs_reload(struct kw_daemon *d)
+{
+	struct privs_why why;
+	int err;
+
+	if (d->ns.enf.any && !d->ptrace_kept) {
+		log_msg(LOG_WARNING,
+			"event=privileges warning=\"enforce_keepalive set by a reload, "
+			"but CAP_SYS_PTRACE was dropped at start: restart keepwatchd "
+			"for it to take effect\"");
+		return;
+	}
+	if (d->ns.enf.any || !d->ptrace_kept)
+		return;
+	if ((err = privs_drop_ptrace(&why)) < 0) {
+		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"", why.error);
+		return;
+	}
+	d->ptrace_kept = false;
+	log_msg(LOG_INFO, "event=privileges caps=CAP_NET_ADMIN note=\"CAP_SYS_PTRACE dropped: no "
+			  "service sets enforce_keepalive any more\"");
+}
+
+/* enforce_keepalive on what the passes queued, when due; its outcomes are reported, and
+ * the connections whose keepalive changed go back to the poller as data: look again by
+ * now + look_ms, when the new timer can first matter. */
+static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
+{
+	struct enforcer_env env = { .cfg = &d->cfg,
+				    .dry_run = d->dry_run,
+				    .sd = &ns->sd,
+				    .self = getpid() };
+	const struct enforcer_change *ch;
+	size_t n;
+
+	if (!enforcer_due(&ns->enf, now))
+		return;
+	enforcer_run(&ns->enf, &env, now);
+	report_enforce(&d->metrics, &d->cfg, &ns->enf);
+	ch = enforcer_changed(&ns->enf, &n);
+	for (size_t i = 0; i < n; i++)
+		(void)watch_look_at(&ns->watch, ch[i].cookie, now + ch[i].look_ms);
 }
 
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
@@ -77,8 +126,13 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
 	report_acts(&d->metrics, &rv, acts.v, acts.n);
+	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass */
+	err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now);
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=enforce error=\"%s\"", strerror(-err));
 	watch_settle(&ns->watch, p, acts.v, acts.n);
 	kw_acts_free(&acts);
+	daemon_enforce(d, ns, now);
 }
 
 static void daemon_discover(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
@@ -182,6 +236,7 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
 	daemon_tick(d, &d->ns, now);
+	daemon_enforce(d, &d->ns, now); /* owners not found yet: look again */
 	daemon_metrics(d, now);
 	daemon_notify_status(d, now, false);
 }
@@ -200,6 +255,8 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 	at = linkstate_next_deadline(&d->ns.ls, &d->cfg, now, at);
 	if (routestate_due(&d->ns.ls.routes) < at) /* a route pass after the debounce */
 		at = routestate_due(&d->ns.ls.routes);
+	if (d->ns.enf.n && d->ns.enf.next_ms < at) /* owners not found yet: look again */
+		at = d->ns.enf.next_ms;
 	if (at <= now)
 		at = now + 1;
 	if (at == d->timer_at)
@@ -271,6 +328,8 @@ static void daemon_reload(struct kw_daemon *d)
 	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	report_reload(&d->metrics, true);
+	enforcer_configure(&d->ns.enf, &d->cfg);
+	daemon_privs_reload(d);
 	if ((err = watch_remap(&d->ns.watch)) < 0)
 		log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
 	if ((err = watch_setup(&d->ns.watch)) < 0)

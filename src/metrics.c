@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +64,20 @@ void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc)
 {
 	if (svc < m->n_svc)
 		m->svc[svc].kill_failures++;
+}
+
+void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run)
+{
+	if (svc < m->n_svc && dry_run)
+		m->svc[svc].would_enforce++;
+	else if (svc < m->n_svc)
+		m->svc[svc].enforced++;
+}
+
+void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc)
+{
+	if (svc < m->n_svc)
+		m->svc[svc].enforce_failures++;
 }
 
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n)
@@ -148,6 +163,37 @@ static void metrics_per_service(FILE *f, const struct kw_metrics *m, bool failur
 	}
 }
 
+/* enforce_keepalive's three counters, per service. */
+static void metrics_enforce(FILE *f, const struct kw_metrics *m)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} c[] = {
+		{ "keepwatch_keepalive_enforced_total",
+		  "enforce_keepalive: connections whose kernel keepalive keepwatchd set.",
+		  offsetof(struct metrics_service, enforced) },
+		{ "keepwatch_keepalive_would_enforce_total",
+		  "Dry run: connections whose keepalive would have been set.",
+		  offsetof(struct metrics_service, would_enforce) },
+		{ "keepwatch_keepalive_enforce_failures_total",
+		  "enforce_keepalive: owner not found, or the kernel refused.",
+		  offsetof(struct metrics_service, enforce_failures) },
+	};
+
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		metrics_head(f, c[k].name, "counter", c[k].help);
+		for (size_t i = 0; i < m->n_svc; i++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)&m->svc[i] + c[k].off, sizeof(v));
+			fprintf(f, "%s{service=\"", c[k].name);
+			metrics_put_label(f, m->svc[i].name);
+			fprintf(f, "\"} %" PRIu64 "\n", v);
+		}
+	}
+}
+
 static void metrics_poll_histogram(FILE *f, const struct kw_metrics *m)
 {
 	const char *name = "keepwatch_poll_duration_seconds";
@@ -214,6 +260,7 @@ int metrics_format(const struct kw_metrics *m, FILE *f)
 	metrics_head(f, "keepwatch_kill_failures_total", "counter",
 		     "Kills the kernel refused, by service.");
 	metrics_per_service(f, m, true);
+	metrics_enforce(f, m);
 	metrics_globals(f, m);
 	metrics_poll_histogram(f, m);
 	return ferror(f) ? -EIO : 0;

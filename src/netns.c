@@ -9,6 +9,8 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 {
 	int err;
 
+	enforcer_init(&ns->enf);
+	enforcer_configure(&ns->enf, cfg);
 	*what = "sock_diag";
 	if ((err = sockdiag_open(&ns->sd)) < 0)
 		return err;
@@ -27,6 +29,7 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 void netns_close(struct kw_netns *ns)
 {
 	watch_clear(&ns->watch);
+	enforcer_free(&ns->enf);
 	killer_close(&ns->killer);
 	linkmon_close(&ns->lm);
 	routelookup_close(&ns->rl);

@@ -1,5 +1,5 @@
-/* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables)
- * and nothing else once its sockets are open; libcap-ng does the dropping. */
+/* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables),
+ * plus CAP_SYS_PTRACE while a service sets enforce_keepalive; libcap-ng drops the rest. */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/capability.h>
@@ -98,9 +98,9 @@ static int privs_can_switch(const struct privs_caps *have, const char *user,
 	return -EPERM;
 }
 
-/* What the kernel now says must be exactly CAP_NET_ADMIN: a libcap-ng return code alone
+/* What the kernel now says must be exactly what was kept: a libcap-ng return code alone
  * does not prove it. */
-static int privs_verify(struct privs_why *why)
+static int privs_verify(uint64_t want, struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
@@ -109,7 +109,7 @@ static int privs_verify(struct privs_why *why)
 		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
 		return rc;
 	}
-	if (c.eff == PRIVS_BIT(CAP_NET_ADMIN) && c.prm == c.eff && c.inh == 0)
+	if (c.eff == want && c.prm == c.eff && c.inh == 0)
 		return 0;
 	PRIVS_SAY(why,
 		  "capabilities not as expected after dropping: effective %#" PRIx64
@@ -117,9 +117,10 @@ static int privs_verify(struct privs_why *why)
 	return -EPERM;
 }
 
-int privs_drop(const char *user, struct privs_why *why)
+int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 {
 	struct privs_caps have = { 0 };
+	uint64_t want = PRIVS_BIT(CAP_NET_ADMIN);
 	bool switch_user = false;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -142,10 +143,20 @@ int privs_drop(const char *user, struct privs_why *why)
 		if (switch_user && (rc = privs_can_switch(&have, user, why)) < 0)
 			return rc;
 	}
+	if (*keep_ptrace && !(have.prm & PRIVS_BIT(CAP_SYS_PTRACE))) {
+		snprintf(why->warning, sizeof(why->warning),
+			 "CAP_SYS_PTRACE missing: enforce_keepalive cannot take the services' "
+			 "sockets (systemd: CapabilityBoundingSet and AmbientCapabilities)");
+		*keep_ptrace = false;
+	}
+	if (*keep_ptrace)
+		want |= PRIVS_BIT(CAP_SYS_PTRACE);
 
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-			 CAP_NET_ADMIN) < 0) {
+			 CAP_NET_ADMIN) < 0 ||
+	    (*keep_ptrace && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+					  CAPNG_BOUNDING_SET, CAP_SYS_PTRACE) < 0)) {
 		PRIVS_SAY(why, "libcap-ng could not be initialised");
 		return -EINVAL;
 	}
@@ -167,7 +178,7 @@ int privs_drop(const char *user, struct privs_why *why)
 			PRIVS_SAY(why, "cannot drop capabilities: libcap-ng error %d", rc);
 		return -EPERM;
 	}
-	rc = privs_verify(why);
+	rc = privs_verify(want, why);
 	if (rc < 0)
 		return rc;
 	/* keepwatchd never executes anything; make sure nothing it ever ran could gain */
@@ -177,11 +188,40 @@ int privs_drop(const char *user, struct privs_why *why)
 	return 0;
 }
 
+int privs_drop_ptrace(struct privs_why *why)
+{
+	struct privs_caps c = { 0 };
+	int rc = privs_read(&c);
+
+	memset(why, 0, sizeof(*why));
+	if (rc < 0) {
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+		return rc;
+	}
+	if (!(c.prm & PRIVS_BIT(CAP_SYS_PTRACE)))
+		return 0;
+	capng_get_caps_process();
+	if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_PTRACE) < 0 ||
+	    capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		PRIVS_SAY(why, "cannot drop CAP_SYS_PTRACE");
+		return -EPERM;
+	}
+	return 0;
+}
+
 #else /* !HAVE_LIBCAP_NG */
 
-int privs_drop(const char *user, struct privs_why *why)
+int privs_drop_ptrace(struct privs_why *why)
+{
+	memset(why, 0, sizeof(*why));
+	return 0;
+}
+
+int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 {
 	int rc = privs_check(why);
+
+	(void)keep_ptrace; /* not dropped at all: the process keeps what it has */
 
 	if (rc < 0)
 		return rc;
@@ -196,3 +236,10 @@ int privs_drop(const char *user, struct privs_why *why)
 }
 
 #endif
+
+int privs_drop(const char *user, struct privs_why *why)
+{
+	bool keep = false;
+
+	return privs_drop_keep(user, &keep, why);
+}

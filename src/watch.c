@@ -215,6 +215,7 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	}
 	e->svc = (unsigned)(svc - w->cfg->services);
 	e->seen_gen = w->table.gen;
+	e->inode = c->inode; /* for enforce_keepalive, which finds the owner by it */
 	return watch_judge(w, e, c, x->now, x->p);
 }
 
@@ -481,6 +482,15 @@ void watch_pass_free(struct watch_pass *p)
 	memset(p, 0, sizeof(*p));
 }
 
+int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at)
+{
+	struct watch_conn *e = watch_find(&w->table, cookie);
+
+	if (!e || e->fate != FATE_NONE || (e->due.idx != TIMEQ_NONE && e->due.at <= at))
+		return 0;
+	return watch_schedule(&w->table, e, at);
+}
+
 uint64_t watch_next_deadline(const struct watch *w, uint64_t now)
 {
 	const struct timeq_node *head = timeq_peek(&w->table.due);
@@ -508,6 +518,8 @@ uint64_t watch_discovery_pace(const struct kw_config *cfg)
 			earliest = s->idle_timeout_ms;
 		if (s->unacked_timeout_ms && s->unacked_timeout_ms < earliest)
 			earliest = s->unacked_timeout_ms;
+		if (s->enforce_idle_s) /* keepalive set within discovery_interval of a birth */
+			earliest = 0;
 	}
 	return earliest > pace ? earliest : pace;
 }

@@ -43,6 +43,8 @@ struct kw_service {
 	uint64_t unacked_timeout_ms; /* 0 = off */
 	enum link_action on_link_loss;
 	uint64_t link_grace_ms;
+	/* enforce_keepalive: keepalive timers set on the service's sockets; 0 = off */
+	uint32_t enforce_idle_s, enforce_intvl_s;
 };
 
 struct kw_config {

@@ -33,6 +33,7 @@ struct kw_daemon {
 	struct killplan plan; /* the kill budget (global: max_kills_per_second) */
 	struct kw_metrics metrics; /* written by report_* */
 	struct notify notify; /* sd_notify and --ready-fd */
+	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
 };
 
 /* daemon.c */

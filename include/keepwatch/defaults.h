@@ -29,6 +29,7 @@
 #define KW_KEY_UNACKED_TIMEOUT "unacked_timeout"
 #define KW_KEY_ON_LINK_LOSS "on_link_loss"
 #define KW_KEY_LINK_GRACE "link_grace"
+#define KW_KEY_ENFORCE_KEEPALIVE "enforce_keepalive"
 
 /* Defaults (durations in milliseconds). */
 #define KW_DEF_POLL_INTERVAL_MS 200u

@@ -30,6 +30,9 @@ struct metrics_service {
 	uint64_t kills[METRICS_REASON_SLOTS]; /* connections killed, by reason */
 	uint64_t would_kills[METRICS_REASON_SLOTS]; /* dry run: verdicts not acted on */
 	uint64_t kill_failures; /* SOCK_DESTROY or nft refused */
+	uint64_t enforced; /* enforce_keepalive: connections whose keepalive was set */
+	uint64_t would_enforce; /* dry run: same, not done */
+	uint64_t enforce_failures; /* owner not found, pidfd_getfd or setsockopt refused */
 };
 
 struct kw_metrics {
@@ -62,6 +65,8 @@ int metrics_set_services(struct kw_metrics *m, const struct kw_service *svcs, si
 /* Updaters; an out-of-range service or reason index is ignored. */
 void metrics_count_kill(struct kw_metrics *m, unsigned svc, unsigned reason, bool dry_run);
 void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc);
+void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run);
+void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc);
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_count_link_event(struct kw_metrics *m, enum linkmon_event_kind kind);
 void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us);

@@ -4,6 +4,7 @@
 #define KEEPWATCH_NETNS_H
 
 #include "keepwatch/config.h"
+#include "keepwatch/enforcer.h"
 #include "keepwatch/killer.h"
 #include "keepwatch/linkmon.h"
 #include "keepwatch/linkstate.h"
@@ -25,6 +26,9 @@ struct kw_netns {
 	/* route loss (netns_route.c): RTM_GETROUTE socket, the batch reused per pass */
 	struct routelookup rl;
 	struct route_batch rbatch;
+	/* enforce_keepalive: the queue of new connections and the owner cache (its sockets'
+	 * owners are this namespace's processes); fed by the daemon from the poller's passes */
+	struct enforcer enf;
 };
 
 /* Opens the namespace's sockets in the calling thread's namespace: sock_diag, rtnetlink

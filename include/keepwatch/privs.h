@@ -3,6 +3,8 @@
 #ifndef KEEPWATCH_PRIVS_H
 #define KEEPWATCH_PRIVS_H
 
+#include <stdbool.h>
+
 /* What a privilege step has to say, for the caller's one log line: on failure error
  * names the cause ("CAP_NET_ADMIN missing", "cannot switch to user U: CAP_SETUID
  * missing", ...) and hint, if any, what to do; on success warning, if set, is a caveat.
@@ -26,5 +28,13 @@ int privs_check(struct privs_why *why);
  * without libcap-ng and a user was asked for). On failure the process may hold fewer
  * capabilities than before, never more: the caller should exit. */
 int privs_drop(const char *user, struct privs_why *why);
+/* privs_drop() that, when *keep_ptrace is set (some service sets enforce_keepalive), keeps
+ * CAP_SYS_PTRACE beside CAP_NET_ADMIN for pidfd_getfd on the services' sockets. When it is
+ * not permitted, *keep_ptrace is cleared, why->warning says so and the drop goes on without
+ * it (enforcement then fails, and says why). */
+int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why);
+/* Gives CAP_SYS_PTRACE up for good (a reload left no service enforcing). Returns 0 (also
+ * when it was not held) or -errno with why->error. */
+int privs_drop_ptrace(struct privs_why *why);
 
 #endif

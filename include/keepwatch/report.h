@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "keepwatch/config.h"
+#include "keepwatch/enforcer.h"
 #include "keepwatch/killer.h"
 #include "keepwatch/killplan.h"
 #include "keepwatch/linkmon.h"
@@ -62,5 +63,10 @@ void report_poll_took(struct kw_metrics *m, uint64_t us);
 void report_reload(struct kw_metrics *m, bool ok);
 /* Writes the file and logs its first failure and its recovery. */
 void report_metrics_write(struct kw_metrics *m, const char *path, uint64_t now);
+
+/* report_enforce.c: what the last enforcer_run() did — action=enforce-keepalive,
+ * would-enforce, keepalive-kept (debug), enforce-failed (warning, when not said before)
+ * and their counters; event=enforce (debug) for the run. */
+void report_enforce(struct kw_metrics *m, const struct kw_config *cfg, const struct enforcer *e);
 
 #endif

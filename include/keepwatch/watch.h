@@ -91,6 +91,11 @@ int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p);
 void watch_settle(struct watch *w, struct watch_pass *p, const struct kw_act *acts, size_t n);
 void watch_pass_free(struct watch_pass *p);
 
+/* Input from a stage downstream (enforce_keepalive changed the connection's keepalive):
+ * look at cookie's entry again by at, unless it is already due sooner, gone or being
+ * killed. Returns 0 or -ENOMEM. */
+int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at);
+
 /* The next wake-up: the earliest due connection or discovery check, but never sooner
  * than next_poll_ms, so that busy periods coalesce into one batch per poll_interval (the
  * caller adds grace ends: linkstate_next_deadline). */

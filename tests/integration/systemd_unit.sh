@@ -104,6 +104,9 @@ exec 9>&-
 # ---- boot ---------------------------------------------------------------------------------
 # In a cgroup of its own (nspawn moves itself into payload/ and supervisor/ below the
 # cgroup it starts in); --volatile=overlay: the cached root is never written.
+# --system-call-filter=pidfd_getfd: nspawn's own seccomp filter (systemd 252) refuses it to
+# the whole container with EPERM, even with CAP_SYS_PTRACE; enforce_keepalive needs it
+# (a host's keepwatchd runs under the unit's filter alone).
 CG="$CG2/$KW_PREFIX"
 mkdir "$CG" || kw_skip "cannot create a cgroup under $CG2"
 t0=$(kw_mono_ms)
@@ -111,7 +114,7 @@ t0=$(kw_mono_ms)
 	echo "$BASHPID" >"$CG/cgroup.procs" || exit 1
 	exec env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -q -D "$ROOT" --boot \
 		--register=no --keep-unit --private-network --volatile=overlay \
-		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw"
+		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw" --system-call-filter=pidfd_getfd
 ) >"$KW_TMP/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
 
@@ -294,6 +297,46 @@ C systemctl stop keepwatchd
 kw_check "User=keepwatch: stop, exit status 0" test "$(prop ExecMainStatus)" = 0
 C rm -f /run/systemd/system/keepwatchd.service.d/user.conf
 C systemctl daemon-reload
+
+# ---- enforce_keepalive through the sandbox ----------------------------------------------------
+# keepwatch-relay from the .deb, inside the container as nobody, without keepalive: keepwatchd
+# (root, CAP_SYS_PTRACE kept) must see it under ProtectProc=invisible, read its /proc/PID/fd
+# and pidfd_getfd its socket under SystemCallFilter=.
+ENF="$KW_TMP/enforce.ini"
+cat >"$ENF" <<'EOF'
+[global]
+poll_interval = 200ms
+log = syslog
+log_level = debug
+[service fwd]
+local_ports = 2100
+keepalive_probes = 2
+enforce_keepalive = 3s, 1s
+EOF
+put_config "$ENF"
+nsenter --net="$NETNS" "${PY[@]}" sink 127.0.0.1 2200 >"$KW_TMP/sink.log" 2>&1 </dev/null &
+KW_PIDS+=("$!")
+kw_wait 5 grep -q listening "$KW_TMP/sink.log" || echo "# the sink did not start"
+C systemd-run -q --unit=kwt-fwd -p User=nobody /usr/bin/keepwatch-relay \
+	--listen 127.0.0.1:2100 --connect 127.0.0.1:2200 --keepalive off
+kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Hltn 'sport = :2100' | grep -q ." ||
+	echo "# the relay is not listening"
+C systemctl start keepwatchd
+PID4=$(prop MainPID)
+kw_check "enforce_keepalive: CAP_NET_ADMIN and CAP_SYS_PTRACE kept" \
+	C grep -qx 'CapEff:.*0000000000081000' "/proc/$PID4/status"
+nsenter --net="$NETNS" "${PY[@]}" client 127.0.0.1 2100 >"$KW_TMP/fwd-client.log" 2>&1 </dev/null &
+KW_PIDS+=("$!")
+kw_check "enforce_keepalive: the relay's socket (user nobody) enforced from inside the sandbox" \
+	kw_wait 10 journal_has '^action=enforce-keepalive service=fwd src=127.0.0.1:2100 .* idle=3 intvl=1 '
+kw_check "enforce_keepalive: no enforce-failed" bash -c \
+	"! timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -q '^action=enforce-failed'"
+kw_check "enforce_keepalive: the kernel's keepalive timer runs on the relay's socket" \
+	kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
+journal | grep -E '^(action=enforce|event=(enforce|privileges))' | tail -n 5 | sed 's/^/# /'
+C systemctl stop keepwatchd
+C systemctl stop kwt-fwd
+put_config "$GOOD"
 
 # ---- systemd-analyze security ------------------------------------------------------------------
 C systemd-analyze security keepwatchd --no-pager >"$KW_TMP/security.txt" 2>&1

@@ -214,6 +214,7 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 		e->sport = c->sport;
 		e->dport = c->dport;
 		e->ifindex = watch_resolve_ifindex(d, c);
+		e->bound_if = c->ifindex;
 	}
 	e->svc = (unsigned)(svc - d->cfg.services);
 	e->seen_gen = d->table.gen;

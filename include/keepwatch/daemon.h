@@ -59,6 +59,7 @@ struct watch_conn {
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
 	int ifindex; /* link holding the local address (or bound device); 0 unknown */
+	uint32_t bound_if; /* idiag_if: the device the socket is bound to, sent in lookups */
 	unsigned svc; /* index into cfg.services */
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */

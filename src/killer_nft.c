@@ -22,6 +22,7 @@
 #include <libnftnl/table.h>
 
 #include "keepwatch/killer_nft.h"
+#include "keepwatch/nlutil.h"
 
 /* nft's own datatype numbers, combined 6 bits per field the way nft encodes a
  * concatenation; the kernel only stores them, but `nft list` uses them to print the set. */
@@ -98,6 +99,32 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* mnl_socket_recvfrom() without its blind spot: a datagram another process unicast to our
+ * port id (a forged ACK or error) is dropped, returning 0; else the length or -1/errno. */
+static ssize_t nft_recv(struct nft_killer *k, char *buf, size_t len)
+{
+	struct sockaddr_nl sa;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+			      .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(mnl_socket_get_fd(k->nl), &msg, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (!nlutil_from_kernel(&msg)) {
+		k->foreign++;
+		return 0;
+	}
+	if (msg.msg_flags & MSG_TRUNC) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return n;
+}
+
 /* Sends the batch and reads until every message is acknowledged. Returns the first
  * error the kernel reported, 0 when all succeeded, or -ETIMEDOUT. */
 static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
@@ -114,7 +141,9 @@ static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
 	if (mnl_socket_sendto(k->nl, mnl_nlmsg_batch_head(nb->b), mnl_nlmsg_batch_size(nb->b)) < 0)
 		return -errno;
 	while (st.acks < nb->msgs && !st.batch_failed) {
-		n = mnl_socket_recvfrom(k->nl, buf, sizeof(buf));
+		n = nft_recv(k, buf, sizeof(buf));
+		if (n == 0)
+			continue;
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return st.err ? st.err : -ETIMEDOUT;

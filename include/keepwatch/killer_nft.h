@@ -31,6 +31,7 @@ struct nft_killer {
 	struct mnl_socket *nl; /* its closing makes the kernel drop the owner table */
 	uint32_t seq;
 	uint32_t portid;
+	uint64_t foreign; /* datagrams from another process than the kernel, dropped */
 };
 
 /* Creates the table, both sets and the output chain with its reset rules, in one batch.

@@ -81,6 +81,7 @@ struct sockdiag {
 	char *sendbuf; /* SOCKDIAG_BATCH_MAX requests */
 	unsigned batch; /* requests per sendmsg, 1..SOCKDIAG_BATCH_MAX; open sets the default */
 	uint64_t resent; /* exact requests sent again after their reply was dropped (ENOBUFS) */
+	uint64_t foreign; /* datagrams from another process than the kernel, dropped */
 };
 
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);

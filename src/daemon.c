@@ -132,6 +132,7 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 	err = linkmon_dispatch(&d->lm);
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=rtnetlink error=\"%s\"", strerror(-err));
+	watch_link_events_done(d, daemon_now_ms());
 	/* Connections born since the last look on a lost link: one dump, right now. */
 	if (d->discovery_due)
 		watch_discover(d, daemon_now_ms());

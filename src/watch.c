@@ -25,6 +25,7 @@
 
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
+#include "keepwatch/loss.h"
 #include "keepwatch/sockutil.h"
 #include "keepwatch/watch_table.h"
 
@@ -56,23 +57,29 @@ static bool watch_addr_removed(const struct kw_daemon *d, int family, const uint
 	return false;
 }
 
-/* Is the connection's link or address lost, past its service's grace? */
+/* Is the connection's link or address lost, past its service's grace? The most
+ * fundamental cause is named (loss_cause_pick). */
 static enum kill_reason watch_link_verdict(const struct kw_daemon *d, const struct watch_conn *e,
 					   uint64_t now)
 {
 	const struct kw_service *svc = &d->cfg.services[e->svc];
-	const struct down_link *dl;
+	const struct down_link *dl = e->ifindex > 0 ? watch_down_find(d, e->ifindex) : NULL;
+	struct loss_facts f = {
+		.addr_removed = watch_addr_removed(d, e->family, e->src),
+		.link_known = e->ifindex > 0,
+		.link_listed = e->ifindex > 0 && link_table_find(&d->lm, e->ifindex),
+		.link_removed = dl && dl->removed,
+		.link_down = dl != NULL,
+		.down_ms = dl ? now - dl->since_ms : 0,
+		.grace_ms = svc->link_grace_ms,
+	};
 
-	if (watch_addr_removed(d, e->family, e->src))
-		return REASON_ADDR_REMOVED;
-	if (e->ifindex <= 0)
-		return REASON_NONE;
-	dl = watch_down_find(d, e->ifindex);
-	if ((dl && dl->removed) || !link_table_find(&d->lm, e->ifindex))
-		return REASON_LINK_REMOVED;
-	if (dl && now - dl->since_ms >= svc->link_grace_ms)
-		return REASON_LINK_DOWN;
-	return REASON_NONE;
+	switch (loss_cause_pick(&f)) {
+	case LOSS_LINK_REMOVED: return REASON_LINK_REMOVED;
+	case LOSS_LINK_DOWN: return REASON_LINK_DOWN;
+	case LOSS_ADDR_REMOVED: return REASON_ADDR_REMOVED;
+	default: return REASON_NONE;
+	}
 }
 
 static enum kill_reason watch_reason_of(enum policy_verdict v)
@@ -585,8 +592,23 @@ void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint6
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, d->lm.resyncs);
 		break;
 	}
-	watch_act_on_loss(d, now);
+	/* Acted on once the burst is read (watch_link_events_done): a deleted link announces
+	 * down, then address removals, then RTM_DELLINK, and the cause is the last. */
+	d->loss_pending = true;
 	d->discovery_due = true;
+}
+
+void watch_link_events_done(struct kw_daemon *d, uint64_t now)
+{
+	if (!d->loss_pending)
+		return;
+	d->loss_pending = false;
+	/* A link whose down we read before the kernel unlisted it may be on its way out. */
+	for (size_t i = 0; i < d->n_down; i++)
+		if (!d->down[i].removed && !d->down[i].no_carrier &&
+		    linkmon_unlisted(d->down[i].ifindex))
+			d->down[i].removed = true;
+	watch_act_on_loss(d, now);
 }
 
 /* The next wake-up: the earliest due connection or discovery check, but never sooner

@@ -130,6 +130,7 @@ struct kw_daemon {
 	uint64_t next_discovery_ms;
 	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
 	bool discovery_due; /* forced by a link or address event */
+	bool loss_pending; /* link/address events read, not yet acted on */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
 
 	uint64_t budget_window_ms; /* start of the current kill-budget second */
@@ -155,6 +156,8 @@ int watch_poll(struct kw_daemon *d, uint64_t now);
 void watch_poll_links(struct kw_daemon *d, uint64_t now);
 int watch_discover(struct kw_daemon *d, uint64_t now);
 void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now);
+/* After a burst of link events: kills what they doomed, naming the most fundamental cause. */
+void watch_link_events_done(struct kw_daemon *d, uint64_t now);
 uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now);
 void watch_table_free(struct watch_table *t);
 

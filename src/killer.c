@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "keepwatch/daemon.h"
+#include "keepwatch/killlog.h"
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
 #include "keepwatch/watch_table.h"
@@ -155,35 +157,71 @@ static void killer_destroy_unsupported(struct kw_daemon *d)
 		d->cfg.global.kill_method == KILL_AUTO ? "nft" : "none", strerror(EOPNOTSUPP));
 }
 
+/* One destroy's outcome, said after the whole batch is destroyed. */
+static void killer_destroy_report(struct kw_daemon *d, struct watch_conn *e, int err,
+				  enum kill_reason why, struct killlog *kl)
+{
+	if (err == 0) {
+		e->fate = FATE_KILLED;
+		metrics_count_kill(&d->metrics, e->svc, why, false);
+		if (killlog_note(kl, e->svc, why))
+			killer_log(d, LOG_WARNING, "kill", why, e, " method=destroy");
+	} else if (err == -ENOENT) {
+		/* its owner closed it first (or it was never reachable by this identity):
+		 * not a kill, and said so */
+		e->fate = FATE_KILLED;
+		killer_log(d, LOG_NOTICE, "already-gone", why, e,
+			   " method=destroy error=\"no such socket\"");
+	} else if (err == -EOPNOTSUPP) {
+		killer_destroy_unsupported(d);
+		if (d->cfg.global.kill_method == KILL_AUTO)
+			killer_nft(d, e, why);
+		else
+			killer_log_failure(d, why, e, "destroy", err);
+	} else {
+		killer_log_failure(d, why, e, "destroy", err);
+	}
+}
+
+/* Destroys every entry first, in batches, and only then writes a line: the owners learn
+ * of the kill without waiting for syslog. A mass kill is logged in bounded form (its
+ * first lines and one event=kill-summary line per service). */
 static void killer_destroy(struct kw_daemon *d, struct watch_conn **v, size_t n,
 			   enum kill_reason why)
 {
 	struct sockdiag_conn conns[KILLER_BATCH];
-	int errs[KILLER_BATCH];
-	int err;
+	struct killlog_count sums[KILLLOG_KEYS];
+	struct killlog kl;
+	char line[256];
+	int *errs = calloc(n ? n : 1, sizeof(*errs));
+	size_t ns;
 
-	for (size_t i = 0; i < n; i++)
-		watch_conn_identity(v[i], &conns[i]);
-	err = sockdiag_destroy(&d->sd, conns, errs, n);
-	for (size_t i = 0; i < n; i++) {
-		int e = err < 0 ? err : errs[i];
-
-		if (e == 0) {
-			v[i]->fate = FATE_KILLED;
-			metrics_count_kill(&d->metrics, v[i]->svc, why, false);
-			killer_log(d, LOG_WARNING, "kill", why, v[i], " method=destroy");
-		} else if (e == -ENOENT) {
-			v[i]->fate = FATE_KILLED; /* its owner closed it first */
-		} else if (e == -EOPNOTSUPP) {
-			killer_destroy_unsupported(d);
-			if (d->cfg.global.kill_method == KILL_AUTO)
-				killer_nft(d, v[i], why);
-			else
-				killer_log_failure(d, why, v[i], "destroy", e);
-		} else {
-			killer_log_failure(d, why, v[i], "destroy", e);
-		}
+	if (!errs) {
+		for (size_t i = 0; i < n; i++)
+			killer_log_failure(d, why, v[i], "destroy", -ENOMEM);
+		return;
 	}
+	for (size_t off = 0; off < n; off += KILLER_BATCH) {
+		size_t m = n - off < KILLER_BATCH ? n - off : KILLER_BATCH;
+		int err;
+
+		for (size_t i = 0; i < m; i++)
+			watch_conn_identity(v[off + i], &conns[i]);
+		err = sockdiag_destroy(&d->sd, conns, errs + off, m);
+		if (err < 0)
+			for (size_t i = 0; i < m; i++)
+				errs[off + i] = err;
+	}
+	killlog_begin(&kl, KILLLOG_LINES_DEFAULT);
+	for (size_t i = 0; i < n; i++)
+		killer_destroy_report(d, v[i], errs[i], why, &kl);
+	ns = killlog_summaries(&kl, sums, KILLLOG_KEYS);
+	for (size_t i = 0; i < ns; i++) {
+		killlog_format(line, sizeof(line), d->cfg.services[sums[i].svc].name,
+			       killer_reason_name(why), &sums[i]);
+		log_msg(LOG_WARNING, "%s", line);
+	}
+	free(errs);
 }
 
 /* The kill budget bounds verdict kills only: a lost link's connections cannot be alive. */
@@ -250,8 +288,7 @@ void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill
 			killer_nft(d, v[i], why);
 		return;
 	}
-	for (size_t off = 0; off < n; off += KILLER_BATCH)
-		killer_destroy(d, v + off, n - off < KILLER_BATCH ? n - off : KILLER_BATCH, why);
+	killer_destroy(d, v, n, why);
 }
 
 void killer_confirm(struct kw_daemon *d, struct watch_conn *e, bool gone, uint64_t now)

@@ -392,8 +392,10 @@ void nft_killer_close(struct nft_killer *k)
 	memset(k, 0, sizeof(*k));
 }
 
-int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
-		   const void *raddr, uint16_t rport, uint64_t timeout_ms)
+/* One set-element message for the tuple: NEWSETELEM with a timeout, or DELSETELEM
+ * (timeout_ms 0). */
+static int nft_elem_op(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		       const void *raddr, uint16_t rport, uint64_t timeout_ms, bool del)
 {
 	struct nftnl_set_elem *e = NULL;
 	struct nftnl_set *s = NULL;
@@ -403,7 +405,7 @@ int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t
 	int len, err;
 
 	len = nft_encode_tuple(family, laddr, lport, raddr, rport, key, sizeof(key));
-	if (len < 0 || timeout_ms == 0 || !k->nl)
+	if (len < 0 || (!del && timeout_ms == 0) || !k->nl)
 		return -EINVAL;
 	s = nftnl_set_alloc();
 	e = nftnl_set_elem_alloc();
@@ -417,11 +419,13 @@ int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t
 			  family == AF_INET ? NFT_KILLER_SET4 : NFT_KILLER_SET6);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
-	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	if (!del)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	nftnl_set_elem_add(s, e);
 	e = NULL; /* the set owns it now */
 	nft_batch_init(nb, k->seq);
-	nlh = nft_batch_msg(nb, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+	nlh = nft_batch_msg(nb, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			    del ? 0 : NLM_F_CREATE);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	err = nft_batch_next(nb);
 	if (!err)
@@ -437,4 +441,18 @@ out:
 	if (s)
 		nftnl_set_free(s);
 	return err;
+}
+
+int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		   const void *raddr, uint16_t rport, uint64_t timeout_ms)
+{
+	if (timeout_ms == 0)
+		return -EINVAL;
+	return nft_elem_op(k, family, laddr, lport, raddr, rport, timeout_ms, false);
+}
+
+int nft_killer_del(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		   const void *raddr, uint16_t rport)
+{
+	return nft_elem_op(k, family, laddr, lport, raddr, rport, 0, true);
 }

@@ -298,8 +298,17 @@ void killer_confirm(struct kw_daemon *d, struct watch_conn *e, bool gone, uint64
 	if (e->fate != FATE_NFT)
 		return;
 	if (gone) {
+		/* the element must go with its connection: a new connection reusing the
+		 * 4-tuple would be reset until the element's timeout */
+		int err = d->nft_open ? nft_killer_del(&d->nft, e->family, e->src, e->sport,
+						       e->dst, e->dport)
+				      : 0;
+
 		snprintf(tail, sizeof(tail), " method=nft");
 		killer_log(d, LOG_NOTICE, "confirmed", e->verdict, e, tail);
+		if (err < 0 && err != -ENOENT)
+			log_msg(LOG_ERR, "action=error what=nft-delete errno=%d error=\"%s\"", -err,
+				strerror(-err));
 		return;
 	}
 	if (now < e->nft_deadline_ms)

@@ -122,6 +122,7 @@ def main():
     p.add_argument("--send-every", type=int, default=0)
     p.add_argument("--chunk", type=int, default=100)
     p.add_argument("--count", type=int, default=1)
+    p.add_argument("--sport", type=int, default=0, help="client: bind this local port first")
     p.add_argument("--bind-dev", default="",
                    help="SO_BINDTODEVICE on the socket (a listener's accepted ones inherit it)")
     args = p.parse_args()
@@ -131,6 +132,9 @@ def main():
         set_keepalive(s, args.keepalive)
         if args.bind_dev:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.bind_dev.encode())
+        if args.sport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport))
         s.settimeout(5)
         s.connect(sockaddr(args.addr, args.port))
         say("connected", "local=%s" % (s.getsockname()[1]))

@@ -211,6 +211,10 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	if (!svc)
 		return 0;
 	e = watch_find(&d->table, c->cookie);
+	/* A dump resumes by (bucket, index): while sockets come and go it can hand over one
+	 * twice. Judge each entry once per discovery (twice would queue it twice for a kill). */
+	if (e && e->seen_gen == d->table.gen)
+		return 0;
 	if (!e) {
 		e = watch_insert(&d->table, c->cookie);
 		if (!e)
@@ -229,20 +233,34 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	return 0;
 }
 
-/* Drops the entries the last look did not see: their owner closed them. */
-static void watch_sweep(struct kw_daemon *d, uint64_t now)
+static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t n, uint64_t now,
+			      struct watch_verdicts *vs, struct watch_batch *gone);
+
+/* Drops the entries the last look did not see and an exact lookup cannot find: their
+ * owner closed them. A dump can also skip a live socket while others come and go, so its
+ * absence alone proves nothing; one that is still there is judged from its lookup. */
+static void watch_sweep(struct kw_daemon *d, uint64_t now, struct watch_verdicts *vs)
 {
-	struct watch_batch gone = { 0 };
+	struct watch_batch unseen = { 0 }, gone = { 0 };
+	int err = 0;
 
 	WATCH_FOREACH(&d->table, e)
 	{
 		if (e->seen_gen != d->table.gen)
-			watch_batch_push(&gone, e);
+			watch_batch_push(&unseen, e);
 	}
+	for (size_t off = 0; off < unseen.n && err == 0; off += WATCH_BATCH) {
+		size_t n = unseen.n - off < WATCH_BATCH ? unseen.n - off : WATCH_BATCH;
+
+		err = watch_lookup_chunk(d, unseen.v + off, n, now, vs, &gone);
+	}
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=lookup error=\"%s\"", strerror(-err));
 	for (size_t i = 0; i < gone.n; i++) {
 		killer_confirm(d, gone.v[i], true, now);
 		watch_remove(&d->table, gone.v[i]);
 	}
+	free(unseen.v);
 	free(gone.v);
 }
 
@@ -334,7 +352,7 @@ int watch_discover(struct kw_daemon *d, uint64_t now)
 	}
 	/* A failed walk saw only part of the table: sweeping would drop live entries. */
 	if (err == 0)
-		watch_sweep(d, now);
+		watch_sweep(d, now, &vs);
 	watch_verdicts_run(d, &vs);
 	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
 		daemon_now_us() - t0);

@@ -11,9 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef HAVE_LIBCAP_NG
 #include <cap-ng.h>
-#endif
 
 #include "keepwatch/log.h"
 #include "keepwatch/privs.h"
@@ -24,7 +22,7 @@ struct privs_caps {
 	uint64_t eff, prm, inh;
 };
 
-/* capget(2) directly: the check must work in a build without libcap-ng too. */
+/* capget(2) directly: what the kernel says, not what libcap-ng believes it set. */
 static int privs_read(struct privs_caps *c)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -58,7 +56,6 @@ int privs_check(void)
 	return -EPERM;
 }
 
-#ifdef HAVE_LIBCAP_NG
 
 static int privs_lookup(const char *user, uid_t *uid, gid_t *gid)
 {
@@ -172,23 +169,3 @@ int privs_drop(const char *user)
 		(unsigned)getgid());
 	return 0;
 }
-
-#else /* !HAVE_LIBCAP_NG */
-
-int privs_drop(const char *user)
-{
-	int rc = privs_check();
-
-	if (rc < 0)
-		return rc;
-	if (user && user[0]) {
-		log_msg(LOG_ERR, "user = %s needs libcap-ng, and keepwatchd was built without it",
-			user);
-		return -ENOTSUP;
-	}
-	log_msg(LOG_WARNING, "built without libcap-ng: capabilities other than CAP_NET_ADMIN "
-			     "are not dropped");
-	return 0;
-}
-
-#endif

@@ -4,7 +4,7 @@
 #define KEEPWATCH_PRIVS_H
 
 /* 0 if CAP_NET_ADMIN is in the effective set; else logs "CAP_NET_ADMIN missing ..." at
- * LOG_ERR, with what to do about it, and returns -EPERM. Needs no libcap-ng. */
+ * LOG_ERR, with what to do about it, and returns -EPERM. */
 int privs_check(void);
 
 /* Keeps CAP_NET_ADMIN alone: effective and permitted (and the bounding set when the
@@ -12,8 +12,8 @@ int privs_check(void);
  * switches to that user's uid and primary gid with no supplementary groups, keeping the
  * capability. Call it after the netlink sockets are open and before the first poll.
  * Returns 0, or -errno after a LOG_ERR line naming the cause: -ENOENT (no such user),
- * -EPERM (a capability needed for the change is missing, which one is said), -ENOTSUP
- * (built without libcap-ng and a user was asked for). On failure the process may hold
+ * -EPERM (a capability needed for the change is missing, which one is said, or the
+ * capabilities after dropping are not exactly CAP_NET_ADMIN). On failure the process may hold
  * fewer capabilities than before, never more: the caller should exit. */
 int privs_drop(const char *user);
 

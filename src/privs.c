@@ -1,6 +1,7 @@
 /* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables)
  * and nothing else once its sockets are open; libcap-ng does the dropping. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -168,4 +169,22 @@ int privs_drop(const char *user)
 	log_msg(LOG_INFO, "running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)getuid(),
 		(unsigned)getgid());
 	return 0;
+}
+
+int privs_check_config(const char *path, const char *user)
+{
+	int fd;
+
+	if (!user || !user[0])
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	log_msg(LOG_ERR,
+		"config %s is not readable by user %s (%s): a SIGHUP could not reload it; make it "
+		"readable by that user (chgrp %s %s; chmod 640 %s) or leave user empty",
+		path, user, strerror(errno), user, path, path);
+	return -errno;
 }

@@ -17,4 +17,10 @@ int privs_check(void);
  * fewer capabilities than before, never more: the caller should exit. */
 int privs_drop(const char *user);
 
+/* After privs_drop(user): can the process, now that user, still read the config at path?
+ * A SIGHUP reload reads it as that user; one that would fail is refused at start instead,
+ * with a LOG_ERR line saying why and what to do. 0 when user is empty or the file opens,
+ * else -errno. */
+int privs_check_config(const char *path, const char *user);
+
 #endif

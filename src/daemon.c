@@ -322,6 +322,8 @@ int daemon_run(struct kw_daemon *d)
 		err = daemon_open(d);
 	if (err == 0)
 		err = privs_drop(d->cfg.global.user);
+	if (err == 0)
+		err = privs_check_config(d->config_path, d->cfg.global.user);
 	if (err < 0) {
 		daemon_close(d);
 		return 1;

@@ -504,8 +504,19 @@ static void watch_down_add(struct kw_daemon *d, const struct linkmon_link *l, ui
 	struct down_link *dl = (struct down_link *)watch_down_find(d, l->ifindex);
 
 	if (!dl) {
-		if (d->n_down == KW_MAX_DOWN_LINKS) /* forget the oldest: it had its chance */
-			memmove(&d->down[0], &d->down[1], --d->n_down * sizeof(d->down[0]));
+		/* Never evict: a pending link-down dropped for churn elsewhere would never kill. */
+		if (d->n_down == d->cap_down) {
+			size_t cap = d->cap_down ? 2 * d->cap_down : 16;
+			struct down_link *v = realloc(d->down, cap * sizeof(*v));
+
+			if (!v) {
+				log_msg(LOG_ERR, "action=error what=link-down ifname=%s error=\"%s\"",
+					l->name, strerror(ENOMEM));
+				return;
+			}
+			d->down = v;
+			d->cap_down = cap;
+		}
 		dl = &d->down[d->n_down++];
 		dl->ifindex = l->ifindex;
 		dl->since_ms = now;
@@ -627,6 +638,13 @@ void watch_link_events_done(struct kw_daemon *d, uint64_t now)
 		    linkmon_unlisted(d->down[i].ifindex))
 			d->down[i].removed = true;
 	watch_act_on_loss(d, now);
+	/* A removed link's connections were killed (or alerted on) just now, at once and
+	 * whatever the grace; later ones find the link gone from the table: forget it. */
+	for (size_t i = 0; i < d->n_down;)
+		if (d->down[i].removed)
+			d->down[i] = d->down[--d->n_down];
+		else
+			i++;
 }
 
 /* The next wake-up: the earliest due connection or discovery check, but never sooner
@@ -735,4 +753,7 @@ void watch_remap(struct kw_daemon *d)
 void watch_clear(struct kw_daemon *d)
 {
 	watch_table_free(&d->table);
+	free(d->down);
+	d->down = NULL;
+	d->n_down = d->cap_down = 0;
 }

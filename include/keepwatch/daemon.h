@@ -91,7 +91,6 @@ struct down_link {
 	bool removed;
 };
 
-#define KW_MAX_DOWN_LINKS 64
 #define KW_MAX_GONE_ADDRS 64
 
 struct kw_daemon {
@@ -119,8 +118,8 @@ struct kw_daemon {
 	bool bc_skip[2]; /* nothing of this family can match */
 
 	struct watch_table table;
-	struct down_link down[KW_MAX_DOWN_LINKS];
-	size_t n_down;
+	struct down_link *down; /* heap; every link down and not up again, none evicted */
+	size_t n_down, cap_down;
 	/* addresses removed and not added back: their connections are dead */
 	struct linkmon_addr gone_addrs[KW_MAX_GONE_ADDRS];
 	size_t n_gone_addrs;

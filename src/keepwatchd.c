@@ -51,7 +51,12 @@ static int run_check(const char *path)
 	return 0;
 }
 
-enum { OPT_CHECK = 256, OPT_LIST, OPT_JSON, OPT_VERSION };
+enum {
+	OPT_CHECK = 256,
+	OPT_LIST,
+	OPT_JSON,
+	OPT_VERSION
+};
 
 int main(int argc, char **argv)
 {
@@ -78,16 +83,39 @@ int main(int argc, char **argv)
 	d->config_path = KW_DEFAULT_CONFIG_PATH;
 	while ((c = getopt_long(argc, argv, "c:fnvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': d->config_path = optarg; break;
-		case 'f': d->foreground = true; break;
-		case 'n': d->cli_dry_run = true; break;
-		case 'v': d->verbose = true; break;
-		case OPT_CHECK: check = true; break;
-		case OPT_LIST: list = true; break;
-		case OPT_JSON: json = true; break;
-		case 'h': usage(stdout); free(d); return 0;
-		case OPT_VERSION: printf("keepwatchd %s\n", KEEPWATCH_VERSION); free(d); return 0;
-		default: usage(stderr); free(d); return 2;
+		case 'c':
+			d->config_path = optarg;
+			break;
+		case 'f':
+			d->foreground = true;
+			break;
+		case 'n':
+			d->cli_dry_run = true;
+			break;
+		case 'v':
+			d->verbose = true;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_LIST:
+			list = true;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			free(d);
+			return 0;
+		case OPT_VERSION:
+			printf("keepwatchd %s\n", KEEPWATCH_VERSION);
+			free(d);
+			return 0;
+		default:
+			usage(stderr);
+			free(d);
+			return 2;
 		}
 	}
 	if (optind < argc || (json && !list) || (check && list)) {

@@ -10,8 +10,9 @@ for tool in cmake cpack groff man dpkg dpkg-deb systemd-analyze; do
 	command -v "$tool" >/dev/null || kw_skip "$tool not installed"
 done
 [ -f "$KW_BUILD/cmake_install.cmake" ] || kw_skip "no configured build in $KW_BUILD"
-[ -x "$KW_BUILD/keepwatchd" ] && [ -x "$KW_BUILD/keepwatch-relay" ] ||
+if ! [ -x "$KW_BUILD/keepwatchd" ] || ! [ -x "$KW_BUILD/keepwatch-relay" ]; then
 	kw_skip "keepwatchd/keepwatch-relay not built in $KW_BUILD"
+fi
 
 R="$KW_TMP/root"
 CONF=/etc/keepwatch/keepwatch.ini

@@ -12,9 +12,9 @@ SPORT=41234
 
 for fam in 4 6; do
 	wd_pair "$fam"
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 --keepalive 1,1,10 --count 2
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000 --keepalive 1,1,10 --count 2
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000 --sport $SPORT
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000 --sport $SPORT
 	CLIENT=$KW_LAST_PID
 	kw_wait 5 wd_established 2000 1 || kw_die "connect"
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
@@ -38,7 +38,7 @@ NFT
 	kw_stop "$CLIENT"
 	ip netns exec "$NS_CLI" ss -K "sport = :$SPORT" >/dev/null 2>&1
 	ip netns exec "$NS_CLI" nft delete table inet kwt_dead
-	kw_bg "$NS_CLI" "$WD_DIR/client2.log" $WD_PY client "$SRV" 2000 --sport $SPORT
+	kw_bg "$NS_CLI" "$WD_DIR/client2.log" "${WD_PY[@]}" client "$SRV" 2000 --sport $SPORT
 	kw_check "IPv$fam: a new connection from the same port connects at once" \
 		kw_grep_wait 3 "$WD_DIR/client2.log" "connected local=$SPORT"
 	kw_check "IPv$fam: and stays up" kw_wait 3 wd_established 2000 1

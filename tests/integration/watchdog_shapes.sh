@@ -13,11 +13,11 @@ kw_syslog_start
 server_up() {
 	local addr=$1
 	shift
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$addr" 2000 "$@"
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$addr" 2000 "$@"
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server did not start"
 }
 client_up() {
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$@"
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$@"
 	kw_wait 5 grep -q accept "$WD_DIR/server.log" || kw_die "client did not connect"
 }
 # expect_kill WHAT PATTERN: a kill line, the server's read ends with an error, socket gone.

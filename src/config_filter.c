@@ -13,10 +13,14 @@ size_t config_selectors(const struct kw_config *cfg, struct sockdiag_selector *s
 		const struct kw_service *s = &cfg->services[i];
 
 		sel[i] = (struct sockdiag_selector){
-			.lports = s->local_ports, .n_lports = s->n_local_ports,
-			.rports = s->remote_ports, .n_rports = s->n_remote_ports,
-			.lnets = s->local_net, .n_lnets = s->n_local_net,
-			.rnets = s->remote_net, .n_rnets = s->n_remote_net,
+			.lports = s->local_ports,
+			.n_lports = s->n_local_ports,
+			.rports = s->remote_ports,
+			.n_rports = s->n_remote_ports,
+			.lnets = s->local_net,
+			.n_lnets = s->n_local_net,
+			.rnets = s->remote_net,
+			.n_rnets = s->n_remote_net,
 		};
 	}
 	return cfg->n_services;
@@ -24,8 +28,8 @@ size_t config_selectors(const struct kw_config *cfg, struct sockdiag_selector *s
 
 /* The first k such that services [0, k] do not fit (the culprit is k), and the size the
  * ones before it take. */
-static size_t filter_culprit(const struct sockdiag_selector *sel, size_t n, int family,
-			     uint8_t *bc, size_t *before)
+static size_t filter_culprit(const struct sockdiag_selector *sel, size_t n, int family, uint8_t *bc,
+			     size_t *before)
 {
 	size_t len = 0, k;
 

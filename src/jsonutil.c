@@ -48,13 +48,27 @@ int jsonutil_escape(const char *s, char *out, size_t cap)
 		size_t n = 1, len;
 
 		switch (*p) {
-		case '"': add = "\\\""; break;
-		case '\\': add = "\\\\"; break;
-		case '\n': add = "\\n"; break;
-		case '\r': add = "\\r"; break;
-		case '\t': add = "\\t"; break;
-		case '\b': add = "\\b"; break;
-		case '\f': add = "\\f"; break;
+		case '"':
+			add = "\\\"";
+			break;
+		case '\\':
+			add = "\\\\";
+			break;
+		case '\n':
+			add = "\\n";
+			break;
+		case '\r':
+			add = "\\r";
+			break;
+		case '\t':
+			add = "\\t";
+			break;
+		case '\b':
+			add = "\\b";
+			break;
+		case '\f':
+			add = "\\f";
+			break;
 		default:
 			n = *p < 0x20 || *p == 0x7f ? 0 : json_utf8_len(p);
 			if (n) {

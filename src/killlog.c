@@ -50,6 +50,7 @@ int killlog_format(char *buf, size_t len, const char *service, const char *reaso
 		   const struct killlog_count *c)
 {
 	return snprintf(buf, len,
-			"event=kill-summary service=%s reason=%s killed=%" PRIu64 " logged=%" PRIu64,
+			"event=kill-summary service=%s reason=%s killed=%" PRIu64
+			" logged=%" PRIu64,
 			service, reason, c->killed, c->logged);
 }

@@ -171,10 +171,11 @@ static void report_kill_summaries(const struct report_view *rv, const struct kil
 
 	for (size_t i = 0; i < ns; i++) {
 		const char *svc = sums[i].svc < rv->cfg->n_services
-					  ? rv->cfg->services[sums[i].svc].name
-					  : "?";
+				      ? rv->cfg->services[sums[i].svc].name
+				      : "?";
 
-		killlog_format(line, sizeof(line), svc, report_reason((enum kill_reason)sums[i].reason), &sums[i]);
+		killlog_format(line, sizeof(line), svc,
+			       report_reason((enum kill_reason)sums[i].reason), &sums[i]);
 		log_msg(LOG_WARNING, "%s", line);
 	}
 }

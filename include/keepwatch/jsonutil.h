@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /* Worst case: every byte as \u00XX. */
-#define JSONUTIL_ESCAPED_MAX(n) ((n) * 6 + 1)
+#define JSONUTIL_ESCAPED_MAX(n) ((n)*6 + 1)
 
 /* Writes s as the body of a JSON string (no quotes) into out: '"' and '\\' escaped,
  * control characters as \n, \t... or \u00XX, valid UTF-8 passed through, and each byte

@@ -11,10 +11,10 @@ IFN=$'k"w\\\x01'
 kw_veth "$NS_SRV" "$IFN" 77 "$NS_CLI" kwcli0 78
 kw_addr "$NS_SRV" "$IFN" 10.77.0.1/24
 kw_addr "$NS_CLI" kwcli0 10.77.0.2/24
-PY="python3 -u $KW_SRC/tests/lib/peer.py"
-kw_bg "$NS_SRV" "$KW_TMP/server.log" $PY server 10.77.0.1 2000
+PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
+kw_bg "$NS_SRV" "$KW_TMP/server.log" "${PY[@]}" server 10.77.0.1 2000
 kw_grep_wait 5 "$KW_TMP/server.log" listening || kw_die "server did not start"
-kw_bg "$NS_CLI" "$KW_TMP/client.log" $PY client 10.77.0.1 2000
+kw_bg "$NS_CLI" "$KW_TMP/client.log" "${PY[@]}" client 10.77.0.1 2000
 kw_grep_wait 5 "$KW_TMP/server.log" accept || kw_die "client did not connect"
 printf '[service web]\nlocal_ports = 2000\n' >"$KW_TMP/kw.ini"
 ip netns exec "$NS_SRV" "$KW_BUILD/keepwatchd" -c "$KW_TMP/kw.ini" --list --json \

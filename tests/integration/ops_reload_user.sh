@@ -30,7 +30,7 @@ mkdir -m 0755 "$KW_TMP/root"
 conf "$KW_TMP/root/kw.ini" 0600
 kw_bg "$NS" "$KW_TMP/root/kwd.log" "$KWD" -f -c "$KW_TMP/root/kw.ini"
 pid=$KW_LAST_PID
-for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$pid" 2>/dev/null; then
 	rc=running
 	kw_stop "$pid"

@@ -5,16 +5,16 @@ source "$(dirname "$0")/../lib/netns.sh"
 kw_require_root
 kw_init kwt-i10hup
 kw_ns NS r
-PY="python3 -u $KW_SRC/tests/lib/peer.py"
+PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
 
-kw_bg "$NS" "$KW_TMP/sink.log" $PY sink 127.0.0.1 2001
+kw_bg "$NS" "$KW_TMP/sink.log" "${PY[@]}" sink 127.0.0.1 2001
 kw_grep_wait 5 "$KW_TMP/sink.log" listening || kw_die "sink did not start"
 kw_bg "$NS" "$KW_TMP/relay.log" "$KW_BUILD/keepwatch-relay" --listen 127.0.0.1:2000 \
 	--connect 127.0.0.1:2001
 RELAY=$KW_LAST_PID
 kw_wait 5 bash -c "ip netns exec '$NS' ss -Hltn 'sport = :2000' | grep -q ." ||
 	kw_die "relay did not listen"
-kw_bg "$NS" "$KW_TMP/client.log" $PY client 127.0.0.1 2000 --send-every 50
+kw_bg "$NS" "$KW_TMP/client.log" "${PY[@]}" client 127.0.0.1 2000 --send-every 50
 kw_grep_wait 5 "$KW_TMP/client.log" connected || kw_die "client did not connect"
 kw_grep_wait 5 "$KW_TMP/sink.log" accept || kw_die "relay did not connect upstream"
 rx() { ip netns exec "$NS" ss -Htin state established "sport = :2001" |

@@ -32,7 +32,7 @@ int main(void)
 	expect("\xed\xa0\x80", "\\u00ed\\u00a0\\u0080"); /* a surrogate */
 	expect("", "");
 	CHECK(jsonutil_escape("\"\"\"\"", small, sizeof(small)) == -ENOSPC &&
-		      strcmp(small, "\\\"\\\"\\\"") == 0,
+		  strcmp(small, "\\\"\\\"\\\"") == 0,
 	      "too small: -ENOSPC with a whole-escape prefix (%s)", small);
 	return check_done();
 }

@@ -39,7 +39,7 @@ static void test_mass_kill(void)
 	CHECK(first_printed, "the lines printed are the first ones");
 	n = killlog_summaries(&kl, out, 4);
 	CHECK(n == 1 && out[0].svc == 2 && out[0].reason == 6 && out[0].killed == 10000 &&
-		      out[0].logged == 16,
+		  out[0].logged == 16,
 	      "one summary: service 2, reason 6, killed 10000, logged 16");
 	killlog_format(line, sizeof(line), "web", "link-down", &out[0]);
 	CHECK(strcmp(line, "event=kill-summary service=web reason=link-down killed=10000 "

@@ -233,7 +233,8 @@ static void test_burst(void)
 	CHECK(!linkstate_burst_end(&ls, unlisted_4), "once per burst");
 	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_LINK_REMOVED,
 	      "a down link being deleted: link-removed");
-	CHECK(verdict(&ls, 3, "10.0.0.1", 30000, 1000) == REASON_NONE, "other link waits its grace");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 30000, 1000) == REASON_NONE,
+	      "other link waits its grace");
 	linkstate_purge_removed(&ls);
 	CHECK(ls.n_down == 1 && ls.down[0].ifindex == 3, "removed purged, pending kept: %zu",
 	      ls.n_down);

@@ -65,6 +65,45 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 	return 0;
 }
 
+/* The link events of this read, held back by daemon_on_link until the kills are done. */
+static void daemon_say_link_events(struct kw_daemon *d, struct kw_netns *ns)
+{
+	for (size_t i = 0; i < d->n_said_later; i++)
+		report_link_event(&d->metrics, &ns->lm, &d->said_later[i].ev,
+				  &d->said_later[i].news);
+	d->n_said_later = 0;
+}
+
+/* A deleted link announces down a moment before it leaves the namespace's index, so a
+ * link-down with link_grace = 0 may have been a deletion: the kills are done by now, and a
+ * short bounded look (up to DAEMON_NAME_WAIT_US) only delays their lines, to name the
+ * cause right (link-removed). */
+#define DAEMON_NAME_WAIT_US 2000
+#define DAEMON_NAME_STEP_US 100
+
+static bool daemon_unsure(const struct kw_netns *ns, const struct kw_act *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].why == REASON_LINK_DOWN &&
+		    linkstate_may_be_deleted(&ns->ls, v[i].conn->ifindex))
+			return true;
+	return false;
+}
+
+static void daemon_name_losses(struct kw_netns *ns, struct kw_act *v, size_t n)
+{
+	if (!daemon_unsure(ns, v, n))
+		return;
+	for (int waited = 0; waited < DAEMON_NAME_WAIT_US; waited += DAEMON_NAME_STEP_US) {
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted);
+		if (!daemon_unsure(ns, v, n))
+			break;
+		usleep(DAEMON_NAME_STEP_US);
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i].why = linkstate_rename(&ns->ls, v[i].conn->ifindex, v[i].why);
+}
+
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
 		       uint64_t took_us)
@@ -82,6 +121,8 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 		log_msg(LOG_ERR, "action=error what=plan error=\"%s\"", strerror(-err));
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
+	daemon_name_losses(ns, acts.v, acts.n);
+	daemon_say_link_events(d, ns); /* the events first, then what was done about them */
 	report_acts(&d->metrics, &rv, acts.v, acts.n);
 	watch_settle(&ns->watch, p, acts.v, acts.n);
 	kw_acts_free(&acts);
@@ -138,8 +179,10 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 	if (linkstate_resync_due(&ns->ls, now))
 		daemon_netlink_read(d, ns);
 	if (linkstate_grace_poll(&ns->ls, &d->cfg, now)) {
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted);
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
+		linkstate_purge_removed(&ns->ls);
 	}
 	if (now < ns->watch.next_poll_ms)
 		return;
@@ -187,9 +230,10 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 	d->timer_at = at;
 }
 
-/* linkmon's callback, while it dispatches: the event is applied and reported; losses are
- * judged once the whole burst is read (daemon_netlink_read), since a deleted link
- * announces down, then address removals, then RTM_DELLINK, and the cause is the last. */
+/* linkmon's callback, while it dispatches: the event is applied, and said once the burst's
+ * kills are done (no syslog write before the destroys); losses are judged once the whole
+ * burst is read (daemon_netlink_read), since a deleted link announces down, then address
+ * removals, then RTM_DELLINK, and the cause is the last. */
 static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 {
 	struct kw_netns *ns = arg;
@@ -197,9 +241,20 @@ static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 	struct linkstate_news news;
 
 	linkstate_apply(&ns->ls, &ns->lm, ev, kw_now_ms(), &news);
-	report_link_event(&d->metrics, &ns->lm, ev, &news);
 	if (news.loss)
 		watch_request_discovery(&ns->watch);
+	if (d->n_said_later == d->cap_said_later) {
+		size_t cap = d->cap_said_later ? 2 * d->cap_said_later : 16;
+		struct daemon_link_news *v = realloc(d->said_later, cap * sizeof(*v));
+
+		if (!v) { /* said now rather than never */
+			report_link_event(&d->metrics, &ns->lm, ev, &news);
+			return;
+		}
+		d->said_later = v;
+		d->cap_said_later = cap;
+	}
+	d->said_later[d->n_said_later++] = (struct daemon_link_news){ .ev = *ev, .news = news };
 }
 
 /* One rtnetlink read: the events, then their losses judged once on the known table, then
@@ -220,6 +275,7 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
 	}
+	daemon_say_link_events(d, ns);
 	/* Connections born since the last look on a lost link: one dump, right now. */
 	if (ns->watch.discovery_due)
 		daemon_discover(d, ns, kw_now_ms());
@@ -335,6 +391,7 @@ static int daemon_open(struct kw_daemon *d)
 static void daemon_close(struct kw_daemon *d)
 {
 	netns_close(&d->ns);
+	free(d->said_later);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
 	if (d->signal_fd >= 0)

@@ -47,14 +47,16 @@ enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct link
 				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now)
 {
 	const struct down_link *dl = c->ifindex > 0 ? linkstate_down_find(ls, c->ifindex) : NULL;
-	bool addr_gone = linkstate_addr_gone(ls, c->family, c->src);
+	bool addr_gone = linkstate_addr_gone(ls, c->family, c->src), settling;
 
 	if (c->ifindex > 0 && ((dl && dl->removed) || !link_table_find(lm, c->ifindex)))
 		return REASON_LINK_REMOVED;
-	/* a down link that took the address with it is the cause: no grace to wait out */
-	if (dl && (now - dl->since_ms >= grace_ms || addr_gone))
+	/* A down link that took the address with it is the cause: no grace to wait out, only
+	 * LINKSTATE_SETTLE_MS, for a link being deleted to leave the index (link-removed). */
+	settling = dl && now - dl->since_ms < LINKSTATE_SETTLE_MS;
+	if (dl && (now - dl->since_ms >= grace_ms || (addr_gone && !settling)))
 		return REASON_LINK_DOWN;
-	if (addr_gone)
+	if (addr_gone && !settling)
 		return REASON_ADDR_REMOVED;
 	return REASON_NONE;
 }
@@ -87,15 +89,34 @@ static int linkstate_down_add(struct linkstate *ls, const struct linkmon_link *l
 	return 0;
 }
 
+void linkstate_mark_unlisted(struct linkstate *ls, bool (*unlisted)(int ifindex))
+{
+	for (size_t i = 0; i < ls->n_down; i++)
+		if (!ls->down[i].removed && !ls->down[i].no_carrier && unlisted &&
+		    unlisted(ls->down[i].ifindex))
+			ls->down[i].removed = true;
+}
+
+bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex)
+{
+	const struct down_link *dl = linkstate_down_find(ls, ifindex);
+
+	return dl && !dl->removed && !dl->no_carrier;
+}
+
+enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum kill_reason why)
+{
+	const struct down_link *dl = linkstate_down_find(ls, ifindex);
+
+	return why == REASON_LINK_DOWN && dl && dl->removed ? REASON_LINK_REMOVED : why;
+}
+
 bool linkstate_burst_end(struct linkstate *ls, bool (*unlisted)(int ifindex))
 {
 	if (!ls->loss_pending)
 		return false;
 	ls->loss_pending = false;
-	for (size_t i = 0; i < ls->n_down; i++)
-		if (!ls->down[i].removed && !ls->down[i].no_carrier && unlisted &&
-		    unlisted(ls->down[i].ifindex))
-			ls->down[i].removed = true;
+	linkstate_mark_unlisted(ls, unlisted);
 	return true;
 }
 
@@ -219,6 +240,8 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
 static bool linkstate_grace_ends(const struct kw_config *cfg, uint64_t since, uint64_t from,
 				 uint64_t to)
 {
+	if (since + LINKSTATE_SETTLE_MS > from && since + LINKSTATE_SETTLE_MS <= to)
+		return true;
 	for (size_t s = 0; s < cfg->n_services; s++) {
 		uint64_t end = since + cfg->services[s].link_grace_ms;
 
@@ -247,6 +270,8 @@ uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_con
 	if (ls->resync_retry_at && ls->resync_retry_at < t)
 		t = ls->resync_retry_at;
 	for (size_t i = 0; linkstate_pending(ls, i, &since); i++) {
+		if (since + LINKSTATE_SETTLE_MS > now && since + LINKSTATE_SETTLE_MS < t)
+			t = since + LINKSTATE_SETTLE_MS;
 		for (size_t s = 0; s < cfg->n_services; s++) {
 			uint64_t end = since + cfg->services[s].link_grace_ms;
 

@@ -67,6 +67,14 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
  * RTM_DELLINK: a down link that unlisted(ifindex) says has left the namespace's index is
  * marked removed first, so its connections are named link-removed whatever their family. */
 bool linkstate_burst_end(struct linkstate *ls, bool (*unlisted)(int ifindex));
+/* The same marking alone, before judging when a grace or settle time ended. */
+void linkstate_mark_unlisted(struct linkstate *ls, bool (*unlisted)(int ifindex));
+/* True when ifindex is administratively down and not known removed: a deletion in
+ * progress would look like this for a moment. */
+bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex);
+/* The name for a loss verdict why on ifindex once more is known: link-down becomes
+ * link-removed when the link turned out to be deleted (linkstate_mark_unlisted). */
+enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum kill_reason why);
 /* After the burst's losses were acted on: removed links are forgotten (their connections
  * were just killed at once; later ones find the link gone from lm). */
 void linkstate_purge_removed(struct linkstate *ls);
@@ -82,15 +90,19 @@ uint64_t linkstate_resync_result(struct linkstate *ls, bool resync_failed, uint6
 /* True when a resync retry is due at now. */
 bool linkstate_resync_due(const struct linkstate *ls, uint64_t now);
 
+/* How long a down link's flushed addresses wait before they count: a deleted link
+ * announces down and flushes its addresses a moment before it leaves the index. */
+#define LINKSTATE_SETTLE_MS 50u
+
 /* The loss that dooms c at now under grace_ms, named by the most fundamental cause: link
- * removed; link down, past grace_ms or with c's address gone with it (the kernel flushes
- * IPv6 addresses at link down); address removed (then route removed); REASON_NONE if none
- * holds. A link lm does not know counts as removed. */
+ * removed; link down, past grace_ms or (after LINKSTATE_SETTLE_MS) with c's address gone
+ * with it (the kernel flushes IPv6 addresses at link down); address removed (then route
+ * removed); REASON_NONE if none holds. A link lm does not know counts as removed. */
 enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct linkmon *lm,
 				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now);
 
-/* True once per grace that ended since the last call (some service's link_grace after
- * some pending loss): the known table must be judged again. */
+/* True once per grace that ended since the last call (some service's link_grace, or
+ * LINKSTATE_SETTLE_MS, after some pending loss): the known table must be judged again. */
 bool linkstate_grace_poll(struct linkstate *ls, const struct kw_config *cfg, uint64_t now);
 /* The earliest grace end or resync retry in (now, t), else t. */
 uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_config *cfg,

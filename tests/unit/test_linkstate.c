@@ -167,6 +167,8 @@ static void test_precedence(void)
 	setup_lm();
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
 	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, "10.0.0.1")), 1000, &news);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1000 + LINKSTATE_SETTLE_MS - 1) == REASON_NONE,
+	      "down, address gone with it: a moment to see whether the link is deleted");
 	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1500) == REASON_LINK_DOWN,
 	      "down within grace, its address gone with it: link-down at once");
 	CHECK(verdict(&ls, 4, "10.0.0.1", 2000, 1500) == REASON_ADDR_REMOVED,
@@ -195,10 +197,14 @@ static void test_grace_clock(void)
 	CHECK(linkstate_next_deadline(&ls, &cfg, 0, 99999) == 99999, "nothing pending");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 500), "nothing pending: no grace ends");
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
-	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 3000, "first grace end");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 1000 + LINKSTATE_SETTLE_MS,
+	      "the settle time ends first");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000 + LINKSTATE_SETTLE_MS, 99999) == 3000,
+	      "first grace end");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 99999) == 6000, "second grace end");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 4000) == 4000, "later than t: t");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 6000, 99999) == 99999, "all ended");
+	CHECK(linkstate_grace_poll(&ls, &cfg, 1000 + LINKSTATE_SETTLE_MS), "the settle end");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 2999), "before the first end");
 	CHECK(linkstate_grace_poll(&ls, &cfg, 3000), "the first end");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 4000), "said once");
@@ -227,9 +233,17 @@ static void test_burst(void)
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 4), 1000, &news);
 	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(4, "10.0.1.1")), 1000, &news);
-	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_LINK_DOWN,
-	      "before the burst ends: link-down (address flushed with it)");
+	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_NONE,
+	      "before the burst ends: settling (address flushed with its link)");
+	CHECK(linkstate_may_be_deleted(&ls, 4) && linkstate_may_be_deleted(&ls, 3),
+	      "down, not known removed: may be a deletion in progress");
+	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_DOWN, "not known yet");
 	CHECK(linkstate_burst_end(&ls, unlisted_4), "losses pending: judge once");
+	CHECK(!linkstate_may_be_deleted(&ls, 4), "known removed");
+	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_REMOVED,
+	      "a link-down kill on a deleted link is named link-removed");
+	CHECK(linkstate_rename(&ls, 3, REASON_LINK_DOWN) == REASON_LINK_DOWN, "a down link stays");
+	CHECK(linkstate_rename(&ls, 4, REASON_KEEPALIVE) == REASON_KEEPALIVE, "verdicts stay");
 	CHECK(!linkstate_burst_end(&ls, unlisted_4), "once per burst");
 	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_LINK_REMOVED,
 	      "a down link being deleted: link-removed");

@@ -16,6 +16,7 @@
 #include "keepwatch/clock.h"
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
+#include "keepwatch/netns_route.h"
 #include "keepwatch/privs.h"
 #include "keepwatch/report.h"
 
@@ -148,6 +149,7 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	report_reset_watched(&d->metrics);
 	report_count_netns(&d->metrics, &d->ns.watch.table, d->ns.lm.resyncs,
 			   d->ns.lm.malformed + d->ns.sd.malformed);
+	report_count_routes(&d->metrics, d->ns.rl.lookups, d->ns.rl.malformed);
 	report_metrics_write(&d->metrics, path, now);
 }
 
@@ -170,7 +172,55 @@ static void daemon_metrics_dir(struct kw_daemon *d)
 			strerror(-err));
 }
 
-/* A resync retry or a link_grace that ended, then the poll when it is due. */
+
+/* STATUS= (and READY=1 when ready): what is watched and how it would be killed. */
+static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
+{
+	char buf[NOTIFY_STATUS_MAX];
+	int err;
+
+	report_status_line(buf, sizeof(buf), &d->cfg, d->ns.watch.table.count, d->ns.ls.n_down,
+			   &d->ns.killer, d->dry_run);
+	err = ready ? notify_ready(&d->notify, buf, now)
+		    : notify_status(&d->notify, buf, now, false);
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=notify error=\"%s\"", strerror(-err));
+}
+
+/* The watchdog's timerfd fired: pinged from the loop, so a hung loop stops the pings. */
+static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct kw_daemon *d = arg;
+	int err = notify_watchdog(&d->notify);
+
+	(void)lp;
+	(void)fd;
+	(void)events;
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=watchdog error=\"%s\"", strerror(-err));
+	daemon_notify_status(d, kw_now_ms(), false);
+}
+
+/* A due route pass (route loss): lookups, reported; a new loss is judged at once (a
+ * service without link_grace acts now, the others when linkstate's grace clock ends). */
+static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
+{
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
+	struct netns_route_pass rp;
+	struct watch_pass p = { 0 };
+	uint64_t t0 = kw_now_us();
+
+	(void)netns_route_pass(ns, &d->cfg, now, &rp);
+	report_route_pass(&rv, &rp, kw_now_us() - t0);
+	if (rp.lost) {
+		(void)watch_judge_losses(&ns->watch, now, &p);
+		daemon_act(d, ns, &p, now, 0);
+	}
+	netns_route_pass_free(&rp);
+}
+
+/* A resync retry, a link_grace that ended, a due route pass, then the poll when it is
+ * due. */
 static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
 	struct watch_pass p = { 0 };
@@ -184,6 +234,8 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
 	}
+	if (routestate_due(&ns->ls.routes) <= now)
+		daemon_route_pass(d, ns, now);
 	if (now < ns->watch.next_poll_ms)
 		return;
 	t0 = kw_now_us();
@@ -204,10 +256,12 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	now = kw_now_ms();
 	daemon_tick(d, &d->ns, now);
 	daemon_metrics(d, now);
+	daemon_notify_status(d, now, false);
 }
 
 /* Before each sleep: the timer for the earliest of the next poll, the next due
- * connection or discovery check, and any grace end; set only when it moved. */
+ * connection or discovery check, any grace end and a pending route pass; set only when
+ * it moved. */
 static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
@@ -217,6 +271,8 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 
 	(void)lp;
 	at = linkstate_next_deadline(&d->ns.ls, &d->cfg, now, at);
+	if (routestate_due(&d->ns.ls.routes) < at) /* a route pass after the debounce */
+		at = routestate_due(&d->ns.ls.routes);
 	if (at <= now)
 		at = now + 1;
 	if (at == d->timer_at)
@@ -295,12 +351,15 @@ static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
 	struct killer_note note;
-	int err = daemon_load_config(d, &next);
+	int err;
 
+	(void)notify_reloading(&d->notify, kw_now_us());
+	err = daemon_load_config(d, &next);
 	if (err < 0) {
 		report_reload(&d->metrics, false);
 		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
 			d->config_path, strerror(-err));
+		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
 	config_free(&d->cfg);
@@ -320,6 +379,7 @@ static void daemon_reload(struct kw_daemon *d)
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
 	daemon_discover(d, &d->ns, kw_now_ms());
+	daemon_notify_status(d, kw_now_ms(), true);
 }
 
 static void daemon_on_signal(struct loop *lp, int fd, uint32_t events, void *arg)
@@ -333,6 +393,7 @@ static void daemon_on_signal(struct loop *lp, int fd, uint32_t events, void *arg
 			daemon_reload(d);
 		} else {
 			log_msg(LOG_NOTICE, "event=stop signal=%s", strsignal((int)si.ssi_signo));
+			(void)notify_stopping(&d->notify);
 			loop_stop(lp);
 		}
 	}
@@ -366,7 +427,8 @@ static int daemon_open(struct kw_daemon *d)
 	const char *what;
 	int err;
 
-	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0) {
+	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0 ||
+	    (err = notify_init(&d->notify, d->ready_fd)) < 0) {
 		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -383,7 +445,10 @@ static int daemon_open(struct kw_daemon *d)
 	loop_set_before_sleep(&d->loop, daemon_before_sleep, d);
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
 	    (err = loop_add(&d->loop, d->timer_fd, EPOLLIN, daemon_on_timer, d)) < 0 ||
-	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0)
+	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0 ||
+	    (notify_watchdog_fd(&d->notify) >= 0 &&
+	     (err = loop_add(&d->loop, notify_watchdog_fd(&d->notify), EPOLLIN, daemon_on_watchdog,
+			     d)) < 0))
 		log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(-err));
 	return err;
 }
@@ -397,6 +462,7 @@ static void daemon_close(struct kw_daemon *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	loop_free(&d->loop);
+	notify_free(&d->notify);
 	metrics_free(&d->metrics);
 	config_free(&d->cfg);
 }
@@ -409,6 +475,7 @@ int daemon_run(struct kw_daemon *d)
 
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
+	d->notify.ready_fd = d->notify.watchdog_fd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -438,6 +505,9 @@ int daemon_run(struct kw_daemon *d)
 	now = kw_now_ms();
 	(void)watch_poll(&d->ns.watch, now, &p);
 	daemon_act(d, &d->ns, &p, now, kw_now_us() - t0);
+	/* The first link and address dumps were done by linkmon_open, the first socket dump
+	 * just now: from here on every loss is seen. */
+	daemon_notify_status(d, now, true);
 	err = loop_run(&d->loop);
 	daemon_close(d);
 	return err < 0 ? 1 : 0;

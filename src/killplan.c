@@ -27,14 +27,40 @@ void kw_acts_free(struct kw_acts *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Forgets the kills that left the last second: those at or before now - 1000 ms. */
+static void killplan_budget_advance(struct killplan *kp, uint64_t now)
+{
+	uint64_t from, to;
+
+	if (!kp->started || now >= kp->last_ms + KILLPLAN_WINDOW_MS) {
+		memset(kp->slot, 0, sizeof(kp->slot));
+		kp->used = 0;
+		kp->started = true;
+		kp->last_ms = now;
+		return;
+	}
+	if (now <= kp->last_ms)
+		return;
+	/* (last - 1000, now - 1000]: at most 1000 slots, each visited once. */
+	from = kp->last_ms + 1 >= KILLPLAN_WINDOW_MS ? kp->last_ms + 1 - KILLPLAN_WINDOW_MS : 0;
+	to = now - KILLPLAN_WINDOW_MS;
+	for (uint64_t t = from; t <= to && now >= KILLPLAN_WINDOW_MS; t++) {
+		uint32_t *s = &kp->slot[t % KILLPLAN_SLOTS];
+
+		kp->used -= *s;
+		*s = 0;
+	}
+	kp->last_ms = now;
+}
+
+/* A sliding second, not a fixed one: no 1000 ms anywhere holds more than max_per_second
+ * verdict kills (a fixed window lets two seconds' worth straddle its edge). */
 static bool killplan_budget_take(struct killplan *kp, unsigned max_per_second, uint64_t now)
 {
-	if (now >= kp->window_ms + 1000) {
-		kp->window_ms = now;
-		kp->used = 0;
-	}
+	killplan_budget_advance(kp, now);
 	if (kp->used >= max_per_second)
 		return false;
+	kp->slot[now % KILLPLAN_SLOTS]++;
 	kp->used++;
 	return true;
 }

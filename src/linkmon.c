@@ -1,5 +1,6 @@
 /* keepwatch: the rtnetlink sockets, the tables of links and local addresses, and the
- * events their changes produce (dump at open, RTNLGRP_LINK/IFADDR after, resync on ENOBUFS). */
+ * events their changes produce (dump at open, RTNLGRP_LINK/IFADDR after, resync on ENOBUFS);
+ * route and rule changes pass through as events. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@
 #define LM_DUMP_TRIES 5 /* dumps interrupted by concurrent changes are repeated */
 #define LM_DUMP_ROUNDS 1000000 /* datagrams per dump, a bound only */
 #define LM_DUMP_TIMEOUT_S 5 /* the kernel always answers; this keeps a bug from hanging us */
+
+/* The legacy bind mask reaches groups 1..32, which covers all of these. */
+#define LM_GROUP(g) (1u << ((g) - 1))
+#define LM_GROUPS                                                                          \
+	(LM_GROUP(RTNLGRP_LINK) | LM_GROUP(RTNLGRP_IPV4_IFADDR) | LM_GROUP(RTNLGRP_IPV6_IFADDR) | \
+	 LM_GROUP(RTNLGRP_IPV4_ROUTE) | LM_GROUP(RTNLGRP_IPV6_ROUTE) |                       \
+	 LM_GROUP(RTNLGRP_IPV4_RULE) | LM_GROUP(RTNLGRP_IPV6_RULE))
 
 /* ---- tables: t is any struct linkmon used as a table holder (resync builds a second) */
 
@@ -294,6 +302,34 @@ static int lm_apply_addr(struct linkmon *lm, const struct nlmsghdr *nlh, bool qu
 	return 0;
 }
 
+/* Routes and rules are not tabled: each change is passed on as it comes. A family we do
+ * not follow (multicast routing, MPLS) is foreign; a cache entry is no configured route. */
+static void lm_apply_route(struct linkmon *lm, const struct nlmsghdr *nlh)
+{
+	struct linkmon_event ev;
+
+	if (lm_foreign(nlh, false))
+		return;
+	memset(&ev, 0, sizeof(ev));
+	if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) {
+		if (linkmon_decode_rule(nlh, &ev.rule) < 0) {
+			lm->malformed++;
+			return;
+		}
+		ev.kind = LM_RULE_CHANGED;
+	} else {
+		if (linkmon_decode_route(nlh, &ev.route) < 0) {
+			lm->malformed++;
+			return;
+		}
+		if (ev.route.flags & RTM_F_CLONED)
+			return;
+		ev.kind = nlh->nlmsg_type == RTM_DELROUTE ? LM_ROUTE_REMOVED : LM_ROUTE_CHANGED;
+	}
+	if (lm->fn)
+		lm->fn(lm->arg, &ev);
+}
+
 /* t is the table the message goes to; quiet: fill it without events (dumps). */
 static int lm_apply(struct linkmon *lm, struct linkmon *t, const struct nlmsghdr *nlh, bool quiet)
 {
@@ -313,6 +349,13 @@ static int lm_apply(struct linkmon *lm, struct linkmon *t, const struct nlmsghdr
 	case RTM_NEWADDR:
 	case RTM_DELADDR:
 		return lm_apply_addr(lm, nlh, quiet);
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+		if (!quiet)
+			lm_apply_route(lm, nlh);
+		return 0;
 	default:
 		return 0;
 	}
@@ -615,13 +658,16 @@ int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
 	/* Subscribe before the dump: a change during it is then queued, not missed. */
 	lm->events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!lm->events ||
-	    mnl_socket_bind(lm->events, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-			    MNL_SOCKET_AUTOPID) < 0)
+	    mnl_socket_bind(lm->events, LM_GROUPS, MNL_SOCKET_AUTOPID) < 0)
 		goto out_errno;
 	lm->query = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (!lm->query || mnl_socket_bind(lm->query, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(lm->query), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		goto out_errno;
+	/* Route changes come in bursts (a routing daemon, ip -batch: 1,000 take ~700 KiB of
+	 * queue); the default buffer would overflow and force a resync. Without the
+	 * capability the default stays, and ENOBUFS grows it. */
+	(void)linkmon_set_rcvbuf(lm, LINKMON_RCVBUF_INIT);
 	err = lm_rcvbuf_read(lm);
 	if (err < 0)
 		goto out;

@@ -1,11 +1,12 @@
-/* keepwatch: pure rtnetlink decoders for link (RTM_NEWLINK/DELLINK) and address
- * (RTM_NEWADDR/DELADDR) messages; every field read is validated first, nothing else. */
+/* keepwatch: pure rtnetlink decoders for link (RTM_NEWLINK/DELLINK), address
+ * (RTM_NEWADDR/DELADDR), route and rule messages; every field read is validated first. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -145,6 +146,112 @@ int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out)
 	return 0;
 }
 
+struct decode_route_ctx {
+	size_t alen;
+	struct linkmon_route *r;
+};
+
+static int decode_route_attr(const struct nlattr *attr, void *data)
+{
+	struct decode_route_ctx *ctx = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case RTA_DST:
+		if (mnl_attr_validate2(attr, MNL_TYPE_BINARY, ctx->alen) < 0)
+			return MNL_CB_ERROR;
+		memcpy(ctx->r->dst, mnl_attr_get_payload(attr), ctx->alen);
+		return MNL_CB_OK;
+	case RTA_GATEWAY:
+		if (mnl_attr_validate2(attr, MNL_TYPE_BINARY, ctx->alen) < 0)
+			return MNL_CB_ERROR;
+		ctx->r->gateway = true;
+		return MNL_CB_OK;
+	case RTA_VIA: /* an IPv4 route through an IPv6 next hop: any length */
+	case RTA_MULTIPATH: /* next hops nested: their devices are not one oif */
+		ctx->r->gateway = true;
+		return MNL_CB_OK;
+	case RTA_OIF:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0 ||
+		    mnl_attr_get_u32(attr) > (uint32_t)INT32_MAX)
+			return MNL_CB_ERROR;
+		ctx->r->oif = (int)mnl_attr_get_u32(attr);
+		return MNL_CB_OK;
+	case RTA_TABLE:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		ctx->r->table = mnl_attr_get_u32(attr);
+		return MNL_CB_OK;
+	default:
+		return MNL_CB_OK;
+	}
+}
+
+int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out)
+{
+	const struct rtmsg *rtm;
+	struct linkmon_route r;
+	struct decode_route_ctx ctx = { .r = &r };
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE)
+		return -EINVAL;
+	if (decode_check_header(nlh, sizeof(*rtm)) < 0)
+		return -EINVAL;
+	rtm = mnl_nlmsg_get_payload(nlh);
+	if (rtm->rtm_family == AF_INET)
+		ctx.alen = 4;
+	else if (rtm->rtm_family == AF_INET6)
+		ctx.alen = 16;
+	else
+		return -EINVAL;
+	if (rtm->rtm_dst_len > ctx.alen * 8)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.family = rtm->rtm_family;
+	r.dst_len = rtm->rtm_dst_len;
+	r.type = rtm->rtm_type;
+	r.protocol = rtm->rtm_protocol;
+	r.table = rtm->rtm_table;
+	r.flags = rtm->rtm_flags;
+	if (decode_attrs(nlh, sizeof(*rtm), decode_route_attr, &ctx) < 0)
+		return -EINVAL;
+	*out = r;
+	return 0;
+}
+
+static int decode_rule_attr(const struct nlattr *attr, void *data)
+{
+	struct linkmon_rule *r = data;
+
+	if (mnl_attr_get_type(attr) != FRA_TABLE)
+		return MNL_CB_OK;
+	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+		return MNL_CB_ERROR;
+	r->table = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out)
+{
+	const struct fib_rule_hdr *frh;
+	struct linkmon_rule r;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE && nlh->nlmsg_type != RTM_DELRULE)
+		return -EINVAL;
+	if (decode_check_header(nlh, sizeof(*frh)) < 0)
+		return -EINVAL;
+	frh = mnl_nlmsg_get_payload(nlh);
+	if (frh->family != AF_INET && frh->family != AF_INET6)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	r.family = frh->family;
+	r.action = frh->action;
+	r.table = frh->table;
+	if (decode_attrs(nlh, sizeof(*frh), decode_rule_attr, &r) < 0)
+		return -EINVAL;
+	*out = r;
+	return 0;
+}
+
 const char *linkmon_event_name(enum linkmon_event_kind kind)
 {
 	switch (kind) {
@@ -154,6 +261,9 @@ const char *linkmon_event_name(enum linkmon_event_kind kind)
 	case LM_LINK_UP: return "link-up";
 	case LM_ADDR_REMOVED: return "addr-removed";
 	case LM_ADDR_ADDED: return "addr-added";
+	case LM_ROUTE_CHANGED: return "route-changed";
+	case LM_ROUTE_REMOVED: return "route-removed";
+	case LM_RULE_CHANGED: return "rule-changed";
 	case LM_RESYNC: return "resync";
 	}
 	return "unknown";

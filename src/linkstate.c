@@ -21,15 +21,25 @@ static struct down_link *linkstate_down_find(const struct linkstate *ls, int ifi
 	return NULL;
 }
 
-/* Every loss that waits out a grace, by index: when it began. Down links now; a new loss
- * source with a grace adds its table here. */
+/* Every loss that waits out a grace, by index: when it began. Down links, then the
+ * moments route passes found losses; a new loss source with a grace adds its table here. */
 static bool linkstate_pending(const struct linkstate *ls, size_t i, uint64_t *since)
 {
 	if (i < ls->n_down) {
 		*since = ls->down[i].since_ms;
 		return true;
 	}
+	i -= ls->n_down;
+	if (i < ls->routes.n_epochs) {
+		*since = ls->routes.epochs[i];
+		return true;
+	}
 	return false;
+}
+
+void linkstate_route_lost(struct linkstate *ls, uint64_t now)
+{
+	routestate_loss_at(&ls->routes, now);
 }
 
 static bool linkstate_addr_gone(const struct linkstate *ls, int family, const uint8_t *addr)
@@ -58,6 +68,8 @@ enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct link
 		return REASON_LINK_DOWN;
 	if (addr_gone && !settling)
 		return REASON_ADDR_REMOVED;
+	if (c->route && routestate_verdict(c->route, grace_ms, now))
+		return REASON_ROUTE_REMOVED;
 	return REASON_NONE;
 }
 
@@ -153,6 +165,7 @@ bool linkstate_resync_due(const struct linkstate *ls, uint64_t now)
 
 void linkstate_free(struct linkstate *ls)
 {
+	routestate_free(&ls->routes);
 	free(ls->down);
 	ls->down = NULL;
 	ls->n_down = ls->cap_down = 0;
@@ -204,11 +217,39 @@ static bool linkstate_addr_held_elsewhere(const struct linkmon *lm, const struct
 	return false;
 }
 
+/* Route and rule changes, and the link and address losses that take routes with them
+ * silently, each mark connections for the next route pass (debounced); what the lookups
+ * then find is a loss (linkstate_route_lost), not the event itself. */
+static void linkstate_note_routes(struct linkstate *ls, const struct linkmon_event *ev,
+				  uint64_t now)
+{
+	switch (ev->kind) {
+	case LM_ROUTE_CHANGED:
+	case LM_ROUTE_REMOVED:
+		routestate_note_route(&ls->routes, &ev->route, now);
+		break;
+	case LM_RULE_CHANGED:
+		routestate_note_all(&ls->routes, ev->rule.family, now);
+		break;
+	case LM_RESYNC: /* route events may have been lost with the rest */
+	case LM_LINK_ADMIN_DOWN: /* IPv4 drops the routes through it without a word */
+	case LM_LINK_REMOVED:
+		routestate_note_all(&ls->routes, AF_UNSPEC, now);
+		break;
+	case LM_ADDR_REMOVED: /* so do routes whose preferred source it was */
+		routestate_note_all(&ls->routes, ev->addr.family, now);
+		break;
+	default: /* a carrier loss keeps the routes; what comes back is not a loss */
+		break;
+	}
+}
+
 void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struct linkmon_event *ev,
 		     uint64_t now, struct linkstate_news *news)
 {
 	memset(news, 0, sizeof(*news));
 	news->loss = true;
+	linkstate_note_routes(ls, ev, now);
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
@@ -230,6 +271,11 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
 				       !linkstate_addr_held_elsewhere(lm, &ev->addr));
 		news->loss = ev->kind == LM_ADDR_REMOVED;
 		break;
+	case LM_ROUTE_CHANGED:
+	case LM_ROUTE_REMOVED:
+	case LM_RULE_CHANGED:
+		news->loss = false; /* the route pass decides (linkstate_note_routes) */
+		break;
 	case LM_RESYNC:
 		break;
 	}
@@ -238,9 +284,10 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
 
 /* Did some service's link_grace after a pending loss end in (from, to]? */
 static bool linkstate_grace_ends(const struct kw_config *cfg, uint64_t since, uint64_t from,
-				 uint64_t to)
+				 uint64_t to, bool settle)
 {
-	if (since + LINKSTATE_SETTLE_MS > from && since + LINKSTATE_SETTLE_MS <= to)
+	/* a down link's settle time (LINKSTATE_SETTLE_MS) ends like a grace */
+	if (settle && since + LINKSTATE_SETTLE_MS > from && since + LINKSTATE_SETTLE_MS <= to)
 		return true;
 	for (size_t s = 0; s < cfg->n_services; s++) {
 		uint64_t end = since + cfg->services[s].link_grace_ms;
@@ -253,11 +300,16 @@ static bool linkstate_grace_ends(const struct kw_config *cfg, uint64_t since, ui
 
 bool linkstate_grace_poll(struct linkstate *ls, const struct kw_config *cfg, uint64_t now)
 {
+	uint64_t graces[KW_MAX_SERVICES];
 	bool ended = false;
 	uint64_t since;
 
+	for (size_t s = 0; s < cfg->n_services && s < KW_MAX_SERVICES; s++)
+		graces[s] = cfg->services[s].link_grace_ms;
+	routestate_prune(&ls->routes, graces, cfg->n_services, now);
 	for (size_t i = 0; !ended && linkstate_pending(ls, i, &since); i++)
-		ended = linkstate_grace_ends(cfg, since, ls->last_grace_check_ms, now);
+		ended = linkstate_grace_ends(cfg, since, ls->last_grace_check_ms, now,
+					     i < ls->n_down);
 	ls->last_grace_check_ms = now;
 	return ended;
 }
@@ -270,7 +322,8 @@ uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_con
 	if (ls->resync_retry_at && ls->resync_retry_at < t)
 		t = ls->resync_retry_at;
 	for (size_t i = 0; linkstate_pending(ls, i, &since); i++) {
-		if (since + LINKSTATE_SETTLE_MS > now && since + LINKSTATE_SETTLE_MS < t)
+		if (i < ls->n_down && since + LINKSTATE_SETTLE_MS > now &&
+		    since + LINKSTATE_SETTLE_MS < t)
 			t = since + LINKSTATE_SETTLE_MS;
 		for (size_t s = 0; s < cfg->n_services; s++) {
 			uint64_t end = since + cfg->services[s].link_grace_ms;

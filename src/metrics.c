@@ -179,7 +179,7 @@ static void metrics_poll_histogram(FILE *f, const struct kw_metrics *m)
 static void metrics_globals(FILE *f, const struct kw_metrics *m)
 {
 	metrics_head(f, "keepwatch_link_events_total", "counter",
-		     "Link and address changes seen on rtnetlink, by kind.");
+		     "Link, address, route and rule changes seen on rtnetlink, by kind.");
 	for (unsigned k = 0; k < METRICS_LINK_EVENTS; k++)
 		fprintf(f, "keepwatch_link_events_total{event=\"%s\"} %" PRIu64 "\n",
 			linkmon_event_name((enum linkmon_event_kind)k), m->link_events[k]);
@@ -189,6 +189,9 @@ static void metrics_globals(FILE *f, const struct kw_metrics *m)
 	metrics_head(f, "keepwatch_netlink_resyncs_total", "counter",
 		     "Full netlink dumps done after the kernel dropped events (ENOBUFS).");
 	fprintf(f, "keepwatch_netlink_resyncs_total %" PRIu64 "\n", m->netlink_resyncs);
+	metrics_head(f, "keepwatch_route_lookups_total", "counter",
+		     "Route lookups (RTM_GETROUTE) made after route and rule changes.");
+	fprintf(f, "keepwatch_route_lookups_total %" PRIu64 "\n", m->route_lookups);
 	metrics_head(f, "keepwatch_netlink_malformed_total", "counter",
 		     "Malformed netlink messages skipped.");
 	fprintf(f, "keepwatch_netlink_malformed_total %" PRIu64 "\n", m->netlink_malformed);

@@ -13,7 +13,8 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 	if ((err = sockdiag_open(&ns->sd)) < 0)
 		return err;
 	*what = "rtnetlink";
-	if ((err = linkmon_open(&ns->lm, fn, fn ? ns : NULL)) < 0)
+	if ((err = linkmon_open(&ns->lm, fn, fn ? ns : NULL)) < 0 ||
+	    (err = routelookup_open(&ns->rl)) < 0)
 		return err;
 	watch_init(&ns->watch, cfg, &ns->ls, &ns->lm, &ns->sd);
 	*what = "filter";
@@ -29,5 +30,8 @@ void netns_close(struct kw_netns *ns)
 	killer_close(&ns->killer);
 	linkstate_free(&ns->ls);
 	linkmon_close(&ns->lm);
+	routelookup_close(&ns->rl);
+	routestate_batch_free(&ns->rbatch);
+	linkstate_free(&ns->ls);
 	sockdiag_close(&ns->sd);
 }

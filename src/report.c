@@ -73,10 +73,54 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 		report_link(ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added", &ev->link,
 			    extra);
 		break;
+	case LM_ROUTE_CHANGED:
+	case LM_ROUTE_REMOVED:
+	case LM_RULE_CHANGED:
+		break; /* counted; the route pass says what they meant (report_route_pass) */
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, lm->resyncs);
 		break;
 	}
+}
+
+/* event=egress-changed: one line per (old, new) interface pair of a pass. */
+static void report_route_move(const struct report_view *rv, const struct netns_route_move *m)
+{
+	const struct watch_conn *e = m->sample;
+	char dst[SOCKUTIL_ADDRSTRLEN];
+
+	if (sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst)) < 0)
+		snprintf(dst, sizeof(dst), "?");
+	log_msg(LOG_NOTICE,
+		"event=egress-changed old_ifname=%s old_ifindex=%d new_ifname=%s new_ifindex=%d "
+		"connections=%zu dst=%s",
+		linkstate_ifname(rv->ls, rv->lm, m->old_oif), m->old_oif,
+		linkstate_ifname(rv->ls, rv->lm, m->new_oif), m->new_oif, m->conns, dst);
+}
+
+void report_route_pass(const struct report_view *rv, const struct netns_route_pass *p,
+		       uint64_t took_us)
+{
+	if (!p->ran)
+		return;
+	if (p->err < 0) {
+		log_msg(LOG_ERR, "action=error what=route-lookup error=\"%s\" retry_ms=%u",
+			strerror(-p->err), NETNS_ROUTE_RETRY_MS);
+		return;
+	}
+	if (!p->affected)
+		return;
+	for (size_t i = 0; i < p->n_moves; i++)
+		report_route_move(rv, &p->moves[i]);
+	if (p->lost)
+		log_msg(LOG_NOTICE, "event=route-lost connections=%zu peers=%zu", p->lost,
+			p->lost_peers);
+	if (p->back)
+		log_msg(LOG_NOTICE, "event=route-back connections=%zu", p->back);
+	log_msg(LOG_DEBUG,
+		"event=route-pass affected=%zu lookups=%zu lost=%zu back=%zu moved=%zu "
+		"took_us=%" PRIu64,
+		p->affected, p->lookups, p->lost, p->back, p->moved, took_us);
 }
 
 void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
@@ -261,6 +305,13 @@ void report_reset_watched(struct kw_metrics *m)
 	for (size_t s = 0; s < m->n_svc; s++)
 		m->svc[s].watched = 0;
 	m->netlink_resyncs = m->netlink_malformed = 0;
+	m->route_lookups = 0;
+}
+
+void report_count_routes(struct kw_metrics *m, uint64_t lookups, uint64_t malformed)
+{
+	m->route_lookups += lookups;
+	m->netlink_malformed += malformed;
 }
 
 void report_poll_took(struct kw_metrics *m, uint64_t us)
@@ -296,4 +347,24 @@ void report_metrics_write(struct kw_metrics *m, const char *path, uint64_t now)
 			strerror(-rc));
 	else if (rc > 0 && before)
 		log_msg(LOG_NOTICE, "event=metrics-file-ok file=%s", path);
+}
+
+void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size_t watched,
+			size_t links_down, const struct killer *k, bool dry_run)
+{
+	size_t n = cfg->n_services;
+	const char *method = dry_run                  ? "none (dry run)"
+			     : k->nft_open            ? "nft"
+			     : k->destroy_unsupported ? "none"
+						      : "destroy";
+	int used;
+
+	used = snprintf(buf, len, "watching %zu connection%s of %zu service%s%s", watched,
+			watched == 1 ? "" : "s", n, n == 1 ? "" : "s", n ? " (" : "");
+	for (size_t i = 0; i < n && used > 0 && (size_t)used < len; i++)
+		used += snprintf(buf + used, len - (size_t)used, "%s%s", cfg->services[i].name,
+				 i + 1 < n ? " " : ")");
+	if (used > 0 && (size_t)used < len)
+		snprintf(buf + used, len - (size_t)used, ", %zu link%s down, kills: %s", links_down,
+			 links_down == 1 ? "" : "s", method);
 }

@@ -14,6 +14,7 @@
 
 struct decode_attrs {
 	const struct nlattr *info;
+	const struct nlattr *mark;
 };
 
 /* Attributes of a known fixed size must have at least it; unknown (newer) ones are let
@@ -34,6 +35,9 @@ static int decode_attr_cb(const struct nlattr *attr, void *data)
 		t = MNL_TYPE_U8;
 		break;
 	case INET_DIAG_MARK:
+		a->mark = attr; /* route lookups carry it (policy routing by fwmark) */
+		t = MNL_TYPE_U32;
+		break;
 	case INET_DIAG_CLASS_ID:
 		t = MNL_TYPE_U32;
 		break;
@@ -127,6 +131,8 @@ int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	decode_msg(m, out);
+	if (attrs.mark)
+		out->mark = mnl_attr_get_u32(attrs.mark);
 	if (attrs.info) {
 		n = mnl_attr_get_payload_len(attrs.info);
 		if (n > sizeof(out->info))

@@ -65,6 +65,7 @@ static enum kill_reason watch_loss_verdict(const struct watch *w, const struct w
 		.src = e->src,
 		.dst = e->dst,
 		.ifindex = e->ifindex,
+		.route = &e->route,
 	};
 
 	return linkstate_verdict(w->ls, w->lm, &c, w->cfg->services[e->svc].link_grace_ms, now);
@@ -157,6 +158,7 @@ int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_con
 
 	e->state = c->state;
 	e->timer = c->timer;
+	routestate_track_identity(&e->route, c->mark, c->uid, (int)c->ifindex);
 	policy_sample_from_conn(c, &e->last);
 	if ((err = watch_nft_check(e, now, p)) < 0)
 		return err;

@@ -39,8 +39,8 @@ one_run() {
 		--connect 127.0.0.1:9 "$@"
 	kw_wait 5 bash -c "ip netns exec $srv ss -Hltn 'sport = :$PORT' | grep -q ."
 	if [ "$with" = 1 ]; then
-		kw_bg_syslog "$srv" "$KW_TMP/keepwatchd.err" "$KW_BUILD/keepwatchd" -c "$CONFIG"
-		kw_grep_wait 10 "$KW_SYSLOG" "event=start" || kw_die "keepwatchd did not start"
+		kw_bg_syslog_ready 10 "$srv" "$KW_TMP/keepwatchd.err" "$KW_BUILD/keepwatchd" \
+			-c "$CONFIG" --ready-fd 3 || kw_die "keepwatchd did not become ready"
 	fi
 	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
 	kw_wait 5 grep -q "open " "$relaylog" || kw_die "the client did not get through the relay"

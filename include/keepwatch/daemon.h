@@ -11,6 +11,7 @@
 #include "keepwatch/loop.h"
 #include "keepwatch/metrics.h"
 #include "keepwatch/netns.h"
+#include "keepwatch/notify.h"
 
 #include "keepwatch/linkstate.h"
 
@@ -25,6 +26,7 @@ struct kw_daemon {
 	bool foreground;
 	bool cli_dry_run;
 	bool verbose;
+	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */
 
 	struct kw_config cfg;
 	bool dry_run; /* cfg or command line */
@@ -41,6 +43,7 @@ struct kw_daemon {
 	size_t n_said_later, cap_said_later;
 	struct killplan plan; /* the kill budget (global: max_kills_per_second) */
 	struct kw_metrics metrics; /* written by report_* */
+	struct notify notify; /* sd_notify and --ready-fd */
 };
 
 /* daemon.c */

@@ -45,11 +45,15 @@ struct kw_acts {
 	size_t n, cap;
 };
 
-/* The kill budget: verdict kills per second (losses are not counted: a lost link's
- * connections cannot be alive). Zero it to start. */
+/* The kill budget: verdict kills in any sliding second (losses are not counted: a lost
+ * link's connections cannot be alive), kept per millisecond. Zero it to start. */
+#define KILLPLAN_WINDOW_MS 1000u
+#define KILLPLAN_SLOTS 1024u /* > KILLPLAN_WINDOW_MS: a slot is free before it is reused */
 struct killplan {
-	uint64_t window_ms; /* start of the current budget second */
-	unsigned used;
+	uint32_t slot[KILLPLAN_SLOTS]; /* kills at time t in slot[t % KILLPLAN_SLOTS] */
+	uint64_t last_ms; /* the clock at the last look */
+	unsigned used; /* kills in (last_ms - 1000, last_ms] */
+	bool started;
 };
 
 /* Turns verdicts (entries grouped by reason, by[REASON_COUNT]) into actions appended to

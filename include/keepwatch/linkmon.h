@@ -1,5 +1,6 @@
 /* keepwatch: rtnetlink link and address monitoring (libmnl) — the tables of links and
- * local addresses, kept in sync from a dump plus RTNLGRP_LINK/IFADDR events. */
+ * local addresses, kept in sync from a dump plus RTNLGRP_LINK/IFADDR events; route and
+ * rule changes (RTNLGRP_IPV4/IPV6_ROUTE/RULE) are passed on as events, not tabled. */
 #ifndef KEEPWATCH_LINKMON_H
 #define KEEPWATCH_LINKMON_H
 
@@ -37,6 +38,33 @@ struct linkmon_addr {
 int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
 int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 
+/* One route, from an RTM_NEWROUTE/DELROUTE event or the answer to an RTM_GETROUTE. */
+struct linkmon_route {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t dst_len;
+	uint8_t type; /* RTN_UNICAST, RTN_BLACKHOLE, ... */
+	uint8_t protocol; /* RTPROT_* */
+	uint32_t table; /* RTA_TABLE, else rtm_table */
+	uint32_t flags; /* rtm_flags (RTM_F_CLONED: a cache entry) */
+	int oif; /* RTA_OIF, 0 if none (blackhole, multipath) */
+	bool gateway; /* RTA_GATEWAY, RTA_VIA or RTA_MULTIPATH present */
+	uint8_t dst[16]; /* RTA_DST, zero for a default route; network order */
+};
+
+/* One policy-routing rule change: only which family's lookups it may alter. */
+struct linkmon_rule {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t action; /* FR_ACT_* */
+	uint32_t table;
+};
+
+/* Like the decoders above, for route messages (RTM_NEWROUTE/DELROUTE) and rule messages
+ * (RTM_NEWRULE/DELRULE). Also rejected: a family other than AF_INET/AF_INET6 (multicast
+ * routing families are foreign), dst_len longer than the address, RTA_DST/RTA_GATEWAY not
+ * exactly 4/16 bytes, RTA_OIF/RTA_TABLE not 4 bytes, RTA_OIF above INT32_MAX. */
+int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out);
+int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
+
 enum linkmon_event_kind {
 	LM_LINK_ADMIN_DOWN, /* IFF_UP cleared */
 	LM_LINK_CARRIER_LOST, /* IFF_LOWER_UP cleared while IFF_UP set */
@@ -44,12 +72,16 @@ enum linkmon_event_kind {
 	LM_LINK_UP, /* IFF_UP and IFF_LOWER_UP set again (or a new link) */
 	LM_ADDR_REMOVED, /* RTM_DELADDR */
 	LM_ADDR_ADDED, /* RTM_NEWADDR */
+	LM_ROUTE_CHANGED, /* RTM_NEWROUTE (added or replaced) */
+	LM_ROUTE_REMOVED, /* RTM_DELROUTE */
+	LM_RULE_CHANGED, /* RTM_NEWRULE or RTM_DELRULE */
 	LM_RESYNC, /* events were lost (ENOBUFS); tables rebuilt from a dump, and the
 		    * differences reported as the events above before this one */
 };
 
 /* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
- * "addr-added", "resync": the spelling of linkmon_watch and of log lines. */
+ * "addr-added", "route-changed", "route-removed", "rule-changed", "resync": the spelling
+ * of linkmon_watch and of log lines. Route cache entries (RTM_F_CLONED) make no event. */
 const char *linkmon_event_name(enum linkmon_event_kind kind);
 
 /*
@@ -65,12 +97,14 @@ struct linkmon_event {
 	enum linkmon_event_kind kind;
 	struct linkmon_link link; /* link events; for address events, the link holding it */
 	struct linkmon_addr addr; /* address events only */
+	struct linkmon_route route; /* route events only */
+	struct linkmon_rule rule; /* rule events only */
 };
 
 typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
 
 struct linkmon {
-	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4_IFADDR, IPV6_IFADDR */
+	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, _ROUTE, _RULE */
 	struct mnl_socket *query; /* dumps */
 	uint32_t seq;
 	int rcvbuf; /* SO_RCVBUF of events as set (half what getsockopt shows), grown on ENOBUFS */
@@ -105,6 +139,7 @@ int linkmon_dispatch(struct linkmon *lm);
  * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
 #define LINKMON_RCVBUF_MAX (8 * 1024 * 1024)
+#define LINKMON_RCVBUF_INIT (4 * 1024 * 1024) /* asked for at open */
 
 /* Is the device gone from the namespace's index though RTM_DELLINK has not come yet (it
  * is being deleted: the kernel announces the down, flushes addresses, and sends DELLINK

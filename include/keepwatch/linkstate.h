@@ -9,6 +9,7 @@
 
 #include "keepwatch/config.h"
 #include "keepwatch/linkmon.h"
+#include "keepwatch/routestate.h"
 #include "keepwatch/vocab.h"
 
 /* A link that went down and whose connections wait out their service's link_grace. */
@@ -41,6 +42,9 @@ struct linkstate {
 	struct linkmon_addr gone_addrs[LINKSTATE_MAX_GONE];
 	size_t n_gone_addrs;
 	uint64_t last_grace_check_ms; /* linkstate_grace_poll's memory */
+	/* Route loss: changes pending a lookup pass, and the moments passes found losses
+	 * (grace starts). Written by linkstate_* and, for its pass, netns_route_pass. */
+	struct routestate routes;
 };
 
 /* The connection a loss verdict is asked about. */
@@ -48,6 +52,7 @@ struct linkstate_conn {
 	uint8_t family;
 	const uint8_t *src, *dst; /* 16 bytes each, network order */
 	int ifindex; /* link holding src (or the bound device); 0 unknown */
+	const struct route_track *route; /* its route state (lookups); NULL for none */
 };
 
 /* What an rtnetlink event meant. */
@@ -78,6 +83,7 @@ enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum 
 /* After the burst's losses were acted on: removed links are forgotten (their connections
  * were just killed at once; later ones find the link gone from lm). */
 void linkstate_purge_removed(struct linkstate *ls);
+/* Frees the down links and what the route table holds; all zero is an empty linkstate. */
 void linkstate_free(struct linkstate *ls);
 
 #define LINKSTATE_RESYNC_FIRST_MS 100u
@@ -96,8 +102,7 @@ bool linkstate_resync_due(const struct linkstate *ls, uint64_t now);
 
 /* The loss that dooms c at now under grace_ms, named by the most fundamental cause: link
  * removed; link down, past grace_ms or (after LINKSTATE_SETTLE_MS) with c's address gone
- * with it (the kernel flushes IPv6 addresses at link down); address removed (then route
- * removed); REASON_NONE if none holds. A link lm does not know counts as removed. */
+ * with it (the kernel flushes IPv6 addresses at link down); address removed, route lost for grace_ms; REASON_NONE if none holds. A link lm does not know counts as removed. */
 enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct linkmon *lm,
 				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now);
 
@@ -107,6 +112,9 @@ bool linkstate_grace_poll(struct linkstate *ls, const struct kw_config *cfg, uin
 /* The earliest grace end or resync retry in (now, t), else t. */
 uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_config *cfg,
 				 uint64_t now, uint64_t t);
+
+/* A route pass at now found connections without a route: their grace starts now. */
+void linkstate_route_lost(struct linkstate *ls, uint64_t now);
 
 /* The link's name from lm, else from the down links, else "-". */
 const char *linkstate_ifname(const struct linkstate *ls, const struct linkmon *lm, int ifindex);

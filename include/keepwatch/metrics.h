@@ -39,6 +39,7 @@ struct kw_metrics {
 	uint64_t kills_deferred; /* verdicts held back by max_kills_per_second */
 	uint64_t netlink_resyncs; /* set from the modules' own counters before writing */
 	uint64_t netlink_malformed; /* same */
+	uint64_t route_lookups; /* same: RTM_GETROUTE requests sent */
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t poll_buckets[METRICS_POLL_BUCKETS + 1]; /* per bucket, last one = +Inf */
 	uint64_t poll_count;

@@ -7,6 +7,7 @@
 #include "keepwatch/killer.h"
 #include "keepwatch/linkmon.h"
 #include "keepwatch/linkstate.h"
+#include "keepwatch/routelookup.h"
 #include "keepwatch/sockdiag.h"
 #include "keepwatch/watch.h"
 
@@ -21,11 +22,14 @@ struct kw_netns {
 	struct sockdiag sd; /* dumps, lookups, SOCK_DESTROY */
 	struct watch watch; /* the table, filters and pacing */
 	struct killer killer; /* kill method and nft table (opened by killer_open) */
+	/* route loss (netns_route.c): RTM_GETROUTE socket, the batch reused per pass */
+	struct routelookup rl;
+	struct route_batch rbatch;
 };
 
 /* Opens the namespace's sockets in the calling thread's namespace: sock_diag, rtnetlink
  * (link events go to fn with ns as arg; NULL for none), then builds the poller's filters
- * from cfg. The killer is left to killer_open (--list needs none). On failure *what
+ * from cfg; and the route lookup socket. The killer is left to killer_open (--list needs none). On failure *what
  * names the step ("sock_diag", "rtnetlink", "filter"); netns_close undoes either way.
  * Returns 0 or -errno. */
 int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_fn fn,

@@ -13,6 +13,7 @@
 #include "keepwatch/linkmon.h"
 #include "keepwatch/linkstate.h"
 #include "keepwatch/metrics.h"
+#include "keepwatch/netns_route.h"
 #include "keepwatch/watch.h"
 
 /* What a line about a connection needs besides the entry: service and link names. */
@@ -25,6 +26,10 @@ struct report_view {
 /* event=link-down ... (and the link event counter). */
 void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 		       const struct linkmon_event *ev, const struct linkstate_news *news);
+/* A route pass's news: event=egress-changed per move, event=route-lost, event=route-back,
+ * the route-pass debug line (took_us: its duration), or its error and retry. */
+void report_route_pass(const struct report_view *rv, const struct netns_route_pass *p,
+		       uint64_t took_us);
 /* A pass's own news, before its verdicts are acted on: nft resets confirmed (gone) or
  * expired, the debug line of a discovery or lookup (took_us: its duration), an error. */
 void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
@@ -44,6 +49,11 @@ void report_method(const struct killer_note *note, int err);
 /* action=method-change ...: SOCK_DESTROY turned out to be missing. */
 void report_method_change(const struct killer *k);
 
+/* The STATUS= line for systemctl status: what is watched, how many links are down and
+ * how a verdict would be carried out. */
+void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size_t watched,
+			size_t links_down, const struct killer *k, bool dry_run);
+
 /* True when the metrics file is due (path set, a second since the last write). */
 bool report_metrics_due(const struct kw_metrics *m, const char *path, uint64_t now);
 /* Zeroes the watched gauges and netlink counters; report_count_netns then adds one
@@ -51,6 +61,8 @@ bool report_metrics_due(const struct kw_metrics *m, const char *path, uint64_t n
 void report_reset_watched(struct kw_metrics *m);
 void report_count_netns(struct kw_metrics *m, const struct watch_table *t, uint64_t resyncs,
 			uint64_t malformed);
+/* Adds one namespace's route lookups and their malformed answers. */
+void report_count_routes(struct kw_metrics *m, uint64_t lookups, uint64_t malformed);
 /* One timed poll (lookups or discovery, and what came of it), for the histogram. */
 void report_poll_took(struct kw_metrics *m, uint64_t us);
 /* A SIGHUP reload's result, counted (its log line is the daemon's). */

@@ -28,6 +28,7 @@ struct sockdiag_conn {
 	uint32_t ifindex; /* idiag_if: the device the socket is bound to, 0 if none */
 	uint64_t cookie;
 	uint32_t uid, inode;
+	uint32_t mark; /* INET_DIAG_MARK (SO_MARK); sent to requesters with CAP_NET_ADMIN, else 0 */
 	struct tcp_info info; /* zero past info_len */
 	size_t info_len; /* 0: no INET_DIAG_INFO */
 };

@@ -17,7 +17,7 @@ enum kill_reason {
 	REASON_LINK_DOWN,
 	REASON_LINK_REMOVED,
 	REASON_ADDR_REMOVED,
-	REASON_ROUTE_REMOVED, /* reserved for route loss (linkstate), not produced yet */
+	REASON_ROUTE_REMOVED, /* no route to the peer any more (linkstate, route pass) */
 	REASON_COUNT,
 };
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "keepwatch/policy.h"
+#include "keepwatch/routestate.h"
 #include "keepwatch/sockdiag.h"
 #include "keepwatch/timeq.h"
 #include "keepwatch/vocab.h"
@@ -27,6 +28,7 @@ struct watch_conn {
 	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */
 	uint32_t timer_span_ms; /* the probe timer's last seen expires, for overdue retries */
 	struct policy_track track;
+	struct route_track route; /* routing identity and route loss (routestate_* writes it) */
 	struct policy_sample last; /* last sample, for log lines */
 	enum kill_reason verdict; /* at the last look, REASON_NONE if alive */
 	enum kill_reason deferred; /* verdict waiting for kill budget */

@@ -1,12 +1,12 @@
 #!/bin/bash
-# Runs every keepwatch benchmark (poll, idle, kill, reaction, detect, relay) one after the
+# Runs every keepwatch benchmark (poll, idle, kill, reaction, detect, relay, route) one after the
 # other and writes their tables and summary lines to a markdown file.
 #
 # Usage (root): tests/bench/run.sh [-b BUILD_DIR] [-o FILE] [--quick] [NAME...]
 #   -b DIR    the build to measure (default: $KW_BUILD, else build/); built first if absent
 #   -o FILE   where the markdown goes (default tests/bench/results.md)
 #   --quick   shorter windows and fewer runs, for development (not for the README)
-#   NAME...   only these benchmarks (default: poll idle kill reaction detect relay)
+#   NAME...   only these benchmarks (default: poll idle kill reaction detect relay route)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	*) NAMES+=("$1"); shift ;;
 	esac
 done
-[ ${#NAMES[@]} -gt 0 ] || NAMES=(poll idle kill reaction detect relay)
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(poll idle kill reaction detect relay route)
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 77; }
 # Always (re)build: an incremental build is cheap, a stale binary measures the wrong code.
 if [ ! -f "$BUILD/CMakeCache.txt" ] &&

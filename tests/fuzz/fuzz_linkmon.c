@@ -1,5 +1,5 @@
 /* keepwatch fuzz target: arbitrary bytes as a netlink message stream, each message fed to
- * both rtnetlink decoders; checks that what they accept is sane and nothing else leaks out. */
+ * every rtnetlink decoder (link, address, route, rule); checks that what they accept is sane. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +30,23 @@ static void fuzz_check_addr(int rc, const struct linkmon_addr *a)
 		abort();
 }
 
+static void fuzz_check_route(int rc, const struct linkmon_route *r)
+{
+	if (rc != 0 && rc != -EINVAL)
+		abort();
+	if (rc == 0 && !(r->oif >= 0 && ((r->family == AF_INET && r->dst_len <= 32) ||
+					 (r->family == AF_INET6 && r->dst_len <= 128))))
+		abort();
+}
+
+static void fuzz_check_rule(int rc, const struct linkmon_rule *u)
+{
+	if (rc != 0 && rc != -EINVAL)
+		abort();
+	if (rc == 0 && u->family != AF_INET && u->family != AF_INET6)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct nlmsghdr *nlh;
@@ -48,9 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (nlh = (const void *)buf; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
 		struct linkmon_link l;
 		struct linkmon_addr a;
+		struct linkmon_route r;
+		struct linkmon_rule u;
 
 		fuzz_check_link(linkmon_decode_link(nlh, &l), &l);
 		fuzz_check_addr(linkmon_decode_addr(nlh, &a), &a);
+		fuzz_check_route(linkmon_decode_route(nlh, &r), &r);
+		fuzz_check_rule(linkmon_decode_rule(nlh, &u), &u);
 	}
 	free(buf);
 	return 0;

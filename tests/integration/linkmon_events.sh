@@ -80,10 +80,11 @@ lm_expect "IPv6 address removed" "^event=addr-removed $E77 .* addr=fd77:5::1/64$
 
 # ---- a forged "link down" unicast by a user process to linkmon's event socket
 lm_forge_link_down() { # NS IFINDEX: to every socket subscribed to exactly our groups
+	# (LINK, IPV4/IPV6_IFADDR, IPV4/IPV6_ROUTE, IPV4/IPV6_RULE: mask 0x405d1)
 	ip netns exec "$1" python3 - "$2" <<'PY'
 import socket, struct, sys
 ports = [int(l.split()[2]) for l in open("/proc/net/netlink").readlines()[1:]
-         if l.split()[1] == "0" and l.split()[3] == "00000111"]
+         if l.split()[1] == "0" and l.split()[3] == "000405d1"]
 msg = struct.pack("=IHHII", 32, 16, 0, 0, 0) + struct.pack("=BxHiII", 0, 1, int(sys.argv[1]),
                                                             0x1002, 0xffffffff)
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)

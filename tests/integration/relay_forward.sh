@@ -141,7 +141,7 @@ ip netns exec "$SRV" ss -tno state established '( sport = :7500 )' >"$KW_TMP/ss_
 kw_check "--keepalive off: no keepalive timer on the relay's sockets" \
 	eval 'grep -q 7500 "$KW_TMP/ss_off.txt" &&
 	! grep -q "timer:(keepalive" "$KW_TMP/ss_off.txt"'
-kw_grep_wait 10 "$KW_TMP/hold.out" "^released" || kw_fail "hold client did not finish"
+kw_grep_wait 30 "$KW_TMP/hold.out" "^released" || { cat "$KW_TMP/hold.out"; kw_fail "hold client did not finish"; }
 kw_check "EMFILE: relay still running" kill -0 "$PID_r6"
 kw_check "EMFILE: accepting resumes once pairs close" \
 	eval 'cli halfclose 10.77.0.1 7500 | grep -q "^halfclose ok"'

@@ -119,6 +119,27 @@ kw_bg_syslog() {
 	KW_PIDS+=("$KW_LAST_PID")
 }
 
+# kw_bg_syslog_ready SECONDS NS LOGFILE CMD...: kw_bg_syslog for a daemon given
+# `--ready-fd 3` (in CMD): fd 3 is a FIFO, and this returns 0 once the daemon wrote READY=1
+# there (keepwatchd: after its first link, address and socket dumps), 1 if it exited first
+# or SECONDS ran out. No fixed sleep: readiness, not hope.
+kw_bg_syslog_ready() {
+	local limit=$1 fifo rfd line=""
+	shift
+	fifo=$(mktemp -u "$KW_TMP/ready.XXXXXX")
+	mkfifo "$fifo" || return 1
+	exec {rfd}<>"$fifo" # read-write: never blocks, whether or not the daemon opens it
+	{ kw_bg_syslog "$@"; } 3>"$fifo"
+	rm -f "$fifo"
+	for _ in $(seq 1 $((limit * 10))); do
+		read -r -t 0.1 -u "$rfd" line && break
+		kill -0 "$KW_LAST_PID" 2>/dev/null || break
+	done
+	[ -n "$line" ] || read -r -t 0.05 -u "$rfd" line
+	exec {rfd}<&-
+	[ "$line" = READY=1 ]
+}
+
 # kw_stop PID: SIGTERM, wait up to 2 s, then SIGKILL. Returns the exit status.
 kw_stop() {
 	local rc

@@ -38,14 +38,19 @@ wd_config() {
 	} >"$f"
 }
 
-# wd_daemon CONFIG [ARGS...]: keepwatchd in NS_SRV with our syslog; waits for its start.
+# wd_daemon CONFIG [ARGS...]: keepwatchd in NS_SRV with our syslog; returns once it is
+# ready (--ready-fd: its first dumps are done, so every later loss is seen).
 wd_daemon() {
-	local cfg=$1
+	local cfg=$1 ready=0
 	shift
-	kw_bg_syslog "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" -c "$cfg" "$@"
+	kw_bg_syslog_ready 10 "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" \
+		-c "$cfg" --ready-fd 3 "$@" && ready=1
 	WD_DAEMON=$KW_LAST_PID
-	kw_grep_wait 10 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=start" ||
-		{ cat "$WD_DIR/keepwatchd.err"; kw_die "keepwatchd did not start"; }
+	if [ "$ready" != 1 ] ||
+		! kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=start"; then
+		cat "$WD_DIR/keepwatchd.err"
+		kw_die "keepwatchd did not become ready"
+	fi
 }
 
 # wd_relay_setup [RELAY ARGS...]: sink on 127.0.0.1:2001, relay on SRV:2000 -> sink,

@@ -2,8 +2,8 @@
  * until SIGTERM, plus precise CLOCK_MONOTONIC stamps of events and of the errors owners read.
  *
  * connfarm listen  [-n N] [-k I,N,C] [-e FILE] ADDR PORT[,PORT...]
- * connfarm connect [-k I,N,C] [-b ADDR] [-r RATE] [-m MAX] [-e FILE] ADDR PORT:COUNT[,...]
- * connfarm event FILE addr-del IFNAME ADDR/PLEN | link-down IFNAME
+ * connfarm connect [-k I,N,C] [-b ADDR]... [-r RATE] [-m MAX] [-e FILE] ADDR PORT:COUNT[,...]
+ * connfarm event FILE addr-del IFNAME ADDR/PLEN | link-down IFNAME | route-del DST/PLEN
  * connfarm run FILE CMD [ARG...]        connfarm loop INTERVAL_MS DURATION_MS CMD [ARG...]
  * connfarm sniff FILE IFNAME PORT       connfarm now
  * "ready N" on stdout once N connections are held; with -e, every socket's first error is
@@ -42,6 +42,7 @@
 #define FARM_CONNECT_WINDOW 256u /* connects in flight: keeps SYN queues from overflowing */
 #define FARM_BACKLOG 4096
 #define FARM_EVENTS 1024
+#define FARM_MAX_BINDS 256 /* -b given more than once: connections take them in turn */
 
 enum { FD_FREE, FD_CONNECTING, FD_HELD, FD_DEAD /* error read, close deferred */ };
 enum { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER };
@@ -61,9 +62,10 @@ struct farm {
 	bool listen, ka;
 	int ka_idle, ka_intvl, ka_cnt;
 	int ep, sigfd, timerfd;
-	struct sockaddr_storage peer, bind;
+	struct sockaddr_storage peer, bind[FARM_MAX_BINDS];
 	socklen_t peer_len;
 	bool have_bind;
+	unsigned n_binds, next_bind;
 	struct farm_target tgt[FARM_MAX_PORTS];
 	unsigned n_tgt, want, held, pending, failed, max_failures;
 	bool ready_said, done_said;
@@ -97,9 +99,10 @@ static int die_usage(void)
 {
 	fprintf(stderr,
 		"usage: connfarm listen  [-n N] [-k IDLE,INTVL,CNT] [-e FILE] ADDR PORT[,PORT...]\n"
-		"       connfarm connect [-k IDLE,INTVL,CNT] [-b ADDR] [-r RATE -m MAX] [-e FILE]\n"
+		"       connfarm connect [-k IDLE,INTVL,CNT] [-b ADDR]... [-r RATE -m MAX] [-e FILE]\n"
 		"                        ADDR PORT:COUNT[,PORT:COUNT...]\n"
-		"       connfarm event FILE addr-del IFNAME ADDR/PLEN | link-down IFNAME\n"
+		"       connfarm event FILE addr-del IFNAME ADDR/PLEN | link-down IFNAME |\n"
+		"                           route-del DST/PLEN\n"
 		"       connfarm run FILE CMD [ARG...]\n"
 		"       connfarm loop INTERVAL_MS DURATION_MS CMD [ARG...]\n"
 		"       connfarm sniff FILE IFNAME PORT\n"
@@ -281,7 +284,7 @@ static int open_one(struct farm *f, unsigned t)
 	if (!rc && f->have_bind) {
 		/* the port is chosen at connect time, per destination, not per bind */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&f->bind, f->peer_len) < 0)
+		if (bind(fd, (struct sockaddr *)&f->bind[f->next_bind++ % f->n_binds], f->peer_len) < 0)
 			rc = -errno;
 	}
 	if (!rc && connect(fd, (struct sockaddr *)&dst, f->peer_len) < 0 && errno != EINPROGRESS)
@@ -599,8 +602,11 @@ static int cmd_farm(int argc, char **argv, bool listen)
 			break;
 		case 'e': f.errfile = optarg; break;
 		case 'b':
-			if (parse_addr(optarg, 0, &f.bind, &f.peer_len) < 0)
+			if (f.n_binds == FARM_MAX_BINDS ||
+			    parse_addr(optarg, 0, &f.bind[f.n_binds], &f.peer_len) < 0 ||
+			    (f.n_binds && f.bind[f.n_binds].ss_family != f.bind[0].ss_family))
 				return die_usage();
+			f.n_binds++;
 			f.have_bind = true;
 			break;
 		case 'r': f.rate = strtod(optarg, NULL); break;
@@ -611,7 +617,7 @@ static int cmd_farm(int argc, char **argv, bool listen)
 	if (argc - optind != 2 || parse_targets(&f, argv[optind + 1]) < 0 ||
 	    (f.rate > 0 && (listen || !f.churn_max)) ||
 	    (!listen && parse_addr(argv[optind], 0, &f.peer, &f.peer_len) < 0) ||
-	    (f.have_bind && f.bind.ss_family != f.peer.ss_family))
+	    (f.have_bind && f.bind[0].ss_family != f.peer.ss_family))
 		return die_usage();
 	if (listen)
 		f.want = (unsigned)want;
@@ -671,13 +677,45 @@ out:
 	return rc;
 }
 
-/* The link or address event, issued over rtnetlink so no process start-up hides in it. */
+/* route-del DST/PLEN: the main table's route for that prefix, whatever its next hop. */
+static int event_route_del(struct nlmsghdr *nlh, char *prefix)
+{
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	char *slash = strchr(prefix, '/');
+	unsigned char a[16];
+
+	if (!slash)
+		return -1;
+	*slash = 0;
+	nlh->nlmsg_type = RTM_DELROUTE;
+	rtm->rtm_dst_len = (unsigned char)atoi(slash + 1);
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	if (inet_pton(AF_INET, prefix, a) == 1) {
+		rtm->rtm_family = AF_INET;
+		mnl_attr_put(nlh, RTA_DST, 4, a);
+	} else if (inet_pton(AF_INET6, prefix, a) == 1) {
+		rtm->rtm_family = AF_INET6;
+		mnl_attr_put(nlh, RTA_DST, 16, a);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The link, address or route event, issued over rtnetlink so no process start-up hides
+ * in it. */
 static int cmd_event(int argc, char **argv)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	unsigned idx;
 
+	if (argc == 4 && strcmp(argv[2], "route-del") == 0) {
+		if (event_route_del(nlh, argv[3]) < 0)
+			return die_usage();
+		return rtnl_request(nlh, argv[1]) < 0 ? 1 : 0;
+	}
 	if (argc < 4)
 		return die_usage();
 	idx = if_nametoindex(argv[3]);

@@ -45,11 +45,34 @@ static void watch_print(const char *what, const struct linkmon_link *l,
 	       l->name[0] ? l->name : "-", l->flags, addr);
 }
 
+/* Route and rule events go on lines of their own, and only with --routes. */
+static void watch_print_route(const struct linkmon_event *ev)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ev->kind == LM_RULE_CHANGED) {
+		printf("event=%s family=%u table=%u\n", linkmon_event_name(ev->kind),
+		       ev->rule.family, ev->rule.table);
+		return;
+	}
+	if (!inet_ntop(ev->route.family, ev->route.dst, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	printf("event=%s dst=%s/%u type=%u table=%u oif=%d gateway=%d\n",
+	       linkmon_event_name(ev->kind), ip, ev->route.dst_len, ev->route.type, ev->route.table,
+	       ev->route.oif, ev->route.gateway);
+}
+
 static void watch_event(void *arg, const struct linkmon_event *ev)
 {
+	const bool *routes = arg;
 	char what[64];
 
-	(void)arg;
+	if (ev->kind == LM_ROUTE_CHANGED || ev->kind == LM_ROUTE_REMOVED ||
+	    ev->kind == LM_RULE_CHANGED) {
+		if (*routes)
+			watch_print_route(ev);
+		return;
+	}
 	snprintf(what, sizeof(what), "event=%s", linkmon_event_name(ev->kind));
 	watch_print(what, &ev->link, &ev->addr);
 }
@@ -76,7 +99,9 @@ static int watch_raw(const sigset_t *waitmask)
 	struct pollfd pfd;
 	int err = 0;
 
-	if (!nl || mnl_socket_bind(nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+	if (!nl || mnl_socket_bind(nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+					   RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_RULE |
+					   (1u << (RTNLGRP_IPV6_RULE - 1)),
 				   MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto out;
@@ -112,6 +137,7 @@ static void watch_usage(FILE *f)
 		   "  --rcvbuf BYTES  shrink the event socket's buffer (to provoke ENOBUFS)\n"
 		   "  --delay-ms MS   wait this long (<= 10000) after each wake-up before reading\n"
 		   "  --dump          print the initial tables as link/addr lines\n"
+		   "  --routes        also print route and rule events (event=route-... dst=...)\n"
 		   "  --raw           no linkmon: print each kernel message as\n"
 		   "                  raw type=N len=N hex=... (how the test fixtures were made)\n"
 		   "Exits on SIGTERM/SIGINT after a 'stats ...' line.\n");
@@ -156,10 +182,12 @@ int main(int argc, char **argv)
 		{"delay-ms", required_argument, NULL, 'd'},
 		{"dump", no_argument, NULL, 'D'},
 		{"raw", no_argument, NULL, 'R'},
+		{"routes", no_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	long rcvbuf = 0, delay_ms = 0;
+	static bool routes;
 	bool dump = false, raw = false;
 	struct sigaction sa;
 	sigset_t block, waitmask;
@@ -171,6 +199,10 @@ int main(int argc, char **argv)
 			continue;
 		if (c == 'd' && watch_parse_int(optarg, 10000, &delay_ms) == 0)
 			continue;
+		if (c == 'o') {
+			routes = true;
+			continue;
+		}
 		if (c == 'D' || c == 'R') {
 			*(c == 'D' ? &dump : &raw) = true;
 			continue;
@@ -197,7 +229,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "linkmon_watch: raw socket: %s\n", strerror(-err));
 		return err < 0 ? 1 : 0;
 	}
-	err = linkmon_open(&lm, watch_event, NULL);
+	err = linkmon_open(&lm, watch_event, &routes);
 	if (err < 0) {
 		fprintf(stderr, "linkmon_watch: linkmon_open: %s\n", strerror(-err));
 		return 1;

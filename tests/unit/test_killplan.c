@@ -82,6 +82,62 @@ static void test_budget(void)
 	conns[2].deferred = REASON_NONE;
 }
 
+/* One verdict kill asked for at now: was it granted? */
+static bool take_at(struct killplan *kp, uint64_t now)
+{
+	struct kw_acts a = { 0 };
+	bool granted;
+
+	verdicts_clear();
+	file(REASON_IDLE, &conns[0]);
+	CHECK(killplan_plan(kp, &cfg, false, by, now, &a) == 0 && a.n == 1, "plan at %llu",
+	      (unsigned long long)now);
+	granted = a.n == 1 && a.v[0].kind == ACT_KILL;
+	kw_acts_free(&a);
+	verdicts_clear();
+	return granted;
+}
+
+/* The budget is a sliding second: kills spread over one fixed second plus the start of the
+ * next cannot add up to more than the limit in any 1000 ms. */
+static void test_budget_sliding(void)
+{
+	struct killplan kp = { 0 };
+	uint64_t granted[4096];
+	size_t n = 0;
+	uint64_t seed = 12345, t = 5000;
+	bool ok = true;
+
+	CHECK(take_at(&kp, 1000) && take_at(&kp, 1900), "two kills in a second");
+	CHECK(take_at(&kp, 2000), "1000 left the window (1000, 2000]: a slot is free");
+	CHECK(!take_at(&kp, 2001), "1900 and 2000 are both within a second of 2001");
+	CHECK(!take_at(&kp, 2899), "still two within (1899, 2899]");
+	CHECK(take_at(&kp, 2900), "1900 left at 2900");
+
+	/* Random asks against the model: granted whenever fewer than 2 kills lie in the last
+	 * 1000 ms, and never 3 within 1000 ms. */
+	memset(&kp, 0, sizeof(kp));
+	for (int i = 0; i < 4000; i++) {
+		size_t recent = 0;
+		bool want;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		t += (seed >> 33) % 700; /* 0..699 ms apart, sometimes several in one ms */
+		for (size_t j = n; j > 0 && granted[j - 1] + 1000 > t; j--)
+			recent++;
+		want = recent < 2;
+		if (take_at(&kp, t) != want)
+			ok = false;
+		if (want && n < sizeof(granted) / sizeof(granted[0]))
+			granted[n++] = t;
+	}
+	CHECK(ok, "sliding budget matches the model on 4000 random asks");
+	for (size_t j = 2; j < n; j++)
+		if (granted[j] - granted[j - 2] < 1000)
+			ok = false;
+	CHECK(ok && n > 100, "never three kills within 1000 ms (%zu granted)", n);
+}
+
 static void test_dry_run(void)
 {
 	struct killplan kp = { 0 };
@@ -139,6 +195,7 @@ int main(void)
 	CHECK(config_load_string("t.ini", config_text, &cfg, NULL, NULL) == 0, "config");
 	CHECK(cfg.n_services == 2 && cfg.global.max_kills_per_second == 2, "as written");
 	test_budget();
+	test_budget_sliding();
 	test_dry_run();
 	test_link_loss_log();
 	config_free(&cfg);

@@ -537,7 +537,8 @@ static void test_checker_rejects(void)
 static void test_reason_names(void)
 {
 	static const char *const want[] = { "keepalive", "zero-window", "idle", "unacked",
-					    "link-down", "link-removed", "addr-removed" };
+					    "link-down", "link-removed", "addr-removed",
+					    "route-removed" };
 
 	CHECK(metrics_reason_name(REASON_NONE) == NULL, "REASON_NONE has no name");
 	CHECK(metrics_reason_name(METRICS_REASON_SLOTS) == NULL, "out of range has no name");
@@ -614,6 +615,7 @@ static void test_counters(const char *dir)
 	m.kills_deferred = 3;
 	m.netlink_resyncs = 1;
 	m.netlink_malformed = 4;
+	m.route_lookups = 100;
 	m.reloads_failed = 1;
 	metrics_observe_poll(&m, 50);
 	metrics_observe_poll(&m, 100); /* on a bound: le is inclusive */
@@ -645,6 +647,7 @@ static void test_counters(const char *dir)
 	CHECK(prom_get(&prom, "keepwatch_kills_deferred_total", "", NULL) == 3, "deferred");
 	CHECK(prom_get(&prom, "keepwatch_netlink_resyncs_total", "", NULL) == 1, "resyncs");
 	CHECK(prom_get(&prom, "keepwatch_netlink_malformed_total", "", NULL) == 4, "malformed");
+	CHECK(prom_get(&prom, "keepwatch_route_lookups_total", "", NULL) == 100, "route lookups");
 	CHECK(prom_get(&prom, "keepwatch_config_reloads_total", "result=\"failed\"", NULL) == 1,
 	      "failed reloads");
 	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_bucket", "", "0.0001") == 2,

@@ -225,7 +225,11 @@ static void test_malformed(void)
 	CHECK(rc == 0 && c.info_len == 0, "unknown attribute ignored, no tcp_info (rc %d)", rc);
 	nlh = build();
 	rc = sockdiag_decode(nlh, &c);
-	CHECK(rc == 0 && c.sport == 2000, "no attributes at all (rc %d)", rc);
+	CHECK(rc == 0 && c.sport == 2000 && c.mark == 0, "no attributes at all (rc %d)", rc);
+	nlh = build();
+	mnl_attr_put_u32(nlh, INET_DIAG_MARK, 0x2a);
+	rc = sockdiag_decode(nlh, &c);
+	CHECK(rc == 0 && c.mark == 0x2a, "INET_DIAG_MARK is the socket's mark (rc %d)", rc);
 }
 
 int main(void)

@@ -172,7 +172,6 @@ static void daemon_metrics_dir(struct kw_daemon *d)
 			strerror(-err));
 }
 
-
 /* STATUS= (and READY=1 when ready): what is watched and how it would be killed. */
 static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
 {

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "keepwatch/config.h"
+#include "keepwatch/config_filter.h"
 #include "keepwatch/config_read.h"
 #include "keepwatch/enforce.h"
 #include "keepwatch/log.h"
@@ -656,6 +657,14 @@ int config_load_mem(const char *name, const char *buf, size_t len, struct kw_con
 	if (ld->sys_err && err)
 		err(arg, name, 0, "", strerror(-ld->sys_err));
 	free(ld);
+	/* valid key by key, but the kernel must also take its filters */
+	if (rc == 0) {
+		rc = config_filter_check(&tmp, err, arg);
+		if (rc == -E2BIG)
+			rc = -EINVAL;
+		else if (rc < 0 && err)
+			err(arg, name, 0, "", strerror(-rc));
+	}
 	if (rc < 0)
 		free(tmp.services);
 	else

@@ -43,13 +43,17 @@ static void daemon_apply_logging(const struct kw_daemon *d)
 	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility, d->verbose ? LOG_DEBUG : g->log_level);
 }
 
-/* The privilege steps say why they failed; the line is said here, once. */
+/* The privilege steps say why they failed; the line is said here, once. After the drop,
+ * the switched user must still be able to read the config: a SIGHUP reloads it as that
+ * user, and one that would fail is refused at start instead. */
 static int daemon_privs(struct kw_daemon *d, bool drop)
 {
-	struct privs_why why;
+	struct privs_why why = { 0 };
 	bool ptrace = d->ns.enf.any; /* enforce_keepalive: pidfd_getfd on the services' sockets */
 	int err = drop ? privs_drop_keep(d->cfg.global.user, &ptrace, &why) : privs_check(&why);
 
+	if (err == 0 && drop)
+		err = privs_check_config(d->config_path, d->cfg.global.user, &why);
 	if (err < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"%s%s%s", why.error,
 			why.hint ? " hint=\"" : "", why.hint ? why.hint : "", why.hint ? "\"" : "");
@@ -70,7 +74,6 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 static void daemon_privs_reload(struct kw_daemon *d)
 {
 	struct privs_why why;
-	int err;
 
 	if (d->ns.enf.any && !d->ptrace_kept) {
 		log_msg(LOG_WARNING,
@@ -81,7 +84,7 @@ static void daemon_privs_reload(struct kw_daemon *d)
 	}
 	if (d->ns.enf.any || !d->ptrace_kept)
 		return;
-	if ((err = privs_drop_ptrace(&why)) < 0) {
+	if (privs_drop_ptrace(&why) < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"", why.error);
 		return;
 	}
@@ -111,6 +114,45 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 		(void)watch_look_at(&ns->watch, ch[i].cookie, now + ch[i].look_ms);
 }
 
+/* The link events of this read, held back by daemon_on_link until the kills are done. */
+static void daemon_say_link_events(struct kw_daemon *d, struct kw_netns *ns)
+{
+	for (size_t i = 0; i < d->n_said_later; i++)
+		report_link_event(&d->metrics, &ns->lm, &d->said_later[i].ev,
+				  &d->said_later[i].news);
+	d->n_said_later = 0;
+}
+
+/* A deleted link announces down a moment before it leaves the namespace's index, so a
+ * link-down with link_grace = 0 may have been a deletion: the kills are done by now, and a
+ * short bounded look (up to DAEMON_NAME_WAIT_US) only delays their lines, to name the
+ * cause right (link-removed). */
+#define DAEMON_NAME_WAIT_US 2000
+#define DAEMON_NAME_STEP_US 100
+
+static bool daemon_unsure(const struct kw_netns *ns, const struct kw_act *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].why == REASON_LINK_DOWN &&
+		    linkstate_may_be_deleted(&ns->ls, v[i].conn->ifindex))
+			return true;
+	return false;
+}
+
+static void daemon_name_losses(struct kw_netns *ns, struct kw_act *v, size_t n)
+{
+	if (!daemon_unsure(ns, v, n))
+		return;
+	for (int waited = 0; waited < DAEMON_NAME_WAIT_US; waited += DAEMON_NAME_STEP_US) {
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted);
+		if (!daemon_unsure(ns, v, n))
+			break;
+		usleep(DAEMON_NAME_STEP_US);
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i].why = linkstate_rename(&ns->ls, v[i].conn->ifindex, v[i].why);
+}
+
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
 		       uint64_t took_us)
@@ -120,11 +162,16 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	int err;
 
 	report_pass(&d->metrics, &rv, p, took_us);
+	/* nft resets confirmed gone: their elements go now, so a new connection reusing the
+	 * 4-tuple is not reset for the rest of nft_timeout */
+	report_nft_release(killer_release(&ns->killer, p->gone.v, p->gone.n));
 	err = killplan_plan(&d->plan, &d->cfg, d->dry_run, p->by, now, &acts);
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=plan error=\"%s\"", strerror(-err));
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
+	daemon_name_losses(ns, acts.v, acts.n);
+	daemon_say_link_events(d, ns); /* the events first, then what was done about them */
 	report_acts(&d->metrics, &rv, acts.v, acts.n);
 	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass */
 	err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now);
@@ -157,6 +204,25 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 			   d->ns.lm.malformed + d->ns.sd.malformed);
 	report_count_routes(&d->metrics, d->ns.rl.lookups, d->ns.rl.malformed);
 	report_metrics_write(&d->metrics, path, now);
+}
+
+static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns);
+
+/* The metrics file's directory is opened once (before privileges are dropped, and again
+ * when a reload names another one): a parent swapped for a symlink later cannot redirect
+ * a root-owned write. */
+static void daemon_metrics_dir(struct kw_daemon *d)
+{
+	const char *path = d->cfg.global.metrics_file;
+	int err;
+
+	if (!path || !path[0])
+		return;
+	if (d->metrics.dir_open && d->metrics.dir_for && !strcmp(d->metrics.dir_for, path))
+		return;
+	if ((err = metrics_open_dir(&d->metrics, path)) < 0)
+		log_msg(LOG_ERR, "action=error what=metrics-dir file=%s error=\"%s\"", path,
+			strerror(-err));
 }
 
 /* STATUS= (and READY=1 when ready): what is watched and how it would be killed. */
@@ -205,15 +271,20 @@ static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t
 	netns_route_pass_free(&rp);
 }
 
-/* A link_grace that ended, a due route pass, then the poll when it is due. */
+/* A resync retry, a link_grace that ended, a due route pass, then the poll when it is
+ * due. */
 static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
 	struct watch_pass p = { 0 };
 	uint64_t t0;
 
+	if (linkstate_resync_due(&ns->ls, now))
+		daemon_netlink_read(d, ns);
 	if (linkstate_grace_poll(&ns->ls, &d->cfg, now)) {
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted);
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
+		linkstate_purge_removed(&ns->ls);
 	}
 	if (routestate_due(&ns->ls.routes) <= now)
 		daemon_route_pass(d, ns, now);
@@ -270,40 +341,65 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 	d->timer_at = at;
 }
 
-/* linkmon's callback, while it dispatches: the event is applied, reported, and a new loss
- * judged on the known table at once; newborns wait for the dump after the dispatch. */
+/* linkmon's callback, while it dispatches: the event is applied, and said once the burst's
+ * kills are done (no syslog write before the destroys); losses are judged once the whole
+ * burst is read (daemon_netlink_read), since a deleted link announces down, then address
+ * removals, then RTM_DELLINK, and the cause is the last. */
 static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 {
 	struct kw_netns *ns = arg;
 	struct kw_daemon *d = ns->owner;
-	uint64_t now = kw_now_ms();
 	struct linkstate_news news;
-	struct watch_pass p = { 0 };
 
-	linkstate_apply(&ns->ls, &ns->lm, ev, now, &news);
-	report_link_event(&d->metrics, &ns->lm, ev, &news);
-	if (!news.loss)
-		return;
-	(void)watch_judge_losses(&ns->watch, now, &p);
-	daemon_act(d, ns, &p, now, 0);
-	watch_request_discovery(&ns->watch);
+	linkstate_apply(&ns->ls, &ns->lm, ev, kw_now_ms(), &news);
+	if (news.loss)
+		watch_request_discovery(&ns->watch);
+	if (d->n_said_later == d->cap_said_later) {
+		size_t cap = d->cap_said_later ? 2 * d->cap_said_later : 16;
+		struct daemon_link_news *v = realloc(d->said_later, cap * sizeof(*v));
+
+		if (!v) { /* said now rather than never */
+			report_link_event(&d->metrics, &ns->lm, ev, &news);
+			return;
+		}
+		d->said_later = v;
+		d->cap_said_later = cap;
+	}
+	d->said_later[d->n_said_later++] = (struct daemon_link_news){ .ev = *ev, .news = news };
+}
+
+/* One rtnetlink read: the events, then their losses judged once on the known table, then
+ * one dump for connections born since the last look. A failed resync is retried on a
+ * timer with backoff (linkstate_resync_result), not only at the next event. */
+static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
+{
+	struct watch_pass p = { 0 };
+	uint64_t now, retry_ms;
+	int err = linkmon_dispatch(&ns->lm);
+
+	now = kw_now_ms();
+	retry_ms = linkstate_resync_result(&ns->ls, ns->lm.resync_pending, now);
+	if (err < 0)
+		report_netlink_error(err, retry_ms);
+	if (linkstate_burst_end(&ns->ls, linkmon_unlisted)) {
+		(void)watch_judge_losses(&ns->watch, now, &p);
+		daemon_act(d, ns, &p, now, 0);
+		linkstate_purge_removed(&ns->ls);
+	}
+	daemon_say_link_events(d, ns);
+	/* Connections born since the last look on a lost link: one dump, right now. */
+	if (ns->watch.discovery_due)
+		daemon_discover(d, ns, kw_now_ms());
 }
 
 static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	struct kw_netns *ns = arg;
-	struct kw_daemon *d = ns->owner;
-	int err;
 
 	(void)lp;
 	(void)fd;
 	(void)events;
-	err = linkmon_dispatch(&ns->lm);
-	if (err < 0)
-		log_msg(LOG_ERR, "action=error what=rtnetlink error=\"%s\"", strerror(-err));
-	/* Connections born since the last look on a lost link: one dump, right now. */
-	if (ns->watch.discovery_due)
-		daemon_discover(d, ns, kw_now_ms());
+	daemon_netlink_read(ns->owner, ns);
 }
 
 static void daemon_reload(struct kw_daemon *d)
@@ -330,6 +426,7 @@ static void daemon_reload(struct kw_daemon *d)
 	report_reload(&d->metrics, true);
 	enforcer_configure(&d->ns.enf, &d->cfg);
 	daemon_privs_reload(d);
+	daemon_metrics_dir(d);
 	if ((err = watch_remap(&d->ns.watch)) < 0)
 		log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
 	if ((err = watch_setup(&d->ns.watch)) < 0)
@@ -416,6 +513,7 @@ static int daemon_open(struct kw_daemon *d)
 static void daemon_close(struct kw_daemon *d)
 {
 	netns_close(&d->ns);
+	free(d->said_later);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
 	if (d->signal_fd >= 0)
@@ -445,6 +543,8 @@ int daemon_run(struct kw_daemon *d)
 		err = daemon_privs(d, false);
 	if (err == 0)
 		err = daemon_open(d);
+	if (err == 0)
+		daemon_metrics_dir(d);
 	if (err == 0)
 		err = daemon_privs(d, true);
 	if (err < 0) {

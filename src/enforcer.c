@@ -582,7 +582,7 @@ static int enf_item_pid_cmp(const void *a, const void *b)
 /* One pidfd per process for all of its sockets. */
 static void enforcer_apply(struct enforcer *e, const struct enforcer_env *env)
 {
-	struct enforcer_item **v = malloc(e->n * sizeof(*v));
+	struct enforcer_item **v = malloc(e->n * sizeof(struct enforcer_item *));
 	size_t n = 0;
 
 	if (!v)
@@ -590,7 +590,7 @@ static void enforcer_apply(struct enforcer *e, const struct enforcer_env *env)
 	for (size_t i = 0; i < e->n; i++)
 		if (!e->v[i].done && e->v[i].pid)
 			v[n++] = &e->v[i];
-	qsort(v, n, sizeof(*v), enf_item_pid_cmp);
+	qsort(v, n, sizeof(struct enforcer_item *), enf_item_pid_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		int pidfd = enforce_sock_pidfd(v[i]->pid);

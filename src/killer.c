@@ -185,3 +185,22 @@ bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, 
 		changed |= killer_destroy(k, sd, batch, nb, nft_timeout_ms, now);
 	return changed;
 }
+
+int killer_release(struct killer *k, struct watch_conn *const *v, size_t n)
+{
+	int first = 0;
+
+	if (!k->nft_open)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct watch_conn *e = v[i];
+		int err;
+
+		if (e->fate != FATE_NFT)
+			continue;
+		err = nft_killer_del(&k->nft, e->family, e->src, e->sport, e->dst, e->dport);
+		if (err < 0 && err != -ENOENT && first == 0)
+			first = err;
+	}
+	return first;
+}

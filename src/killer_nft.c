@@ -22,6 +22,7 @@
 #include <libnftnl/table.h>
 
 #include "keepwatch/killer_nft.h"
+#include "keepwatch/nlutil.h"
 
 /* nft's own datatype numbers, combined 6 bits per field the way nft encodes a
  * concatenation; the kernel only stores them, but `nft list` uses them to print the set. */
@@ -98,6 +99,32 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* mnl_socket_recvfrom() without its blind spot: a datagram another process unicast to our
+ * port id (a forged ACK or error) is dropped, returning 0; else the length or -1/errno. */
+static ssize_t nft_recv(struct nft_killer *k, char *buf, size_t len)
+{
+	struct sockaddr_nl sa;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+			      .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(mnl_socket_get_fd(k->nl), &msg, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (!nlutil_from_kernel(&msg)) {
+		k->foreign++;
+		return 0;
+	}
+	if (msg.msg_flags & MSG_TRUNC) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return n;
+}
+
 /* Sends the batch and reads until every message is acknowledged. Returns the first
  * error the kernel reported, 0 when all succeeded, or -ETIMEDOUT. */
 static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
@@ -114,7 +141,9 @@ static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
 	if (mnl_socket_sendto(k->nl, mnl_nlmsg_batch_head(nb->b), mnl_nlmsg_batch_size(nb->b)) < 0)
 		return -errno;
 	while (st.acks < nb->msgs && !st.batch_failed) {
-		n = mnl_socket_recvfrom(k->nl, buf, sizeof(buf));
+		n = nft_recv(k, buf, sizeof(buf));
+		if (n == 0)
+			continue;
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return st.err ? st.err : -ETIMEDOUT;
@@ -363,8 +392,10 @@ void nft_killer_close(struct nft_killer *k)
 	memset(k, 0, sizeof(*k));
 }
 
-int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
-		   const void *raddr, uint16_t rport, uint64_t timeout_ms)
+/* One set-element message for the tuple: NEWSETELEM with a timeout, or DELSETELEM
+ * (timeout_ms 0). */
+static int nft_elem_op(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		       const void *raddr, uint16_t rport, uint64_t timeout_ms, bool del)
 {
 	struct nftnl_set_elem *e = NULL;
 	struct nftnl_set *s = NULL;
@@ -374,7 +405,7 @@ int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t
 	int len, err;
 
 	len = nft_encode_tuple(family, laddr, lport, raddr, rport, key, sizeof(key));
-	if (len < 0 || timeout_ms == 0 || !k->nl)
+	if (len < 0 || (!del && timeout_ms == 0) || !k->nl)
 		return -EINVAL;
 	s = nftnl_set_alloc();
 	e = nftnl_set_elem_alloc();
@@ -388,11 +419,13 @@ int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t
 			  family == AF_INET ? NFT_KILLER_SET4 : NFT_KILLER_SET6);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
-	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	if (!del)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	nftnl_set_elem_add(s, e);
 	e = NULL; /* the set owns it now */
 	nft_batch_init(nb, k->seq);
-	nlh = nft_batch_msg(nb, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+	nlh = nft_batch_msg(nb, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			    del ? 0 : NLM_F_CREATE);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	err = nft_batch_next(nb);
 	if (!err)
@@ -408,4 +441,18 @@ out:
 	if (s)
 		nftnl_set_free(s);
 	return err;
+}
+
+int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		   const void *raddr, uint16_t rport, uint64_t timeout_ms)
+{
+	if (timeout_ms == 0)
+		return -EINVAL;
+	return nft_elem_op(k, family, laddr, lport, raddr, rport, timeout_ms, false);
+}
+
+int nft_killer_del(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		   const void *raddr, uint16_t rport)
+{
+	return nft_elem_op(k, family, laddr, lport, raddr, rport, 0, true);
 }

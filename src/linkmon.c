@@ -224,6 +224,15 @@ static bool lm_foreign(const struct nlmsghdr *nlh, bool link)
 	return family != AF_INET && family != AF_INET6;
 }
 
+/* Is the device gone from the namespace's index (unregistering) though RTM_DELLINK has
+ * not come yet? Only ENODEV/ENXIO say so; any other failure says nothing. */
+bool linkmon_unlisted(int ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	return !if_indextoname((unsigned)ifindex, name) && (errno == ENXIO || errno == ENODEV);
+}
+
 static int lm_apply_link(struct linkmon *lm, const struct nlmsghdr *nlh, bool quiet)
 {
 	const struct linkmon_link *old;
@@ -251,6 +260,14 @@ static int lm_apply_link(struct linkmon *lm, const struct nlmsghdr *nlh, bool qu
 	err = link_table_put(lm, &l);
 	if (err < 0)
 		return err;
+	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && linkmon_unlisted(l.ifindex)) {
+		/* Being deleted: the kernel announces the down, flushes the addresses and only
+		 * after an RCU grace period sends RTM_DELLINK; the device is unlisted already.
+		 * Say what happens now, so that no loss is blamed on the down or the addresses. */
+		lm_emit_link(lm, LM_LINK_REMOVED, link_table_find(lm, l.ifindex));
+		link_table_del(lm, l.ifindex);
+		return 0;
+	}
 	if (!quiet)
 		lm_link_transition(lm, before, link_table_find(lm, l.ifindex));
 	return 0;

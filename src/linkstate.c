@@ -1,7 +1,9 @@
 /* keepwatch: the losses of one namespace and their grace clock — which links are down
  * since when, which addresses are gone — and what they mean for one connection. */
-#include <string.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "keepwatch/linkstate.h"
@@ -35,11 +37,6 @@ static bool linkstate_pending(const struct linkstate *ls, size_t i, uint64_t *si
 	return false;
 }
 
-void linkstate_free(struct linkstate *ls)
-{
-	routestate_free(&ls->routes);
-}
-
 void linkstate_route_lost(struct linkstate *ls, uint64_t now)
 {
 	routestate_loss_at(&ls->routes, now);
@@ -60,26 +57,37 @@ enum kill_reason linkstate_verdict(const struct linkstate *ls, const struct link
 				   const struct linkstate_conn *c, uint64_t grace_ms, uint64_t now)
 {
 	const struct down_link *dl = c->ifindex > 0 ? linkstate_down_find(ls, c->ifindex) : NULL;
+	bool addr_gone = linkstate_addr_gone(ls, c->family, c->src), settling;
 
 	if (c->ifindex > 0 && ((dl && dl->removed) || !link_table_find(lm, c->ifindex)))
 		return REASON_LINK_REMOVED;
-	if (dl && now - dl->since_ms >= grace_ms)
+	/* A down link that took the address with it is the cause: no grace to wait out, only
+	 * LINKSTATE_SETTLE_MS, for a link being deleted to leave the index (link-removed). */
+	settling = dl && now - dl->since_ms < LINKSTATE_SETTLE_MS;
+	if (dl && (now - dl->since_ms >= grace_ms || (addr_gone && !settling)))
 		return REASON_LINK_DOWN;
-	if (linkstate_addr_gone(ls, c->family, c->src))
+	if (addr_gone && !settling)
 		return REASON_ADDR_REMOVED;
 	if (c->route && routestate_verdict(c->route, grace_ms, now))
 		return REASON_ROUTE_REMOVED;
 	return REASON_NONE;
 }
 
-static void linkstate_down_add(struct linkstate *ls, const struct linkmon_link *l, uint64_t now,
-			       bool removed, bool no_carrier)
+static int linkstate_down_add(struct linkstate *ls, const struct linkmon_link *l, uint64_t now,
+			      bool removed, bool no_carrier)
 {
 	struct down_link *dl = linkstate_down_find(ls, l->ifindex);
 
 	if (!dl) {
-		if (ls->n_down == LINKSTATE_MAX_DOWN) /* forget the oldest: it had its chance */
-			memmove(&ls->down[0], &ls->down[1], --ls->n_down * sizeof(ls->down[0]));
+		if (ls->n_down == ls->cap_down) {
+			size_t cap = ls->cap_down ? 2 * ls->cap_down : 16;
+			struct down_link *v = realloc(ls->down, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			ls->down = v;
+			ls->cap_down = cap;
+		}
 		dl = &ls->down[ls->n_down++];
 		dl->ifindex = l->ifindex;
 		dl->since_ms = now;
@@ -90,6 +98,77 @@ static void linkstate_down_add(struct linkstate *ls, const struct linkmon_link *
 		dl->no_carrier = false;
 	snprintf(dl->name, sizeof(dl->name), "%s", l->name);
 	dl->removed |= removed;
+	return 0;
+}
+
+void linkstate_mark_unlisted(struct linkstate *ls, bool (*unlisted)(int ifindex))
+{
+	for (size_t i = 0; i < ls->n_down; i++)
+		if (!ls->down[i].removed && !ls->down[i].no_carrier && unlisted &&
+		    unlisted(ls->down[i].ifindex))
+			ls->down[i].removed = true;
+}
+
+bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex)
+{
+	const struct down_link *dl = linkstate_down_find(ls, ifindex);
+
+	return dl && !dl->removed && !dl->no_carrier;
+}
+
+enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum kill_reason why)
+{
+	const struct down_link *dl = linkstate_down_find(ls, ifindex);
+
+	return why == REASON_LINK_DOWN && dl && dl->removed ? REASON_LINK_REMOVED : why;
+}
+
+bool linkstate_burst_end(struct linkstate *ls, bool (*unlisted)(int ifindex))
+{
+	if (!ls->loss_pending)
+		return false;
+	ls->loss_pending = false;
+	linkstate_mark_unlisted(ls, unlisted);
+	return true;
+}
+
+void linkstate_purge_removed(struct linkstate *ls)
+{
+	for (size_t i = 0; i < ls->n_down;)
+		if (ls->down[i].removed)
+			ls->down[i] = ls->down[--ls->n_down];
+		else
+			i++;
+}
+
+uint64_t linkstate_resync_result(struct linkstate *ls, bool resync_failed, uint64_t now)
+{
+	if (!resync_failed) {
+		ls->resync_retry_at = 0;
+		ls->resync_backoff_ms = 0;
+		return 0;
+	}
+	if (ls->resync_backoff_ms == 0)
+		ls->resync_backoff_ms = LINKSTATE_RESYNC_FIRST_MS;
+	else if (ls->resync_backoff_ms < LINKSTATE_RESYNC_MAX_MS / 2)
+		ls->resync_backoff_ms *= 2;
+	else
+		ls->resync_backoff_ms = LINKSTATE_RESYNC_MAX_MS;
+	ls->resync_retry_at = now + ls->resync_backoff_ms;
+	return ls->resync_backoff_ms;
+}
+
+bool linkstate_resync_due(const struct linkstate *ls, uint64_t now)
+{
+	return ls->resync_retry_at && now >= ls->resync_retry_at;
+}
+
+void linkstate_free(struct linkstate *ls)
+{
+	routestate_free(&ls->routes);
+	free(ls->down);
+	ls->down = NULL;
+	ls->n_down = ls->cap_down = 0;
 }
 
 static uint64_t linkstate_down_del(struct linkstate *ls, int ifindex, uint64_t now)
@@ -174,10 +253,11 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
-		linkstate_down_add(ls, &ev->link, now, false, ev->kind == LM_LINK_CARRIER_LOST);
+		news->err = linkstate_down_add(ls, &ev->link, now, false,
+					       ev->kind == LM_LINK_CARRIER_LOST);
 		break;
 	case LM_LINK_REMOVED:
-		linkstate_down_add(ls, &ev->link, now, true, false);
+		news->err = linkstate_down_add(ls, &ev->link, now, true, false);
 		break;
 	case LM_LINK_UP:
 		news->down_ms = linkstate_down_del(ls, ev->link.ifindex, now);
@@ -199,12 +279,16 @@ void linkstate_apply(struct linkstate *ls, const struct linkmon *lm, const struc
 	case LM_RESYNC:
 		break;
 	}
+	ls->loss_pending |= news->loss;
 }
 
 /* Did some service's link_grace after a pending loss end in (from, to]? */
 static bool linkstate_grace_ends(const struct kw_config *cfg, uint64_t since, uint64_t from,
-				 uint64_t to)
+				 uint64_t to, bool settle)
 {
+	/* a down link's settle time (LINKSTATE_SETTLE_MS) ends like a grace */
+	if (settle && since + LINKSTATE_SETTLE_MS > from && since + LINKSTATE_SETTLE_MS <= to)
+		return true;
 	for (size_t s = 0; s < cfg->n_services; s++) {
 		uint64_t end = since + cfg->services[s].link_grace_ms;
 
@@ -224,7 +308,8 @@ bool linkstate_grace_poll(struct linkstate *ls, const struct kw_config *cfg, uin
 		graces[s] = cfg->services[s].link_grace_ms;
 	routestate_prune(&ls->routes, graces, cfg->n_services, now);
 	for (size_t i = 0; !ended && linkstate_pending(ls, i, &since); i++)
-		ended = linkstate_grace_ends(cfg, since, ls->last_grace_check_ms, now);
+		ended = linkstate_grace_ends(cfg, since, ls->last_grace_check_ms, now,
+					     i < ls->n_down);
 	ls->last_grace_check_ms = now;
 	return ended;
 }
@@ -234,7 +319,12 @@ uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_con
 {
 	uint64_t since;
 
+	if (ls->resync_retry_at && ls->resync_retry_at < t)
+		t = ls->resync_retry_at;
 	for (size_t i = 0; linkstate_pending(ls, i, &since); i++) {
+		if (i < ls->n_down && since + LINKSTATE_SETTLE_MS > now &&
+		    since + LINKSTATE_SETTLE_MS < t)
+			t = since + LINKSTATE_SETTLE_MS;
 		for (size_t s = 0; s < cfg->n_services; s++) {
 			uint64_t end = since + cfg->services[s].link_grace_ms;
 

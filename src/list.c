@@ -6,6 +6,7 @@
 
 #include "keepwatch/clock.h"
 #include "keepwatch/daemon.h"
+#include "keepwatch/jsonutil.h"
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
 
@@ -20,12 +21,18 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
 	if (json) {
+		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
+		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
+
+		/* names are the operator's and the kernel's: any byte but NUL may be in them */
+		jsonutil_escape(cfg->services[e->svc].name, svc, sizeof(svc));
+		jsonutil_escape(ifname, ifn, sizeof(ifn));
 		printf("{\"service\":\"%s\",\"state\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\"}\n",
-		       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
-		       ifname, kw_timer_name(e->timer), s->timer_expires_ms,
+		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
+		       s->timer_expires_ms,
 		       s->probes, s->unacked, s->last_data_recv_ms, s->last_ack_recv_ms, e->cookie,
 		       verdict);
 		return;

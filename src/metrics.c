@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,9 @@ void metrics_init(struct kw_metrics *m)
 void metrics_free(struct kw_metrics *m)
 {
 	free(m->svc);
+	if (m->dir_open)
+		close(m->dir_fd);
+	free(m->dir_for);
 	metrics_init(m);
 }
 
@@ -266,19 +270,47 @@ int metrics_format(const struct kw_metrics *m, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
-int metrics_write(const struct kw_metrics *m, const char *path)
+/* The file name part of path ("" for a path ending in '/'). */
+static const char *metrics_base(const char *path)
 {
-	char tmp[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static int metrics_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int metrics_write_at(const struct kw_metrics *m, int dirfd, const char *base)
+{
+	char tmp[NAME_MAX + 1];
 	FILE *f = NULL;
 	int fd, rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (!base[0])
+		return -EISDIR;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", base) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	/* a leftover from a crash would make O_EXCL fail; unlinking a symlink planted there
 	 * removes the link, never its target */
-	if (unlink(tmp) < 0 && errno != ENOENT)
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
 		return -errno;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	/* node_exporter runs as another user: the file must be world-readable whatever
@@ -295,12 +327,44 @@ int metrics_write(const struct kw_metrics *m, const char *path)
 		rc = -errno;
 	/* No fsync: readers see the old or the new file either way, and a file rewritten
 	 * every second is not worth a disk flush each time. */
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, base) < 0)
 		rc = -errno;
 out:
 	if (rc < 0)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 	return rc;
+}
+
+int metrics_write(const struct kw_metrics *m, const char *path)
+{
+	int dirfd = metrics_dir_of(path), rc;
+
+	if (dirfd < 0)
+		return dirfd;
+	rc = metrics_write_at(m, dirfd, metrics_base(path));
+	close(dirfd);
+	return rc;
+}
+
+int metrics_open_dir(struct kw_metrics *m, const char *path)
+{
+	int fd = metrics_dir_of(path);
+	char *dup;
+
+	if (fd < 0)
+		return fd;
+	dup = strdup(path);
+	if (!dup) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (m->dir_open)
+		close(m->dir_fd);
+	free(m->dir_for);
+	m->dir_fd = fd;
+	m->dir_open = true;
+	m->dir_for = dup;
+	return 0;
 }
 
 int metrics_maybe_write(struct kw_metrics *m, const char *path, uint64_t now_ms)
@@ -313,7 +377,11 @@ int metrics_maybe_write(struct kw_metrics *m, const char *path, uint64_t now_ms)
 		return 0;
 	m->written = true;
 	m->last_write_ms = now_ms;
-	rc = metrics_write(m, path);
+	rc = 0;
+	if (!m->dir_open || strcmp(m->dir_for, path) != 0)
+		rc = metrics_open_dir(m, path);
+	if (rc == 0)
+		rc = metrics_write_at(m, m->dir_fd, metrics_base(path));
 	m->last_error = rc < 0 ? rc : 0;
 	return rc < 0 ? rc : 1;
 }

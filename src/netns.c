@@ -31,6 +31,7 @@ void netns_close(struct kw_netns *ns)
 	watch_clear(&ns->watch);
 	enforcer_free(&ns->enf);
 	killer_close(&ns->killer);
+	linkstate_free(&ns->ls);
 	linkmon_close(&ns->lm);
 	routelookup_close(&ns->rl);
 	routestate_batch_free(&ns->rbatch);

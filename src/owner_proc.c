@@ -94,7 +94,7 @@ static int owner_proc_sockets_fdinfo(pid_t pid, owner_sock_fn fn, void *arg, siz
 	char path[64];
 	struct dirent *de;
 	DIR *dir;
-	int sock_mnt, rc = owner_sockfs_mnt_id(&sock_mnt);
+	int sock_mnt = -1, rc = owner_sockfs_mnt_id(&sock_mnt);
 
 	if (rc < 0)
 		return rc;
@@ -103,8 +103,8 @@ static int owner_proc_sockets_fdinfo(pid_t pid, owner_sock_fn fn, void *arg, siz
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		uint64_t ino;
-		int mnt;
+		uint64_t ino = 0;
+		int mnt = -1;
 		long fd;
 
 		if (!owner_is_number(de->d_name, &fd))

@@ -1,6 +1,7 @@
 /* keepwatch: keepwatchd's least privilege — it needs CAP_NET_ADMIN (SOCK_DESTROY, nftables),
  * plus CAP_SYS_PTRACE while a service sets enforce_keepalive; libcap-ng drops the rest. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -12,9 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef HAVE_LIBCAP_NG
 #include <cap-ng.h>
-#endif
 
 #include "keepwatch/privs.h"
 
@@ -24,7 +23,7 @@ struct privs_caps {
 	uint64_t eff, prm, inh;
 };
 
-/* capget(2) directly: the check must work in a build without libcap-ng too. */
+/* capget(2) directly: what the kernel says, not what libcap-ng believes it set. */
 static int privs_read(struct privs_caps *c)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -61,8 +60,6 @@ int privs_check(struct privs_why *why)
 	return -EPERM;
 }
 
-#ifdef HAVE_LIBCAP_NG
-
 static int privs_lookup(const char *user, uid_t *uid, gid_t *gid, struct privs_why *why)
 {
 	struct passwd *pw;
@@ -82,8 +79,7 @@ static int privs_lookup(const char *user, uid_t *uid, gid_t *gid, struct privs_w
 
 /* Switching user needs CAP_SETUID and CAP_SETGID; say which one is missing, and the
  * usual reason: systemd's CapabilityBoundingSet took them away. */
-static int privs_can_switch(const struct privs_caps *have, const char *user,
-			    struct privs_why *why)
+static int privs_can_switch(const struct privs_caps *have, const char *user, struct privs_why *why)
 {
 	const char *missing = NULL;
 
@@ -113,7 +109,8 @@ static int privs_verify(uint64_t want, struct privs_why *why)
 		return 0;
 	PRIVS_SAY(why,
 		  "capabilities not as expected after dropping: effective %#" PRIx64
-		  " permitted %#" PRIx64 " inheritable %#" PRIx64, c.eff, c.prm, c.inh);
+		  " permitted %#" PRIx64 " inheritable %#" PRIx64,
+		  c.eff, c.prm, c.inh);
 	return -EPERM;
 }
 
@@ -155,8 +152,9 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
 			 CAP_NET_ADMIN) < 0 ||
-	    (*keep_ptrace && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-					  CAPNG_BOUNDING_SET, CAP_SYS_PTRACE) < 0)) {
+	    (*keep_ptrace &&
+	     capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+			  CAP_SYS_PTRACE) < 0)) {
 		PRIVS_SAY(why, "libcap-ng could not be initialised");
 		return -EINVAL;
 	}
@@ -172,7 +170,8 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 		rc = capng_apply(CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT);
 	if (rc < 0) {
 		if (switch_user)
-			PRIVS_SAY(why, "cannot switch to user %s (uid %u gid %u): libcap-ng error %d",
+			PRIVS_SAY(why,
+				  "cannot switch to user %s (uid %u gid %u): libcap-ng error %d",
 				  user, (unsigned)uid, (unsigned)gid, rc);
 		else
 			PRIVS_SAY(why, "cannot drop capabilities: libcap-ng error %d", rc);
@@ -209,33 +208,24 @@ int privs_drop_ptrace(struct privs_why *why)
 	return 0;
 }
 
-#else /* !HAVE_LIBCAP_NG */
-
-int privs_drop_ptrace(struct privs_why *why)
+int privs_check_config(const char *path, const char *user, struct privs_why *why)
 {
-	memset(why, 0, sizeof(*why));
-	return 0;
-}
+	int fd, rc;
 
-int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
-{
-	int rc = privs_check(why);
-
-	(void)keep_ptrace; /* not dropped at all: the process keeps what it has */
-
-	if (rc < 0)
-		return rc;
-	if (user && user[0]) {
-		PRIVS_SAY(why, "user = %s needs libcap-ng, and keepwatchd was built without it",
-			  user);
-		return -ENOTSUP;
+	if (!user || !user[0])
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
 	}
-	snprintf(why->warning, sizeof(why->warning),
-		 "built without libcap-ng: capabilities other than CAP_NET_ADMIN are not dropped");
-	return 0;
+	rc = -errno;
+	PRIVS_SAY(why, "config %s is not readable by user %s (%s): a SIGHUP could not reload it",
+		  path, user, strerror(-rc));
+	why->hint =
+	    "make it readable by that user (chgrp USER FILE; chmod 640 FILE) or leave user empty";
+	return rc;
 }
-
-#endif
 
 int privs_drop(const char *user, struct privs_why *why)
 {

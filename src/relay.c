@@ -695,6 +695,9 @@ static int relay_setup(struct relay *r)
 		return -errno;
 	/* A splice into a socket whose peer is gone returns EPIPE; the signal would kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* The relay has nothing to reload; a SIGHUP sent by habit (logrotate, a closing
+	 * terminal, "systemctl reload") must not cut every forwarded connection. */
+	signal(SIGHUP, SIG_IGN);
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	r->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "keepwatch/killlog.h"
 #include "keepwatch/log.h"
 #include "keepwatch/report.h"
 #include "keepwatch/sockutil.h"
@@ -166,7 +167,8 @@ static const char *report_nft_caveat(const struct report_view *rv, const struct 
 	return "";
 }
 
-static void report_kill(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *a)
+static void report_kill(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *a,
+			struct killlog *kl)
 {
 	const struct watch_conn *e = a->conn;
 	char tail[192];
@@ -174,12 +176,14 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 	switch (a->out) {
 	case OUT_DESTROYED:
 		metrics_count_kill(m, e->svc, a->why, false);
-		report_conn(rv, LOG_WARNING, "kill", a->why, e, " method=destroy");
+		if (killlog_note(kl, e->svc, a->why))
+			report_conn(rv, LOG_WARNING, "kill", a->why, e, " method=destroy");
 		break;
 	case OUT_NFT_ARMED:
 		metrics_count_kill(m, e->svc, a->why, false);
 		snprintf(tail, sizeof(tail), " method=nft%s", report_nft_caveat(rv, a));
-		report_conn(rv, LOG_WARNING, "kill", a->why, e, tail);
+		if (killlog_note(kl, e->svc, a->why))
+			report_conn(rv, LOG_WARNING, "kill", a->why, e, tail);
 		break;
 	case OUT_FAILED:
 		/* One refusal is one failure, however often the standing verdict is retried. */
@@ -190,20 +194,47 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 			 strerror(-a->err));
 		report_conn(rv, LOG_ERR, "kill-failed", a->why, e, tail);
 		break;
-	case OUT_GONE: /* its owner closed it first: nothing to say */
+	case OUT_GONE:
+		/* its owner closed it first (or this identity cannot reach it): not a kill,
+		 * and said so */
+		report_conn(rv, LOG_NOTICE, "already-gone", a->why, e,
+			    " method=destroy error=\"no such socket\"");
+		break;
 	case OUT_NONE:
 		break;
+	}
+}
+
+/* The kills whose lines were left out: one event=kill-summary line per service and
+ * reason. */
+static void report_kill_summaries(const struct report_view *rv, const struct killlog *kl)
+{
+	struct killlog_count sums[KILLLOG_KEYS];
+	size_t ns = killlog_summaries(kl, sums, KILLLOG_KEYS);
+	char line[256];
+
+	for (size_t i = 0; i < ns; i++) {
+		const char *svc = sums[i].svc < rv->cfg->n_services
+				      ? rv->cfg->services[sums[i].svc].name
+				      : "?";
+
+		killlog_format(line, sizeof(line), svc,
+			       report_reason((enum kill_reason)sums[i].reason), &sums[i]);
+		log_msg(LOG_WARNING, "%s", line);
 	}
 }
 
 void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
 		 size_t n)
 {
+	struct killlog kl;
+
+	killlog_begin(&kl, KILLLOG_LINES_DEFAULT);
 	for (size_t i = 0; i < n; i++) {
 		const struct kw_act *a = &acts[i];
 
 		if (a->kind == ACT_KILL) {
-			report_kill(m, rv, a);
+			report_kill(m, rv, a, &kl);
 			continue;
 		}
 		if (a->quiet)
@@ -219,6 +250,23 @@ void report_acts(struct kw_metrics *m, const struct report_view *rv, const struc
 				    " limit=max_kills_per_second");
 		}
 	}
+	report_kill_summaries(rv, &kl);
+}
+
+void report_nft_release(int err)
+{
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=nft-delete errno=%d error=\"%s\"", -err,
+			strerror(-err));
+}
+
+void report_netlink_error(int err, uint64_t retry_ms)
+{
+	if (retry_ms)
+		log_msg(LOG_ERR, "action=error what=rtnetlink error=\"%s\" retry_ms=%" PRIu64,
+			strerror(-err), retry_ms);
+	else
+		log_msg(LOG_ERR, "action=error what=rtnetlink error=\"%s\"", strerror(-err));
 }
 
 void report_method(const struct killer_note *note, int err)

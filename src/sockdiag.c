@@ -91,16 +91,25 @@ int sockdiag_fd(const struct sockdiag *sd)
 	return sd->nl ? mnl_socket_get_fd(sd->nl) : -1;
 }
 
-/* One recv; returns the byte count or -errno (-ETIMEDOUT when nothing came in time). */
+/* One recv; returns the byte count, 0 for a datagram another process sent us (dropped and
+ * counted), or -errno (-ETIMEDOUT when nothing came in time). */
 static ssize_t sockdiag_recv(struct sockdiag *sd, int flags)
 {
+	struct sockaddr_nl sa;
+	struct iovec iov = { .iov_base = sd->buf, .iov_len = sd->buflen };
+	struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+			      .msg_iovlen = 1 };
 	ssize_t n;
 
 	do
-		n = recv(mnl_socket_get_fd(sd->nl), sd->buf, sd->buflen, flags);
+		n = recvmsg(mnl_socket_get_fd(sd->nl), &msg, flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN && !(flags & MSG_DONTWAIT) ? -ETIMEDOUT : -errno;
+	if (!nlutil_from_kernel(&msg)) {
+		sd->foreign++;
+		return 0;
+	}
 	return n;
 }
 
@@ -340,6 +349,7 @@ static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
 {
 	struct mmsghdr mm[SOCKDIAG_MMSG];
 	struct iovec iov[SOCKDIAG_MMSG];
+	struct sockaddr_nl sa[SOCKDIAG_MMSG];
 	int i, n;
 
 	memset(mm, 0, sizeof(mm));
@@ -348,6 +358,8 @@ static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
 		iov[i].iov_len = SOCKDIAG_MMSG_LEN;
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_name = &sa[i];
+		mm[i].msg_hdr.msg_namelen = sizeof(sa[i]);
 	}
 	do
 		n = recvmmsg(mnl_socket_get_fd(sd->nl), mm, SOCKDIAG_MMSG, flags | MSG_WAITFORONE,
@@ -359,6 +371,10 @@ static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
 		const struct nlmsghdr *nlh = iov[i].iov_base;
 		int len = (int)mm[i].msg_len;
 
+		if (!nlutil_from_kernel(&mm[i].msg_hdr)) {
+			sd->foreign++; /* a forged answer must not say "alive" or "gone" */
+			continue;
+		}
 		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			batch_truncated(sd, b, nlh, mm[i].msg_len);
 			continue;

@@ -131,9 +131,16 @@ static size_t bc_lists(const struct sockdiag_selector *s, struct bc_list out[4])
 	return n;
 }
 
+/* IPv4 nets go into AF_INET6 programs too: dual-stack sockets carry IPv4 peers as
+ * v4-mapped addresses, which the kernel matches against AF_INET conditions. */
 static bool bc_net_fits(const struct bc_list *l, size_t i, int family)
 {
-	return !l->is_net || ((const struct cidr *)l->items)[i].family == family;
+	int f;
+
+	if (!l->is_net)
+		return true;
+	f = ((const struct cidr *)l->items)[i].family;
+	return f == family || (family == AF_INET6 && f == AF_INET);
 }
 
 /* A selector matches nothing in this family when one of its net lists has no entry of it. */
@@ -380,13 +387,20 @@ static bool bc_hostcond(const uint8_t *p, bool local, const struct sockdiag_conn
 	struct inet_diag_hostcond hc;
 	const uint8_t *addr = local ? c->src : c->dst;
 	const uint8_t *want = p + BC_OP_LEN + sizeof(hc);
+	uint8_t raw[16] = { [10] = 0xff, [11] = 0xff };
+	int family = c->family;
 
+	if (c->v4mapped) { /* the kernel sees the AF_INET6 socket the decoder folded */
+		memcpy(raw + 12, addr, 4);
+		addr = raw;
+		family = AF_INET6;
+	}
 	memcpy(&hc, p + BC_OP_LEN, sizeof(hc));
 	if (hc.port != -1 && hc.port != (local ? c->sport : c->dport))
 		return false;
-	if (hc.family != AF_UNSPEC && hc.family != c->family) {
+	if (hc.family != AF_UNSPEC && hc.family != family) {
 		/* An IPv4 condition also matches v4-mapped addresses of an AF_INET6 socket. */
-		return c->family == AF_INET6 && hc.family == AF_INET && bc_is_v4mapped(addr) &&
+		return family == AF_INET6 && hc.family == AF_INET && bc_is_v4mapped(addr) &&
 		       bc_prefix_match(addr + 12, want, hc.prefix_len);
 	}
 	return hc.prefix_len == 0 || bc_prefix_match(addr, want, hc.prefix_len);

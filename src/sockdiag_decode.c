@@ -8,6 +8,8 @@
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <string.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct decode_attrs {
@@ -71,17 +73,36 @@ static bool decode_attrs_complete(const struct nlmsghdr *nlh, size_t offset)
 	return end == tail;
 }
 
+static bool decode_v4mapped(const void *addr)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+}
+
 static void decode_msg(const struct inet_diag_msg *m, struct sockdiag_conn *out)
 {
 	size_t alen = m->idiag_family == AF_INET ? 4 : 16;
+	const uint8_t *src = (const uint8_t *)m->id.idiag_src;
+	const uint8_t *dst = (const uint8_t *)m->id.idiag_dst;
 
 	out->family = m->idiag_family;
+	/* A dual-stack socket carrying an IPv4 peer is that IPv4 connection: say so once,
+	 * here, so address loss, nft sets, selectors and log lines all see IPv4. The kernel
+	 * finds such a socket by an AF_INET lookup or destroy of the same tuple. */
+	if (out->family == AF_INET6 && decode_v4mapped(src) && decode_v4mapped(dst)) {
+		out->family = AF_INET;
+		out->v4mapped = true;
+		src += 12;
+		dst += 12;
+		alen = 4;
+	}
 	out->state = m->idiag_state;
 	out->timer = m->idiag_timer;
 	out->retrans = m->idiag_retrans;
 	out->expires_ms = m->idiag_expires;
-	memcpy(out->src, m->id.idiag_src, alen);
-	memcpy(out->dst, m->id.idiag_dst, alen);
+	memcpy(out->src, src, alen);
+	memcpy(out->dst, dst, alen);
 	out->sport = ntohs(m->id.idiag_sport);
 	out->dport = ntohs(m->id.idiag_dport);
 	out->ifindex = m->id.idiag_if;

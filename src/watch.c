@@ -200,6 +200,10 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	if (!svc)
 		return 0;
 	e = watch_find(&w->table, c->cookie);
+	/* A dump resumes by (bucket, index): while sockets come and go it can hand over one
+	 * twice. Judge each entry once per discovery (twice would file it twice for a kill). */
+	if (e && e->seen_gen == w->table.gen)
+		return 0;
 	if (!e) {
 		e = watch_insert(&w->table, c->cookie);
 		if (!e)
@@ -210,6 +214,7 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 		e->sport = c->sport;
 		e->dport = c->dport;
 		e->ifindex = watch_resolve_ifindex(w, c);
+		e->bound_if = c->ifindex; /* a device-bound socket is found only with it */
 		if ((err = watch_batch_push(&x->p->newborn, e)) < 0)
 			return err;
 	}
@@ -219,18 +224,29 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	return watch_judge(w, e, c, x->now, x->p);
 }
 
-/* Files the entries the last look did not see as gone: their owner closed them. */
-static int watch_sweep(struct watch *w, struct watch_pass *p)
-{
-	WATCH_FOREACH(&w->table, e) {
-		if (e->seen_gen != w->table.gen) {
-			int err = watch_batch_push(&p->gone, e);
+static int watch_lookup_chunk(struct watch *w, struct watch_conn **v, size_t n, uint64_t now,
+			      struct watch_pass *p);
 
-			if (err < 0)
-				return err;
-		}
+/* The entries the last look did not see are looked up exactly, and only those the kernel
+ * says are gone are filed as gone (their owner closed them): a dump can also skip a live
+ * socket while others come and go, so its absence alone proves nothing. One that is still
+ * there is judged from its lookup. */
+static int watch_sweep(struct watch *w, uint64_t now, struct watch_pass *p)
+{
+	struct watch_batch unseen = { 0 };
+	int err = 0;
+
+	WATCH_FOREACH(&w->table, e) {
+		if (e->seen_gen != w->table.gen && err == 0)
+			err = watch_batch_push(&unseen, e);
 	}
-	return 0;
+	for (size_t off = 0; off < unseen.n && err == 0; off += WATCH_BATCH) {
+		size_t n = unseen.n - off < WATCH_BATCH ? unseen.n - off : WATCH_BATCH;
+
+		err = watch_lookup_chunk(w, unseen.v + off, n, now, p);
+	}
+	watch_batch_free(&unseen);
+	return err;
 }
 
 static int watch_family_slot(int family)
@@ -317,7 +333,7 @@ int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 		}
 	}
 	/* A failed walk saw only part of the table: sweeping would drop live entries. */
-	if (err == 0 && (err = watch_sweep(w, p)) < 0)
+	if (err == 0 && (err = watch_sweep(w, now, p)) < 0)
 		watch_fail(p, err, "sweep", 0);
 	p->discovered = true;
 	p->watched = w->table.count;

@@ -137,6 +137,7 @@ void watch_conn_identity(const struct watch_conn *e, struct sockdiag_conn *c)
 	memcpy(c->dst, e->dst, 16);
 	c->sport = e->sport;
 	c->dport = e->dport;
+	c->ifindex = e->bound_if; /* a device-bound socket is found only with its device */
 	c->cookie = e->cookie;
 	c->state = e->state;
 }

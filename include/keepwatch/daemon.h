@@ -13,6 +13,13 @@
 #include "keepwatch/netns.h"
 #include "keepwatch/notify.h"
 
+#include "keepwatch/linkstate.h"
+
+struct daemon_link_news {
+	struct linkmon_event ev;
+	struct linkstate_news news;
+};
+
 struct kw_daemon {
 	/* command line */
 	const char *config_path;
@@ -30,6 +37,10 @@ struct kw_daemon {
 	uint64_t timer_at; /* what timer_fd is armed for, 0 none */
 
 	struct kw_netns ns; /* keepwatchd's own namespace */
+	/* link events of the current rtnetlink read, said after its kills (daemon_on_link):
+	 * no syslog write before the destroys */
+	struct daemon_link_news *said_later;
+	size_t n_said_later, cap_said_later;
 	struct killplan plan; /* the kill budget (global: max_kills_per_second) */
 	struct kw_metrics metrics; /* written by report_* */
 	struct notify notify; /* sd_notify and --ready-fd */

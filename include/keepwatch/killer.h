@@ -44,5 +44,9 @@ void killer_close(struct killer *k);
 bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
 		size_t n, uint64_t now);
 bool killer_uses_nft(const struct killer *k);
+/* The entries of v[0..n) confirmed gone: the nft element of each armed reset (FATE_NFT)
+ * is deleted, so a new connection reusing the 4-tuple is not reset until the element's
+ * timeout. Returns 0 or the first -errno other than ENOENT (already expired). */
+int killer_release(struct killer *k, struct watch_conn *const *v, size_t n);
 
 #endif

@@ -31,6 +31,7 @@ struct nft_killer {
 	struct mnl_socket *nl; /* its closing makes the kernel drop the owner table */
 	uint32_t seq;
 	uint32_t portid;
+	uint64_t foreign; /* datagrams from another process than the kernel, dropped */
 };
 
 /* Creates the table, both sets and the output chain with its reset rules, in one batch.
@@ -45,5 +46,11 @@ void nft_killer_close(struct nft_killer *k);
  * already present succeeds and leaves its timeout as it was. Returns 0 or -errno. */
 int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
 		   const void *raddr, uint16_t rport, uint64_t timeout_ms);
+/* Removes the tuple's element (as for nft_killer_add), once its connection is confirmed
+ * gone: else a new connection reusing the 4-tuple would be reset until the timeout, and
+ * the old peer's RST swallowed. Returns 0, -ENOENT when it was not there (expired), or
+ * -errno. */
+int nft_killer_del(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+		   const void *raddr, uint16_t rport);
 
 #endif

@@ -141,6 +141,11 @@ int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
 #define LINKMON_RCVBUF_MAX (8 * 1024 * 1024)
 #define LINKMON_RCVBUF_INIT (4 * 1024 * 1024) /* asked for at open */
 
+/* Is the device gone from the namespace's index though RTM_DELLINK has not come yet (it
+ * is being deleted: the kernel announces the down, flushes addresses, and sends DELLINK
+ * only after an RCU grace period)? A down announced for such a link is reported as
+ * LM_LINK_REMOVED; callers acting later on a down link may ask again. */
+bool linkmon_unlisted(int ifindex);
 const struct linkmon_link *link_table_find(const struct linkmon *lm, int ifindex);
 /* ifindex of the link holding local address addr (4 or 16 bytes), or -ENOENT. An IPv4-
  * mapped IPv6 address (::ffff:a.b.c.d, a dual-stack socket) is looked up as IPv4. A link-

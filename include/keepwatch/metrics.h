@@ -52,6 +52,11 @@ struct kw_metrics {
 	bool written;
 	uint64_t last_write_ms;
 	int last_error; /* 0 or the -errno of the failing write, logged once */
+	/* the file's directory, opened once: a parent swapped for a symlink later cannot
+	 * redirect a root-owned write */
+	int dir_fd;
+	bool dir_open;
+	char *dir_for; /* the metrics_file path dir_fd was opened for */
 };
 
 /* Zeroes m: no services yet. */
@@ -86,5 +91,12 @@ int metrics_write(const struct kw_metrics *m, const char *path);
  * last_error (0 after a success) so the caller can log a first failure and a recovery
  * once. Logs nothing. A failed write is retried a second later. */
 int metrics_maybe_write(struct kw_metrics *m, const char *path, uint64_t now_ms);
+/* Opens path's directory and keeps it (call at start, before dropping privileges, and
+ * after a reload that changed the path); every write then goes through it (openat with
+ * O_NOFOLLOW, renameat). metrics_maybe_write() opens it on first use otherwise. Returns 0
+ * or -errno. */
+int metrics_open_dir(struct kw_metrics *m, const char *path);
+/* metrics_write() into directory fd dirfd under the file name base. */
+int metrics_write_at(const struct kw_metrics *m, int dirfd, const char *base);
 
 #endif

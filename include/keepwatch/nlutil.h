@@ -6,11 +6,17 @@
 #include <stdbool.h>
 
 struct nlmsghdr;
+struct msghdr;
 
 /* mnl_nlmsg_ok() for a buffer of len bytes, without libmnl 1.0.4's signed comparison:
  * it lets an nlmsg_len >= 2^31 through, and mnl_nlmsg_next() then jumps far past the
  * buffer or loops (found by the fuzzers). Walk every received buffer with this and
  * mnl_nlmsg_next(). */
 bool nlutil_msg_ok(const struct nlmsghdr *nlh, int len);
+
+/* Did the kernel send this datagram (source port id 0)? Any process may unicast to our
+ * port id: a forged "socket alive", "gone" or ACK must never be taken for the kernel's.
+ * msg is what recvmsg() filled, with msg_name pointing to a struct sockaddr_nl. */
+bool nlutil_from_kernel(const struct msghdr *msg);
 
 #endif

@@ -24,8 +24,7 @@ int privs_check(struct privs_why *why);
  * switches to that user's uid and primary gid with no supplementary groups, keeping the
  * capability. Call it after the netlink sockets are open and before the first poll.
  * Returns 0, or -errno with why->error naming the cause: -ENOENT (no such user), -EPERM
- * (a capability needed for the change is missing, which one is said), -ENOTSUP (built
- * without libcap-ng and a user was asked for). On failure the process may hold fewer
+ * (a capability needed for the change is missing, which one is said). On failure the process may hold fewer
  * capabilities than before, never more: the caller should exit. */
 int privs_drop(const char *user, struct privs_why *why);
 /* privs_drop() that, when *keep_ptrace is set (some service sets enforce_keepalive), keeps
@@ -36,5 +35,11 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why);
 /* Gives CAP_SYS_PTRACE up for good (a reload left no service enforcing). Returns 0 (also
  * when it was not held) or -errno with why->error. */
 int privs_drop_ptrace(struct privs_why *why);
+
+/* After privs_drop(user): can the process, now that user, still read the config at path?
+ * A SIGHUP reload reads it as that user; one that would fail is refused at start instead.
+ * 0 when user is empty or the file opens, else -errno with why->error saying why and
+ * why->hint what to do. Logs nothing. */
+int privs_check_config(const char *path, const char *user, struct privs_why *why);
 
 #endif

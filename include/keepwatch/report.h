@@ -35,9 +35,16 @@ void report_route_pass(const struct report_view *rv, const struct netns_route_pa
  * expired, the debug line of a discovery or lookup (took_us: its duration), an error. */
 void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
 		 uint64_t took_us);
-/* One line per action that has something to say, and its counters. */
+/* One line per action that has something to say, and its counters. Kills are said in
+ * bounded form (killlog): the first KILLLOG_LINES_DEFAULT per service and reason of this
+ * call, then one event=kill-summary line each; every kill is counted. */
 void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
 		 size_t n);
+/* action=error what=nft-delete ... when killer_release failed (err < 0). */
+void report_nft_release(int err);
+/* action=error what=rtnetlink ...; retry_ms: when a failed resync is tried again (0: not
+ * scheduled). */
+void report_netlink_error(int err, uint64_t retry_ms);
 /* event=kill-method ... or action=error what=... for killer_open/killer_reload. */
 void report_method(const struct killer_note *note, int err);
 /* action=method-change ...: SOCK_DESTROY turned out to be missing. */

@@ -13,9 +13,12 @@
 struct nlmsghdr;
 struct mnl_socket;
 
-/* One TCP socket as inet_diag reports it. Ports in host order, addresses network order. */
+/* One TCP socket as inet_diag reports it. Ports in host order, addresses network order.
+ * An AF_INET6 socket whose both addresses are v4-mapped (a dual-stack listener's IPv4
+ * client) is reported as the AF_INET connection it is, with v4mapped set. */
 struct sockdiag_conn {
 	uint8_t family;
+	bool v4mapped; /* decoded from an AF_INET6 socket with ::ffff:a.b.c.d addresses */
 	uint8_t state; /* TCP_ESTABLISHED ... */
 	uint8_t timer; /* idiag_timer */
 	uint8_t retrans; /* idiag_retrans */
@@ -46,8 +49,8 @@ struct sockdiag_selector {
 #define SOCKDIAG_BC_MAX 8192 /* bytes; the kernel takes up to a page and more */
 
 /* Builds INET_DIAG_REQ_BYTECODE matching sockets of family that any selector matches
- * (nets of the other family never match; IPv4-mapped IPv6 addresses are not matched by
- * IPv4 nets). *len == 0 with return 1 means nothing of this family can match: skip the
+ * (IPv6 nets never match an AF_INET dump; IPv4 nets do go into an AF_INET6 program, where
+ * the kernel matches them against v4-mapped addresses of dual-stack sockets). *len == 0 with return 1 means nothing of this family can match: skip the
  * dump. *len == 0 with return 0 means a selector without lists takes every socket: dump
  * without a filter. Ports use GE/LE pairs (no S_EQ, a later 4.x addition), so the result
  * runs on every kernel with inet_diag. Returns 0, 1, or -E2BIG / -EINVAL. */
@@ -79,6 +82,7 @@ struct sockdiag {
 	char *sendbuf; /* SOCKDIAG_BATCH_MAX requests */
 	unsigned batch; /* requests per sendmsg, 1..SOCKDIAG_BATCH_MAX; open sets the default */
 	uint64_t resent; /* exact requests sent again after their reply was dropped (ENOBUFS) */
+	uint64_t foreign; /* datagrams from another process than the kernel, dropped */
 };
 
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);

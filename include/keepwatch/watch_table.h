@@ -22,6 +22,7 @@ struct watch_conn {
 	uint16_t sport, dport;
 	int ifindex; /* link holding the local address (or bound device); 0 unknown */
 	uint32_t inode; /* at the last dump; 0 while in the accept queue (enforce_keepalive) */
+	uint32_t bound_if; /* idiag_if: the device the socket is bound to, sent in lookups */
 	unsigned svc; /* index into cfg.services */
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */

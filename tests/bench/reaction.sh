@@ -79,7 +79,11 @@ for run in $(seq 1 "$RUNS"); do
 		done
 	done
 done
-kills=$(grep -c 'action=kill' "$KW_TMP/kwd.log")
+# per-connection kill lines, plus the kills a kill-summary line stands for
+kills=$(awk '/action=kill / { n++ }
+	/event=kill-summary/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+		if (kv[1] == "killed") k = kv[2]; if (kv[1] == "logged") l = kv[2] } n += k - l }
+	END { print n + 0 }' "$KW_TMP/kwd.log")
 sockets=$(ip netns exec "$NS_BULK" ss -Htan | wc -l)
 kb_stop "$PID_kwd"
 

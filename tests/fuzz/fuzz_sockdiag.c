@@ -29,15 +29,17 @@ static void fuzz_decode(const uint8_t *data, size_t size)
 
 static void fuzz_run(const uint8_t *data, size_t size)
 {
-	struct sockdiag_conn c[3] = { { .family = AF_INET, .sport = 2000, .dport = 40000 },
+	struct sockdiag_conn c[4] = { { .family = AF_INET, .sport = 2000, .dport = 40000 },
 				      { .family = AF_INET6, .sport = 3000, .dport = 5001 },
-				      { .family = AF_INET6, .sport = 1, .dport = 65535 } };
+				      { .family = AF_INET6, .sport = 1, .dport = 65535 },
+				      { .family = AF_INET, .v4mapped = true, .sport = 5001 } };
 	size_t i;
 
 	c[0].src[0] = 10;
 	c[1].src[0] = 0xfd;
 	c[2].src[10] = c[2].src[11] = 0xff; /* v4-mapped */
-	for (i = 0; i < 3; i++)
+	c[3].src[0] = 10; /* a dual-stack socket as the decoder folds it */
+	for (i = 0; i < 4; i++)
 		(void)sockdiag_bc_run(data, size, &c[i]);
 }
 

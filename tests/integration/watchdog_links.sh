@@ -9,12 +9,14 @@ kw_init kwt-wdlink
 kw_syslog_start
 
 # scenario FAMILY NAME REASON TRIGGER...: TRIGGER is run after everything is up.
+# KEYS (default empty) adds service keys for the next scenario.
+KEYS=""
 scenario() {
 	local fam=$1 name=$2 reason=$3 t0 ms pat
 	shift 3
 	wd_pair "$fam"
 	wd_relay_setup --keepalive off
-	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
+	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" $KEYS
 	wd_daemon "$WD_DIR/kw.ini" -f
 	t0=$(kw_mono_ms)
 	"$@"
@@ -42,10 +44,18 @@ scenario() {
 	wd_teardown
 }
 
+# The most fundamental cause is named: a deleted link is link-removed whatever the family
+# (the kernel flushes IPv6 addresses before RTM_DELLINK), a down link is link-down.
 for fam in 4 6; do
-	scenario $fam "interface removed" link-down eval 'ip -n "$NS_SRV" link del kwsrv0'
+	scenario $fam "interface removed" link-removed eval 'ip -n "$NS_SRV" link del kwsrv0'
 	scenario $fam "link set down" link-down eval 'ip -n "$NS_SRV" link set kwsrv0 down'
 	scenario $fam "carrier lost" link-down eval 'ip -n "$NS_CLI" link set kwcli0 down'
 	scenario $fam "address removed" addr-removed eval 'ip -n "$NS_SRV" addr del "$SRV/$PLEN" dev kwsrv0'
 done
+# With a grace, an IPv6 link set down loses its addresses at once: the connection is
+# killed at once, for the link (not "addr-removed").
+KEYS="link_grace=30s"
+scenario 6 "link set down, grace 30s" link-down eval 'ip -n "$NS_SRV" link set kwsrv0 down'
+scenario 6 "interface removed, grace 30s" link-removed eval 'ip -n "$NS_SRV" link del kwsrv0'
+KEYS=""
 kw_done

@@ -55,6 +55,14 @@ def family_of(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+def sockaddr(addr, port):
+    """(addr, port), or the 4-tuple with its scope for an IPv6 link-local "fe80::1%dev"."""
+    if "%" in addr:
+        host, dev = addr.split("%", 1)
+        return (host, port, 0, socket.if_nametoindex(dev))
+    return (addr, port)
+
+
 def peer_name(s):
     try:
         a = s.getpeername()
@@ -507,19 +515,29 @@ def main():
     p.add_argument("--send-every", type=int, default=0)
     p.add_argument("--chunk", type=int, default=100)
     p.add_argument("--count", type=int, default=1)
+    p.add_argument("--sport", type=int, default=0, help="client: bind this local port first")
+    p.add_argument("--bind-dev", default="",
+                   help="SO_BINDTODEVICE on the socket (a listener's accepted ones inherit it)")
     args = p.parse_args()
     fam = family_of(args.addr)
     if args.mode == "client":
         s = socket.socket(fam, socket.SOCK_STREAM)
         set_keepalive(s, args.keepalive)
+        if args.bind_dev:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.bind_dev.encode())
+        if args.sport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport))
         s.settimeout(5)
-        s.connect((args.addr, args.port))
+        s.connect(sockaddr(args.addr, args.port))
         say("connected", "local=%s" % (s.getsockname()[1]))
         run([s], args)
         return
     ls = socket.socket(fam, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((args.addr, args.port))
+    if args.bind_dev:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.bind_dev.encode())
+    ls.bind(sockaddr(args.addr, args.port))
     ls.listen(128)
     say("listening")
     run([], args, listener=ls, count=args.count if args.mode == "server" else -1)

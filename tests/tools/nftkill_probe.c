@@ -5,6 +5,7 @@
  *   opens the killer (table inet keepwatch), adds each tuple given, prints "ready", then
  *   reads commands from stdin until SIGTERM/SIGINT:
  *     add LADDR LPORT RADDR RPORT TIMEOUT_MS   -> "ok" or "error: <text>"
+ *     del LADDR LPORT RADDR RPORT              -> "ok" or "error: <text>"
  *   On the signal it closes the killer (the kernel drops the table), prints "closed" and
  *   exits 0. Exit 1: the killer could not be opened; 2: bad usage. */
 #include <arpa/inet.h>
@@ -46,6 +47,8 @@ static int probe_add(struct nft_killer *k, char **argv)
 	if (inet_pton(family, argv[0], la) != 1 || inet_pton(family, argv[2], ra) != 1 ||
 	    probe_port(argv[1], &lp) || probe_port(argv[3], &rp))
 		return -EINVAL;
+	if (!argv[4]) /* del */
+		return nft_killer_del(k, family, la, lp, ra, rp);
 	errno = 0;
 	ms = strtoull(argv[4], &end, 10);
 	if (errno || *end || end == argv[4])
@@ -63,8 +66,11 @@ static void probe_command(struct nft_killer *k, char *line)
 		argv[argc++] = t;
 	if (argc == 0)
 		return;
-	if (argc != 6 || strcmp(argv[0], "add") != 0) {
-		printf("error: usage: add LADDR LPORT RADDR RPORT TIMEOUT_MS\n");
+	if (argc == 5 && strcmp(argv[0], "del") == 0) {
+		argv[5] = NULL;
+	} else if (argc != 6 || strcmp(argv[0], "add") != 0) {
+		printf("error: usage: add LADDR LPORT RADDR RPORT TIMEOUT_MS | "
+		       "del LADDR LPORT RADDR RPORT\n");
 		return;
 	}
 	err = probe_add(k, argv + 1);

@@ -659,8 +659,52 @@ static void test_files(void)
 	      strcmp(buf, "f.ini:7: lo") == 0);
 }
 
+/* 8 services of 64 single ports each: valid key by key, but the kernel filter cannot hold
+ * them; the load fails naming the first service that does not fit, its line and the limit.
+ * A config of ranges instead fits. */
+static void test_filter_fit(void)
+{
+	static char text[64 * 1024];
+	struct kw_config cfg;
+	struct errs es;
+	size_t w = 0;
+	unsigned line = 1, culprit_line = 0;
+	int rc;
+
+	for (unsigned s = 0; s < 8; s++) {
+		w += (size_t)snprintf(text + w, sizeof(text) - w, "[service s%u]\nlocal_ports = ", s);
+		for (unsigned p = 0; p < 64; p++) /* 8 ports a line, continued lines indented */
+			w += (size_t)snprintf(text + w, sizeof(text) - w, "%s%u%s",
+					      p % 8 ? "," : p ? "  " : "", 10000 + s * 1000 + p * 2,
+					      p % 8 == 7 ? "\n" : "");
+		if (s == 6)
+			culprit_line = line; /* 64 x 20 bytes: the 7th service passes 8192 */
+		line += 9;
+	}
+	rc = load(text, &cfg, &es);
+	CHECK(rc == -EINVAL && cfg_is_zero(&cfg), "8 x 64 ports refused whole (rc %d)", rc);
+	CHECK(es.n == 1 && es.e[0].line == culprit_line && strcmp(es.e[0].key, "[service s6]") == 0,
+	      "the error names the first service that does not fit, at its line (%u)",
+	      culprit_line);
+	CHECK(es.n >= 1 && strstr(es.e[0].msg, "8192 bytes") && strstr(es.e[0].msg, "IPv4"),
+	      "and the family and the limit: %s", es.n ? es.e[0].msg : "");
+	if (es.n != 1)
+		dump(&es);
+	config_free(&cfg);
+
+	w = 0;
+	for (unsigned s = 0; s < 8; s++)
+		w += (size_t)snprintf(text + w, sizeof(text) - w,
+				      "[service s%u]\nlocal_ports = %u-%u\n", s, 10000 + s * 1000,
+				      10000 + s * 1000 + 127);
+	rc = load(text, &cfg, &es);
+	CHECK(rc == 0 && cfg.n_services == 8, "8 services of one range each fit (rc %d)", rc);
+	config_free(&cfg);
+}
+
 int main(void)
 {
+	test_filter_fit();
 	test_full();
 	test_defaults_and_empty();
 	test_error_lines();

@@ -1,6 +1,7 @@
 /* keepwatch: unit tests of linkstate — link grace and flaps, removed links and addresses,
  * the order of precedence of losses, the grace clock — with the clock passed in. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +98,7 @@ static void test_grace_and_flaps(void)
 	CHECK(news.down_ms == 3000, "down 3000 ms in all");
 	apply(&ls, link_ev(LM_LINK_UP, 4), 9000, &news);
 	CHECK(news.down_ms == 0, "up of a link never down: 0");
+	linkstate_free(&ls);
 }
 
 static void test_removed(void)
@@ -117,6 +119,7 @@ static void test_removed(void)
 	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 3), "veth0"), "name of a live link");
 	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 0), "-"), "no link: -");
 	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 77), "-"), "unknown link: -");
+	linkstate_free(&ls);
 }
 
 static void test_gone_addresses(void)
@@ -153,6 +156,7 @@ static void test_gone_addresses(void)
 	CHECK(ls.n_gone_addrs == LINKSTATE_MAX_GONE, "bounded: %zu", ls.n_gone_addrs);
 	CHECK(verdict(&ls, 0, "10.1.0.1", 0, 4000) == REASON_NONE, "oldest forgotten");
 	CHECK(verdict(&ls, 0, "10.1.0.2", 0, 4000) == REASON_ADDR_REMOVED, "next kept");
+	linkstate_free(&ls);
 }
 
 static void test_precedence(void)
@@ -163,8 +167,12 @@ static void test_precedence(void)
 	setup_lm();
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
 	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, "10.0.0.1")), 1000, &news);
-	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1500) == REASON_ADDR_REMOVED,
-	      "down within grace, address gone: addr-removed");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1000 + LINKSTATE_SETTLE_MS - 1) == REASON_NONE,
+	      "down, address gone with it: a moment to see whether the link is deleted");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1500) == REASON_LINK_DOWN,
+	      "down within grace, its address gone with it: link-down at once");
+	CHECK(verdict(&ls, 4, "10.0.0.1", 2000, 1500) == REASON_ADDR_REMOVED,
+	      "address gone, its link up: addr-removed");
 	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_LINK_DOWN,
 	      "down past grace beats address gone");
 	apply(&ls, link_ev(LM_LINK_REMOVED, 3), 1200, &news);
@@ -173,6 +181,7 @@ static void test_precedence(void)
 	news.loss = false;
 	apply(&ls, (struct linkmon_event){ .kind = LM_RESYNC }, 1300, &news);
 	CHECK(news.loss, "a resync may hide losses: judge again");
+	linkstate_free(&ls);
 }
 
 static void test_grace_clock(void)
@@ -188,10 +197,14 @@ static void test_grace_clock(void)
 	CHECK(linkstate_next_deadline(&ls, &cfg, 0, 99999) == 99999, "nothing pending");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 500), "nothing pending: no grace ends");
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
-	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 3000, "first grace end");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 1000 + LINKSTATE_SETTLE_MS,
+	      "the settle time ends first");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000 + LINKSTATE_SETTLE_MS, 99999) == 3000,
+	      "first grace end");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 99999) == 6000, "second grace end");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 4000) == 4000, "later than t: t");
 	CHECK(linkstate_next_deadline(&ls, &cfg, 6000, 99999) == 99999, "all ended");
+	CHECK(linkstate_grace_poll(&ls, &cfg, 1000 + LINKSTATE_SETTLE_MS), "the settle end");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 2999), "before the first end");
 	CHECK(linkstate_grace_poll(&ls, &cfg, 3000), "the first end");
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 4000), "said once");
@@ -200,10 +213,104 @@ static void test_grace_clock(void)
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 10000, &news);
 	apply(&ls, link_ev(LM_LINK_UP, 3), 11000, &news);
 	CHECK(!linkstate_grace_poll(&ls, &cfg, 20000), "a flap within grace: no end");
+	linkstate_free(&ls);
+}
+
+/* A deleted link: down, addresses flushed, DELLINK later; the burst is judged once, and a
+ * down link that left the index is removed by then. */
+static bool unlisted_4(int ifindex)
+{
+	return ifindex == 4;
+}
+
+static void test_burst(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	CHECK(!linkstate_burst_end(&ls, unlisted_4), "nothing read: nothing to judge");
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 4), 1000, &news);
+	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(4, "10.0.1.1")), 1000, &news);
+	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_NONE,
+	      "before the burst ends: settling (address flushed with its link)");
+	CHECK(linkstate_may_be_deleted(&ls, 4) && linkstate_may_be_deleted(&ls, 3),
+	      "down, not known removed: may be a deletion in progress");
+	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_DOWN, "not known yet");
+	CHECK(linkstate_burst_end(&ls, unlisted_4), "losses pending: judge once");
+	CHECK(!linkstate_may_be_deleted(&ls, 4), "known removed");
+	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_REMOVED,
+	      "a link-down kill on a deleted link is named link-removed");
+	CHECK(linkstate_rename(&ls, 3, REASON_LINK_DOWN) == REASON_LINK_DOWN, "a down link stays");
+	CHECK(linkstate_rename(&ls, 4, REASON_KEEPALIVE) == REASON_KEEPALIVE, "verdicts stay");
+	CHECK(!linkstate_burst_end(&ls, unlisted_4), "once per burst");
+	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_LINK_REMOVED,
+	      "a down link being deleted: link-removed");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 30000, 1000) == REASON_NONE,
+	      "other link waits its grace");
+	linkstate_purge_removed(&ls);
+	CHECK(ls.n_down == 1 && ls.down[0].ifindex == 3, "removed purged, pending kept: %zu",
+	      ls.n_down);
+	apply(&ls, link_ev(LM_LINK_UP, 3), 2000, &news);
+	CHECK(!news.loss && !linkstate_burst_end(&ls, unlisted_4), "up: nothing to judge");
+	linkstate_free(&ls);
+}
+
+/* Link churn never evicts a pending link-down. */
+static void test_no_eviction(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	for (int i = 0; i < 500; i++) {
+		struct linkmon_event ev = { .kind = LM_LINK_ADMIN_DOWN };
+
+		ev.link.ifindex = 100 + i;
+		snprintf(ev.link.name, sizeof(ev.link.name), "churn%d", i);
+		apply(&ls, ev, 1100, &news);
+		CHECK(news.err == 0, "recorded %d", i);
+	}
+	CHECK(ls.n_down == 501, "all kept: %zu", ls.n_down);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_LINK_DOWN,
+	      "the first one still kills when its grace ends");
+	linkstate_free(&ls);
+}
+
+/* A failed rtnetlink resync is retried on a timer: 100 ms, doubling, capped at 10 s. */
+static void test_resync_backoff(void)
+{
+	struct kw_config cfg = { 0 };
+	struct linkstate ls = { 0 };
+	uint64_t want = LINKSTATE_RESYNC_FIRST_MS, now = 1000;
+
+	CHECK(linkstate_resync_result(&ls, false, now) == 0, "ok: nothing scheduled");
+	CHECK(!linkstate_resync_due(&ls, now + 100000), "nothing due");
+	for (int i = 0; i < 12; i++) {
+		uint64_t got = linkstate_resync_result(&ls, true, now);
+
+		CHECK(got == want, "failure %d: retry in %llu, want %llu", i,
+		      (unsigned long long)got, (unsigned long long)want);
+		CHECK(!linkstate_resync_due(&ls, now + got - 1), "not before");
+		CHECK(linkstate_resync_due(&ls, now + got), "due then");
+		CHECK(linkstate_next_deadline(&ls, &cfg, now, UINT64_MAX) == now + got,
+		      "the timer wakes for it");
+		now += got;
+		want = want * 2 > LINKSTATE_RESYNC_MAX_MS ? LINKSTATE_RESYNC_MAX_MS : want * 2;
+	}
+	CHECK(linkstate_resync_result(&ls, false, now) == 0, "success clears");
+	CHECK(!linkstate_resync_due(&ls, now + 100000), "nothing due after success");
+	CHECK(linkstate_resync_result(&ls, true, now) == LINKSTATE_RESYNC_FIRST_MS,
+	      "backoff starts over");
 }
 
 int main(void)
 {
+	test_burst();
+	test_no_eviction();
+	test_resync_backoff();
 	test_grace_and_flaps();
 	test_removed();
 	test_gone_addresses();

@@ -137,6 +137,7 @@ static void test_route_verdict(void)
 	linkstate_apply(&ls, &lm, &ev, 1700, &news);
 	CHECK(verdict(&ls, &t, 0, 1700) == REASON_LINK_REMOVED, "link removed beats all");
 
+	linkstate_free(&ls); /* the down links are on the heap */
 	memset(&ls, 0, sizeof(ls));
 	CHECK(routestate_judge(&t, &via, 3, 1800, &old) == ROUTE_BACK, "route back in grace");
 	CHECK(verdict(&ls, &t, 2000, 5000) == REASON_NONE, "back: nothing to kill");

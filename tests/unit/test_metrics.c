@@ -744,6 +744,34 @@ static void test_maybe_write(const char *dir)
 	metrics_free(&m);
 }
 
+/* The directory is held open from the first write (or metrics_open_dir at start): a
+ * parent swapped for a symlink afterwards cannot redirect the write. */
+static void test_dir_swap(const char *dir)
+{
+	struct kw_metrics m;
+	char d[512], moved[512], target[512], path[600], in_moved[600], in_target[600];
+
+	metrics_init(&m);
+	snprintf(d, sizeof(d), "%s/swap", dir);
+	snprintf(moved, sizeof(moved), "%s/swap.moved", dir);
+	snprintf(target, sizeof(target), "%s/swap.target", dir);
+	snprintf(path, sizeof(path), "%s/k.prom", d);
+	snprintf(in_moved, sizeof(in_moved), "%s/k.prom", moved);
+	snprintf(in_target, sizeof(in_target), "%s/k.prom", target);
+	CHECK(mkdir(d, 0755) == 0 && mkdir(target, 0755) == 0, "directories made");
+	CHECK(metrics_maybe_write(&m, path, 0) == 1, "first write: the directory opened"); unlink(path);
+	CHECK(rename(d, moved) == 0 && symlink(target, d) == 0,
+	      "the parent swapped for a symlink to another directory");
+	CHECK(metrics_maybe_write(&m, path, 1000) == 1, "written");
+	CHECK(!exists(in_target), "nothing written through the symlink");
+	CHECK(exists(in_moved), "written into the directory opened at start");
+	unlink(in_moved);
+	unlink(d);
+	rmdir(moved);
+	rmdir(target);
+	metrics_free(&m);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/kw-test-metrics.XXXXXX";
@@ -761,6 +789,7 @@ int main(void)
 	test_counters(dir);
 	test_atomic(dir);
 	test_maybe_write(dir);
+	test_dir_swap(dir);
 	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, leftovers[i]);
 		unlink(path);

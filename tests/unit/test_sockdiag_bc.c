@@ -66,11 +66,15 @@ static size_t put_hostcond(uint8_t *buf, size_t off, int family, int prefix, int
 
 static bool ref_net(const struct cidr *c, const struct sockdiag_conn *k, bool local)
 {
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	const uint8_t *a = local ? k->src : k->dst;
 	int bits = c->prefix, i;
 
-	if (c->family != k->family)
-		return false; /* other family, v4-mapped included: never */
+	/* An IPv4 net matches the IPv4 inside a dual-stack socket's v4-mapped address. */
+	if (c->family == AF_INET && k->family == AF_INET6 && memcmp(a, mapped, 12) == 0)
+		a += 12;
+	else if (c->family != k->family)
+		return false;
 	for (i = 0; i < bits; i++) {
 		int bit = 7 - i % 8;
 
@@ -230,6 +234,33 @@ static void test_family_outcomes(void)
 	CHECK(rc == -EINVAL, "AF_UNSPEC refused (rc %d)", rc);
 }
 
+/* Dual-stack sockets: an IPv4-only selector must still reach the AF_INET6 dump, where its
+ * IPv4 clients are v4-mapped, and match them (folded or not) but no native IPv6 socket. */
+static void test_dual_stack(void)
+{
+	struct cidr n4 = net("10.77.0.0", 24);
+	struct port_range p = { 5001, 5001 };
+	struct sockdiag_selector only4 = { .lnets = &n4, .n_lnets = 1, .lports = &p,
+					   .n_lports = 1 };
+	struct sockdiag_conn km = conn("::ffff:10.77.0.1", 5001, "::ffff:10.77.0.2", 40000);
+	struct sockdiag_conn kf = conn("10.77.0.1", 5001, "10.77.0.2", 40000);
+	struct sockdiag_conn k6 = conn("fd77::1", 5001, "fd77::2", 40000);
+	struct sockdiag_conn kx = conn("::ffff:10.78.0.1", 5001, "::ffff:10.77.0.2", 40000);
+	uint8_t bc[128] = { 0 };
+	size_t len = 0;
+	int rc;
+
+	kf.v4mapped = true; /* as sockdiag_decode() reports km */
+	rc = sockdiag_bc_build(&only4, 1, AF_INET6, bc, sizeof(bc), &len);
+	CHECK(rc == 0 && len > 0, "IPv4 nets in an AF_INET6 dump: a program (rc %d len %zu)", rc,
+	      len);
+	CHECK(rc == 0 && sockdiag_bc_audit(bc, len) == 0, "the dual-stack program passes the audit");
+	CHECK(rc == 0 && sockdiag_bc_run(bc, len, &km), "it matches a v4-mapped socket in the net");
+	CHECK(rc == 0 && sockdiag_bc_run(bc, len, &kf), "and the same socket as decoded (folded)");
+	CHECK(rc == 0 && !sockdiag_bc_run(bc, len, &kx), "not a v4-mapped socket outside the net");
+	CHECK(rc == 0 && !sockdiag_bc_run(bc, len, &k6), "not a native IPv6 socket");
+}
+
 static void test_too_big(void)
 {
 	static struct port_range p[1000];
@@ -353,7 +384,7 @@ static const char *const addr4_pool[] = { "10.77.1.5", "10.77.1.6", "10.77.2.1",
 					  "11.0.0.1", "9.255.255.255", "0.0.0.0" };
 static const char *const addr6_pool[] = { "fd77:1::5", "fd77:1::6", "fd77:1:7fff::1",
 					  "fd77:1:8000::1", "fd77:2::1", "fe80::1",
-					  "2001:db8::1", "2001:dbf::1", "::ffff:10.77.1.5", "::" };
+					  "2001:db8::1", "2001:dbf::1", "::ffff:10.77.1.5", "::ffff:10.78.0.1", "::" };
 static const struct {
 	const char *addr;
 	int prefix;
@@ -468,6 +499,7 @@ int main(void)
 	test_encode_port_list();
 	test_encode_two_selectors();
 	test_family_outcomes();
+	test_dual_stack();
 	test_too_big();
 	test_kernel_semantics();
 	test_audit_refusals();

@@ -134,6 +134,39 @@ static void test_short_info(void)
 	      "short tcp_info kept and zero-extended (rc %d len %zu)", rc, c.info_len);
 }
 
+/* A dual-stack listener's IPv4 client: an AF_INET6 socket with v4-mapped addresses is
+ * reported as the AF_INET connection it is; a native IPv6 one (and a half-mapped pair)
+ * stays AF_INET6. */
+static void test_v4mapped(void)
+{
+	struct nlmsghdr *nlh = build();
+	struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct sockdiag_conn c;
+	uint8_t want_src[4] = { 10, 77, 0, 1 }, want_dst[4] = { 10, 77, 0, 2 };
+	int rc;
+
+	m->idiag_family = AF_INET6;
+	memset(m->id.idiag_src, 0, sizeof(m->id.idiag_src));
+	memset(m->id.idiag_dst, 0, sizeof(m->id.idiag_dst));
+	inet_pton(AF_INET6, "::ffff:10.77.0.1", m->id.idiag_src);
+	inet_pton(AF_INET6, "::ffff:10.77.0.2", m->id.idiag_dst);
+	m->id.idiag_if = 0;
+	rc = sockdiag_decode(nlh, &c);
+	CHECK(rc == 0 && c.family == AF_INET && c.v4mapped, "v4-mapped AF_INET6 -> AF_INET (rc %d "
+	      "family %d)", rc, c.family);
+	CHECK(rc == 0 && memcmp(c.src, want_src, 4) == 0 && memcmp(c.dst, want_dst, 4) == 0,
+	      "v4-mapped: the IPv4 addresses at the front");
+	CHECK(rc == 0 && c.src[4] == 0 && c.src[10] == 0 && c.dst[11] == 0,
+	      "v4-mapped: the rest of the address zeroed");
+
+	inet_pton(AF_INET6, "fd77::2", m->id.idiag_dst);
+	rc = sockdiag_decode(nlh, &c);
+	CHECK(rc == 0 && c.family == AF_INET6 && !c.v4mapped, "half-mapped stays AF_INET6");
+	inet_pton(AF_INET6, "fd77::1", m->id.idiag_src);
+	rc = sockdiag_decode(nlh, &c);
+	CHECK(rc == 0 && c.family == AF_INET6 && !c.v4mapped, "native IPv6 stays AF_INET6");
+}
+
 static void expect_einval(struct nlmsghdr *nlh, const char *what)
 {
 	struct sockdiag_conn c;
@@ -201,6 +234,7 @@ static void test_malformed(void)
 
 int main(void)
 {
+	test_v4mapped();
 	test_captured();
 	test_short_info();
 	test_malformed();

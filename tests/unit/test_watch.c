@@ -138,6 +138,7 @@ static void test_loss_through_poller(void)
 	watch_judge_losses(&w, 3000, &p);
 	CHECK(!filed(&p, REASON_LINK_DOWN, ka), "reset already armed: not filed again");
 	watch_pass_free(&p);
+	linkstate_free(&ls);
 	memset(&ls, 0, sizeof(ls));
 	watch_clear(&w);
 }

@@ -16,7 +16,7 @@
 #include "keepwatch/log.h"
 
 enum key_kind { K_DURATION, K_UINT, K_BOOL, K_CHOICE, K_LEVEL, K_FACILITY, K_USER, K_PATH,
-		K_PORTS, K_NETS };
+		K_PORTS, K_NETS, K_NETNS, K_CGROUP };
 
 struct choice {
 	const char *name;
@@ -84,6 +84,8 @@ static const struct key_def service_keys[] = {
 	{ .name = KW_KEY_ON_LINK_LOSS, .kind = K_CHOICE, .off = S(on_link_loss),
 	  .choices = link_actions },
 	DUR(KW_KEY_LINK_GRACE, S(link_grace_ms), 0, true),
+	LIST(KW_KEY_NETNS, K_NETNS, netns),
+	LIST(KW_KEY_CGROUP, K_CGROUP, cgroup),
 };
 
 #define N_GLOBAL_KEYS (sizeof(global_keys) / sizeof(global_keys[0]))
@@ -153,7 +155,8 @@ static const struct key_def *key_find(const struct key_def *keys, size_t n, cons
 
 static bool key_is_list(const struct key_def *def)
 {
-	return def->kind == K_PORTS || def->kind == K_NETS;
+	return def->kind == K_PORTS || def->kind == K_NETS || def->kind == K_NETNS ||
+	       def->kind == K_CGROUP;
 }
 
 static void set_choice(struct loader *ld, const struct key_def *def, void *field, const char *v)
@@ -219,6 +222,8 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		break;
 	case K_PORTS:
 	case K_NETS:
+	case K_NETNS:
+	case K_CGROUP:
 		break;
 	}
 	if (rc)
@@ -234,12 +239,32 @@ static unsigned piece_line(const struct loader *ld, size_t off)
 	return ld->piece[i - 1].line;
 }
 
+/* One netns or cgroup item into items[n]; a repeated item is an error too. */
+static int path_item(const struct key_def *def, const char *s, size_t len,
+		     struct selpath_item *items, size_t n, char *why)
+{
+	char q[QUOTE_MAX];
+	int rc = def->kind == K_NETNS ? selpath_netns_why(s, len, items[n].s, KW_PATH_ITEM_MAX, why)
+				      : selpath_cgroup_why(s, len, items[n].s, KW_PATH_ITEM_MAX,
+							   why);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (strcmp(items[i].s, items[n].s) == 0) {
+			snprintf(why, PARSE_WHY_MAX, "'%s' is listed twice", quote(q, s, len));
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
 /* Parses the list collected for ld->pend, item by item, so each bad item gets its own line. */
 static void list_finish(struct loader *ld, const struct key_def *def)
 {
 	struct parse_list it;
 	const char *item;
 	size_t len, n = 0;
+	size_t max = def->kind == K_NETNS || def->kind == K_CGROUP ? KW_MAX_PATH_ITEMS
+								   : KW_MAX_SELECTORS;
 	bool bad = false;
 	int rc;
 
@@ -255,16 +280,17 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 			bad = true;
 			continue;
 		}
-		if (n == KW_MAX_SELECTORS) {
-			ld_error(ld, line, def->name, "too many items (at most %u)",
-				 KW_MAX_SELECTORS);
+		if (n == max) {
+			ld_error(ld, line, def->name, "too many items (at most %zu)", max);
 			bad = true;
 			break;
 		}
 		if (def->kind == K_PORTS)
 			rc = parse_port_range_why(item, len, (struct port_range *)field + n, why);
-		else
+		else if (def->kind == K_NETS)
 			rc = parse_cidr_why(item, len, (struct cidr *)field + n, why);
+		else
+			rc = path_item(def, item, len, (struct selpath_item *)field, n, why);
 		if (rc)
 			ld_error(ld, line, def->name, "%s", why);
 		n += !rc;
@@ -437,6 +463,9 @@ static const int families[] = { AF_INET, AF_INET6 };
  * (IPv4-mapped IPv6 connections count as IPv4, as config_match sees them). */
 static bool services_overlap(const struct kw_service *a, const struct kw_service *b)
 {
+	if (!selpath_netns_lists_meet(a->netns, a->n_netns, b->netns, b->n_netns) ||
+	    !selpath_cgroup_lists_meet(a->cgroup, a->n_cgroup, b->cgroup, b->n_cgroup))
+		return false;
 	if (!port_lists_meet(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
 	    !port_lists_meet(a->remote_ports, a->n_remote_ports, b->remote_ports,
 			     b->n_remote_ports))
@@ -452,7 +481,8 @@ static bool services_overlap(const struct kw_service *a, const struct kw_service
 
 static bool has_selector(const struct kw_service *s)
 {
-	return s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net;
+	return s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net ||
+	       s->n_cgroup;
 }
 
 static void check_service(struct loader *ld, size_t i)
@@ -464,7 +494,7 @@ static void check_service(struct loader *ld, size_t i)
 	snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
 	if (!ld->sel_bad[i] && !has_selector(svc))
 		ld_error(ld, svc->line, hdr, "no selector: set at least one of local_ports, "
-			 "remote_ports, local_net, remote_net");
+			 "remote_ports, local_net, remote_net, cgroup");
 	for (size_t f = 0; f < 2; f++)
 		can_match |=
 			cidr_lists_meet(svc->local_net, svc->n_local_net, NULL, 0, families[f]) &&
@@ -730,8 +760,17 @@ static const void *unmap(int *family, const void *addr)
 	return addr;
 }
 
+_Static_assert(KW_MAX_SERVICES <= 64, "a service mask is 64 bits");
+
 const struct kw_service *config_match(const struct kw_config *cfg, int family, const void *laddr,
 				      uint16_t lport, const void *raddr, uint16_t rport)
+{
+	return config_match_mask(cfg, UINT64_MAX, family, laddr, lport, raddr, rport);
+}
+
+const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t mask,
+					   int family, const void *laddr, uint16_t lport,
+					   const void *raddr, uint16_t rport)
 {
 	int lfam = family, rfam = family;
 
@@ -740,6 +779,8 @@ const struct kw_service *config_match(const struct kw_config *cfg, int family, c
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct kw_service *s = &cfg->services[i];
 
+		if (!(mask & (UINT64_C(1) << i)))
+			continue;
 		if (port_list_contains(s->local_ports, s->n_local_ports, lport) &&
 		    port_list_contains(s->remote_ports, s->n_remote_ports, rport) &&
 		    cidr_list_contains(s->local_net, s->n_local_net, lfam, laddr) &&

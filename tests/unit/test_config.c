@@ -659,6 +659,97 @@ static void test_files(void)
 	      strcmp(buf, "f.ini:7: lo") == 0);
 }
 
+/* netns = and cgroup =: items kept as written, each bad item at its own line, cgroup counts as
+ * a selector, services in different namespaces or cgroups do not overlap. */
+static void test_netns_cgroup(void)
+{
+	static const char text[] =
+		"[service a]\n"						/* 1 */
+		"netns = cni-*, /run/docker/netns/*,\n"			/* 2 */
+		"  /proc/1234/ns/net blue\n"				/* 3 */
+		"cgroup = /system.slice/nginx.service\n"		/* 4 */
+		"   /kubepods.slice/*/pod*\n"				/* 5 */
+		"[service b]\n"						/* 6 */
+		"local_ports = 80\n"					/* 7 */
+		"[service c]\n"						/* 8 */
+		"netns = blue\n"					/* 9 */
+		"cgroup = /user.slice\n"				/* 10 */
+		"[service d]\n"						/* 11 */
+		"netns = red\n"						/* 12 */
+		"cgroup = /user.slice\n";				/* 13 */
+	struct kw_config cfg;
+	struct errs es;
+	int rc = load(text, &cfg, &es);
+	uint8_t lo[4] = { 127, 0, 0, 1 };
+
+	CHECK(rc == 0, "rc %d", rc);
+	if (rc != 0) {
+		dump(&es);
+		return;
+	}
+	CHECK(cfg.n_services == 4);
+	CHECK(cfg.services[0].n_netns == 4 && strcmp(cfg.services[0].netns[0].s, "cni-*") == 0 &&
+	      strcmp(cfg.services[0].netns[1].s, "/run/docker/netns/*") == 0 &&
+	      strcmp(cfg.services[0].netns[2].s, "/proc/1234/ns/net") == 0 &&
+	      strcmp(cfg.services[0].netns[3].s, "blue") == 0);
+	CHECK(cfg.services[0].n_cgroup == 2 &&
+	      strcmp(cfg.services[0].cgroup[1].s, "/kubepods.slice/*/pod*") == 0);
+	CHECK(cfg.services[1].n_netns == 0 && cfg.services[1].n_cgroup == 0);
+	/* config_match_mask skips the services whose bit is clear */
+	CHECK(config_match_mask(&cfg, UINT64_MAX, AF_INET, lo, 80, lo, 5000) == &cfg.services[0]);
+	CHECK(config_match_mask(&cfg, ~UINT64_C(1), AF_INET, lo, 80, lo, 5000) ==
+	      &cfg.services[1]);
+	CHECK(config_match_mask(&cfg, UINT64_C(1) << 3, AF_INET, lo, 81, lo, 5000) ==
+	      &cfg.services[3]);
+	CHECK(config_match_mask(&cfg, 0, AF_INET, lo, 80, lo, 5000) == NULL);
+	config_free(&cfg);
+
+	/* bad items, each at its line */
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = a/b\n", 3, "netns",
+		   "'a/b': a namespace is a name from /run/netns or an absolute path");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = ..\n", 3, "netns", "not a namespace name");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run/*/netns/x\n", 3, "netns",
+		   "globs may only be in the last component");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run/netns/\n", 3, "netns",
+		   "no trailing '/'");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run//netns/a\n", 3, "netns",
+		   "no empty, '.' or '..' components");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = cni-[ab\n", 3, "netns",
+		   "'[' without its ']'");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = a\\b\n", 3, "netns",
+		   "backslashes are not allowed");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = blue,\n red blue\n", 4, "netns",
+		   "'blue' is listed twice");
+	EXPECT_ONE("[service a]\ncgroup = system.slice\n", 2, "cgroup",
+		   "starting with '/' (e.g. /system.slice/nginx.service)");
+	EXPECT_ONE("[service a]\ncgroup = /a/../b\n", 2, "cgroup", "'..' components");
+	EXPECT_ONE("[service a]\ncgroup = /a/\n", 2, "cgroup", "no trailing '/'");
+	EXPECT_ONE("[service a]\ncgroup = /a,\n  /b/[x\n", 3, "cgroup", "'[' without its ']'");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\ncgroup = /a /a\n", 3, "cgroup", "listed twice");
+	EXPECT_ONE("[service a]\ncgroup = /a, /b, /c, /d, /e, /f, /g, /h, /i, /j, /k, /l, /m,\n"
+		   " /n, /o, /p, /q\n", 3, "cgroup", "too many items (at most 16)");
+	/* netns alone is no selector; cgroup is one */
+	EXPECT_ONE("[service a]\nnetns = blue\n", 1, "[service a]",
+		   "no selector: set at least one of local_ports, remote_ports, local_net, "
+		   "remote_net, cgroup");
+	/* overlaps: same namespace and cgroup subtrees that can meet */
+	EXPECT_ONE("[service a]\ncgroup = /a\n[service b]\ncgroup = /a/b\n", 3, "[service b]",
+		   "overlaps [service a]");
+	EXPECT_ONE("[service a]\nnetns = cni-*\ncgroup = /k/*/pod1*\n[service b]\n"
+		   "netns = /run/netns/cni-x\ncgroup = /k/burst/pod1a\n", 4, "[service b]",
+		   "overlaps [service a]");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\n[service b]\ncgroup = /x\n", 3, "[service b]",
+		   "overlaps [service a]");
+	/* and ones that cannot */
+	CHECK(load("[service a]\ncgroup = /k/*/pod1*\n[service b]\ncgroup = /k/*/pod2*\n"
+		   "[service c]\nnetns = blue\ncgroup = /k\n[service d]\nnetns = /run/docker/netns/*\n"
+		   "cgroup = /k\n[service e]\nlocal_ports = 1\nnetns = /proc/1/ns/net\n",
+		   &cfg, &es) == 0);
+	if (es.n)
+		dump(&es);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	test_full();
@@ -670,5 +761,6 @@ int main(void)
 	test_limits();
 	test_match();
 	test_files();
+	test_netns_cgroup();
 	return check_done();
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /*
  * Batches: the kernel handles every request of one sendmsg before sendmsg returns (the
@@ -49,12 +50,21 @@ static void sockdiag_setopts(int fd)
 
 int sockdiag_open(struct sockdiag *sd)
 {
+	return sockdiag_open_fd(sd, -1);
+}
+
+int sockdiag_open_fd(struct sockdiag *sd, int fd)
+{
 	int err;
 
 	memset(sd, 0, sizeof(*sd));
-	sd->nl = mnl_socket_open(NETLINK_SOCK_DIAG);
-	if (!sd->nl)
-		return -errno;
+	sd->nl = fd < 0 ? mnl_socket_open(NETLINK_SOCK_DIAG) : mnl_socket_fdopen(fd);
+	if (!sd->nl) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	if (mnl_socket_bind(sd->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto out;

@@ -25,6 +25,7 @@ struct sockdiag_conn {
 	uint32_t ifindex; /* idiag_if: the device the socket is bound to, 0 if none */
 	uint64_t cookie;
 	uint32_t uid, inode;
+	uint64_t cgroup_id; /* INET_DIAG_CGROUP_ID (Linux >= 5.8), 0 if not reported */
 	struct tcp_info info; /* zero past info_len */
 	size_t info_len; /* 0: no INET_DIAG_INFO */
 };
@@ -83,6 +84,9 @@ struct sockdiag {
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);
 
 int sockdiag_open(struct sockdiag *sd);
+/* The same on a NETLINK_SOCK_DIAG socket made elsewhere (nsopen: inside another network
+ * namespace). fd belongs to sd from then on: a failure or sockdiag_close closes it. */
+int sockdiag_open_fd(struct sockdiag *sd, int fd);
 void sockdiag_close(struct sockdiag *sd);
 int sockdiag_fd(const struct sockdiag *sd);
 

@@ -101,6 +101,27 @@ int sockdiag_fd(const struct sockdiag *sd)
 	return sd->nl ? mnl_socket_get_fd(sd->nl) : -1;
 }
 
+static int sockdiag_probe_none(void *arg, const struct sockdiag_conn *c)
+{
+	return 0;
+}
+
+/* A dump of no state with a one-condition cgroup program: older kernels' audit refuses the
+ * unknown op with EINVAL before looking at any socket. */
+int sockdiag_probe_cgroup(struct sockdiag *sd)
+{
+	uint64_t id = 0;
+	const struct sockdiag_selector sel = { .cgroups = &id, .n_cgroups = 1, .by_cgroup = true };
+	uint8_t bc[64];
+	size_t len;
+	int rc = sockdiag_bc_build(&sel, 1, AF_INET, bc, sizeof(bc), &len);
+
+	if (rc)
+		return rc < 0 ? rc : -EPROTO;
+	rc = sockdiag_dump(sd, AF_INET, 0, bc, len, false, sockdiag_probe_none, NULL);
+	return rc == -EINVAL ? -EOPNOTSUPP : rc;
+}
+
 /* One recv; returns the byte count or -errno (-ETIMEDOUT when nothing came in time). */
 static ssize_t sockdiag_recv(struct sockdiag *sd, int flags)
 {

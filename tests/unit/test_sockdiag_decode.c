@@ -193,6 +193,16 @@ static void test_malformed(void)
 	nlh = build();
 	rc = sockdiag_decode(nlh, &c);
 	CHECK(rc == 0 && c.sport == 2000, "no attributes at all (rc %d)", rc);
+	CHECK(c.cgroup_id == 0, "no INET_DIAG_CGROUP_ID: cgroup 0");
+
+	/* INET_DIAG_CGROUP_ID (5.8): a u64, the socket's cgroup v2 id */
+	nlh = build();
+	mnl_attr_put_u64(nlh, INET_DIAG_CGROUP_ID, 0x100000007ull);
+	rc = sockdiag_decode(nlh, &c);
+	CHECK(rc == 0 && c.cgroup_id == 0x100000007ull, "cgroup id decoded (rc %d)", rc);
+	nlh = build();
+	mnl_attr_put_u32(nlh, INET_DIAG_CGROUP_ID, 7);
+	expect_einval(nlh, "a 4-byte INET_DIAG_CGROUP_ID");
 }
 
 int main(void)

@@ -117,8 +117,19 @@ int selpath_netns_why(const char *s, size_t len, char *out, size_t cap, char *wh
 
 	if (rc)
 		return rc;
-	if (selpath_is_path(out))
-		return path_check(out, true, "netns path", why);
+	if (selpath_is_path(out)) {
+		const char *ns = strstr(out, "/ns/");
+
+		rc = path_check(out, true, "netns path", why);
+		if (!rc && strncmp(out, "/proc/", 6) == 0 && ns && strchr(ns + 4, '/') == NULL &&
+		    strcmp(ns + 4, "net") != 0) {
+			parse_quote(q, sizeof(q), s, len);
+			snprintf(why, PARSE_WHY_MAX,
+				 "'%s' is not a network namespace (that is /proc/PID/ns/net)", q);
+			rc = -EINVAL;
+		}
+		return rc;
+	}
 	parse_quote(q, sizeof(q), s, len);
 	if (strchr(out, '/')) {
 		snprintf(why, PARSE_WHY_MAX,

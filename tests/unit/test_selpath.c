@@ -32,6 +32,9 @@ static void test_syntax(void)
 	CHECK(netns("/proc/self/ns/net", why) == 0);
 	CHECK(netns("/var/run/netns/[]x]", why) == 0);
 	CHECK(netns("a/b", why) == -EINVAL && strstr(why, "absolute path"));
+	CHECK(netns("/proc/1/ns/mnt", why) == -EINVAL && strstr(why, "not a network namespace"));
+	CHECK(netns("/proc/1/ns/net_for_children", why) == -EINVAL);
+	CHECK(netns("/proc/1/task/1/ns/net", why) == 0);
 	CHECK(netns(".", why) == -EINVAL);
 	CHECK(netns("/proc/*/ns/net", why) == -EINVAL && strstr(why, "last component"));
 	CHECK(netns("/run/netns/[ab", why) == -EINVAL && strstr(why, "without its ']'"));

@@ -71,7 +71,8 @@ static int helper_open(const struct nsopen_req *r, int own_ns, int *out, bool *f
 		err = -errno;
 		goto out;
 	}
-	if ((r->dev || r->ino) && ((uint64_t)sb.st_dev != r->dev || (uint64_t)sb.st_ino != r->ino)) {
+	if ((r->dev || r->ino) &&
+	    ((uint64_t)sb.st_dev != r->dev || (uint64_t)sb.st_ino != r->ino)) {
 		err = -ESTALE;
 		goto out;
 	}
@@ -266,7 +267,8 @@ static int recv_reply(int sock, int64_t deadline, struct nsopen_rep *rep, int *f
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if (n == 0)
 		return -EPIPE;
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSOPEN_MAGIC || (msg.msg_flags & MSG_CTRUNC))
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSOPEN_MAGIC ||
+	    (msg.msg_flags & MSG_CTRUNC))
 		return -EPROTO;
 	return 0;
 }

@@ -57,8 +57,9 @@ static void test_diff(void)
 {
 	struct nsmap_set old = { 0 }, now = { 0 };
 	struct nsmap_events ev = { 0 };
-	struct nsmap_ns keep = mk(1, 1, 1, "keep"), gone = mk(1, 2, 1, "gone"),
-			moved = mk(1, 3, 1, "m"), svc = mk(1, 4, 1, "s"), fresh = mk(1, 5, 2, "new");
+	struct nsmap_ns keep = mk(1, 1, 1, "keep"), gone = mk(1, 2, 1, "gone");
+	struct nsmap_ns moved = mk(1, 3, 1, "m"), svc = mk(1, 4, 1, "s");
+	struct nsmap_ns fresh = mk(1, 5, 2, "new");
 	struct nsmap_ns moved2 = moved, svc2 = svc;
 
 	snprintf(moved2.name, sizeof(moved2.name), "m2");

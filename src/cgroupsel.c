@@ -1,6 +1,7 @@
 /* keepwatch: cgroup selection — the cgroup2 mount from mountinfo, cgroup path globs walked to
  * the ids of the selected subtrees, and the inotify watch that says when to walk again. */
 #include "keepwatch/cgroupsel.h"
+#include "keepwatch/config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -353,6 +354,43 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
 		rc = walk_pattern(w, items[i].s);
 	}
 	free(w);
+	return rc;
+}
+
+/* ---- can the host do it ---- */
+
+int cgroupsel_check(const struct kw_config *cfg, int mount_rc, int probe_rc,
+		    void (*err)(void *arg, const char *file, unsigned line, const char *key,
+				const char *msg),
+		    void *arg)
+{
+	char msg[256], hdr[KW_SERVICE_NAME_MAX + 16];
+	int rc = 0;
+
+	if (mount_rc == 0 && probe_rc == 0)
+		return 0;
+	if (mount_rc < 0)
+		snprintf(msg, sizeof(msg),
+			 "cgroup = needs a cgroup v2 (cgroup2) mount, and /proc/self/mountinfo "
+			 "shows none (%s)",
+			 strerror(-mount_rc));
+	else if (probe_rc == -EOPNOTSUPP)
+		snprintf(msg, sizeof(msg),
+			 "cgroup = needs the kernel's cgroup socket filter "
+			 "(INET_DIAG_BC_CGROUP_COND, Linux 5.8 or later), which this kernel "
+			 "refuses");
+	else
+		snprintf(msg, sizeof(msg),
+			 "cgroup = could not be checked against the kernel's socket filter: %s",
+			 strerror(-probe_rc));
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		if (!cfg->services[i].n_cgroup)
+			continue;
+		snprintf(hdr, sizeof(hdr), "[service %s]", cfg->services[i].name);
+		if (err)
+			err(arg, cfg->path, cfg->services[i].line, hdr, msg);
+		rc = -EOPNOTSUPP;
+	}
 	return rc;
 }
 

@@ -49,6 +49,17 @@ bool cgroupsel_ids_equal(const struct cgroupsel_ids *a, const struct cgroupsel_i
 void cgroupsel_ids_free(struct cgroupsel_ids *ids);
 void cgroupsel_dirs_free(struct cgroupsel_dirs *dirs);
 
+struct kw_config;
+/* For --check and start: can this host serve the config's cgroup selectors? mount_rc is what
+ * cgroupsel_mount returned, probe_rc what sockdiag_probe_cgroup did (only looked at when
+ * a service selects by cgroup). Reports one error per service that selects by cgroup, at
+ * its section line, through err (config_error_fn), saying what is missing. Returns 0 or
+ * -EOPNOTSUPP. Pure. */
+int cgroupsel_check(const struct kw_config *cfg, int mount_rc, int probe_rc,
+		    void (*err)(void *arg, const char *file, unsigned line, const char *key,
+				const char *msg),
+		    void *arg);
+
 /* The watch: inotify on the walked directories (IN_CREATE / IN_DELETE of child cgroups and
  * the directory's own removal). The caller re-expands when cgroupsel_watch_changed says so
  * and adds the new walk's directories; the kernel drops watches of removed cgroups itself. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "keepwatch/cgroupsel.h"
+#include "keepwatch/config.h"
 #include "check.h"
 
 static const char hybrid[] =
@@ -162,8 +163,47 @@ static void test_expand_and_watch(void)
 	cgroupsel_dirs_free(&dirs);
 }
 
+struct seen {
+	unsigned n, line;
+	char key[64], msg[256];
+};
+
+static void seen(void *arg, const char *file, unsigned line, const char *key, const char *msg)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	s->line = line;
+	snprintf(s->key, sizeof(s->key), "%s", key);
+	snprintf(s->msg, sizeof(s->msg), "%s", msg);
+}
+
+static void test_check(void)
+{
+	struct kw_config cfg;
+	struct seen s = { 0 };
+	static const char text[] = "[service a]\nlocal_ports = 1\n\n"
+				   "[service b]\ncgroup = /x\nlocal_ports = 2\n";
+
+	CHECK(config_load_string("t.ini", text, &cfg, NULL, NULL) == 0);
+	CHECK(cgroupsel_check(&cfg, 0, 0, seen, &s) == 0 && s.n == 0);
+	CHECK(cgroupsel_check(&cfg, 0, -EOPNOTSUPP, seen, &s) == -EOPNOTSUPP);
+	CHECK(s.n == 1 && s.line == 4 && strcmp(s.key, "[service b]") == 0 &&
+	      strstr(s.msg, "INET_DIAG_BC_CGROUP_COND, Linux 5.8 or later"), "%s", s.msg);
+	s.n = 0;
+	CHECK(cgroupsel_check(&cfg, -ENOENT, 0, seen, &s) == -EOPNOTSUPP && s.n == 1 &&
+	      strstr(s.msg, "cgroup2"));
+	config_free(&cfg);
+	/* no service by cgroup: nothing to say, whatever the host */
+	CHECK(config_load_string("t.ini", "[service a]\nlocal_ports = 1\n", &cfg, NULL, NULL) == 0);
+	s.n = 0;
+	CHECK(cgroupsel_check(&cfg, -ENOENT, -EOPNOTSUPP, seen, &s) == 0 && s.n == 0);
+	config_free(&cfg);
+}
+
 int main(void)
 {
+	test_check();
 	test_mount_parse();
 	test_expand_and_watch();
 	return check_done();

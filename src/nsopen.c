@@ -172,9 +172,19 @@ static void helper_main(int sock, pid_t parent)
 	bool fatal = false;
 	int own_ns;
 
+	sigset_t none;
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
+	/* The daemon blocks and handles signals its own way (signalfd); the helper takes the
+	 * defaults, so a stop signal sent to the whole unit ends it too. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "keepwatchd-ns");
 	helper_close_fds(sock);
 	sock = NSOPEN_FD;

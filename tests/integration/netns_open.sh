@@ -78,7 +78,26 @@ kw_check "NETLINK_ROUTE opens" grep -q '^opened' "$OUT"
 ip netns exec "$NSB" "$PROBE" dump "/run/netns/$NSA" --proto nf >"$OUT" 2>&1
 kw_check "NETLINK_NETFILTER opens" grep -q '^opened' "$OUT"
 
-# 4. The watch: a namespace by glob, by path and through /proc/PID/ns/net is one namespace;
+# 4. The helper never outlives the process that started it, and takes a stop signal.
+hold() {
+	"$PROBE" hold >"$KW_TMP/hold.txt" 2>&1 &
+	HOLD=$!
+	KW_PIDS+=("$HOLD")
+	kw_grep_wait 5 "$KW_TMP/hold.txt" '^helper pid=' || kw_die "hold did not start"
+	HELPER=$(sed -n 's/^helper pid=//p' "$KW_TMP/hold.txt")
+	KW_PIDS+=("$HELPER")
+}
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+hold
+kill -KILL "$HOLD"
+kw_check "the helper dies with its parent (SIGKILL)" kw_wait 2 gone "$HELPER"
+hold
+kill -TERM "$HELPER"
+kw_check "the helper ends on SIGTERM" kw_wait 2 gone "$HELPER"
+kw_check "... and its parent sees a clean -EPIPE" kw_grep_wait 3 "$KW_TMP/hold.txt" 'gone rc=-32'
+kw_stop "$HOLD"
+
+# 5. The watch: a namespace by glob, by path and through /proc/PID/ns/net is one namespace;
 # created and deleted ones are reported within 1 s; a /proc item goes with its process.
 ip netns exec "$NSA" sleep 60 &
 SLEEP=$!

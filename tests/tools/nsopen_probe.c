@@ -23,6 +23,7 @@
 static const char usage[] =
 	"usage: nsopen_probe dump NSPATH [--keep-caps] [--kill-port PORT] [--proto diag|route|nf]\n"
 	"       nsopen_probe watch --for MS ITEM...   (netns items of one service)\n"
+	"       nsopen_probe hold   (starts the helper, asks it every second, up to 600 s)\n"
 	"dump: starts the helper, drops this process to CAP_NET_ADMIN (unless --keep-caps),\n"
 	"asks for a socket inside NSPATH and dumps its TCP sockets (with --proto other than\n"
 	"diag it only opens one); --kill-port destroys the connections on that port through it.\n"
@@ -212,9 +213,38 @@ static int cmd_watch(int argc, char **argv)
 	return rc < 0;
 }
 
+/* Starts the helper and waits: for a test that kills this process and wants the helper
+ * gone with it, or sends the helper a stop signal. */
+static int cmd_hold(void)
+{
+	struct nsopen h;
+	int rc = nsopen_start(&h);
+
+	if (rc < 0) {
+		printf("error=%d start: %s\n", rc, strerror(-rc));
+		return 1;
+	}
+	printf("helper pid=%d\n", (int)h.pid);
+	for (int i = 0; i < 600; i++) {
+		int fd;
+
+		sleep(1);
+		rc = nsopen_socket(&h, "/proc/self/ns/net", 0, 0, SOCK_RAW, NETLINK_ROUTE, &fd);
+		if (rc < 0) {
+			printf("helper gone rc=%d\n", rc);
+			break;
+		}
+		close(fd);
+	}
+	nsopen_stop(&h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && strcmp(argv[1], "hold") == 0)
+		return cmd_hold();
 	if (argc >= 3 && strcmp(argv[1], "dump") == 0)
 		return cmd_dump(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "watch") == 0)

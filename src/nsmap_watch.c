@@ -19,6 +19,8 @@
 struct scan_ctx {
 	struct nsmap_set *out;
 	struct nsmap_scan_stats *st;
+	nsmap_ident_fn ident;
+	void *arg;
 	uint64_t own_dev, own_ino;
 	bool have_own;
 };
@@ -31,26 +33,41 @@ static void scan_fail(struct scan_ctx *c, const char *path, int err)
 	}
 }
 
-/* One candidate file: a namespace when stat finds an nsfs inode there. */
+/* The default ident: an nsfs inode is a namespace. */
+static int stat_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct statfs sfs;
+	struct stat sb;
+
+	if (stat(path, &sb) < 0 || statfs(path, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != NSFS_MAGIC)
+		return 0;
+	*dev = (uint64_t)sb.st_dev;
+	*ino = (uint64_t)sb.st_ino;
+	return 1;
+}
+
+/* One candidate file. */
 static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t svc)
 {
 	struct nsmap_ns ns;
-	struct statfs sfs;
-	struct stat sb;
 	const char *base = strrchr(path, '/');
+	uint64_t dev = 0, ino = 0;
+	int rc = c->ident(c->arg, path, &dev, &ino);
 
-	if (stat(path, &sb) < 0 || statfs(path, &sfs) < 0) {
-		if (errno != ENOENT && errno != ESRCH)
-			scan_fail(c, path, -errno);
-		return 0;
+	if (rc < 0) {
+		if (rc != -ENOENT && rc != -ESRCH)
+			scan_fail(c, path, rc);
+		return rc == -ENOMEM ? rc : 0;
 	}
-	if (sfs.f_type != NSFS_MAGIC) {
+	if (rc == 0) {
 		c->st->pending++; /* created, not mounted yet; or not a namespace at all */
 		return 0;
 	}
 	memset(&ns, 0, sizeof(ns));
-	ns.dev = (uint64_t)sb.st_dev;
-	ns.ino = (uint64_t)sb.st_ino;
+	ns.dev = dev;
+	ns.ino = ino;
 	ns.services = UINT64_C(1) << svc;
 	ns.own = c->have_own && ns.dev == c->own_dev && ns.ino == c->own_ino;
 	snprintf(ns.name, sizeof(ns.name), "%s", by_name && base ? base + 1 : path);
@@ -84,7 +101,14 @@ static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item
 int nsmap_scan(const struct kw_config *cfg, const char *netns_dir, struct nsmap_set *out,
 	       struct nsmap_scan_stats *st)
 {
-	struct scan_ctx c = { .out = out, .st = st };
+	return nsmap_scan_ident(cfg, netns_dir, NULL, NULL, out, st);
+}
+
+int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
+		     void *arg, struct nsmap_set *out, struct nsmap_scan_stats *st)
+{
+	struct scan_ctx c = { .out = out, .st = st, .ident = ident ? ident : stat_ident,
+			      .arg = arg };
 	struct stat sb;
 	int rc = 0;
 
@@ -187,6 +211,12 @@ int nsmap_watch_fd(const struct nsmap_watch *w)
 	return w->ifd;
 }
 
+void nsmap_watch_set_ident(struct nsmap_watch *w, nsmap_ident_fn fn, void *arg)
+{
+	w->ident = fn;
+	w->ident_arg = arg;
+}
+
 int nsmap_watch_timeout(const struct nsmap_watch *w, uint64_t now_ms)
 {
 	uint64_t due = UINT64_MAX;
@@ -236,7 +266,7 @@ int nsmap_watch_run(struct nsmap_watch *w, uint64_t now_ms, struct nsmap_events 
 	if (!w->dirty && nsmap_watch_timeout(w, now_ms) != 0)
 		return 0;
 	dirs_arm(w);
-	rc = nsmap_scan(w->cfg, w->netns_dir, &now, &w->last);
+	rc = nsmap_scan_ident(w->cfg, w->netns_dir, w->ident, w->ident_arg, &now, &w->last);
 	if (!rc)
 		rc = nsmap_diff(&w->cur, &now, ev);
 	if (rc) {

@@ -5,18 +5,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,8 +30,11 @@
 #define NSOPEN_TIMEOUT_MS 5000
 #define NSOPEN_FD 3 /* the helper's socket, after it closed everything else */
 
+enum nsopen_op { NSOPEN_OP_SOCKET = 1, NSOPEN_OP_IDENT = 2 };
+
 struct nsopen_req {
 	uint32_t magic;
+	int32_t op; /* enum nsopen_op */
 	int32_t type, protocol;
 	uint64_t dev, ino;
 	char path[NSOPEN_PATH_MAX];
@@ -36,7 +42,8 @@ struct nsopen_req {
 
 struct nsopen_rep {
 	uint32_t magic;
-	int32_t err; /* 0: an fd comes with it */
+	int32_t err; /* socket: 0 and an fd comes with it; ident: 1, 0 or -errno */
+	uint64_t dev, ino;
 };
 
 /* ---- the helper ---- */
@@ -45,18 +52,60 @@ static bool req_allowed(const struct nsopen_req *r)
 {
 	int base = r->type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (base != SOCK_RAW && base != SOCK_DGRAM)
+	if (r->op == NSOPEN_OP_IDENT)
+		return true;
+	if (r->op != NSOPEN_OP_SOCKET || (base != SOCK_RAW && base != SOCK_DGRAM))
 		return false;
 	return r->protocol == NETLINK_ROUTE || r->protocol == NETLINK_SOCK_DIAG ||
 	       r->protocol == NETLINK_NETFILTER;
 }
 
+/* Opens the network namespace at path: 1 with *nsfd, dev and ino set; 0 when the file is
+ * no namespace (yet: ip netns add mounts after it creates); -errno, -EINVAL for a namespace
+ * of another type. O_PATH first, so that a FIFO or a device named by mistake is never
+ * really opened. */
+static int helper_nsfd(const char *path, int *nsfd, uint64_t *dev, uint64_t *ino)
+{
+	char self[64];
+	struct statfs sfs;
+	struct stat sb;
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd, rc = 0;
+
+	*nsfd = -1;
+	if (pfd < 0)
+		return -errno;
+	if (fstatfs(pfd, &sfs) < 0 || fstat(pfd, &sb) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (sfs.f_type != NSFS_MAGIC)
+		goto out;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		rc = -EINVAL;
+		goto out;
+	}
+	*nsfd = fd;
+	*dev = (uint64_t)sb.st_dev;
+	*ino = (uint64_t)sb.st_ino;
+	rc = 1;
+out:
+	close(pfd);
+	return rc;
+}
+
 /* Opens the socket inside the namespace; back in our own one before returning. A helper
  * that cannot get back must not serve again: *fatal. */
-static int helper_open(const struct nsopen_req *r, int own_ns, int *out, bool *fatal)
+static int helper_open(const struct nsopen_req *r, int own_ns, struct nsopen_rep *rep, int *out,
+		       bool *fatal)
 {
-	struct stat sb;
-	int nsfd, fd, err = 0;
+	int nsfd, fd, err;
 
 	*out = -1;
 	if (r->magic != NSOPEN_MAGIC || r->path[0] != '/' ||
@@ -64,20 +113,15 @@ static int helper_open(const struct nsopen_req *r, int own_ns, int *out, bool *f
 		return -EINVAL;
 	if (!req_allowed(r))
 		return -EPERM;
-	nsfd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		return -errno;
-	if (fstat(nsfd, &sb) < 0) {
-		err = -errno;
-		goto out;
+	err = helper_nsfd(r->path, &nsfd, &rep->dev, &rep->ino);
+	if (r->op == NSOPEN_OP_IDENT || err <= 0) {
+		if (nsfd >= 0)
+			close(nsfd);
+		return r->op == NSOPEN_OP_IDENT || err < 0 ? err : -EINVAL;
 	}
-	if ((r->dev || r->ino) &&
-	    ((uint64_t)sb.st_dev != r->dev || (uint64_t)sb.st_ino != r->ino)) {
+	err = 0;
+	if ((r->dev || r->ino) && (rep->dev != r->dev || rep->ino != r->ino)) {
 		err = -ESTALE;
-		goto out;
-	}
-	if (ioctl(nsfd, NS_GET_NSTYPE) != CLONE_NEWNET) {
-		err = -EINVAL;
 		goto out;
 	}
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
@@ -99,10 +143,9 @@ out:
 	return err;
 }
 
-static int helper_reply(int sock, int err, int fd)
+static int helper_reply(int sock, struct nsopen_rep *rep, int fd)
 {
-	struct nsopen_rep rep = { .magic = NSOPEN_MAGIC, .err = err };
-	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
+	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -193,14 +236,16 @@ static void helper_main(int sock, pid_t parent)
 		_exit(1);
 	while (!fatal) {
 		ssize_t n = recv(sock, &req, sizeof(req), 0);
-		int fd = -1, err;
+		struct nsopen_rep rep = { .magic = NSOPEN_MAGIC };
+		int fd = -1;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		err = n == (ssize_t)sizeof(req) ? helper_open(&req, own_ns, &fd, &fatal) : -EINVAL;
-		helper_reply(sock, err, fd);
+		rep.err = n == (ssize_t)sizeof(req) ? helper_open(&req, own_ns, &rep, &fd, &fatal)
+						    : -EINVAL;
+		helper_reply(sock, &rep, fd);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -283,42 +328,87 @@ static int recv_reply(int sock, int64_t deadline, struct nsopen_rep *rep, int *f
 	return 0;
 }
 
+/* One request and its answer: rep->err is the helper's result, the return value says
+ * whether the exchange worked. A lost or late answer would pair the next request with this
+ * reply, so then the helper is stopped. */
+static int exchange(struct nsopen *h, const struct nsopen_req *req, struct nsopen_rep *rep,
+		    int *got)
+{
+	int rc;
+
+	*got = -1;
+	if (h->fd < 0)
+		return -EPIPE;
+	if (send(h->fd, req, sizeof(*req), MSG_NOSIGNAL) < 0)
+		rc = errno == ECONNREFUSED || errno == ECONNRESET ? -EPIPE : -errno;
+	else
+		rc = recv_reply(h->fd, mono_ms() + NSOPEN_TIMEOUT_MS, rep, got);
+	if (rc == -ETIMEDOUT || rc == -EPROTO || rc == -EPIPE)
+		nsopen_stop(h);
+	return rc;
+}
+
+static int req_init(struct nsopen_req *req, enum nsopen_op op, const char *path)
+{
+	memset(req, 0, sizeof(*req));
+	if (strlen(path) >= sizeof(req->path))
+		return -ENAMETOOLONG;
+	req->magic = NSOPEN_MAGIC;
+	req->op = op;
+	strcpy(req->path, path);
+	return 0;
+}
+
 int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
 		  int protocol, int *fd)
 {
 	struct nsopen_req req;
 	struct nsopen_rep rep;
-	int got = -1, rc;
+	int got = -1, rc = req_init(&req, NSOPEN_OP_SOCKET, path);
 
 	*fd = -1;
-	if (h->fd < 0)
-		return -EPIPE;
-	if (strlen(path) >= sizeof(req.path))
-		return -ENAMETOOLONG;
-	memset(&req, 0, sizeof(req));
-	req.magic = NSOPEN_MAGIC;
+	if (rc)
+		return rc;
 	req.type = type;
 	req.protocol = protocol;
 	req.dev = dev;
 	req.ino = ino;
-	strcpy(req.path, path);
-	if (send(h->fd, &req, sizeof(req), MSG_NOSIGNAL) < 0)
-		return errno == ECONNREFUSED || errno == ECONNRESET ? -EPIPE : -errno;
-	rc = recv_reply(h->fd, mono_ms() + NSOPEN_TIMEOUT_MS, &rep, &got);
-	if (rc == 0 && rep.err == 0 && got < 0)
-		rc = -EPROTO;
+	rc = exchange(h, &req, &rep, &got);
 	if (rc == 0)
-		rc = rep.err;
+		rc = rep.err > 0 ? -EPROTO : rep.err;
+	if (rc == 0 && got < 0)
+		rc = -EPROTO;
 	if (rc == 0) {
 		*fd = got;
 		return 0;
 	}
 	if (got >= 0)
 		close(got);
-	/* A lost or late answer would pair the next request with this reply: stop here. */
-	if (rc == -ETIMEDOUT || rc == -EPROTO || rc == -EPIPE)
-		nsopen_stop(h);
 	return rc;
+}
+
+int nsopen_ident(struct nsopen *h, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct nsopen_req req;
+	struct nsopen_rep rep;
+	int got = -1, rc = req_init(&req, NSOPEN_OP_IDENT, path);
+
+	if (rc == 0)
+		rc = exchange(h, &req, &rep, &got);
+	if (got >= 0) {
+		close(got);
+		rc = rc ? rc : -EPROTO;
+	}
+	if (rc)
+		return rc;
+	*dev = rep.dev;
+	*ino = rep.ino;
+	return rep.err > 1 ? -EPROTO : rep.err;
+}
+
+int nsopen_ident_fn(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	return nsopen_ident(arg, path, dev, ino);
 }
 
 void nsopen_stop(struct nsopen *h)

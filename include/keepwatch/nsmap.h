@@ -70,6 +70,16 @@ struct nsmap_scan_stats {
 int nsmap_scan(const struct kw_config *cfg, const char *netns_dir, struct nsmap_set *out,
 	       struct nsmap_scan_stats *st);
 
+/* How a scan identifies a file: 1 = a network namespace (*dev, *ino set), 0 = no namespace
+ * (yet), or -errno (-ENOENT, -ESRCH: gone, not counted as a failure). The default, stat(2)
+ * and statfs(2) here, needs search rights only but cannot see /proc/PID/ns/net of other
+ * users' or non-dumpable processes, nor tell a network namespace from another kind;
+ * nsopen_ident_fn asks the privileged helper, which can. */
+typedef int (*nsmap_ident_fn)(void *arg, const char *path, uint64_t *dev, uint64_t *ino);
+/* nsmap_scan with another ident (NULL: the default). */
+int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
+		     void *arg, struct nsmap_set *out, struct nsmap_scan_stats *st);
+
 /* The watcher: inotify on netns_dir and on the directories of path items, a rescan every
  * NSMAP_SLOW_MS for /proc paths and directories that do not exist yet, and every
  * NSMAP_FAST_MS for a short while after a file appeared that is not mounted yet. Nothing
@@ -95,6 +105,8 @@ struct nsmap_watch {
 	struct nsmap_set cur;
 	struct nsmap_scan_stats last; /* of the last scan */
 	uint64_t scans; /* how many, for tests and metrics */
+	nsmap_ident_fn ident; /* NULL: stat here */
+	void *ident_arg;
 };
 
 /* Opens the watch; the first nsmap_watch_run reports every namespace as NSMAP_APPEARED.
@@ -102,6 +114,8 @@ struct nsmap_watch {
 int nsmap_watch_open(struct nsmap_watch *w, const struct kw_config *cfg, const char *netns_dir,
 		     uint64_t now_ms);
 int nsmap_watch_fd(const struct nsmap_watch *w);
+/* Scans identify files through fn from now on (nsopen_ident_fn and the struct nsopen). */
+void nsmap_watch_set_ident(struct nsmap_watch *w, nsmap_ident_fn fn, void *arg);
 /* Milliseconds until nsmap_watch_run is due without an inotify event: 0 now, -1 never. */
 int nsmap_watch_timeout(const struct nsmap_watch *w, uint64_t now_ms);
 /* Drains the inotify fd (non-blocking), rescans when something changed or a rescan is due,

@@ -31,11 +31,21 @@ int nsopen_start(struct nsopen *h);
  * When dev or ino is non-zero the namespace opened must be that one (else -ESTALE: the
  * path now names another namespace). On success *fd is the new socket (close-on-exec in
  * this process) and 0 is returned; otherwise -errno, the helper's own: -ENOENT (no such
- * file: the namespace vanished), -EINVAL (not a network namespace), -EPERM (the helper
+ * file: the namespace vanished), -EINVAL (not a network namespace, or not a namespace at
+ * all), -EPERM (the helper
  * lacks a capability, or a request outside the list above), -ESTALE; or -EPIPE when the
  * helper is gone, -ETIMEDOUT when it did not answer within 5 s. Never blocks longer. */
 int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
 		  int protocol, int *fd);
+
+/* Asks the helper what the file at path is, as it can see what this process may not
+ * (/proc/PID/ns/net of other users' or non-dumpable processes, directories closed to this
+ * process's user): 1 = a network namespace, *dev and *ino set; 0 = no namespace (yet); or
+ * -errno: -ENOENT (gone), -EINVAL (a namespace of another type), -EPIPE / -ETIMEDOUT as
+ * above. The file is opened O_PATH first, so a FIFO or device is never really opened. */
+int nsopen_ident(struct nsopen *h, const char *path, uint64_t *dev, uint64_t *ino);
+/* The same as an nsmap_ident_fn, arg being the struct nsopen. */
+int nsopen_ident_fn(void *arg, const char *path, uint64_t *dev, uint64_t *ino);
 
 /* Closes the socket and reaps the helper (it exits on EOF; SIGKILL after 1 s). */
 void nsopen_stop(struct nsopen *h);

@@ -134,4 +134,23 @@ kw_check "each namespace was reported once per change" \
 	test "$(grep -c 'event=appeared' "$W")" = 2 -a "$(grep -c 'event=vanished' "$W")" = 1
 kw_check "the own namespace is not flagged as own" bash -c "! grep -q 'own=1' '$W'"
 sed 's/^/    /' "$W"
+
+# 6. A process with no privilege at all (uid nobody) cannot look at /proc/PID/ns/net of a
+# root process; through the helper it can, and the helper also tells namespace kinds apart.
+ip netns exec "$NSA" sleep 60 &
+SLEEP=$!
+KW_PIDS+=("$SLEEP")
+kw_wait 5 in_a || kw_die "sleep did not enter A"
+"$PROBE" watch --as-nobody --for 600 "/proc/$SLEEP/ns/net" >"$W" 2>&1
+kw_check "as nobody, alone: the /proc item fails (EACCES), nothing appears" \
+	bash -c "grep -q 'failed=1 first_err=-13' '$W' && ! grep -q event= '$W'"
+"$PROBE" watch --helper --as-nobody --for 600 "/proc/$SLEEP/ns/net" "/proc/$SLEEP/ns/mnt" \
+	>"$W" 2>&1 || true
+kw_check "as nobody without capabilities" grep -q '^uid=65534 capeff=0$' "$W"
+kw_check "... through the helper, A appears" \
+	grep -q "event=appeared netns=/proc/$SLEEP/ns/net ino=$target_ns " "$W"
+kw_check "... and a mount namespace is refused (-EINVAL), not taken" \
+	grep -q 'failed=1 first_err=-22' "$W"
+sed 's/^/    /' "$W"
+kw_stop "$SLEEP"
 kw_done

@@ -16,13 +16,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
 	"usage: nsopen_probe dump NSPATH [--keep-caps] [--kill-port PORT] [--proto diag|route|nf]\n"
-	"       nsopen_probe watch --for MS ITEM...   (netns items of one service)\n"
+	"       nsopen_probe watch [--helper] [--as-nobody] --for MS ITEM...\n"
+	"             (netns items of one service; --helper: identify files through the helper;\n"
+	"             --as-nobody: then become uid 65534 with no capabilities)\n"
 	"       nsopen_probe hold   (starts the helper, asks it every second, up to 600 s)\n"
 	"dump: starts the helper, drops this process to CAP_NET_ADMIN (unless --keep-caps),\n"
 	"asks for a socket inside NSPATH and dumps its TCP sockets (with --proto other than\n"
@@ -169,15 +172,33 @@ static int cmd_watch(int argc, char **argv)
 	struct kw_service svc = { .local_ports = { { 1, 65535 } }, .n_local_ports = 1 };
 	struct nsmap_events ev = { 0 };
 	struct nsmap_watch w;
+	struct nsopen h = { .pid = 0, .fd = -1 };
+	bool helper = false, nobody = false;
 	uint64_t until;
-	int rc;
+	int rc, i = 2;
 
-	if (argc < 5 || strcmp(argv[2], "--for") != 0) {
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i], "--for") != 0; i++) {
+		helper |= strcmp(argv[i], "--helper") == 0;
+		nobody |= strcmp(argv[i], "--as-nobody") == 0;
+	}
+	if (argc < i + 3 || strcmp(argv[i], "--for") != 0) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	until = now_ms() + strtoull(argv[3], NULL, 10);
-	for (int i = 4; i < argc && svc.n_netns < KW_MAX_PATH_ITEMS; i++)
+	until = now_ms() + strtoull(argv[i + 1], NULL, 10);
+	if (helper && (rc = nsopen_start(&h)) < 0) {
+		printf("error=%d start: %s\n", rc, strerror(-rc));
+		return 1;
+	}
+	/* nobody, with no capabilities left: the helper is all the privilege there is */
+	if (nobody && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		       setresuid(65534, 65534, 65534) < 0)) {
+		printf("error=%d setresuid: %s\n", -errno, strerror(errno));
+		return 1;
+	}
+	if (nobody)
+		printf("uid=%d capeff=%llx\n", (int)getuid(), cap_eff(getpid()));
+	for (i += 2; i < argc && svc.n_netns < KW_MAX_PATH_ITEMS; i++)
 		snprintf(svc.netns[svc.n_netns++].s, KW_PATH_ITEM_MAX, "%s", argv[i]);
 	snprintf(svc.name, sizeof(svc.name), "probe");
 	cfg.services = &svc;
@@ -187,6 +208,8 @@ static int cmd_watch(int argc, char **argv)
 		printf("error=%d watch: %s\n", rc, strerror(-rc));
 		return 1;
 	}
+	if (helper)
+		nsmap_watch_set_ident(&w, nsopen_ident_fn, &h);
 	printf("watching\n");
 	fflush(stdout);
 	while (now_ms() < until) {
@@ -201,15 +224,17 @@ static int cmd_watch(int argc, char **argv)
 			printf("error=%d run: %s\n", rc, strerror(-rc));
 			break;
 		}
-		for (size_t i = 0; i < ev.n; i++)
+		for (size_t k = 0; k < ev.n; k++)
 			printf("ms=%" PRIu64 " event=%s netns=%s ino=%" PRIu64 " own=%d\n",
-			       now_ms(), nsmap_change_name(ev.v[i].change), ev.v[i].ns.name,
-			       ev.v[i].ns.ino, ev.v[i].ns.own);
+			       now_ms(), nsmap_change_name(ev.v[k].change), ev.v[k].ns.name,
+			       ev.v[k].ns.ino, ev.v[k].ns.own);
 		fflush(stdout);
 	}
-	printf("scans=%" PRIu64 " pending=%u\n", w.scans, w.last.pending);
+	printf("scans=%" PRIu64 " pending=%u failed=%u first_err=%d\n", w.scans, w.last.pending,
+	       w.last.failed, w.last.first_err);
 	nsmap_events_free(&ev);
 	nsmap_watch_close(&w);
+	nsopen_stop(&h);
 	return rc < 0;
 }
 

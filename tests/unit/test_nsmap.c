@@ -193,8 +193,63 @@ out:
 	nsmap_events_free(&ev);
 }
 
+/* A stand-in for the helper: paths ending in a digit d are namespace (7, d); "pend" is a
+ * file not yet mounted; "gone" vanished; "deny" refused; "oom" fails the scan. */
+static int fake_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	const char *base = strrchr(path, '/') + 1;
+	size_t n = strlen(base);
+
+	(*(unsigned *)arg)++;
+	if (strcmp(base, "pend") == 0)
+		return 0;
+	if (strcmp(base, "gone") == 0)
+		return -ENOENT;
+	if (strcmp(base, "deny") == 0)
+		return -EACCES;
+	if (strcmp(base, "oom") == 0)
+		return -ENOMEM;
+	if (n && base[n - 1] >= '0' && base[n - 1] <= '9') {
+		*dev = 7;
+		*ino = (uint64_t)(base[n - 1] - '0');
+		return 1;
+	}
+	return -EINVAL;
+}
+
+static void test_ident_hook(void)
+{
+	struct kw_config *cfg = cfg_with("[service a]\nlocal_ports = 1\n"
+					 "netns = x1, /var/run/netns/w1, pend, gone, deny\n"
+					 "[service b]\nlocal_ports = 2\n"
+					 "netns = /run/netns/y1, z2\n");
+	struct nsmap_set set = { 0 };
+	struct nsmap_scan_stats st;
+	unsigned calls = 0;
+
+	if (!cfg)
+		return;
+	CHECK(nsmap_scan_ident(cfg, "/run/netns", fake_ident, &calls, &set, &st) == 0);
+	CHECK(calls == 7, "calls %u", calls);
+	/* x1, /var/run/netns/w1 and y1 are one namespace (7, 1) for both services; z2 another */
+	CHECK(set.n == 2 && set.v[0].ino == 1 && set.v[0].services == 3 &&
+	      strcmp(set.v[0].name, "x1") == 0 && strcmp(set.v[0].path, "/run/netns/x1") == 0 &&
+	      set.v[1].ino == 2 && set.v[1].services == 2, "n %zu", set.n);
+	CHECK(st.pending == 1 && st.failed == 1 && st.first_err == -EACCES &&
+	      strcmp(st.first_path, "/run/netns/deny") == 0);
+	config_free(cfg);
+	cfg = cfg_with("[service a]\nlocal_ports = 1\nnetns = oom\n");
+	if (cfg)
+		CHECK(nsmap_scan_ident(cfg, "/run/netns", fake_ident, &calls, &set, &st) ==
+		      -ENOMEM);
+	if (cfg)
+		config_free(cfg);
+	nsmap_set_free(&set);
+}
+
 int main(void)
 {
+	test_ident_hook();
 	test_set();
 	test_diff();
 	test_scan_and_watch();

@@ -121,6 +121,10 @@ int selpath_netns_why(const char *s, size_t len, char *out, size_t cap, char *wh
 		const char *ns = strstr(out, "/ns/");
 
 		rc = path_check(out, true, "netns path", why);
+		if (!rc && out[1] == '\0') {
+			snprintf(why, PARSE_WHY_MAX, "'/' is a directory, not a namespace file");
+			return -EINVAL;
+		}
 		if (!rc && strncmp(out, "/proc/", 6) == 0 && ns && strchr(ns + 4, '/') == NULL &&
 		    strcmp(ns + 4, "net") != 0) {
 			parse_quote(q, sizeof(q), s, len);

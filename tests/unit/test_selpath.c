@@ -36,6 +36,7 @@ static void test_syntax(void)
 	CHECK(netns("/proc/1/ns/net_for_children", why) == -EINVAL);
 	CHECK(netns("/proc/1/task/1/ns/net", why) == 0);
 	CHECK(netns(".", why) == -EINVAL);
+	CHECK(netns("/", why) == -EINVAL && strstr(why, "not a namespace file"));
 	CHECK(netns("/proc/*/ns/net", why) == -EINVAL && strstr(why, "last component"));
 	CHECK(netns("/run/netns/[ab", why) == -EINVAL && strstr(why, "without its ']'"));
 	CHECK(netns("/run/./netns/x", why) == -EINVAL);

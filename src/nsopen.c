@@ -213,9 +213,8 @@ static void helper_main(int sock, pid_t parent)
 {
 	struct nsopen_req req;
 	bool fatal = false;
-	int own_ns;
-
 	sigset_t none;
+	int own_ns;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)

@@ -239,24 +239,6 @@ static unsigned piece_line(const struct loader *ld, size_t off)
 	return ld->piece[i - 1].line;
 }
 
-/* One netns or cgroup item into items[n]; a repeated item is an error too. */
-static int path_item(const struct key_def *def, const char *s, size_t len,
-		     struct selpath_item *items, size_t n, char *why)
-{
-	char q[QUOTE_MAX];
-	int rc = def->kind == K_NETNS ? selpath_netns_why(s, len, items[n].s, KW_PATH_ITEM_MAX, why)
-				      : selpath_cgroup_why(s, len, items[n].s, KW_PATH_ITEM_MAX,
-							   why);
-
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (strcmp(items[i].s, items[n].s) == 0) {
-			snprintf(why, PARSE_WHY_MAX, "'%s' is listed twice", quote(q, s, len));
-			rc = -EINVAL;
-		}
-	}
-	return rc;
-}
-
 /* Parses the list collected for ld->pend, item by item, so each bad item gets its own line. */
 static void list_finish(struct loader *ld, const struct key_def *def)
 {
@@ -290,7 +272,8 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 		else if (def->kind == K_NETS)
 			rc = parse_cidr_why(item, len, (struct cidr *)field + n, why);
 		else
-			rc = path_item(def, item, len, (struct selpath_item *)field, n, why);
+			rc = selpath_list_add(def->kind == K_CGROUP, item, len,
+					      (struct selpath_item *)field, n, why);
 		if (rc)
 			ld_error(ld, line, def->name, "%s", why);
 		n += !rc;

@@ -169,6 +169,23 @@ int selpath_cgroup_why(const char *s, size_t len, char *out, size_t cap, char *w
 	return path_check(out, false, "cgroup path", why);
 }
 
+int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items,
+		     size_t n, char *why)
+{
+	char q[QMAX];
+	int rc = cgroup ? selpath_cgroup_why(s, len, items[n].s, KW_PATH_ITEM_MAX, why)
+			: selpath_netns_why(s, len, items[n].s, KW_PATH_ITEM_MAX, why);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (strcmp(items[i].s, items[n].s) == 0) {
+			snprintf(why, PARSE_WHY_MAX, "'%s' is listed twice",
+				 parse_quote(q, sizeof(q), s, len));
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
 /* The literal text before the first glob character. */
 static size_t lit_prefix(const char *s)
 {

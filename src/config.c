@@ -48,10 +48,12 @@ static const struct choice link_actions[] = {
 
 #define G(f) offsetof(struct kw_global, f)
 #define S(f) offsetof(struct kw_service, f)
+/* NOLINTBEGIN(bugprone-macro-parentheses): arguments are designators and field names */
 #define DUR(key, field, lo, zoff) \
 	{ .name = key, .kind = K_DURATION, .off = field, .min = lo, .max = KW_MAX_DURATION_MS, \
 	  .zero_off = zoff }
 #define LIST(key, kd, f) { .name = key, .kind = kd, .off = S(f), .n_off = S(n_##f) }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static const struct key_def global_keys[] = {
 	DUR(KW_KEY_POLL_INTERVAL, G(poll_interval_ms), KW_MIN_POLL_INTERVAL_MS, false),

@@ -36,7 +36,8 @@ static char *rd_emit(struct config_reader *rd, char *str, int num, const char *p
 	}
 	memcpy(str, prefix, pre);
 	memcpy(str + pre, from, n);
-	memcpy(str + pre + n, "\n", 2);
+	str[pre + n] = '\n';
+	str[pre + n + 1] = '\0';
 	return str;
 }
 

@@ -1,275 +1,187 @@
-/* keepwatch: carrying out verdicts — SOCK_DESTROY in batches, the nftables reset path
- * where destroy is unavailable, the kill budget, and the one log line per decision. */
+/* keepwatch: carrying out kill actions — SOCK_DESTROY in batches, the nftables reset path
+ * where destroy is unavailable. Owns the method and the nft handle; logs nothing. */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/daemon.h"
-#include "keepwatch/log.h"
-#include "keepwatch/sockutil.h"
-#include "keepwatch/watch_table.h"
+#include "keepwatch/killer.h"
 
 #define KILLER_BATCH 256u
 
-static const char *const killer_reasons[REASON_COUNT] = {
-	[REASON_NONE] = "none",
-	[REASON_KEEPALIVE] = "keepalive",
-	[REASON_ZERO_WINDOW] = "zero-window",
-	[REASON_IDLE] = "idle",
-	[REASON_UNACKED] = "unacked",
-	[REASON_LINK_DOWN] = "link-down",
-	[REASON_LINK_REMOVED] = "link-removed",
-	[REASON_ADDR_REMOVED] = "addr-removed",
-};
-
-static const char *const killer_states[] = {
-	"UNKNOWN", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
-	"TIME-WAIT", "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "SYN-RECV",
-};
-
-const char *killer_state_name(uint8_t state)
-{
-	return state < sizeof(killer_states) / sizeof(killer_states[0]) ? killer_states[state]
-									 : "UNKNOWN";
-}
-
-const char *killer_reason_name(enum kill_reason r)
-{
-	return r < REASON_COUNT ? killer_reasons[r] : "unknown";
-}
-
-static bool killer_is_link_reason(enum kill_reason r)
-{
-	return r == REASON_LINK_DOWN || r == REASON_LINK_REMOVED || r == REASON_ADDR_REMOVED;
-}
-
-const char *killer_ifname(const struct kw_daemon *d, int ifindex)
-{
-	const struct linkmon_link *l = ifindex > 0 ? link_table_find(&d->lm, ifindex) : NULL;
-
-	if (l)
-		return l->name;
-	for (size_t i = 0; i < d->n_down; i++)
-		if (d->down[i].ifindex == ifindex)
-			return d->down[i].name;
-	return "-";
-}
-
-/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). */
-static void killer_log(const struct kw_daemon *d, int prio, const char *action,
-		       enum kill_reason why, const struct watch_conn *e, const char *tail)
-{
-	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
-	const struct policy_sample *s = &e->last;
-	uint32_t last_recv = s->last_data_recv_ms < s->last_ack_recv_ms ? s->last_data_recv_ms
-									: s->last_ack_recv_ms;
-
-	if (sockutil_format(e->family, e->src, e->sport, src, sizeof(src)) < 0)
-		snprintf(src, sizeof(src), "?");
-	if (sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst)) < 0)
-		snprintf(dst, sizeof(dst), "?");
-	log_msg(prio,
-		"action=%s reason=%s service=%s src=%s dst=%s ifname=%s state=%s probes=%u "
-		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s",
-		action, killer_reason_name(why), d->cfg.services[e->svc].name, src, dst,
-		killer_ifname(d, e->ifindex), killer_state_name(e->state), s->probes, last_recv, s->unacked, tail ? tail : "");
-}
-
-static void killer_log_failure(struct kw_daemon *d, enum kill_reason why, struct watch_conn *e,
-			       const char *method, int err)
-{
-	char tail[128];
-
-	/* One refusal is one failure, however often the standing verdict is retried. */
-	if (e->reported)
-		return;
-	e->reported = true;
-	metrics_count_kill_failed(&d->metrics, e->svc);
-	snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", method, -err,
-		 strerror(-err));
-	killer_log(d, LOG_ERR, "kill-failed", why, e, tail);
-}
-
-/* What the nft path cannot promise, said in the alert rather than hidden: a reset
- * answers the socket's next segment, and a segment without a route never reaches the
- * output hook (the kernel's own timers end such a connection, if any run). */
-static const char *killer_nft_caveat(const struct kw_daemon *d, enum kill_reason why,
-				     const struct watch_conn *e)
-{
-	/* A lost carrier keeps the routes: the next segment meets the rule (measured). */
-	if (why == REASON_LINK_DOWN)
-		for (size_t i = 0; i < d->n_down; i++)
-			if (d->down[i].ifindex == e->ifindex && d->down[i].no_carrier &&
-			    !d->down[i].removed)
-				return "";
-	if (why == REASON_LINK_DOWN || why == REASON_LINK_REMOVED || why == REASON_ADDR_REMOVED)
-		return " caveat=\"no route: the reset may never be sent; only the kernel's own "
-		       "timers end it\"";
-	if (e->timer == TIMER_NONE)
-		return " caveat=\"sends nothing: the reset waits for its next segment\"";
-	return "";
-}
-
-static int killer_nft_ready(struct kw_daemon *d)
+/* The one place the nft table is opened: at start, after a reload, or when SOCK_DESTROY
+ * turns out to be missing. */
+static int killer_nft_open(struct killer *k)
 {
 	int err;
 
-	if (d->nft_open)
+	if (k->nft_open)
 		return 0;
-	err = nft_killer_open(&d->nft);
+	err = nft_killer_open(&k->nft);
 	if (err < 0)
 		return err;
-	d->nft_open = true;
+	k->nft_open = true;
 	return 0;
 }
 
-static void killer_nft(struct kw_daemon *d, struct watch_conn *e, enum kill_reason why)
+static void killer_note_set(struct killer_note *note, const char *method, const char *reason,
+			    const char *what)
 {
-	uint64_t timeout = d->cfg.global.nft_timeout_ms;
-	char tail[192];
-	int err = killer_nft_ready(d);
+	*note = (struct killer_note){ .method = method, .reason = reason, .what = what };
+}
+
+static int killer_open_nft(struct killer *k, const char *why, struct killer_note *note)
+{
+	bool was_open = k->nft_open;
+	int err = killer_nft_open(k);
+
+	if (err < 0)
+		killer_note_set(note, NULL, NULL, "nft-table");
+	else if (!was_open)
+		killer_note_set(note, "nft", why, NULL);
+	return err;
+}
+
+/* SOCK_DESTROY of a tuple that cannot exist: ENOENT means the kernel supports it,
+ * EOPNOTSUPP that it was built without CONFIG_INET_DIAG_DESTROY, EPERM no capability. */
+static int killer_probe_destroy(struct sockdiag *sd)
+{
+	struct sockdiag_conn c = { .family = AF_INET };
+	int e = 0, err = sockdiag_destroy(sd, &c, &e, 1);
+
+	return err < 0 ? err : e == -ENOENT ? 0 : e;
+}
+
+int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m, struct killer_note *note)
+{
+	int probe;
+
+	k->method = m;
+	killer_note_set(note, NULL, NULL, NULL);
+	if (m == KILL_NFT)
+		return killer_open_nft(k, "kill_method=nft", note);
+	probe = killer_probe_destroy(sd);
+	if (probe == -EPERM) {
+		killer_note_set(note, NULL, NULL, "sock-destroy");
+		return probe;
+	}
+	if (probe == -EOPNOTSUPP) {
+		k->destroy_unsupported = true;
+		if (m == KILL_AUTO)
+			return killer_open_nft(k, "SOCK_DESTROY unsupported by this kernel", note);
+		killer_note_set(note, "none",
+				"SOCK_DESTROY unsupported and kill_method=destroy: alerts only",
+				NULL);
+		return 0;
+	}
+	killer_note_set(note, "destroy", "SOCK_DESTROY available", NULL);
+	return 0;
+}
+
+bool killer_uses_nft(const struct killer *k)
+{
+	return k->method == KILL_NFT || (k->method == KILL_AUTO && k->destroy_unsupported);
+}
+
+int killer_reload(struct killer *k, enum kill_method m, struct killer_note *note)
+{
+	k->method = m;
+	killer_note_set(note, NULL, NULL, NULL);
+	return killer_uses_nft(k) ? killer_open_nft(k, "reload", note) : 0;
+}
+
+void killer_close(struct killer *k)
+{
+	if (k->nft_open)
+		nft_killer_close(&k->nft);
+	k->nft_open = false;
+}
+
+static void killer_fail(struct kw_act *a, const char *method, int err)
+{
+	a->out = OUT_FAILED;
+	a->method = method;
+	a->err = err;
+}
+
+static void killer_nft(struct killer *k, struct kw_act *a, uint64_t timeout_ms, uint64_t now)
+{
+	const struct watch_conn *e = a->conn;
+	int err = killer_nft_open(k);
 
 	if (err == 0)
-		err = nft_killer_add(&d->nft, e->family, e->src, e->sport, e->dst, e->dport, timeout);
+		err = nft_killer_add(&k->nft, e->family, e->src, e->sport, e->dst, e->dport,
+				     timeout_ms);
 	if (err < 0) {
-		killer_log_failure(d, why, e, "nft", err);
+		killer_fail(a, "nft", err);
 		return;
 	}
-	e->fate = FATE_NFT;
-	e->verdict = why;
-	e->nft_deadline_ms = daemon_now_ms() + timeout;
-	metrics_count_kill(&d->metrics, e->svc, why, false);
-	snprintf(tail, sizeof(tail), " method=nft%s", killer_nft_caveat(d, why, e));
-	killer_log(d, LOG_WARNING, "kill", why, e, tail);
+	a->out = OUT_NFT_ARMED;
+	a->method = "nft";
+	a->nft_deadline_ms = now + timeout_ms;
 }
 
-static void killer_destroy_unsupported(struct kw_daemon *d)
-{
-	if (d->destroy_unsupported)
-		return;
-	d->destroy_unsupported = true;
-	log_msg(LOG_ERR, "action=method-change method=%s reason=\"SOCK_DESTROY: %s "
-			 "(kernel without CONFIG_INET_DIAG_DESTROY)\"",
-		d->cfg.global.kill_method == KILL_AUTO ? "nft" : "none", strerror(EOPNOTSUPP));
-}
-
-static void killer_destroy(struct kw_daemon *d, struct watch_conn **v, size_t n,
-			   enum kill_reason why)
+/* One batch of destroys; returns true when the kernel turned out to lack SOCK_DESTROY. */
+static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act **v, size_t n,
+			   uint64_t timeout_ms, uint64_t now)
 {
 	struct sockdiag_conn conns[KILLER_BATCH];
 	int errs[KILLER_BATCH];
+	bool changed = false;
 	int err;
 
-	for (size_t i = 0; i < n; i++)
-		watch_conn_identity(v[i], &conns[i]);
-	err = sockdiag_destroy(&d->sd, conns, errs, n);
+	if (n == 0 || n > KILLER_BATCH)
+		return false;
+	watch_conn_identity(v[0]->conn, &conns[0]); /* n >= 1: gcc cannot see the loop runs */
+	for (size_t i = 1; i < n; i++)
+		watch_conn_identity(v[i]->conn, &conns[i]);
+	err = sockdiag_destroy(sd, conns, errs, n);
 	for (size_t i = 0; i < n; i++) {
 		int e = err < 0 ? err : errs[i];
 
+		v[i]->method = "destroy";
 		if (e == 0) {
-			v[i]->fate = FATE_KILLED;
-			metrics_count_kill(&d->metrics, v[i]->svc, why, false);
-			killer_log(d, LOG_WARNING, "kill", why, v[i], " method=destroy");
+			v[i]->out = OUT_DESTROYED;
 		} else if (e == -ENOENT) {
-			v[i]->fate = FATE_KILLED; /* its owner closed it first */
+			v[i]->out = OUT_GONE;
 		} else if (e == -EOPNOTSUPP) {
-			killer_destroy_unsupported(d);
-			if (d->cfg.global.kill_method == KILL_AUTO)
-				killer_nft(d, v[i], why);
+			changed |= !k->destroy_unsupported;
+			k->destroy_unsupported = true;
+			if (k->method == KILL_AUTO)
+				killer_nft(k, v[i], timeout_ms, now);
 			else
-				killer_log_failure(d, why, v[i], "destroy", e);
+				killer_fail(v[i], "destroy", e);
 		} else {
-			killer_log_failure(d, why, v[i], "destroy", e);
+			killer_fail(v[i], "destroy", e);
 		}
 	}
+	return changed;
 }
 
-/* The kill budget bounds verdict kills only: a lost link's connections cannot be alive. */
-static bool killer_budget_take(struct kw_daemon *d, uint64_t now)
+bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
+		size_t n, uint64_t now)
 {
-	if (now >= d->budget_window_ms + 1000) {
-		d->budget_window_ms = now;
-		d->budget_used = 0;
-	}
-	if (d->budget_used >= d->cfg.global.max_kills_per_second)
-		return false;
-	d->budget_used++;
-	return true;
-}
-
-/* Filters v down to the entries to really kill now; logs the rest once. */
-static size_t killer_triage(struct kw_daemon *d, struct watch_conn **v, size_t n,
-			    enum kill_reason why, uint64_t now)
-{
-	size_t keep = 0;
+	struct kw_act *batch[KILLER_BATCH];
+	size_t nb = 0;
+	bool changed = false;
 
 	for (size_t i = 0; i < n; i++) {
-		struct watch_conn *e = v[i];
+		struct kw_act *a = &acts[i];
 
-		if (killer_is_link_reason(why) &&
-		    d->cfg.services[e->svc].on_link_loss == LINK_LOG) {
-			if (!e->reported)
-				killer_log(d, LOG_WARNING, "alert", why, e, " on_link_loss=log");
-			e->reported = true;
-		} else if (d->dry_run) {
-			if (!e->reported) {
-				metrics_count_kill(&d->metrics, e->svc, why, true);
-				killer_log(d, LOG_WARNING, "would-kill", why, e, " dry_run=yes");
-			}
-			e->reported = true;
-		} else if (!killer_is_link_reason(why) && !killer_budget_take(d, now)) {
-			if (e->deferred != why) {
-				d->metrics.kills_deferred++;
-				killer_log(d, LOG_WARNING, "deferred", why, e, " limit=max_kills_per_second");
-			}
-			e->deferred = why;
+		if (a->kind != ACT_KILL)
+			continue;
+		if (killer_uses_nft(k)) {
+			killer_nft(k, a, nft_timeout_ms, now);
+		} else if (k->destroy_unsupported) { /* kill_method = destroy on such a kernel */
+			killer_fail(a, "destroy", -EOPNOTSUPP);
 		} else {
-			e->deferred = REASON_NONE;
-			v[keep++] = e;
+			batch[nb++] = a;
+			if (nb == KILLER_BATCH) {
+				changed |= killer_destroy(k, sd, batch, nb, nft_timeout_ms, now);
+				nb = 0;
+			}
 		}
 	}
-	return keep;
-}
-
-void killer_kill(struct kw_daemon *d, struct watch_conn **v, size_t n, enum kill_reason why)
-{
-	uint64_t now = daemon_now_ms();
-	bool use_nft = d->cfg.global.kill_method == KILL_NFT ||
-		       (d->cfg.global.kill_method == KILL_AUTO && d->destroy_unsupported);
-
-	n = killer_triage(d, v, n, why, now);
-	if (!use_nft && d->destroy_unsupported) { /* kill_method = destroy on such a kernel */
-		for (size_t i = 0; i < n; i++)
-			killer_log_failure(d, why, v[i], "destroy", -EOPNOTSUPP);
-		return;
-	}
-	if (use_nft) {
-		for (size_t i = 0; i < n; i++)
-			killer_nft(d, v[i], why);
-		return;
-	}
-	for (size_t off = 0; off < n; off += KILLER_BATCH)
-		killer_destroy(d, v + off, n - off < KILLER_BATCH ? n - off : KILLER_BATCH, why);
-}
-
-void killer_confirm(struct kw_daemon *d, struct watch_conn *e, bool gone, uint64_t now)
-{
-	char tail[64];
-
-	if (e->fate != FATE_NFT)
-		return;
-	if (gone) {
-		snprintf(tail, sizeof(tail), " method=nft");
-		killer_log(d, LOG_NOTICE, "confirmed", e->verdict, e, tail);
-		return;
-	}
-	if (now < e->nft_deadline_ms)
-		return;
-	e->fate = FATE_NONE;
-	e->reported = false;
-	metrics_count_kill_failed(&d->metrics, e->svc);
-	killer_log(d, LOG_ERR, "kill-expired", e->verdict, e,
-		   " method=nft error=\"still alive when the reset rule expired\"");
+	if (nb)
+		changed |= killer_destroy(k, sd, batch, nb, nft_timeout_ms, now);
+	return changed;
 }

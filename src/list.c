@@ -1,25 +1,21 @@
-/* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with what
- * the daemon sees of them, in ss-like columns or as JSON lines. Kills nothing. */
+/* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
+ * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "keepwatch/clock.h"
 #include "keepwatch/daemon.h"
 #include "keepwatch/log.h"
 #include "keepwatch/sockutil.h"
 
-static const char *list_timer_name(uint8_t timer)
-{
-	static const char *const names[] = { "off", "on", "keepalive", "timewait", "persist" };
-
-	return timer < sizeof(names) / sizeof(names[0]) ? names[timer] : "unknown";
-}
-
-static void list_print(const struct kw_daemon *d, const struct watch_conn *e, bool json)
+static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
+		       const struct watch_conn *e, bool json)
 {
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
-	const char *verdict = e->verdict == REASON_NONE ? "alive" : killer_reason_name(e->verdict);
+	const char *verdict = e->verdict == REASON_NONE ? "alive" : kw_reason_name(e->verdict);
+	const char *ifname = linkstate_ifname(&ns->ls, &ns->lm, e->ifindex);
 
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
@@ -28,29 +24,31 @@ static void list_print(const struct kw_daemon *d, const struct watch_conn *e, bo
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\"}\n",
-		       d->cfg.services[e->svc].name, killer_state_name(e->state), src, dst,
-		       killer_ifname(d, e->ifindex), list_timer_name(e->timer), s->timer_expires_ms,
+		       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
+		       ifname, kw_timer_name(e->timer), s->timer_expires_ms,
 		       s->probes, s->unacked, s->last_data_recv_ms, s->last_ack_recv_ms, e->cookie,
 		       verdict);
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
 	       " %s\n",
-	       d->cfg.services[e->svc].name, killer_state_name(e->state), src, dst,
-	       list_timer_name(e->timer), killer_ifname(d, e->ifindex), s->probes, s->unacked,
+	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
+	       kw_timer_name(e->timer), ifname, s->probes, s->unacked,
 	       s->last_data_recv_ms, s->last_ack_recv_ms, verdict);
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
+	struct kw_netns *ns = &d->ns;
+	struct watch_pass p = { 0 };
+	const char *what = NULL;
 	int err, rc = 1;
 
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
-	d->dry_run = true;
-	log_set_level(LOG_ERR); /* would-kill lines are what --list prints as VERDICT */
-	if ((err = sockdiag_open(&d->sd)) < 0 || (err = linkmon_open(&d->lm, NULL, NULL)) < 0 ||
-	    (err = watch_setup(d)) < 0 || (err = watch_discover(d, daemon_now_ms())) < 0) {
+	log_set_level(LOG_ERR);
+	if ((err = netns_open(ns, &d->cfg, NULL, &what)) < 0 ||
+	    (err = watch_discover(&ns->watch, kw_now_ms(), &p)) < 0) {
 		fprintf(stderr, "keepwatchd: --list: %s\n", strerror(-err));
 		goto out;
 	}
@@ -58,14 +56,12 @@ int daemon_list(struct kw_daemon *d, bool json)
 		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s\n", "SERVICE", "STATE",
 		       "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV", "ACK_RCV",
 		       "VERDICT");
-	for (size_t i = 0; i < d->table.n_buckets; i++)
-		for (const struct watch_conn *e = d->table.buckets[i]; e; e = e->next)
-			list_print(d, e, json);
+	WATCH_FOREACH(&ns->watch.table, e)
+		list_print(ns, &d->cfg, e, json);
 	rc = 0;
 out:
-	watch_clear(d);
-	linkmon_close(&d->lm);
-	sockdiag_close(&d->sd);
+	watch_pass_free(&p);
+	netns_close(ns);
 	config_free(&d->cfg);
 	return rc;
 }

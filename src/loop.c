@@ -59,6 +59,12 @@ int loop_del(struct loop *lp, int fd)
 	return 0;
 }
 
+void loop_set_before_sleep(struct loop *lp, loop_hook_fn fn, void *arg)
+{
+	lp->before_sleep = fn;
+	lp->before_sleep_arg = arg;
+}
+
 void loop_stop(struct loop *lp)
 {
 	lp->stop = true;
@@ -70,7 +76,11 @@ int loop_run(struct loop *lp)
 
 	lp->stop = false;
 	while (!lp->stop) {
-		int n = epoll_wait(lp->epfd, evs, LOOP_MAX_FDS, -1);
+		int n;
+
+		if (lp->before_sleep)
+			lp->before_sleep(lp, lp->before_sleep_arg);
+		n = epoll_wait(lp->epfd, evs, LOOP_MAX_FDS, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -9,20 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keepwatch/daemon.h"
-#include "keepwatch/log.h"
 #include "keepwatch/metrics.h"
 
-_Static_assert(REASON_COUNT <= METRICS_REASON_SLOTS, "grow METRICS_REASON_SLOTS");
 _Static_assert(LM_RESYNC + 1 == METRICS_LINK_EVENTS, "linkmon events changed");
-
-/* The spelling of reason= in log lines; the unit test checks every reason has one. */
-static const char *const metrics_reason_names[METRICS_REASON_SLOTS] = {
-	[REASON_KEEPALIVE] = "keepalive",	[REASON_ZERO_WINDOW] = "zero-window",
-	[REASON_IDLE] = "idle",			[REASON_UNACKED] = "unacked",
-	[REASON_LINK_DOWN] = "link-down",	[REASON_LINK_REMOVED] = "link-removed",
-	[REASON_ADDR_REMOVED] = "addr-removed",
-};
 
 static const uint64_t metrics_poll_bounds_us[METRICS_POLL_BUCKETS] = METRICS_POLL_BOUNDS_US;
 
@@ -102,7 +91,7 @@ void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us)
 
 const char *metrics_reason_name(unsigned reason)
 {
-	return reason < METRICS_REASON_SLOTS ? metrics_reason_names[reason] : NULL;
+	return kw_reason_name(reason);
 }
 
 /* Label values may hold any byte a service name allows; the format escapes three. */
@@ -136,11 +125,11 @@ static void metrics_per_reason(FILE *f, const struct kw_metrics *m, const char *
 		const struct metrics_service *s = &m->svc[i];
 
 		for (unsigned r = 0; r < METRICS_REASON_SLOTS; r++) {
-			if (!metrics_reason_names[r])
+			if (!kw_reason_name(r))
 				continue;
 			fprintf(f, "%s{service=\"", name);
 			metrics_put_label(f, s->name);
-			fprintf(f, "\",reason=\"%s\"} %" PRIu64 "\n", metrics_reason_names[r],
+			fprintf(f, "\",reason=\"%s\"} %" PRIu64 "\n", kw_reason_name(r),
 				dry_run ? s->would_kills[r] : s->kills[r]);
 		}
 	}
@@ -275,14 +264,6 @@ int metrics_maybe_write(struct kw_metrics *m, const char *path, uint64_t now_ms)
 	m->written = true;
 	m->last_write_ms = now_ms;
 	rc = metrics_write(m, path);
-	if (rc < 0) {
-		if (rc != m->last_error)
-			log_msg(LOG_ERR, "metrics: cannot write %s: %s", path, strerror(-rc));
-		m->last_error = rc;
-		return rc;
-	}
-	if (m->last_error)
-		log_msg(LOG_NOTICE, "metrics: writing %s again", path);
-	m->last_error = 0;
-	return 1;
+	m->last_error = rc < 0 ? rc : 0;
+	return rc < 0 ? rc : 1;
 }

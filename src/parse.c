@@ -122,6 +122,8 @@ int parse_port_range(const char *s, size_t len, struct port_range *out)
 	const char *lim = s + len, *end;
 	int rc, rc2;
 
+	/* parse_port leaves the port unwritten when out of range: hi copies lo below */
+	out->lo = out->hi = 0;
 	rc = parse_port(s, lim, &out->lo, &end);
 	if (rc == -EINVAL)
 		return rc;

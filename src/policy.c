@@ -58,8 +58,7 @@ static bool policy_probes_exhausted(const struct policy_sample *s, unsigned n)
 	return s->probes > n || (s->probes == n && s->timer_expires_ms == 0);
 }
 
-static unsigned policy_probes_needed(const struct policy_limits *lim,
-				     const struct policy_sample *s)
+static unsigned policy_probes_needed(const struct policy_limits *lim, const struct policy_sample *s)
 {
 	if (s->timer == TIMER_ZERO_WINDOW && lim->keepalive_probes <= POLICY_ZW_AMBIGUOUS_PROBES)
 		return POLICY_ZW_AMBIGUOUS_PROBES + 1;
@@ -94,8 +93,7 @@ static enum policy_verdict policy_judge_probes(const struct policy_limits *lim,
 
 /* A stall starts when data is first seen in flight, and restarts whenever bytes_acked
  * moves; last_ack_recv alone would date it from the last ACK before a quiet spell. */
-static void policy_track_update(const struct policy_sample *s, struct policy_track *t,
-				uint64_t now)
+static void policy_track_update(const struct policy_sample *s, struct policy_track *t, uint64_t now)
 {
 	bool progress = s->has_bytes_acked && s->bytes_acked != t->bytes_acked;
 
@@ -114,8 +112,7 @@ static enum policy_verdict policy_judge_unacked(const struct policy_limits *lim,
 
 	if (lim->unacked_timeout_ms == 0 || s->unacked == 0)
 		return VERDICT_ALIVE;
-	if (!s->has_bytes_acked && s->last_ack_recv_ms < now &&
-	    now - s->last_ack_recv_ms > since)
+	if (!s->has_bytes_acked && s->last_ack_recv_ms < now && now - s->last_ack_recv_ms > since)
 		since = now - s->last_ack_recv_ms; /* an ACK, progress or not, after the start */
 	if (since <= now && now - since >= lim->unacked_timeout_ms)
 		return VERDICT_UNACKED;
@@ -171,7 +168,7 @@ void policy_judge(const struct policy_limits *lim, const struct policy_sample *s
 	out->next_check_ms = v == VERDICT_ALIVE ? next : now_ms;
 }
 
-#define POLICY_INFO_COVERS(len, field)                                                     \
+#define POLICY_INFO_COVERS(len, field)                                                             \
 	((len) >= offsetof(struct tcp_info, field) + sizeof(((struct tcp_info *)0)->field))
 
 void policy_sample_from_conn(const struct sockdiag_conn *c, struct policy_sample *s)

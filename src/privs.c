@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -15,7 +16,6 @@
 #include <cap-ng.h>
 #endif
 
-#include "keepwatch/log.h"
 #include "keepwatch/privs.h"
 
 #define PRIVS_BIT(cap) (UINT64_C(1) << (cap))
@@ -39,28 +39,31 @@ static int privs_read(struct privs_caps *c)
 	return 0;
 }
 
-int privs_check(void)
+#define PRIVS_SAY(why, ...) snprintf((why)->error, sizeof((why)->error), __VA_ARGS__)
+
+int privs_check(struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
 
+	memset(why, 0, sizeof(*why));
 	if (rc < 0) {
-		log_msg(LOG_ERR, "cannot read capabilities: %s", strerror(-rc));
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
 		return rc;
 	}
 	if (c.eff & PRIVS_BIT(CAP_NET_ADMIN))
 		return 0;
-	log_msg(LOG_ERR,
-		"CAP_NET_ADMIN missing%s: keepwatchd needs it to destroy sockets and to manage "
-		"its nftables table; run it as root or grant it (systemd: "
-		"AmbientCapabilities=CAP_NET_ADMIN; a file: setcap cap_net_admin+ep)",
-		(c.prm & PRIVS_BIT(CAP_NET_ADMIN)) ? " (permitted but not effective)" : "");
+	PRIVS_SAY(why, "CAP_NET_ADMIN missing%s",
+		  (c.prm & PRIVS_BIT(CAP_NET_ADMIN)) ? " (permitted but not effective)" : "");
+	why->hint = "keepwatchd needs it to destroy sockets and to manage its nftables table; "
+		    "run it as root or grant it (systemd: AmbientCapabilities=CAP_NET_ADMIN; a "
+		    "file: setcap cap_net_admin+ep)";
 	return -EPERM;
 }
 
 #ifdef HAVE_LIBCAP_NG
 
-static int privs_lookup(const char *user, uid_t *uid, gid_t *gid)
+static int privs_lookup(const char *user, uid_t *uid, gid_t *gid, struct privs_why *why)
 {
 	struct passwd *pw;
 
@@ -69,8 +72,7 @@ static int privs_lookup(const char *user, uid_t *uid, gid_t *gid)
 	if (!pw) {
 		int rc = errno ? -errno : -ENOENT;
 
-		log_msg(LOG_ERR, "user %s: %s", user,
-			rc == -ENOENT ? "no such user" : strerror(-rc));
+		PRIVS_SAY(why, "user %s: %s", user, rc == -ENOENT ? "no such user" : strerror(-rc));
 		return rc;
 	}
 	*uid = pw->pw_uid;
@@ -80,7 +82,8 @@ static int privs_lookup(const char *user, uid_t *uid, gid_t *gid)
 
 /* Switching user needs CAP_SETUID and CAP_SETGID; say which one is missing, and the
  * usual reason: systemd's CapabilityBoundingSet took them away. */
-static int privs_can_switch(const struct privs_caps *have, const char *user)
+static int privs_can_switch(const struct privs_caps *have, const char *user,
+			    struct privs_why *why)
 {
 	const char *missing = NULL;
 
@@ -90,30 +93,31 @@ static int privs_can_switch(const struct privs_caps *have, const char *user)
 		missing = "CAP_SETGID";
 	if (!missing)
 		return 0;
-	log_msg(LOG_ERR,
-		"cannot switch to user %s: %s missing (under systemd, leave user empty and set "
-		"User=%s in a drop-in for the unit instead)", user, missing, user);
+	PRIVS_SAY(why, "cannot switch to user %s: %s missing", user, missing);
+	why->hint = "under systemd, leave user empty and set User= in a drop-in for the unit";
 	return -EPERM;
 }
 
 /* What the kernel now says must be exactly CAP_NET_ADMIN: a libcap-ng return code alone
  * does not prove it. */
-static int privs_verify(void)
+static int privs_verify(struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
 	int rc = privs_read(&c);
 
-	if (rc < 0)
+	if (rc < 0) {
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
 		return rc;
+	}
 	if (c.eff == PRIVS_BIT(CAP_NET_ADMIN) && c.prm == c.eff && c.inh == 0)
 		return 0;
-	log_msg(LOG_ERR,
-		"capabilities not as expected after dropping: effective %#" PRIx64
-		" permitted %#" PRIx64 " inheritable %#" PRIx64, c.eff, c.prm, c.inh);
+	PRIVS_SAY(why,
+		  "capabilities not as expected after dropping: effective %#" PRIx64
+		  " permitted %#" PRIx64 " inheritable %#" PRIx64, c.eff, c.prm, c.inh);
 	return -EPERM;
 }
 
-int privs_drop(const char *user)
+int privs_drop(const char *user, struct privs_why *why)
 {
 	struct privs_caps have = { 0 };
 	bool switch_user = false;
@@ -121,32 +125,34 @@ int privs_drop(const char *user)
 	gid_t gid = 0;
 	int rc;
 
-	rc = privs_check();
+	rc = privs_check(why);
 	if (rc < 0)
 		return rc;
 	rc = privs_read(&have);
-	if (rc < 0)
+	if (rc < 0) {
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
 		return rc;
+	}
 	if (user && user[0]) {
-		rc = privs_lookup(user, &uid, &gid);
+		rc = privs_lookup(user, &uid, &gid, why);
 		if (rc < 0)
 			return rc;
 		switch_user = uid != getuid() || uid != geteuid() || gid != getgid() ||
 			      gid != getegid();
-		if (switch_user && (rc = privs_can_switch(&have, user)) < 0)
+		if (switch_user && (rc = privs_can_switch(&have, user, why)) < 0)
 			return rc;
 	}
 
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
 			 CAP_NET_ADMIN) < 0) {
-		log_msg(LOG_ERR, "libcap-ng could not be initialised");
+		PRIVS_SAY(why, "libcap-ng could not be initialised");
 		return -EINVAL;
 	}
 	/* The bounding set matters only for a later execve; trim it to match the systemd
 	 * unit when allowed, and leave it otherwise (the unit has done it already). */
 	if ((have.eff & PRIVS_BIT(CAP_SETPCAP)) && capng_apply(CAPNG_SELECT_BOUNDS) < 0) {
-		log_msg(LOG_ERR, "cannot limit the capability bounding set to CAP_NET_ADMIN");
+		PRIVS_SAY(why, "cannot limit the capability bounding set to CAP_NET_ADMIN");
 		return -EPERM;
 	}
 	if (switch_user)
@@ -155,39 +161,37 @@ int privs_drop(const char *user)
 		rc = capng_apply(CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT);
 	if (rc < 0) {
 		if (switch_user)
-			log_msg(LOG_ERR,
-				"cannot switch to user %s (uid %u gid %u): libcap-ng error %d",
-				user, (unsigned)uid, (unsigned)gid, rc);
+			PRIVS_SAY(why, "cannot switch to user %s (uid %u gid %u): libcap-ng error %d",
+				  user, (unsigned)uid, (unsigned)gid, rc);
 		else
-			log_msg(LOG_ERR, "cannot drop capabilities: libcap-ng error %d", rc);
+			PRIVS_SAY(why, "cannot drop capabilities: libcap-ng error %d", rc);
 		return -EPERM;
 	}
-	rc = privs_verify();
+	rc = privs_verify(why);
 	if (rc < 0)
 		return rc;
 	/* keepwatchd never executes anything; make sure nothing it ever ran could gain */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		log_msg(LOG_WARNING, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	log_msg(LOG_INFO, "running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)getuid(),
-		(unsigned)getgid());
+		snprintf(why->warning, sizeof(why->warning), "PR_SET_NO_NEW_PRIVS: %s",
+			 strerror(errno));
 	return 0;
 }
 
 #else /* !HAVE_LIBCAP_NG */
 
-int privs_drop(const char *user)
+int privs_drop(const char *user, struct privs_why *why)
 {
-	int rc = privs_check();
+	int rc = privs_check(why);
 
 	if (rc < 0)
 		return rc;
 	if (user && user[0]) {
-		log_msg(LOG_ERR, "user = %s needs libcap-ng, and keepwatchd was built without it",
-			user);
+		PRIVS_SAY(why, "user = %s needs libcap-ng, and keepwatchd was built without it",
+			  user);
 		return -ENOTSUP;
 	}
-	log_msg(LOG_WARNING, "built without libcap-ng: capabilities other than CAP_NET_ADMIN "
-			     "are not dropped");
+	snprintf(why->warning, sizeof(why->warning),
+		 "built without libcap-ng: capabilities other than CAP_NET_ADMIN are not dropped");
 	return 0;
 }
 

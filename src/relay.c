@@ -101,14 +101,15 @@ static uint64_t relay_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The socket's pending error as -errno, 0 if none. */
 static int relay_so_error(int fd)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return errno;
-	return err;
+		return -errno;
+	return -err;
 }
 
 static const char *relay_reason(int err)
@@ -333,7 +334,7 @@ static void relay_pair_pump(struct relay *r, struct relay_pair *p, unsigned dirs
 		/* A pending socket error (ECONNABORTED from SOCK_DESTROY, ETIMEDOUT from
 		 * keepalive) says more than the EPIPE a splice may report for it. */
 		soerr = failfd >= 0 ? relay_so_error(failfd) : 0;
-		relay_pair_close(r, p, soerr ? soerr : -err);
+		relay_pair_close(r, p, soerr ? -soerr : -err);
 		return;
 	}
 	if (p->c2u.shut && p->u2c.shut)
@@ -372,7 +373,7 @@ static void relay_pair_event(struct relay *r, struct relay_pair *p, bool up, uin
 	if (events & EPOLLERR) {
 		err = relay_so_error(fd);
 		if (err) {
-			relay_pair_close(r, p, err);
+			relay_pair_close(r, p, -err);
 			return;
 		}
 	}

@@ -377,7 +377,7 @@ static bool bc_prefix_match(const uint8_t *a, const uint8_t *b, int bits)
 {
 	int bytes = bits / 8, rest = bits % 8;
 
-	if (bytes && memcmp(a, b, (size_t)bytes))
+	if (bytes && memcmp(a, b, (size_t)bytes) != 0)
 		return false;
 	if (rest && ((a[bytes] ^ b[bytes]) & (uint8_t)(0xff << (8 - rest))))
 		return false;

@@ -32,8 +32,8 @@ static int sockutil_emit(char *buf, size_t len, bool v6, const char *host, const
 	return 0;
 }
 
-static int sockutil_format_scoped(int family, const void *addr, uint32_t scope_id,
-				  uint16_t port, char *buf, size_t len)
+static int sockutil_format_scoped(int family, const void *addr, uint32_t scope_id, uint16_t port,
+				  char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 	char scope[IF_NAMESIZE + 12] = "";

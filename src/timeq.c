@@ -65,7 +65,7 @@ int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
 	}
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 256;
-		struct timeq_node **v = realloc(q->v, cap * sizeof(*v));
+		struct timeq_node **v = realloc(q->v, cap * sizeof(struct timeq_node *));
 
 		if (!v)
 			return -ENOMEM;

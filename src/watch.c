@@ -1,7 +1,8 @@
-/* keepwatch: the poller that keeps the table of watched connections current, and what
- * link and address losses mean for it. How a verdict is carried out is killer.c's.
+/* keepwatch: the poller that keeps one namespace's table of watched connections current
+ * and files verdicts; what becomes of a verdict is killplan's, killer's and report's.
  *
- * Design (see keepwatchd(8), NOTES): the cost follows what can change, not what exists.
+ * Design (see keepwatchd(8), HACKING.md): the cost follows what can change, not what
+ * exists.
  * - Discovery: kernel-filtered inet_diag dumps (one per family that has TCP sockets and
  *   a selector) learn the watched connections: at start, after every link or address
  *   loss, and otherwise when the namespace's open counters (PassiveOpens + ActiveOpens
@@ -11,118 +12,100 @@
  *   (tuple + cookie), in batches, only when its verdict could next change: the policy
  *   says when (keepalive timer expiry, idle or unacked deadline), capped by
  *   WATCH_MAX_SLEEP_MS so nothing sleeps forever.
- * - Link and address losses act at once on the known table, then one dump catches
+ * - Losses (linkstate) act at once on the known table, then one dump catches
  *   connections born since the last look. */
 #include <errno.h>
 #include <inttypes.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/daemon.h"
-#include "keepwatch/log.h"
-#include "keepwatch/sockutil.h"
-#include "keepwatch/watch_table.h"
+#include "keepwatch/killplan.h"
+#include "keepwatch/watch.h"
 
 #define WATCH_MAX_SLEEP_MS 300000u /* longest a connection goes unlooked-at */
 #define WATCH_TIMER_SLACK_MS 5u /* look just after a kernel timer fired, not before */
 #define WATCH_BATCH 256u /* exact lookups per sendmsg */
-#define WATCH_STATES                                                                       \
-	(((1u << 13) - 1) & ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) |              \
-			      (1u << KW_TCP_CLOSE) | 1u))
+#define WATCH_STATES                                                                               \
+	(((1u << 13) - 1) &                                                                        \
+	 ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) | (1u << KW_TCP_CLOSE) | 1u))
 
-static const struct down_link *watch_down_find(const struct kw_daemon *d, int ifindex)
+static int watch_read_opens(void *arg, uint64_t *opens);
+static bool watch_family_in_use(void *arg, int family);
+
+void watch_init(struct watch *w, const struct kw_config *cfg, const struct linkstate *ls,
+		const struct linkmon *lm, struct sockdiag *sd)
 {
-	for (size_t i = 0; i < d->n_down; i++)
-		if (d->down[i].ifindex == ifindex)
-			return &d->down[i];
-	return NULL;
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->ls = ls;
+	w->lm = lm;
+	w->sd = sd;
+	w->proc = (struct watch_proc){ .opens = watch_read_opens,
+				       .family_in_use = watch_family_in_use };
 }
 
-static bool watch_addr_removed(const struct kw_daemon *d, int family, const uint8_t *addr)
+static void watch_fail(struct watch_pass *p, int err, const char *what, int family)
 {
-	size_t alen = family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < d->n_gone_addrs; i++) {
-		const struct linkmon_addr *a = &d->gone_addrs[i];
-
-		if (a->family == family && memcmp(a->addr, addr, alen) == 0)
-			return true;
-	}
-	return false;
+	if (err >= 0 || p->err < 0)
+		return;
+	p->err = err;
+	p->err_what = what;
+	p->err_family = family;
 }
 
 /* Is the connection's link or address lost, past its service's grace? */
-static enum kill_reason watch_link_verdict(const struct kw_daemon *d, const struct watch_conn *e,
+static enum kill_reason watch_loss_verdict(const struct watch *w, const struct watch_conn *e,
 					   uint64_t now)
 {
-	const struct kw_service *svc = &d->cfg.services[e->svc];
-	const struct down_link *dl;
+	struct linkstate_conn c = {
+		.family = e->family,
+		.src = e->src,
+		.dst = e->dst,
+		.ifindex = e->ifindex,
+	};
 
-	if (watch_addr_removed(d, e->family, e->src))
-		return REASON_ADDR_REMOVED;
-	if (e->ifindex <= 0)
-		return REASON_NONE;
-	dl = watch_down_find(d, e->ifindex);
-	if ((dl && dl->removed) || !link_table_find(&d->lm, e->ifindex))
-		return REASON_LINK_REMOVED;
-	if (dl && now - dl->since_ms >= svc->link_grace_ms)
-		return REASON_LINK_DOWN;
-	return REASON_NONE;
+	return linkstate_verdict(w->ls, w->lm, &c, w->cfg->services[e->svc].link_grace_ms, now);
 }
 
 static enum kill_reason watch_reason_of(enum policy_verdict v)
 {
 	switch (v) {
-	case VERDICT_KEEPALIVE: return REASON_KEEPALIVE;
-	case VERDICT_ZERO_WINDOW: return REASON_ZERO_WINDOW;
-	case VERDICT_IDLE: return REASON_IDLE;
-	case VERDICT_UNACKED: return REASON_UNACKED;
-	default: return REASON_NONE;
+	case VERDICT_KEEPALIVE:
+		return REASON_KEEPALIVE;
+	case VERDICT_ZERO_WINDOW:
+		return REASON_ZERO_WINDOW;
+	case VERDICT_IDLE:
+		return REASON_IDLE;
+	case VERDICT_UNACKED:
+		return REASON_UNACKED;
+	default:
+		return REASON_NONE;
 	}
 }
 
-static int watch_resolve_ifindex(const struct kw_daemon *d, const struct sockdiag_conn *c)
+static int watch_resolve_ifindex(const struct watch *w, const struct sockdiag_conn *c)
 {
 	int ifindex;
 
 	if (c->ifindex)
 		return (int)c->ifindex;
-	ifindex = addr_table_find_ifindex(&d->lm, c->family, c->src);
+	ifindex = addr_table_find_ifindex(w->lm, c->family, c->src);
 	return ifindex > 0 ? ifindex : 0;
-}
-
-/* Groups of entries one pass wants killed, one group per reason. */
-struct watch_verdicts {
-	struct watch_batch by[REASON_COUNT];
-};
-
-static void watch_verdicts_run(struct kw_daemon *d, struct watch_verdicts *vs)
-{
-	for (int r = 1; r < REASON_COUNT; r++) {
-		struct watch_batch *b = &vs->by[r];
-
-		if (b->n)
-			killer_kill(d, b->v, b->n, (enum kill_reason)r);
-		for (size_t i = 0; i < b->n; i++)
-			if (b->v[i]->fate == FATE_KILLED)
-				watch_remove(&d->table, b->v[i]);
-		free(b->v);
-	}
 }
 
 /* When to look at a connection again. The policy knows when a running timer or deadline
  * can change the verdict; what it cannot know is when the owner next sends: with
  * unacked_timeout set, a connection with nothing in flight is sampled every
  * max(poll_interval, unacked_timeout / 4), so a stall is seen at most that late. */
-static uint64_t watch_next_check(const struct kw_daemon *d, const struct kw_service *svc,
-				 struct watch_conn *e, const struct policy_result *res, uint64_t now)
+static uint64_t watch_next_check(const struct watch *w, const struct kw_service *svc,
+				 struct watch_conn *e, const struct policy_result *res,
+				 uint64_t now)
 {
 	uint64_t next = res->next_check_ms, cap = WATCH_MAX_SLEEP_MS;
+	uint64_t poll = w->cfg->global.poll_interval_ms;
 	bool probing = e->last.timer == TIMER_KEEPALIVE || e->last.timer == TIMER_ZERO_WINDOW;
 
 	/* The timer wheel fires a timer of span T up to about T/8 late, while idiag_expires
@@ -142,70 +125,81 @@ static uint64_t watch_next_check(const struct kw_daemon *d, const struct kw_serv
 	if (svc->unacked_timeout_ms) {
 		uint64_t quarter = svc->unacked_timeout_ms / 4;
 
-		cap = quarter > d->cfg.global.poll_interval_ms ? quarter
-							       : d->cfg.global.poll_interval_ms;
+		cap = quarter > poll ? quarter : poll;
 	}
 	return next > now + cap ? now + cap : next;
 }
 
-/* Applies a fresh sample to an entry and files it under a verdict, if any. */
-static void watch_judge(struct kw_daemon *d, struct watch_conn *e, const struct sockdiag_conn *c,
-			uint64_t now, struct watch_verdicts *vs)
+/* An armed nft reset whose deadline passed with the connection alive: it failed; the
+ * entry is judged afresh (report says so from p->expired). */
+static int watch_nft_check(struct watch_conn *e, uint64_t now, struct watch_pass *p)
 {
-	const struct kw_service *svc = &d->cfg.services[e->svc];
+	if (e->fate != FATE_NFT || now < e->nft_deadline_ms)
+		return 0;
+	e->fate = FATE_NONE;
+	e->reported = false;
+	return watch_batch_push(&p->expired, e);
+}
+
+int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_conn *c, uint64_t now,
+		struct watch_pass *p)
+{
+	const struct kw_service *svc = &w->cfg->services[e->svc];
 	struct policy_limits lim = {
 		.keepalive_probes = svc->keepalive_probes,
 		.idle_timeout_ms = svc->idle_timeout_ms,
 		.unacked_timeout_ms = svc->unacked_timeout_ms,
 	};
+	uint64_t poll = w->cfg->global.poll_interval_ms;
 	struct policy_result res;
 	enum kill_reason why;
+	int err;
 
 	e->state = c->state;
 	e->timer = c->timer;
 	policy_sample_from_conn(c, &e->last);
-	if (e->fate == FATE_NFT)
-		killer_confirm(d, e, false, now);
-	if (e->fate != FATE_NONE) { /* an armed nft reset: look again each poll */
-		watch_schedule(&d->table, e, now + d->cfg.global.poll_interval_ms);
-		return;
-	}
-	why = watch_link_verdict(d, e, now);
+	if ((err = watch_nft_check(e, now, p)) < 0)
+		return err;
+	if (e->fate != FATE_NONE) /* an armed nft reset: look again each poll */
+		return watch_schedule(&w->table, e, now + poll);
+	why = watch_loss_verdict(w, e, now);
 	if (why != REASON_NONE && svc->on_link_loss != LINK_IGNORE) {
 		e->verdict = why;
-		watch_schedule(&d->table, e, now + d->cfg.global.poll_interval_ms);
-		watch_batch_push(&vs->by[why], e);
-		return;
+		if ((err = watch_schedule(&w->table, e, now + poll)) < 0)
+			return err;
+		return watch_batch_push(&p->by[why], e);
 	}
 	policy_judge(&lim, &e->last, &e->track, now, &res);
-	watch_schedule(&d->table, e, watch_next_check(d, svc, e, &res, now));
+	if ((err = watch_schedule(&w->table, e, watch_next_check(w, svc, e, &res, now))) < 0)
+		return err;
 	why = watch_reason_of(res.verdict);
 	e->verdict = why;
 	if (why != REASON_NONE)
-		watch_batch_push(&vs->by[why], e);
-	else
-		e->deferred = REASON_NONE;
+		return watch_batch_push(&p->by[why], e);
+	e->deferred = REASON_NONE;
+	return 0;
 }
 
 struct watch_dump_ctx {
-	struct kw_daemon *d;
+	struct watch *w;
 	uint64_t now;
-	struct watch_verdicts *vs;
+	struct watch_pass *p;
 };
 
 static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 {
 	struct watch_dump_ctx *x = arg;
-	struct kw_daemon *d = x->d;
+	struct watch *w = x->w;
 	const struct kw_service *svc;
 	struct watch_conn *e;
+	int err;
 
-	svc = config_match(&d->cfg, c->family, c->src, c->sport, c->dst, c->dport);
+	svc = config_match(w->cfg, c->family, c->src, c->sport, c->dst, c->dport);
 	if (!svc)
 		return 0;
-	e = watch_find(&d->table, c->cookie);
+	e = watch_find(&w->table, c->cookie);
 	if (!e) {
-		e = watch_insert(&d->table, c->cookie);
+		e = watch_insert(&w->table, c->cookie);
 		if (!e)
 			return -ENOMEM;
 		e->family = c->family;
@@ -213,29 +207,27 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 		memcpy(e->dst, c->dst, 16);
 		e->sport = c->sport;
 		e->dport = c->dport;
-		e->ifindex = watch_resolve_ifindex(d, c);
+		e->ifindex = watch_resolve_ifindex(w, c);
+		if ((err = watch_batch_push(&x->p->newborn, e)) < 0)
+			return err;
 	}
-	e->svc = (unsigned)(svc - d->cfg.services);
-	e->seen_gen = d->table.gen;
-	watch_judge(d, e, c, x->now, x->vs);
-	return 0;
+	e->svc = (unsigned)(svc - w->cfg->services);
+	e->seen_gen = w->table.gen;
+	return watch_judge(w, e, c, x->now, x->p);
 }
 
-/* Drops the entries the last look did not see: their owner closed them. */
-static void watch_sweep(struct kw_daemon *d, uint64_t now)
+/* Files the entries the last look did not see as gone: their owner closed them. */
+static int watch_sweep(struct watch *w, struct watch_pass *p)
 {
-	struct watch_batch gone = { 0 };
+	WATCH_FOREACH(&w->table, e) {
+		if (e->seen_gen != w->table.gen) {
+			int err = watch_batch_push(&p->gone, e);
 
-	WATCH_FOREACH(&d->table, e)
-	{
-		if (e->seen_gen != d->table.gen)
-			watch_batch_push(&gone, e);
+			if (err < 0)
+				return err;
+		}
 	}
-	for (size_t i = 0; i < gone.n; i++) {
-		killer_confirm(d, gone.v[i], true, now);
-		watch_remove(&d->table, gone.v[i]);
-	}
-	free(gone.v);
+	return 0;
 }
 
 static int watch_family_slot(int family)
@@ -245,7 +237,7 @@ static int watch_family_slot(int family)
 
 /* Sum of PassiveOpens and ActiveOpens of this namespace: if it did not move, no
  * connection was born and a discovery walk would find nothing new. */
-static int watch_read_opens(uint64_t *opens)
+static int watch_read_opens(void *arg, uint64_t *opens)
 {
 	char head[1024], vals[1024];
 	uint64_t sum = 0;
@@ -281,7 +273,7 @@ static int watch_read_opens(uint64_t *opens)
 /* Does this namespace hold any TCP socket of family? A walk for a family with none
  * costs as much as any other (the established hash is shared by all), so skip it.
  * On any doubt the answer is yes. */
-static bool watch_family_in_use(int family)
+static bool watch_family_in_use(void *arg, int family)
 {
 	const char *path = family == AF_INET ? "/proc/net/sockstat" : "/proc/net/sockstat6";
 	const char *tag = family == AF_INET ? "TCP: inuse " : "TCP6: inuse ";
@@ -301,37 +293,33 @@ static bool watch_family_in_use(int family)
 	return used;
 }
 
-int watch_discover(struct kw_daemon *d, uint64_t now)
+int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	struct watch_verdicts vs = { 0 };
-	struct watch_dump_ctx x = { .d = d, .now = now, .vs = &vs };
-	uint64_t t0 = daemon_now_us();
+	struct watch_dump_ctx x = { .w = w, .now = now, .p = p };
 	int err = 0;
 
-	d->table.gen++;
-	(void)watch_read_opens(&d->opens_seen);
+	w->table.gen++;
+	(void)w->proc.opens(w->proc.arg, &w->opens_seen);
 	for (size_t i = 0; i < 2; i++) {
 		int slot = watch_family_slot(families[i]);
 
-		if (d->bc_skip[slot] || !watch_family_in_use(families[i]))
+		if (w->bc_skip[slot] || !w->proc.family_in_use(w->proc.arg, families[i]))
 			continue;
-		err = sockdiag_dump(&d->sd, families[i], WATCH_STATES, d->bc[slot], d->bc_len[slot],
+		err = sockdiag_dump(w->sd, families[i], WATCH_STATES, w->bc[slot], w->bc_len[slot],
 				    true, watch_dump_one, &x);
 		if (err < 0) {
-			log_msg(LOG_ERR, "action=error what=dump family=%s error=\"%s\"",
-				families[i] == AF_INET ? "inet" : "inet6", strerror(-err));
+			watch_fail(p, err, "dump", families[i]);
 			break;
 		}
 	}
 	/* A failed walk saw only part of the table: sweeping would drop live entries. */
-	if (err == 0)
-		watch_sweep(d, now);
-	watch_verdicts_run(d, &vs);
-	log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, d->table.count,
-		daemon_now_us() - t0);
-	d->discovery_due = false;
-	d->next_discovery_ms = now + d->discovery_pace_ms;
+	if (err == 0 && (err = watch_sweep(w, p)) < 0)
+		watch_fail(p, err, "sweep", 0);
+	p->discovered = true;
+	p->watched = w->table.count;
+	w->discovery_due = false;
+	w->next_discovery_ms = now + w->discovery_pace_ms;
 	return err;
 }
 
@@ -340,9 +328,9 @@ static bool watch_gone_state(uint8_t state)
 	return state == KW_TCP_TIME_WAIT || state == KW_TCP_CLOSE || state == KW_TCP_LISTEN;
 }
 
-/* Exact lookups of up to WATCH_BATCH entries; gone ones are collected in *gone. */
-static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t n, uint64_t now,
-			      struct watch_verdicts *vs, struct watch_batch *gone)
+/* Exact lookups of up to WATCH_BATCH entries; gone ones are filed in p->gone. */
+static int watch_lookup_chunk(struct watch *w, struct watch_conn **v, size_t n, uint64_t now,
+			      struct watch_pass *p)
 {
 	struct sockdiag_conn conns[WATCH_BATCH];
 	int errs[WATCH_BATCH];
@@ -350,279 +338,166 @@ static int watch_lookup_chunk(struct kw_daemon *d, struct watch_conn **v, size_t
 
 	for (size_t i = 0; i < n; i++)
 		watch_conn_identity(v[i], &conns[i]);
-	err = sockdiag_lookup(&d->sd, conns, errs, n);
+	err = sockdiag_lookup(w->sd, conns, errs, n);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && err == 0; i++) {
 		if (errs[i] == -ENOENT || (errs[i] == 0 && watch_gone_state(conns[i].state)))
-			watch_batch_push(gone, v[i]);
+			err = watch_batch_push(&p->gone, v[i]);
 		else if (errs[i] == 0)
-			watch_judge(d, v[i], &conns[i], now, vs);
+			err = watch_judge(w, v[i], &conns[i], now, p);
 		else /* the kernel did not say: ask again next poll */
-			watch_schedule(&d->table, v[i], now + d->cfg.global.poll_interval_ms);
+			err = watch_schedule(&w->table, v[i],
+					     now + w->cfg->global.poll_interval_ms);
 	}
-	return 0;
+	return err;
 }
 
-static int watch_lookup_due(struct kw_daemon *d, uint64_t now)
+static int watch_lookup_due(struct watch *w, uint64_t now, struct watch_pass *p)
 {
-	struct watch_batch due = { 0 }, gone = { 0 };
-	struct watch_verdicts vs = { 0 };
-	int err = 0;
-
+	struct watch_batch due = { 0 };
 	struct timeq_node *head;
+	int err = 0;
 
 	/* Only what is due: the queue hands them over earliest first, and judging files
 	 * each one again under its next look. */
-	while ((head = timeq_peek(&d->table.due)) && head->at <= now) {
+	while ((head = timeq_peek(&w->table.due)) && head->at <= now) {
 		struct watch_conn *e = (struct watch_conn *)((char *)head -
-							      offsetof(struct watch_conn, due));
+							     offsetof(struct watch_conn, due));
 
-		timeq_remove(&d->table.due, head);
-		watch_batch_push(&due, e);
+		timeq_remove(&w->table.due, head);
+		if ((err = watch_batch_push(&due, e)) < 0)
+			break;
 	}
 	for (size_t off = 0; off < due.n && err == 0; off += WATCH_BATCH) {
 		size_t n = due.n - off < WATCH_BATCH ? due.n - off : WATCH_BATCH;
 
-		err = watch_lookup_chunk(d, due.v + off, n, now, &vs, &gone);
+		err = watch_lookup_chunk(w, due.v + off, n, now, p);
 	}
 	if (err < 0) {
-		log_msg(LOG_ERR, "action=error what=lookup error=\"%s\"", strerror(-err));
+		watch_fail(p, err, "lookup", 0);
 		for (size_t i = 0; i < due.n; i++) /* not judged: try again next poll */
 			if (due.v[i]->due.idx == TIMEQ_NONE)
-				watch_schedule(&d->table, due.v[i],
-					       now + d->cfg.global.poll_interval_ms);
+				(void)watch_schedule(&w->table, due.v[i],
+						     now + w->cfg->global.poll_interval_ms);
 	}
-	if (due.n)
-		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu", due.n, gone.n,
-			d->table.count - gone.n);
-	for (size_t i = 0; i < gone.n; i++) {
-		killer_confirm(d, gone.v[i], true, now);
-		watch_remove(&d->table, gone.v[i]);
-	}
-	watch_verdicts_run(d, &vs);
-	free(due.v);
-	free(gone.v);
+	p->looked = due.n;
+	p->watched = w->table.count;
+	watch_batch_free(&due);
 	return err;
 }
 
-/* Did some service's link_grace for this down link end in (from, to]? */
-static bool watch_grace_ends(const struct kw_daemon *d, const struct down_link *dl, uint64_t from,
-			     uint64_t to)
+int watch_judge_losses(struct watch *w, uint64_t now, struct watch_pass *p)
 {
-	for (size_t i = 0; i < d->cfg.n_services; i++) {
-		uint64_t end = dl->since_ms + d->cfg.services[i].link_grace_ms;
-
-		if (end > from && end <= to)
-			return true;
-	}
-	return false;
-}
-
-/* Kills (or alerts on) the known connections that a lost link or address dooms. */
-static void watch_act_on_loss(struct kw_daemon *d, uint64_t now)
-{
-	struct watch_verdicts vs = { 0 };
-
-	WATCH_FOREACH(&d->table, e)
-	{
-		enum kill_reason why = watch_link_verdict(d, e, now);
+	WATCH_FOREACH(&w->table, e) {
+		enum kill_reason why = watch_loss_verdict(w, e, now);
+		int err;
 
 		if (why != REASON_NONE && e->fate == FATE_NONE &&
-		    d->cfg.services[e->svc].on_link_loss != LINK_IGNORE)
-			watch_batch_push(&vs.by[why], e);
-	}
-	watch_verdicts_run(d, &vs);
-}
-
-/* Acts on links whose grace ended since the last call. */
-void watch_poll_links(struct kw_daemon *d, uint64_t now)
-{
-	for (size_t i = 0; i < d->n_down; i++) {
-		if (watch_grace_ends(d, &d->down[i], d->last_grace_check_ms, now)) {
-			watch_act_on_loss(d, now);
-			break;
-		}
-	}
-	d->last_grace_check_ms = now;
-}
-
-int watch_poll(struct kw_daemon *d, uint64_t now)
-{
-	uint64_t opens = d->opens_seen;
-	int err;
-
-	watch_poll_links(d, now);
-	if (!d->discovery_due && now >= d->next_discovery_ms) {
-		if (watch_read_opens(&opens) < 0 || opens != d->opens_seen)
-			d->discovery_due = true;
-		else /* nothing born: ask the counters again in one discovery_interval */
-			d->next_discovery_ms = now + d->discovery_pace_ms;
-	}
-	if (d->discovery_due)
-		err = watch_discover(d, now);
-	else
-		err = watch_lookup_due(d, now);
-	return err;
-}
-
-static void watch_addr_format(const struct linkmon_addr *a, char *buf, size_t len)
-{
-	if (!inet_ntop(a->family, a->addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-}
-
-static void watch_down_add(struct kw_daemon *d, const struct linkmon_link *l, uint64_t now,
-			   bool removed, bool no_carrier)
-{
-	struct down_link *dl = (struct down_link *)watch_down_find(d, l->ifindex);
-
-	if (!dl) {
-		if (d->n_down == KW_MAX_DOWN_LINKS) /* forget the oldest: it had its chance */
-			memmove(&d->down[0], &d->down[1], --d->n_down * sizeof(d->down[0]));
-		dl = &d->down[d->n_down++];
-		dl->ifindex = l->ifindex;
-		dl->since_ms = now;
-		dl->removed = false;
-		dl->no_carrier = no_carrier;
-	}
-	if (!no_carrier)
-		dl->no_carrier = false;
-	snprintf(dl->name, sizeof(dl->name), "%s", l->name);
-	dl->removed |= removed;
-}
-
-static uint64_t watch_down_del(struct kw_daemon *d, int ifindex, uint64_t now)
-{
-	for (size_t i = 0; i < d->n_down; i++) {
-		if (d->down[i].ifindex == ifindex) {
-			uint64_t ms = now - d->down[i].since_ms;
-
-			d->down[i] = d->down[--d->n_down];
-			return ms;
+		    w->cfg->services[e->svc].on_link_loss != LINK_IGNORE &&
+		    (err = watch_batch_push(&p->by[why], e)) < 0) {
+			watch_fail(p, err, "loss", 0);
+			return err;
 		}
 	}
 	return 0;
 }
 
-static void watch_gone_addr_set(struct kw_daemon *d, const struct linkmon_addr *a, bool gone)
+void watch_request_discovery(struct watch *w)
 {
-	size_t alen = a->family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < d->n_gone_addrs; i++) {
-		struct linkmon_addr *g = &d->gone_addrs[i];
-
-		if (g->family == a->family && memcmp(g->addr, a->addr, alen) == 0) {
-			if (!gone)
-				*g = d->gone_addrs[--d->n_gone_addrs];
-			return;
-		}
-	}
-	if (!gone)
-		return;
-	if (d->n_gone_addrs == KW_MAX_GONE_ADDRS)
-		memmove(&d->gone_addrs[0], &d->gone_addrs[1],
-			--d->n_gone_addrs * sizeof(d->gone_addrs[0]));
-	d->gone_addrs[d->n_gone_addrs++] = *a;
+	w->discovery_due = true;
 }
 
-/* linkmon reports a removal before it drops the entry: look past the one going away. */
-static bool watch_addr_held_elsewhere(const struct linkmon *lm, const struct linkmon_addr *gone)
+bool watch_discovery_wanted(struct watch *w, uint64_t now)
 {
-	size_t alen = gone->family == AF_INET ? 4 : 16;
+	uint64_t opens = w->opens_seen;
 
-	for (size_t i = 0; i < lm->n_addrs; i++) {
-		const struct linkmon_addr *a = &lm->addrs[i];
-
-		if (a->family == gone->family && a->ifindex != gone->ifindex &&
-		    memcmp(a->addr, gone->addr, alen) == 0)
-			return true;
+	if (w->discovery_due)
+		return true;
+	if (now < w->next_discovery_ms)
+		return false;
+	if (w->proc.opens(w->proc.arg, &opens) < 0 || opens != w->opens_seen) {
+		w->discovery_due = true;
+		return true;
 	}
+	/* nothing born: ask the counters again in one discovery_interval */
+	w->next_discovery_ms = now + w->discovery_pace_ms;
 	return false;
 }
 
-static void watch_log_link(const char *event, const struct linkmon_link *l, const char *extra)
+int watch_poll(struct watch *w, uint64_t now, struct watch_pass *p)
 {
-	log_msg(LOG_NOTICE, "event=%s ifname=%s ifindex=%d%s", event, l->name, l->ifindex, extra);
+	int err;
+
+	if (watch_discovery_wanted(w, now))
+		err = watch_discover(w, now, p);
+	else
+		err = watch_lookup_due(w, now, p);
+	w->next_poll_ms = now + w->cfg->global.poll_interval_ms;
+	return err;
 }
 
-void watch_link_event(struct kw_daemon *d, const struct linkmon_event *ev, uint64_t now)
+void watch_settle(struct watch *w, struct watch_pass *p, const struct kw_act *acts, size_t n)
 {
-	char addr[INET6_ADDRSTRLEN], extra[96];
+	for (size_t i = 0; i < n; i++) {
+		const struct kw_act *a = &acts[i];
+		struct watch_conn *e = a->conn;
 
-	metrics_count_link_event(&d->metrics, ev->kind);
-	switch (ev->kind) {
-	case LM_LINK_ADMIN_DOWN:
-	case LM_LINK_CARRIER_LOST:
-		watch_log_link("link-down", &ev->link,
-			       ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down" : " cause=no-carrier");
-		watch_down_add(d, &ev->link, now, false, ev->kind == LM_LINK_CARRIER_LOST);
-		break;
-	case LM_LINK_REMOVED:
-		watch_log_link("link-removed", &ev->link, "");
-		watch_down_add(d, &ev->link, now, true, false);
-		break;
-	case LM_LINK_UP:
-		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64,
-			 watch_down_del(d, ev->link.ifindex, now));
-		watch_log_link("link-up", &ev->link, extra);
-		return; /* nothing to kill, nothing new to find */
-	case LM_ADDR_REMOVED:
-	case LM_ADDR_ADDED:
-		watch_addr_format(&ev->addr, addr, sizeof(addr));
-		snprintf(extra, sizeof(extra), " addr=%s/%u", addr, ev->addr.prefixlen);
-		watch_log_link(ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added",
-			       &ev->link, extra);
-		/* An address still held by another link keeps its connections alive. */
-		watch_gone_addr_set(d, &ev->addr,
-				    ev->kind == LM_ADDR_REMOVED &&
-					    !watch_addr_held_elsewhere(&d->lm, &ev->addr));
-		if (ev->kind == LM_ADDR_ADDED)
-			return;
-		break;
-	case LM_RESYNC:
-		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, d->lm.resyncs);
-		break;
+		if (a->kind == ACT_ALERT || a->kind == ACT_WOULD_KILL) {
+			e->reported = true;
+		} else if (a->kind == ACT_DEFER) {
+			e->deferred = a->why;
+		} else if (a->out == OUT_DESTROYED || a->out == OUT_GONE) {
+			e->deferred = REASON_NONE;
+			e->fate = FATE_KILLED;
+		} else if (a->out == OUT_NFT_ARMED) {
+			e->deferred = REASON_NONE;
+			e->fate = FATE_NFT;
+			e->verdict = e->nft_reason = a->why;
+			e->nft_deadline_ms = a->nft_deadline_ms;
+		} else if (a->out == OUT_FAILED) {
+			e->deferred = REASON_NONE;
+			e->reported = true;
+		}
 	}
-	watch_act_on_loss(d, now);
-	d->discovery_due = true;
+	/* Each entry is in at most one action and never both acted on and gone. */
+	for (size_t i = 0; i < n; i++)
+		if (acts[i].conn->fate == FATE_KILLED)
+			watch_remove(&w->table, acts[i].conn);
+	for (size_t i = 0; i < p->gone.n; i++)
+		watch_remove(&w->table, p->gone.v[i]);
+	watch_pass_free(p);
 }
 
-/* The next wake-up: the earliest due connection or discovery check, but never sooner
- * than next_poll_ms, so that busy periods coalesce into one batch per poll_interval;
- * a link_grace ending is not held back. */
-uint64_t watch_next_deadline(const struct kw_daemon *d, uint64_t now)
+void watch_pass_free(struct watch_pass *p)
 {
-	const struct timeq_node *head = timeq_peek(&d->table.due);
-	uint64_t t = d->discovery_due ? now : d->next_discovery_ms;
+	for (size_t r = 0; r < REASON_COUNT; r++)
+		watch_batch_free(&p->by[r]);
+	watch_batch_free(&p->gone);
+	watch_batch_free(&p->expired);
+	watch_batch_free(&p->newborn);
+	memset(p, 0, sizeof(*p));
+}
+
+uint64_t watch_next_deadline(const struct watch *w, uint64_t now)
+{
+	const struct timeq_node *head = timeq_peek(&w->table.due);
+	uint64_t t = w->discovery_due ? now : w->next_discovery_ms;
 
 	if (head && head->at < t)
 		t = head->at;
-	if (t < d->next_poll_ms)
-		t = d->next_poll_ms;
-
-	for (size_t i = 0; i < d->n_down; i++) {
-		for (size_t s = 0; s < d->cfg.n_services; s++) {
-			uint64_t end = d->down[i].since_ms + d->cfg.services[s].link_grace_ms;
-
-			if (end > now && end < t)
-				t = end;
-		}
-	}
-	return t;
+	return t < w->next_poll_ms ? w->next_poll_ms : t;
 }
 
-/* How soon a connection born now could earn a verdict, at the earliest, over all
- * services: discovery need not look for new connections more often than that. Keepalive
- * cannot fire before TCP_KEEPIDLE + N * TCP_KEEPINTVL, both at least 1 s; window probes
- * back off from the 200 ms minimum RTO, so three of them take 1.4 s. Link and address
- * losses trigger their own dump. Without any threshold, once a minute. */
-static uint64_t watch_discovery_pace(const struct kw_daemon *d)
+/* Keepalive cannot fire before TCP_KEEPIDLE + N * TCP_KEEPINTVL, both at least 1 s;
+ * window probes back off from the 200 ms minimum RTO, so three of them take 1.4 s. Link
+ * and address losses trigger their own dump. Without any threshold, once a minute. */
+uint64_t watch_discovery_pace(const struct kw_config *cfg)
 {
-	uint64_t earliest = 60000, pace = d->cfg.global.discovery_interval_ms;
+	uint64_t earliest = 60000, pace = cfg->global.discovery_interval_ms;
 
-	for (size_t i = 0; i < d->cfg.n_services; i++) {
-		const struct kw_service *s = &d->cfg.services[i];
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct kw_service *s = &cfg->services[i];
 		uint64_t ka = 1000u * (1u + s->keepalive_probes);
 
 		if (s->keepalive_probes && (ka < 1400 ? ka : 1400) < earliest)
@@ -635,63 +510,73 @@ static uint64_t watch_discovery_pace(const struct kw_daemon *d)
 	return earliest > pace ? earliest : pace;
 }
 
-/* Builds the kernel filters from the services; an empty config watches nothing. */
-int watch_setup(struct kw_daemon *d)
+int watch_setup(struct watch *w)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	struct sockdiag_selector sel[KW_MAX_SERVICES];
-	size_t n = d->cfg.n_services;
+	size_t n = w->cfg->n_services;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct kw_service *s = &d->cfg.services[i];
+		const struct kw_service *s = &w->cfg->services[i];
 
 		sel[i] = (struct sockdiag_selector){
-			.lports = s->local_ports, .n_lports = s->n_local_ports,
-			.rports = s->remote_ports, .n_rports = s->n_remote_ports,
-			.lnets = s->local_net, .n_lnets = s->n_local_net,
-			.rnets = s->remote_net, .n_rnets = s->n_remote_net,
+			.lports = s->local_ports,
+			.n_lports = s->n_local_ports,
+			.rports = s->remote_ports,
+			.n_rports = s->n_remote_ports,
+			.lnets = s->local_net,
+			.n_lnets = s->n_local_net,
+			.rnets = s->remote_net,
+			.n_rnets = s->n_remote_net,
 		};
 	}
 	for (size_t i = 0; i < 2; i++) {
 		int slot = watch_family_slot(families[i]);
-		int err = n ? sockdiag_bc_build(sel, n, families[i], d->bc[slot],
-						sizeof(d->bc[slot]), &d->bc_len[slot])
+		int err = n ? sockdiag_bc_build(sel, n, families[i], w->bc[slot],
+						sizeof(w->bc[slot]), &w->bc_len[slot])
 			    : 1;
 
 		if (err < 0)
 			return err;
-		d->bc_skip[slot] = err == 1;
+		w->bc_skip[slot] = err == 1;
 	}
-	d->discovery_pace_ms = watch_discovery_pace(d);
-	d->discovery_due = true;
+	w->discovery_pace_ms = watch_discovery_pace(w->cfg);
+	w->discovery_due = true;
 	return 0;
 }
 
-/* After a reload: each known connection goes to its new service (its tracking and any
- * pending nft kill kept), or is forgotten if no service wants it any more. */
-void watch_remap(struct kw_daemon *d)
+int watch_remap(struct watch *w)
 {
 	struct watch_batch drop = { 0 };
+	int err = 0;
 
-	WATCH_FOREACH(&d->table, e)
-	{
-		const struct kw_service *svc = config_match(&d->cfg, e->family, e->src, e->sport,
+	WATCH_FOREACH(&w->table, e) {
+		const struct kw_service *svc = config_match(w->cfg, e->family, e->src, e->sport,
 							    e->dst, e->dport);
 
 		if (!svc) {
-			watch_batch_push(&drop, e);
+			if ((err = watch_batch_push(&drop, e)) < 0)
+				break;
 			continue;
 		}
-		e->svc = (unsigned)(svc - d->cfg.services);
-		watch_schedule(&d->table, e, 0);
+		e->svc = (unsigned)(svc - w->cfg->services);
+		if ((err = watch_schedule(&w->table, e, 0)) < 0)
+			break;
 		e->reported = false;
 	}
-	for (size_t i = 0; i < drop.n; i++)
-		watch_remove(&d->table, drop.v[i]);
-	free(drop.v);
+	/* Out of memory: forget what could not be remapped rather than keep a stale
+	 * service index; the discovery after the reload finds them again. */
+	if (err < 0) {
+		watch_table_free(&w->table);
+	} else {
+		for (size_t i = 0; i < drop.n; i++)
+			watch_remove(&w->table, drop.v[i]);
+	}
+	watch_batch_free(&drop);
+	return err;
 }
 
-void watch_clear(struct kw_daemon *d)
+void watch_clear(struct watch *w)
 {
-	watch_table_free(&d->table);
+	watch_table_free(&w->table);
 }

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keepwatch/log.h"
 #include "keepwatch/watch_table.h"
 
 static size_t watch_bucket(const struct watch_table *t, uint64_t cookie)
@@ -30,7 +29,7 @@ struct watch_conn *watch_find(const struct watch_table *t, uint64_t cookie)
 static int watch_grow(struct watch_table *t)
 {
 	size_t n = t->n_buckets ? t->n_buckets * 2 : 256;
-	struct watch_conn **b = calloc(n, sizeof(*b));
+	struct watch_conn **b = calloc(n, sizeof(struct watch_conn *));
 	struct watch_table nt = { .buckets = b, .n_buckets = n };
 
 	if (!b)
@@ -102,27 +101,31 @@ void watch_table_free(struct watch_table *t)
 }
 
 /* Files the entry under its next look; the queue is what the poller walks. */
-void watch_schedule(struct watch_table *t, struct watch_conn *e, uint64_t at)
+int watch_schedule(struct watch_table *t, struct watch_conn *e, uint64_t at)
 {
 	e->next_check_ms = at;
-	if (timeq_set(&t->due, &e->due, at) < 0)
-		log_msg(LOG_ERR, "action=error what=schedule error=\"%s\"", strerror(ENOMEM));
+	return timeq_set(&t->due, &e->due, at);
 }
 
-void watch_batch_push(struct watch_batch *b, struct watch_conn *c)
+int watch_batch_push(struct watch_batch *b, struct watch_conn *c)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct watch_conn **v = realloc(b->v, cap * sizeof(*v));
+		struct watch_conn **v = realloc(b->v, cap * sizeof(struct watch_conn *));
 
-		if (!v) {
-			log_msg(LOG_ERR, "action=error what=batch error=\"%s\"", strerror(ENOMEM));
-			return;
-		}
+		if (!v)
+			return -ENOMEM;
 		b->v = v;
 		b->cap = cap;
 	}
 	b->v[b->n++] = c;
+	return 0;
+}
+
+void watch_batch_free(struct watch_batch *b)
+{
+	free(b->v);
+	memset(b, 0, sizeof(*b));
 }
 
 /* The socket identity sock_diag needs for an exact lookup or a destroy. */

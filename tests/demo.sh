@@ -4,7 +4,7 @@
 # timeline of the kernel alone is printed beside the one with keepwatchd.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-cd "$src"
+cd "$src" || exit 1
 bash tests/deps.sh || exit 1
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
 cmake --build build -j "$(nproc)" >/dev/null || exit 1
@@ -25,7 +25,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "+%7.3f s", (b - a) / 1000 }
 
 # one_run LABEL WITH_KEEPWATCHD(0|1) RUN_ID BOUND_S [RELAY ARGS...]
 one_run() {
-	local label=$1 with=$2 id=$3 bound=$4 srv cli t0 t1 line relaylog i
+	local label=$1 with=$2 id=$3 bound=$4 srv cli t0 t1 line relaylog
 	shift 4
 	kw_ns srv "srv-$id"
 	kw_ns cli "cli-$id"
@@ -39,8 +39,8 @@ one_run() {
 		--connect 127.0.0.1:9 "$@"
 	kw_wait 5 bash -c "ip netns exec $srv ss -Hltn 'sport = :$PORT' | grep -q ."
 	if [ "$with" = 1 ]; then
-		kw_bg_syslog "$srv" "$KW_TMP/keepwatchd.err" "$KW_BUILD/keepwatchd" -c "$CONFIG"
-		kw_grep_wait 10 "$KW_SYSLOG" "event=start" || kw_die "keepwatchd did not start"
+		kw_bg_syslog_ready 10 "$srv" "$KW_TMP/keepwatchd.err" "$KW_BUILD/keepwatchd" \
+			-c "$CONFIG" --ready-fd 3 || kw_die "keepwatchd did not become ready"
 	fi
 	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
 	kw_wait 5 grep -q "open " "$relaylog" || kw_die "the client did not get through the relay"
@@ -51,7 +51,7 @@ one_run() {
 	t0=$(ms_now)
 	ip -n "$cli" link set kwdemo1 down
 	echo "$(elapsed "$t0" "$t0")  the client's cable is pulled (its end of the link goes down)"
-	for i in $(seq 1 $((bound * 100))); do
+	for _ in $(seq 1 $((bound * 100))); do
 		grep -q "close " "$relaylog" && break
 		[ $(($(ms_now) - t0)) -ge $((bound * 1000)) ] && break
 		sleep 0.01
@@ -66,7 +66,7 @@ one_run() {
 	else
 		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection ($(ip netns exec "$srv" ss -Htn state established "sport = :$PORT" | wc -l) ESTABLISHED); giving up"
 	fi
-	RESULT[$id]=$((t1 - t0))
+	RESULT[id]=$((t1 - t0))
 	kw_stop_all_but "$KW_SYSLOG_PID"
 }
 

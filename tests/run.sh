@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds keepwatch three ways (gcc -Werror, clang -Werror, clang with ASan+UBSan and the
-# fuzzers) and runs every test: unit, integration (in namespaces), fuzz. Exit 0 = all pass.
+# fuzzers), lints (tests/lint.sh) and runs every test: unit under each build, integration
+# (in namespaces) and fuzz under the sanitizers. Exit 0 = all pass.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
@@ -19,8 +20,11 @@ build build-gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release # -O3: gcc war
 build build-clang -DCMAKE_C_COMPILER=clang
 build build-asan -DCMAKE_C_COMPILER=clang -DKEEPWATCH_SANITIZE=ON -DKEEPWATCH_FUZZ=ON
 
+bash tests/lint.sh build-clang
+
 # Unit tests under both compilers' plain builds, then everything under the sanitizers.
 (cd build-gcc && ctest --output-on-failure -R '^unit\.')
+(cd build-clang && ctest --output-on-failure -R '^unit\.')
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure)

@@ -10,6 +10,7 @@
 
 struct loop;
 typedef void (*loop_fn)(struct loop *lp, int fd, uint32_t events, void *arg);
+typedef void (*loop_hook_fn)(struct loop *lp, void *arg);
 
 struct loop_slot {
 	int fd; /* -1: free */
@@ -21,6 +22,8 @@ struct loop {
 	int epfd;
 	bool stop;
 	struct loop_slot slots[LOOP_MAX_FDS];
+	loop_hook_fn before_sleep; /* as Redis ae's beforesleep: once before each wait */
+	void *before_sleep_arg;
 };
 
 int loop_init(struct loop *lp);
@@ -28,6 +31,9 @@ void loop_free(struct loop *lp);
 /* Watches fd for events (EPOLLIN ...); fn runs for each readiness. Returns 0 or -errno. */
 int loop_add(struct loop *lp, int fd, uint32_t events, loop_fn fn, void *arg);
 int loop_del(struct loop *lp, int fd);
+/* fn runs before every epoll_wait (after the handlers of the last wake-up): the one place
+ * to arm timers from what the handlers changed. NULL: none. */
+void loop_set_before_sleep(struct loop *lp, loop_hook_fn fn, void *arg);
 /* Runs until loop_stop(); returns 0 or -errno from epoll_wait. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);

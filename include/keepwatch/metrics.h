@@ -10,11 +10,11 @@
 
 #include "keepwatch/config.h"
 #include "keepwatch/linkmon.h"
+#include "keepwatch/vocab.h"
 
-/* Kill counters are indexed by keepwatchd's enum kill_reason (daemon.h) as is; metrics.c
- * checks at compile time that the enum fits and names every slot. Slot 0 (REASON_NONE)
- * is never written out. */
-#define METRICS_REASON_SLOTS 8
+/* Kill counters are indexed by enum kill_reason (vocab.h) as is, named by kw_reason_name().
+ * Slot 0 (REASON_NONE) is never written out. */
+#define METRICS_REASON_SLOTS REASON_COUNT
 /* Link events are indexed by enum linkmon_event_kind, named by linkmon_event_name(). */
 #define METRICS_LINK_EVENTS (LM_RESYNC + 1)
 /* Poll duration histogram: upper bounds in microseconds, +Inf implied after the last. */
@@ -65,8 +65,7 @@ void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_count_link_event(struct kw_metrics *m, enum linkmon_event_kind kind);
 void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us);
 
-/* "keepalive", "link-down", ...: the reason= of log lines; NULL for REASON_NONE or a
- * value outside the enum. */
+/* kw_reason_name(): the reason= of log lines; NULL for REASON_NONE or out of range. */
 const char *metrics_reason_name(unsigned reason);
 
 /* Writes m in the Prometheus text exposition format (version 0.0.4). Returns 0 or -EIO. */
@@ -77,9 +76,9 @@ int metrics_format(const struct kw_metrics *m, FILE *f);
 int metrics_write(const struct kw_metrics *m, const char *path);
 /* The daemon's entry point, called after each poll: writes when path is set and the last
  * write is METRICS_MIN_INTERVAL_MS old (or there was none), now_ms on the caller's
- * monotonic clock. Returns 1 written, 0 not due or path empty, -errno on failure. The
- * first failure is logged at LOG_ERR, repeats of the same errno are not, and the
- * recovery is logged at LOG_NOTICE. A failed write is retried a second later. */
+ * monotonic clock. Returns 1 written, 0 not due or path empty, -errno on failure, kept in
+ * last_error (0 after a success) so the caller can log a first failure and a recovery
+ * once. Logs nothing. A failed write is retried a second later. */
 int metrics_maybe_write(struct kw_metrics *m, const char *path, uint64_t now_ms);
 
 #endif

@@ -3,18 +3,28 @@
 #ifndef KEEPWATCH_PRIVS_H
 #define KEEPWATCH_PRIVS_H
 
-/* 0 if CAP_NET_ADMIN is in the effective set; else logs "CAP_NET_ADMIN missing ..." at
- * LOG_ERR, with what to do about it, and returns -EPERM. Needs no libcap-ng. */
-int privs_check(void);
+/* What a privilege step has to say, for the caller's one log line: on failure error
+ * names the cause ("CAP_NET_ADMIN missing", "cannot switch to user U: CAP_SETUID
+ * missing", ...) and hint, if any, what to do; on success warning, if set, is a caveat.
+ * Logs nothing itself. */
+struct privs_why {
+	char error[160];
+	const char *hint;
+	char warning[160];
+};
+
+/* 0 if CAP_NET_ADMIN is in the effective set; else -EPERM with why->error "CAP_NET_ADMIN
+ * missing" (and whether it is permitted) and why->hint what to do. Needs no libcap-ng. */
+int privs_check(struct privs_why *why);
 
 /* Keeps CAP_NET_ADMIN alone: effective and permitted (and the bounding set when the
  * process may change it), inheritable and ambient cleared. With a non-empty user, first
  * switches to that user's uid and primary gid with no supplementary groups, keeping the
  * capability. Call it after the netlink sockets are open and before the first poll.
- * Returns 0, or -errno after a LOG_ERR line naming the cause: -ENOENT (no such user),
- * -EPERM (a capability needed for the change is missing, which one is said), -ENOTSUP
- * (built without libcap-ng and a user was asked for). On failure the process may hold
- * fewer capabilities than before, never more: the caller should exit. */
-int privs_drop(const char *user);
+ * Returns 0, or -errno with why->error naming the cause: -ENOENT (no such user), -EPERM
+ * (a capability needed for the change is missing, which one is said), -ENOTSUP (built
+ * without libcap-ng and a user was asked for). On failure the process may hold fewer
+ * capabilities than before, never more: the caller should exit. */
+int privs_drop(const char *user, struct privs_why *why);
 
 #endif

@@ -13,6 +13,7 @@
 # stamped on the wire by a packet socket on the peer's veth (connfarm sniff; it sees
 # packets before the peer's nft drops them). The target is judged against that moment
 # (a kill before it would be EARLY); the nominal one is shown too.
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 POLL_MS=${POLL_MS:-200} # the shipped default

@@ -7,6 +7,7 @@
 # CPU is from /proc/PID/task/*/schedstat (ns), cross-checked with utime+stime of
 # /proc/PID/stat; the window starts once the daemon logged event=start. Start-up (the first
 # discovery of all 10k) is reported on its own line.
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$(dirname "$0")/lib.sh"
 SECS=${SECS:-120}
 [ "${1:-}" = --quick ] && SECS=${QUICK_SECS:-30}

@@ -9,6 +9,7 @@
 # process reading every socket through epoll; it is the same for both. "kwd CPU ms" is the
 # daemon's own CPU from the event to the last read (idle in the ss -K rows), "owner CPU ms"
 # the owner's: on two cores, what neither explains is waiting for a core.
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
 SIZES=${SIZES:-"1000 10000"}
@@ -80,6 +81,7 @@ echo "kill by address removal: keepwatchd vs ss -K -t src ADDR, $RUNS runs each,
 kb_row "connections" "method" "conn/s" "ms" "kwd CPU ms" "owner CPU ms" "ECONNABORTED seen" \
 	"runs conn/s"
 summary=""
+# shellcheck disable=SC2086 # each cell holds a space-separated list of run values
 for n in $SIZES; do
 	for m in kwd ss; do
 		med=$(kb_median ${RATES[$m,$n]})

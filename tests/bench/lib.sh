@@ -187,6 +187,7 @@ kb_victims() {
 	KB_V_OUT="$KW_TMP/$tag-srv.out"
 	rm -f "$KB_V_ERR"
 	kw_bg "$NS_SRV" "$KB_V_OUT" "$KB_FARM" listen -n "$n" -e "$KB_V_ERR" "$@" 0.0.0.0 2000
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	KB_V_SRV=$KW_LAST_PID
 	kb_listen_wait "$tag-srv"
 	kb_farm KB_V_CLI "$NS_CLI" "$tag-cli" 60 connect 10.77.0.1 "2000:$n"

@@ -12,6 +12,7 @@
 # follow the table size?), and with 100 new connections a second (to unwatched port 7000,
 # the 500 newest kept open) under the default discovery_interval, a 5 s one, and with an
 # IPv4-only selector (local_net), which skips the AF_INET6 walk.
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$(dirname "$0")/lib.sh"
 WINDOW=${WINDOW:-20}
 POLL_MS=${POLL_MS:-200}
@@ -22,8 +23,8 @@ kb_ns NS farm
 
 W1=$((CONNS / 1000))      # 0.1%: port 5000
 W9=$((CONNS / 100 - W1))  # + 0.9%: port 5001 -> 1% in all
-KA="-k 10,5,3"
-kw_bg "$NS" "$KW_TMP/watched-l.out" "$KB_FARM" listen $KA -n $((W1 + W9)) 127.0.0.1 5000,5001
+KA=(-k "10,5,3")
+kw_bg "$NS" "$KW_TMP/watched-l.out" "$KB_FARM" listen "${KA[@]}" -n $((W1 + W9)) 127.0.0.1 5000,5001
 kb_listen_wait watched-l
 kb_farm PID_wc "$NS" watched-c 60 connect 127.0.0.1 "5000:$W1,5001:$W9"
 kw_grep_wait 30 "$KW_TMP/watched-l.out" '^ready' || kw_die "watched farm"

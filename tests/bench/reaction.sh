@@ -10,6 +10,7 @@
 # (connfarm event, no process start-up in between); the owner (one process, epoll) stamps
 # each ECONNABORTED read. "first", "median" and "last" are over the affected connections;
 # "kernel ack" is when the kernel answered the request: the kernel's own share of the time.
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"1 1000 10000"}
@@ -88,6 +89,7 @@ kb_row "event" "affected" "kernel ack" "first" "median" "last (all)" "kwd CPU ms
 	"ECONNABORTED seen" \
 	"runs: last ms"
 summary=""
+# shellcheck disable=SC2086 # each cell holds a space-separated list of run values
 for ev in $EVENTS; do
 	for n in $SIZES; do
 		last=$(kb_median ${LAST[$ev,$n]})

@@ -25,9 +25,8 @@ static void fuzz_check_addr(int rc, const struct linkmon_addr *a)
 {
 	if (rc != 0 && rc != -EINVAL)
 		abort();
-	if (rc == 0 && !(a->ifindex > 0 &&
-			 ((a->family == AF_INET && a->prefixlen <= 32) ||
-			  (a->family == AF_INET6 && a->prefixlen <= 128))))
+	if (rc == 0 && !(a->ifindex > 0 && ((a->family == AF_INET && a->prefixlen <= 32) ||
+					    (a->family == AF_INET6 && a->prefixlen <= 128))))
 		abort();
 }
 

@@ -24,102 +24,8 @@ CLI=$KW_NS_CLI
 SRVLOG=$KW_TMP/server.log
 KA_INTVL_MS=1000 # the server sockets' TCP_KEEPIDLE and TCP_KEEPINTVL
 
-# --- the TCP programs ------------------------------------------------------------------
-cat >"$KW_TMP/server.py" <<'EOF'
-# One thread per connection; the client's first line picks the mode:
-#   reader   keepalive on (idle = intvl = 1 s, 30 probes), blocks in recv
-#   reader3  the same with 3 probes, so the kernel's own keepalive timeout comes soon
-#   quiet    keepalive off, sends nothing until the file "$DIR/send-<peerport>" appears
-#   echo     echoes lines
-# Events go to stdout as "<monotonic ms> <peerport> <event>".
-import errno, os, select, socket, sys, threading, time
-
-DIR = sys.argv[1]
-lock = threading.Lock()
-
-def log(port, what):
-    with lock:
-        print(int(time.monotonic() * 1000), port, what, flush=True)
-
-def errname(e):
-    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else str(e)
-
-def serve(c, port):
-    f = c.makefile("rb")
-    mode = f.readline().decode().strip()
-    log(port, "accepted " + mode)
-    try:
-        if mode in ("reader", "reader3"):
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3 if mode == "reader3" else 30)
-            data = c.recv(100)
-            log(port, "eof" if not data else "data")
-        elif mode == "quiet":
-            trigger = os.path.join(DIR, "send-%d" % port)
-            while True:
-                r, _, _ = select.select([c], [], [], 0.1)
-                if r:
-                    data = c.recv(100)
-                    log(port, "eof" if not data else "data")
-                    return
-                if os.path.exists(trigger):
-                    os.unlink(trigger)
-                    c.send(b"x")
-                    log(port, "sent")
-        elif mode == "echo":
-            for line in f:
-                c.sendall(line)
-            log(port, "eof")
-    except OSError as e:
-        log(port, "error " + errname(e))
-
-def accept_loop(s):
-    while True:
-        c, peer = s.accept()
-        threading.Thread(target=serve, args=(c, peer[1]), daemon=True).start()
-
-for fam, addr in ((socket.AF_INET, sys.argv[2]), (socket.AF_INET6, sys.argv[3])):
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, 2000))
-    s.listen(16)
-    threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
-log(0, "listening")
-time.sleep(600)
-EOF
-
-cat >"$KW_TMP/client.py" <<'EOF'
-# client.py ADDR MODE: connects to ADDR port 2000 and prints "port <local port>".
-# reader/reader3/quiet: then waits (bounded) for the server. echo: a line each 100 ms both ways,
-# printing "echo <n>" every 10; on any failure "error <text>" and exit 1.
-import socket, sys, time
-
-addr, mode = sys.argv[1], sys.argv[2]
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-c = socket.create_connection((addr, 2000), timeout=5)
-print("port", c.getsockname()[1], flush=True)
-c.sendall((mode + "\n").encode())
-if mode != "echo":
-    time.sleep(600)
-    sys.exit(0)
-c.settimeout(3)
-f = c.makefile("rb")
-try:
-    for n in range(1, 6000):
-        msg = ("ping %d\n" % n).encode()
-        c.sendall(msg)
-        if f.readline() != msg:
-            print("error bad echo", flush=True)
-            sys.exit(1)
-        if n % 10 == 0:
-            print("echo", n, flush=True)
-        time.sleep(0.1)
-except OSError as e:
-    print("error", e, flush=True)
-    sys.exit(1)
-EOF
+# --- the TCP programs: tests/lib/peer.py moded-server and moded-client ------------------
+PEER="$KW_SRC/tests/lib/peer.py"
 
 # --- helpers ---------------------------------------------------------------------------
 # client_port LOGFILE: the local port a client printed.
@@ -188,11 +94,11 @@ ip netns exec "$SRV" nft list ruleset >"$KW_TMP/ruleset.before"
 mkfifo "$KW_TMP/cmd"
 exec 3<>"$KW_TMP/cmd" # read-write: neither side of the fifo blocks on open
 
-kw_bg "$SRV" "$KW_TMP/server.log" python3 -u "$KW_TMP/server.py" "$KW_TMP" 10.77.0.1 fd77::1
+kw_bg "$SRV" "$KW_TMP/server.log" python3 -u "$PEER" moded-server "$KW_TMP" 10.77.0.1 fd77::1
 kw_grep_wait 5 "$KW_TMP/server.log" ' listening$' || kw_die "server did not start"
-kw_bg "$CLI" "$KW_TMP/echo4.log" python3 -u "$KW_TMP/client.py" 10.77.0.1 echo
+kw_bg "$CLI" "$KW_TMP/echo4.log" python3 -u "$PEER" moded-client 10.77.0.1 echo
 ECHO4=$KW_LAST_PID
-kw_bg "$CLI" "$KW_TMP/echo6.log" python3 -u "$KW_TMP/client.py" fd77::1 echo
+kw_bg "$CLI" "$KW_TMP/echo6.log" python3 -u "$PEER" moded-client fd77::1 echo
 ECHO6=$KW_LAST_PID
 
 start_probe || kw_die "probe did not start: $(cat "$KW_TMP/probe.log")"
@@ -217,8 +123,8 @@ kw_check "adding the same tuple twice succeeds" \
 # run_family ip|ip6 SADDR CADDR
 run_family() {
 	local f=$1 saddr=$2 caddr=$3 dport qport t0 t1 pk0 pk1
-	kw_bg "$CLI" "$KW_TMP/doomed$f.log" python3 -u "$KW_TMP/client.py" "$saddr" reader
-	kw_bg "$CLI" "$KW_TMP/quiet$f.log" python3 -u "$KW_TMP/client.py" "$saddr" quiet
+	kw_bg "$CLI" "$KW_TMP/doomed$f.log" python3 -u "$PEER" moded-client "$saddr" reader
+	kw_bg "$CLI" "$KW_TMP/quiet$f.log" python3 -u "$PEER" moded-client "$saddr" quiet
 	dport=$(client_port "$KW_TMP/doomed$f.log") || kw_die "$f reader client"
 	qport=$(client_port "$KW_TMP/quiet$f.log") || kw_die "$f quiet client"
 	kw_wait 5 srv_event "$dport" "accepted reader" || kw_die "$f reader not accepted"
@@ -226,12 +132,8 @@ run_family() {
 
 	# Power the peer off for these two connections only: the client host drops their
 	# segments both ways, so the server's keepalive probes go unanswered.
-	ip netns exec "$CLI" nft -f - <<-EOF || kw_die "poweroff table"
-	table inet poweroff_$f {
-		chain in { type filter hook input priority -300; tcp dport { $dport, $qport } drop; }
-		chain out { type filter hook output priority -300; tcp sport { $dport, $qport } drop; }
-	}
-	EOF
+	kw_poweroff "$CLI" "poweroff_$f" "tcp dport { $dport, $qport }" \
+		"tcp sport { $dport, $qport }" || kw_die "poweroff table"
 	sleep 1.5 # keepalive (idle 1 s) is probing now, unanswered
 	kw_check "$f: reader unharmed by the dead peer alone" test "$(tcp_state "$dport")" = ESTAB
 
@@ -314,11 +216,11 @@ route_case() {
 	kw_addr "$c" kwcli0 fd77::2/64
 	SRV=$s
 	SRVLOG=$KW_TMP/$name.server.log
-	kw_bg "$s" "$SRVLOG" python3 -u "$KW_TMP/server.py" "$KW_TMP" 10.77.0.1 fd77::1
+	kw_bg "$s" "$SRVLOG" python3 -u "$PEER" moded-server "$KW_TMP" 10.77.0.1 fd77::1
 	kw_grep_wait 5 "$SRVLOG" ' listening$' || kw_die "$name: server"
 	for f in ip ip6; do
 		[ "$action" = addr-del-v6-keep-route ] && [ $f = ip ] && continue
-		kw_bg "$c" "$KW_TMP/$name.$f.log" python3 -u "$KW_TMP/client.py" \
+		kw_bg "$c" "$KW_TMP/$name.$f.log" python3 -u "$PEER" moded-client \
 			"$([ $f = ip ] && echo 10.77.0.1 || echo fd77::1)" reader3
 		ports[$f]=$(client_port "$KW_TMP/$name.$f.log") || kw_die "$name: $f client"
 		kw_wait 5 srv_event "${ports[$f]}" "accepted reader3" || kw_die "$name: $f accept"
@@ -343,13 +245,13 @@ route_case() {
 	[ "$expect" = reset ] || sleep 2.5 # more than two keepalive intervals
 	for f in "${!ports[@]}"; do
 		port=${ports[$f]}
-		pk=$(rule_packets $f)
+		pk=$(rule_packets "$f")
 		case $expect in
 		reset)
 			kw_wait 3 srv_has_error "$port"
 			kw_check "$name/$f: $action: reader reset (ECONNRESET)" \
 				test "$(srv_error "$port")" = ECONNRESET
-			kw_check "$name/$f: $action: the rule matched" test "$(rule_packets $f)" -gt 0
+			kw_check "$name/$f: $action: the rule matched" test "$(rule_packets "$f")" -gt 0
 			continue ;;
 		noroute)
 			kw_check "$name/$f: $action: no segment reached the output hook" test "$pk" = 0 ;;

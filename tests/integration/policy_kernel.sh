@@ -16,18 +16,13 @@ kw_require_root
 command -v nft >/dev/null || kw_skip "nft not installed"
 kw_init kwt-policy
 kw_pair
-PY="python3 $KW_SRC/tests/integration/policy_kernel.py"
-OFF_RULES='table inet kwt_off {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}'
-
-power_off() { echo "$OFF_RULES" | ip netns exec "$KW_NS_CLI" nft -f - || kw_die "nft"; }
-power_on() { ip netns exec "$KW_NS_CLI" nft delete table inet kwt_off 2>/dev/null; true; }
+PY=(python3 "$KW_SRC/tests/integration/policy_kernel.py")
+power_off() { kw_poweroff "$KW_NS_CLI" kwt_off || kw_die "nft"; }
+power_on() { kw_poweron "$KW_NS_CLI" kwt_off 2>/dev/null; true; }
 # has_sample FILE PYEXPR: the latest sample d satisfies PYEXPR.
-has_sample() { $PY expect "$1" "$2" >/dev/null; }
+has_sample() { "${PY[@]}" expect "$1" "$2" >/dev/null; }
 # expect NAME DESCRIPTION EXPR: EXPR over the samples of NAME taken after its mark.
-expect() { kw_check "$1: $2" $PY expect "$KW_TMP/$1.jsonl" --after "${MARK[$1]:-0}" "$3"; }
+expect() { kw_check "$1: $2" "${PY[@]}" expect "$KW_TMP/$1.jsonl" --after "${MARK[$1]:-0}" "$3"; }
 
 REPLAY="$KW_BUILD/tools/policy_replay"
 [ -x "$REPLAY" ] || kw_die "$REPLAY not built"
@@ -35,9 +30,9 @@ REPLAY="$KW_BUILD/tools/policy_replay"
 # through policy_judge() with those limits; EXPR sees d["v"], d["next"] and F.
 judge() {
 	local v="$KW_TMP/$1.v.$2-$3-$4"
-	$PY fields "$KW_TMP/$1.jsonl" | "$REPLAY" "$2" "$3" "$4" >"$v"
+	"${PY[@]}" fields "$KW_TMP/$1.jsonl" | "$REPLAY" "$2" "$3" "$4" >"$v"
 	kw_check "$1: policy probes=$2 idle=$3 unacked=$4: $5" \
-		$PY expect "$KW_TMP/$1.jsonl" --verdicts "$v" "$6"
+		"${PY[@]}" expect "$KW_TMP/$1.jsonl" --verdicts "$v" "$6"
 }
 
 declare -A MARK SRV CLI
@@ -48,11 +43,11 @@ start() {
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do sargs+=("$1"); shift; done
 	[ $# -gt 0 ] && shift
 	cargs=("$@")
-	kw_bg "$KW_NS_SRV" "$KW_TMP/$name.srv.log" $PY server --port "$port" \
+	kw_bg "$KW_NS_SRV" "$KW_TMP/$name.srv.log" "${PY[@]}" server --port "$port" \
 		--duration "$dur" --out "$KW_TMP/$name.jsonl" "${sargs[@]}"
 	SRV[$name]=$KW_LAST_PID
 	kw_grep_wait 5 "$KW_TMP/$name.srv.log" listening || kw_die "$name: server did not start"
-	kw_bg "$KW_NS_CLI" "$KW_TMP/$name.cli.log" $PY client --addr 10.77.0.1 --port "$port" \
+	kw_bg "$KW_NS_CLI" "$KW_TMP/$name.cli.log" "${PY[@]}" client --addr 10.77.0.1 --port "$port" \
 		"${cargs[@]}"
 	CLI[$name]=$KW_LAST_PID
 	kw_wait 5 test -s "$KW_TMP/$name.jsonl" || kw_die "$name: no sample"
@@ -64,7 +59,7 @@ finish() {
 	kw_stop "${CLI[$1]}"
 	kw_stop "${SRV[$1]}"
 	echo "# $1 (t: ms since the first sample shown; mark at ${MARK[$1]:-start})"
-	$PY show "$KW_TMP/$1.jsonl" --after "${MARK[$1]:-0}"
+	"${PY[@]}" show "$KW_TMP/$1.jsonl" --after "${MARK[$1]:-0}"
 }
 mark() { MARK[$1]=$(kw_mono_ms); }
 

@@ -5,6 +5,7 @@
 # Topology: namespace "srv" (10.77.0.1, fd77::1) runs the relays and the upstream servers on
 # its loopback; namespace "cli" (10.77.0.2, fd77::2) runs the clients over a veth link.
 # shellcheck disable=SC2016 # eval strings are meant to expand when kw_check runs them
+# shellcheck disable=SC2154 # PID_<name> (and med_<m>) are set through printf -v and eval
 . "$KW_SRC/tests/lib/netns.sh"
 kw_require_root
 command -v python3 >/dev/null || kw_skip "python3 not installed"
@@ -15,207 +16,9 @@ kw_init kwt-relay
 kw_pair
 SRV=$KW_NS_SRV
 CLI=$KW_NS_CLI
-PEER="$KW_TMP/peer.py"
+PEER="$KW_SRC/tests/lib/peer.py"
 
-# The test peer: upstream servers (serve) and clients, one small program with modes.
-cat >"$PEER" <<'EOF'
-import errno, hashlib, os, selectors, socket, sys, threading, time
-
-out_lock = threading.Lock()
-def say(*a):
-    with out_lock:
-        print(*a, flush=True)
-
-def recv_hash(s):
-    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-    mv = memoryview(buf)
-    while True:
-        k = s.recv_into(buf)
-        if k == 0:
-            return n, h.hexdigest()
-        h.update(mv[:k])
-        n += k
-
-def send_file(s, path):
-    with open(path, 'rb') as f:
-        s.sendfile(f)
-    s.shutdown(socket.SHUT_WR)
-
-def errname(e):
-    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
-
-def handle(c, mode, arg):
-    try:
-        if mode == 'echo':
-            n = 0
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
-                n += len(d)
-            c.shutdown(socket.SHUT_WR)
-            say('echo', n)
-        elif mode == 'file':
-            t = threading.Thread(target=send_file, args=(c, arg))
-            t.start()
-            n, h = recv_hash(c)
-            t.join()
-            say('recv', n, h)
-        elif mode == 'late':
-            time.sleep(float(arg))
-            c.sendall(os.urandom(100000))
-            n, _ = recv_hash(c)
-            say('late done', n)
-        elif mode == 'banner':
-            c.sendall(b'banner\n')
-            c.shutdown(socket.SHUT_WR)
-            n, data = 0, b''
-            while True:
-                d = c.recv(4096)
-                if not d:
-                    break
-                data += d
-            say('got', data.decode().strip())
-    except OSError as e:
-        say('error', errname(e))
-    finally:
-        c.close()
-
-def serve(port, mode, arg=None):
-    threading.stack_size(256 * 1024)
-    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    ls.bind(('::', port))
-    ls.listen(4096)
-    say('listening', port)
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=handle, args=(c, mode, arg), daemon=True).start()
-
-def connect(host, port):
-    return socket.create_connection((host, port), timeout=30)
-
-def bulk(host, port, path):
-    s = connect(host, port)
-    t = threading.Thread(target=send_file, args=(s, path))
-    t.start()
-    n, h = recv_hash(s)
-    t.join()
-    say('recv', n, h)
-
-def many(host, port, count, size, gofile):
-    socks, want, got = [], [], []
-    for i in range(count):
-        socks.append(connect(host, port))
-    for s in socks:
-        p = os.urandom(size)
-        want.append(p)
-        got.append(bytearray())
-        s.sendall(p)
-    say('connected', len(socks))
-    for _ in range(600):
-        if os.path.exists(gofile):
-            break
-        time.sleep(0.05)
-    sel = selectors.DefaultSelector()
-    for i, s in enumerate(socks):
-        s.shutdown(socket.SHUT_WR)
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, i)
-    left, deadline = count, time.time() + 60
-    while left and time.time() < deadline:
-        for key, _ in sel.select(1):
-            d = key.fileobj.recv(65536)
-            if d:
-                got[key.data] += d
-            else:
-                sel.unregister(key.fileobj)
-                left -= 1
-    ok = sum(1 for i in range(count) if bytes(got[i]) == want[i])
-    say('verified', ok, 'of', count)
-
-def halfclose(host, port):
-    s = connect(host, port)
-    p = os.urandom(300000)
-    s.sendall(p)
-    s.shutdown(socket.SHUT_WR)  # we are done sending, yet still want the echo back
-    data = bytearray()
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    say('halfclose', 'ok' if bytes(data) == p else 'bad %d' % len(data))
-
-def banner(host, port):
-    s = connect(host, port)
-    data = b''
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.sendall(b'late\n')  # upstream closed its side first; ours must still work
-    s.shutdown(socket.SHUT_WR)
-    s.recv(1)
-    say('banner', data.decode().strip())
-
-def reset(host, port):
-    s = connect(host, port)
-    s.sendall(os.urandom(100000))
-    time.sleep(0.5)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
-    s.close()
-    say('reset sent')
-
-def idle(host, port, secs):
-    s = connect(host, port)
-    s.sendall(b'ping\n')
-    s.recv(16)
-    say('idle port=%d' % s.getsockname()[1])
-    s.settimeout(secs)
-    try:
-        d = s.recv(16)
-        say('eof' if not d else 'data')
-    except socket.timeout:
-        say('timeout')
-    except OSError as e:
-        say('error', errname(e))
-
-def hold(host, port, n, secs):
-    socks = [connect(host, port) for _ in range(n)]
-    say('holding', n)
-    time.sleep(secs)
-    for s in socks:
-        s.close()
-    say('released')
-
-def refused(host, port):
-    try:  # the relay's reset may beat even the end of our own connect()
-        s = connect(host, port)
-        s.settimeout(10)
-        d = s.recv(16)
-        say('eof' if not d else 'data')
-    except OSError as e:
-        say('error', errname(e))
-
-m = sys.argv[1]
-a = sys.argv[2:]
-if m == 'serve':
-    serve(int(a[0]), a[1], a[2] if len(a) > 2 else None)
-elif m == 'bulk':
-    bulk(a[0], int(a[1]), a[2])
-elif m == 'many':
-    many(a[0], int(a[1]), int(a[2]), int(a[3]), a[4])
-elif m == 'hold':
-    hold(a[0], int(a[1]), int(a[2]), float(a[3]))
-elif m == 'idle':
-    idle(a[0], int(a[1]), float(a[2]))
-else:
-    globals()[m](a[0], int(a[1]))
-EOF
+# The test peer (tests/lib/peer.py): upstream servers (serve) and clients, by mode.
 
 cli() { timeout 120 ip netns exec "$CLI" python3 -u "$PEER" "$@"; }
 # start_relay NAME ARGS...: a relay in srv with its log in $KW_TMP/NAME.log
@@ -380,12 +183,7 @@ IDLE2=$KW_LAST_PID
 kw_grep_wait 10 "$KW_TMP/idle2.out" "^idle port=" || kw_fail "idle client did not start"
 P2=$(sed -n 's/^idle port=//p' "$KW_TMP/idle2.out")
 t0=$(kw_mono_ms)
-ip netns exec "$CLI" nft -f - <<'EOF'
-table inet kwt_poweroff {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-EOF
+kw_poweroff "$CLI"
 kw_grep_wait 20 "$KW_TMP/r1.log" "close 10\.77\.0\.2:$P2 -> .* reason=Connection timed out"
 t1=$(kw_mono_ms)
 echo "# power-off: pair closed $((t1 - t0)) ms after the peer went silent (keepalive 10+2x1 s)"
@@ -393,7 +191,7 @@ kw_check "power-off: close line says Connection timed out" \
 	has r1 "close 10\.77\.0\.2:$P2 -> 127\.0\.0\.1:7001 reason=Connection timed out in=5 out=5"
 kw_check "power-off: closed within the keepalive time (<= 13 s)" [ $((t1 - t0)) -le 13000 ]
 kill "$IDLE2" 2>/dev/null
-ip netns exec "$CLI" nft delete table inet kwt_poweroff
+kw_poweron "$CLI"
 
 # --- --user-timeout: unacknowledged data to a powered-off peer, keepalive off ---
 start_server late 7004 late 1.5
@@ -402,12 +200,7 @@ kw_bg "$CLI" "$KW_TMP/hold2.out" python3 -u "$PEER" hold 10.77.0.1 7700 1 15
 HOLD2=$KW_LAST_PID
 kw_grep_wait 10 "$KW_TMP/r8.log" " open 10\.77\.0\.2" || kw_fail "user-timeout pair did not open"
 t0=$(kw_mono_ms)
-ip netns exec "$CLI" nft -f - <<'EOF2'
-table inet kwt_poweroff {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-EOF2
+kw_poweroff "$CLI"
 kw_grep_wait 15 "$KW_TMP/r8.log" "reason=Connection timed out"
 t1=$(kw_mono_ms)
 echo "# user-timeout 2000 ms: pair closed $((t1 - t0)) ms after power-off (data sent at 1.5 s)"
@@ -415,7 +208,7 @@ kw_check "--user-timeout: close line says Connection timed out" \
 	has r8 "close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7004 reason=Connection timed out"
 kw_check "--user-timeout: closed within 1.5 s + 2 s + slack (<= 6 s)" [ $((t1 - t0)) -le 6000 ]
 kill "$HOLD2" 2>/dev/null
-ip netns exec "$CLI" nft delete table inet kwt_poweroff
+kw_poweron "$CLI"
 
 # --- SIGINT/SIGTERM: everything closed, exit 0 ---
 kw_bg "$CLI" "$KW_TMP/idle3.out" python3 -u "$PEER" idle 10.77.0.1 7000 30

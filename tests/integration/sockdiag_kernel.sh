@@ -124,6 +124,7 @@ EOF
 kw_bg "$KW_NS_SRV" "$KW_TMP/server.log" python3 -u "$KW_TMP/hold.py" server "$CTL" \
 	2000,3005,3010,3011,4000,2500,2501,2600,2601,2700,2701,2800 2500,2501
 kw_grep_wait 5 "$KW_TMP/server.log" '^listening' || kw_die "server did not start"
+# shellcheck disable=SC2054 # each element is one comma-separated tuple
 C=(10.77.0.1,2000,10.77.0.2,0 10.77.0.1,2000,10.77.0.2,5001 10.77.0.11,2000,10.77.0.12,5002
 	10.77.0.1,3005,10.77.0.2,5003 10.77.0.11,3010,10.77.0.12,0 10.77.0.1,3011,10.77.0.2,0
 	10.77.0.1,4000,10.77.0.12,6000

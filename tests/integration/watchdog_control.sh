@@ -87,12 +87,12 @@ wd_teardown
 # counters) and judged within poll_interval plus its threshold; --list shows what the
 # daemon sees.
 wd_pair 4
-kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000
+kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 0" "idle_timeout = 2s"
 wd_daemon "$WD_DIR/kw.ini"
 sleep 1.5 # several polls with nothing to find
-kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
+kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
 kw_wait 5 grep -q accept "$WD_DIR/server.log" || kw_die "client"
 ip netns exec "$NS_SRV" "$KWD" --list -c "$WD_DIR/kw.ini" >"$WD_DIR/list.txt" 2>&1
 kw_check "--list: header and the connection with its service and state" \
@@ -119,10 +119,10 @@ wd_teardown
 # max_kills_per_second: five idle verdicts at once, two kills a second; the rest are
 # logged as deferred and killed in the following seconds, none dropped.
 wd_pair 4
-kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 --count 5
+kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000 --count 5
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
 for i in 1 2 3 4 5; do
-	kw_bg "$NS_CLI" "$WD_DIR/client$i.log" $WD_PY client "$SRV" 2000
+	kw_bg "$NS_CLI" "$WD_DIR/client$i.log" "${WD_PY[@]}" client "$SRV" 2000
 done
 kw_wait 5 wd_established 2000 5 || kw_die "five clients"
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 0" "idle_timeout = 1s"
@@ -152,7 +152,7 @@ kw_check "--check bad: unknown section at line 5" grep -q "^$bad:5:" "$KW_TMP/ch
 kw_check "--check bad: every error reported (3)" test "$(wc -l <"$KW_TMP/check.out")" = 3
 [ "$KW_FAILS" = 0 ] || cat "$KW_TMP/check.out"
 kw_check "--check good: shipped config is ok" "$KWD" --check -c "$KW_SRC/etc/keepwatch.ini"
-"$KWD" --help | grep -q -- "--check" && kw_ok "--help lists the options" || kw_fail "--help"
+if "$KWD" --help | grep -q -- "--check"; then kw_ok "--help lists the options"; else kw_fail "--help"; fi
 "$KWD" --bogus >/dev/null 2>&1
 kw_check "bad option: exit 2" test $? = 2
 kw_done

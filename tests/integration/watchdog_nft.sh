@@ -33,13 +33,15 @@ table inet userfw {
 NFT
 	user_table >"$WD_DIR/user.before"
 	# the doomed connection on 2000; a healthy one on 2100, busy both ways
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 --keepalive 1,1,10
-	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" $WD_PY server "$SRV" 2100 --send-every 100
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000 --keepalive 1,1,10
+	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" "${WD_PY[@]}" server "$SRV" 2100 --send-every 100
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server"
 	kw_wait 5 grep -q listening "$WD_DIR/control-server.log" || kw_die "control server"
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
-	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" $WD_PY client "$SRV" 2100 --send-every 100
-	kw_wait 5 wd_established 2000 1 && kw_wait 5 wd_established 2100 1 || kw_die "connect"
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
+	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" "${WD_PY[@]}" client "$SRV" 2100 --send-every 100
+	if ! kw_wait 5 wd_established 2000 1 || ! kw_wait 5 wd_established 2100 1; then
+		kw_die "connect"
+	fi
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
 	sed -i 's/^\[global\]$/[global]\nkill_method = nft/' "$WD_DIR/kw.ini"
 	wd_daemon "$WD_DIR/kw.ini"
@@ -48,12 +50,7 @@ NFT
 		grep -q "keepwatchd\[$WD_DAEMON\]: event=kill-method method=nft" "$KW_SYSLOG"
 	rx0=$(healthy_rx)
 	# the peer of port 2000 only goes silent: its host drops that connection's packets
-	ip netns exec "$NS_CLI" nft -f - <<'NFT'
-table inet kwt_dead {
-	chain in { type filter hook input priority -300; tcp sport 2000 drop; }
-	chain out { type filter hook output priority -300; tcp dport 2000 drop; }
-}
-NFT
+	kw_poweroff "$NS_CLI" kwt_dead "tcp sport 2000" "tcp dport 2000"
 	pat=$(wd_kill_pattern kill keepalive)
 	if kw_grep_wait 10 "$KW_SYSLOG" "$pat.* method=nft"; then
 		t_kill=$(grep -E -m1 -- "$pat" "$KW_SYSLOG" | cut -d' ' -f1)

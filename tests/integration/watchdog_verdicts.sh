@@ -51,7 +51,7 @@ done
 for fam in 4 6; do
 	wd_pair "$fam"
 	wd_server_setup --keepalive 1,1,5 --count 2
-	kw_bg "$NS_CLI" "$WD_DIR/slow.log" $WD_PY client "$SRV" 2000 --send-every 2000 --chunk 10
+	kw_bg "$NS_CLI" "$WD_DIR/slow.log" "${WD_PY[@]}" client "$SRV" 2000 --send-every 2000 --chunk 10
 	kw_wait 5 wd_established 2000 2 || kw_die "slow sender did not connect"
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "idle_timeout = 3s" "unacked_timeout = 3s"
 	wd_daemon "$WD_DIR/kw.ini"

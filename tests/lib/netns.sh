@@ -1,7 +1,8 @@
+# shellcheck shell=bash
 # keepwatch test harness: namespaces, veth pairs, background processes and a private
 # syslog receiver, all removed by an EXIT trap (by PID, never by name). Source it.
 #
-# Safety rules (DEVELOPERS.md): everything runs in namespaces this file creates, named
+# Safety rules (HACKING.md, "Tests"): everything runs in namespaces this file creates, named
 # with the caller's prefix (kwt- tests, kwb- benchmarks, kwdemo- demo); every wait is
 # bounded; cleanup runs even when the test fails.
 
@@ -24,10 +25,10 @@ kw_require_root() {
 }
 
 kw_cleanup() {
-	local pid ns i
+	local pid ns
 	for pid in "${KW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${KW_PIDS[@]}"; do
-		for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
@@ -118,11 +119,32 @@ kw_bg_syslog() {
 	KW_PIDS+=("$KW_LAST_PID")
 }
 
+# kw_bg_syslog_ready SECONDS NS LOGFILE CMD...: kw_bg_syslog for a daemon given
+# `--ready-fd 3` (in CMD): fd 3 is a FIFO, and this returns 0 once the daemon wrote READY=1
+# there (keepwatchd: after its first link, address and socket dumps), 1 if it exited first
+# or SECONDS ran out. No fixed sleep: readiness, not hope.
+kw_bg_syslog_ready() {
+	local limit=$1 fifo rfd line=""
+	shift
+	fifo=$(mktemp -u "$KW_TMP/ready.XXXXXX")
+	mkfifo "$fifo" || return 1
+	exec {rfd}<>"$fifo" # read-write: never blocks, whether or not the daemon opens it
+	{ kw_bg_syslog "$@"; } 3>"$fifo"
+	rm -f "$fifo"
+	for _ in $(seq 1 $((limit * 10))); do
+		read -r -t 0.1 -u "$rfd" line && break
+		kill -0 "$KW_LAST_PID" 2>/dev/null || break
+	done
+	[ -n "$line" ] || read -r -t 0.05 -u "$rfd" line
+	exec {rfd}<&-
+	[ "$line" = READY=1 ]
+}
+
 # kw_stop PID: SIGTERM, wait up to 2 s, then SIGKILL. Returns the exit status.
 kw_stop() {
-	local i rc
+	local rc
 	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 1 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 1 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
 	kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	rc=$?
@@ -131,9 +153,9 @@ kw_stop() {
 
 # kw_wait SECONDS CMD...: polls CMD every 50 ms until it succeeds or time runs out.
 kw_wait() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for i in $(seq 1 $((limit * 20))); do
+	for _ in $(seq 1 $((limit * 20))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -176,4 +198,27 @@ kw_mono_ms() {
 	else
 		python3 -c 'import time; print(int(time.monotonic()*1000))'
 	fi
+}
+
+# kw_poweroff NS [TABLE [IN_MATCH OUT_MATCH]]: the host in NS loses power, as its peers see
+# it: an nft table TABLE (default kwt_poweroff) drops every packet in and out, before
+# anything else sees it (priority -300), or only those matching IN_MATCH / OUT_MATCH (nft
+# expressions, e.g. "tcp sport 2000"). kw_poweron NS [TABLE] restores power.
+kw_poweroff() {
+	local ns=$1 table=${2:-kwt_poweroff} in out
+	if [ $# -ge 4 ]; then
+		in="$3 drop;" out="$4 drop;"
+	else
+		in="policy drop;" out="policy drop;"
+	fi
+	ip netns exec "$ns" nft -f - <<NFT
+table inet $table {
+	chain in { type filter hook input priority -300; $in }
+	chain out { type filter hook output priority -300; $out }
+}
+NFT
+}
+
+kw_poweron() {
+	ip netns exec "$1" nft delete table inet "${2:-kwt_poweroff}"
 }

@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # keepwatch test harness for keepwatchd scenarios: a server/client namespace pair per
 # scenario, the relay as the guarded service, a control connection on an unwatched port.
 # Source after netns.sh.
 
-WD_PY="python3 -u $KW_SRC/tests/lib/peer.py"
+WD_PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
 WD_N=0
 
 # wd_pair FAMILY(4|6): a fresh namespace pair; sets NS_SRV NS_CLI SRV CLI (addresses),
@@ -16,6 +17,7 @@ wd_pair() {
 	kw_addr "$NS_CLI" kwcli0 10.77.0.2/24
 	kw_addr "$NS_SRV" kwsrv0 fd77::1/64
 	kw_addr "$NS_CLI" kwcli0 fd77::2/64
+	# shellcheck disable=SC2034 # CLI and PLEN are for the scripts that source this file
 	if [ "$1" = 6 ]; then
 		SRV=fd77::1 CLI=fd77::2 SRVB="[fd77::1]" PLEN=64
 	else
@@ -36,27 +38,33 @@ wd_config() {
 	} >"$f"
 }
 
-# wd_daemon CONFIG [ARGS...]: keepwatchd in NS_SRV with our syslog; waits for its start.
+# wd_daemon CONFIG [ARGS...]: keepwatchd in NS_SRV with our syslog; returns once it is
+# ready (--ready-fd: its first dumps are done, so every later loss is seen).
 wd_daemon() {
-	local cfg=$1
+	local cfg=$1 ready=0
 	shift
-	kw_bg_syslog "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" -c "$cfg" "$@"
+	kw_bg_syslog_ready 10 "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" \
+		-c "$cfg" --ready-fd 3 "$@" && ready=1
 	WD_DAEMON=$KW_LAST_PID
-	kw_grep_wait 10 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=start" ||
-		{ cat "$WD_DIR/keepwatchd.err"; kw_die "keepwatchd did not start"; }
+	if [ "$ready" != 1 ] ||
+		! kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=start"; then
+		cat "$WD_DIR/keepwatchd.err"
+		kw_die "keepwatchd did not become ready"
+	fi
 }
 
 # wd_relay_setup [RELAY ARGS...]: sink on 127.0.0.1:2001, relay on SRV:2000 -> sink,
 # client in NS_CLI through the relay, and a control pair on the unwatched port 2100.
 wd_relay_setup() {
-	kw_bg "$NS_SRV" "$WD_DIR/sink.log" $WD_PY sink 127.0.0.1 2001
+	kw_bg "$NS_SRV" "$WD_DIR/sink.log" "${WD_PY[@]}" sink 127.0.0.1 2001
 	kw_wait 5 grep -q listening "$WD_DIR/sink.log" || kw_die "sink did not start"
 	kw_bg "$NS_SRV" "$WD_DIR/relay.log" "$KW_BUILD/keepwatch-relay" --listen "$SRVB:2000" \
 		--connect 127.0.0.1:2001 "$@"
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	WD_RELAY=$KW_LAST_PID
 	kw_wait 5 wd_listening 2000 || { cat "$WD_DIR/relay.log"; kw_die "relay did not start"; }
 	wd_control
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
 	kw_wait 5 grep -q connected "$WD_DIR/client.log" || kw_die "client did not connect"
 	kw_wait 5 wd_established 2000 1 || kw_die "relay connection not established"
 }
@@ -64,18 +72,18 @@ wd_relay_setup() {
 # wd_server_setup [PEER SERVER ARGS...]: a receive-only python server on SRV:2000 with
 # one client, and the control pair.
 wd_server_setup() {
-	kw_bg "$NS_SRV" "$WD_DIR/server.log" $WD_PY server "$SRV" 2000 "$@"
+	kw_bg "$NS_SRV" "$WD_DIR/server.log" "${WD_PY[@]}" server "$SRV" 2000 "$@"
 	kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server did not start"
 	wd_control
-	kw_bg "$NS_CLI" "$WD_DIR/client.log" $WD_PY client "$SRV" 2000
+	kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
 	kw_wait 5 grep -q accept "$WD_DIR/server.log" || kw_die "client did not connect"
 }
 
 # The control connection: same hosts, port 2100, which no service watches.
 wd_control() {
-	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" $WD_PY server "$SRV" 2100
+	kw_bg "$NS_SRV" "$WD_DIR/control-server.log" "${WD_PY[@]}" server "$SRV" 2100
 	kw_wait 5 grep -q listening "$WD_DIR/control-server.log" || kw_die "control server"
-	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" $WD_PY client "$SRV" 2100
+	kw_bg "$NS_CLI" "$WD_DIR/control-client.log" "${WD_PY[@]}" client "$SRV" 2100
 	kw_wait 5 grep -q accept "$WD_DIR/control-server.log" || kw_die "control client"
 }
 
@@ -86,14 +94,7 @@ wd_established() {
 }
 
 # wd_poweroff NS: the host loses power: every packet in and out is dropped.
-wd_poweroff() {
-	ip netns exec "$1" nft -f - <<'NFT'
-table inet kwt_poweroff {
-	chain in { type filter hook input priority -300; policy drop; }
-	chain out { type filter hook output priority -300; policy drop; }
-}
-NFT
-}
+wd_poweroff() { kw_poweroff "$1"; }
 
 # wd_kill_pattern ACTION REASON [SERVICE PORT]: an ERE for this scenario's daemon's line
 # about the port-2000 (or PORT) connection.

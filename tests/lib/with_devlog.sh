@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Runs inside a private mount namespace: replaces /dev with a small tmpfs whose /dev/log
 # is the test's syslog receiver, then execs the command. Usage: with_devlog.sh SOCK CMD...
 set -eu

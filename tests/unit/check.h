@@ -62,10 +62,10 @@ static inline void check_note(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-#define CHECK_MSG_(text, cond, ...)                                               \
-	do {                                                                      \
-		if (!check_tally(!!(cond), __FILE__, __LINE__, text))             \
-			check_note(__VA_ARGS__);                                  \
+#define CHECK_MSG_(text, cond, ...)                                                                \
+	do {                                                                                       \
+		if (!check_tally(!!(cond), __FILE__, __LINE__, text))                              \
+			check_note(__VA_ARGS__);                                                   \
 	} while (0)
 #define CHECK_BARE_(text, cond) ((void)check_tally(!!(cond), __FILE__, __LINE__, text))
 
@@ -75,13 +75,13 @@ static inline void check_note(const char *fmt, ...)
 /* CHECK(cond) or CHECK(cond, fmt, ...): the message is optional. Picked by argument count
  * (up to 15 message arguments), which plain C11 allows where an empty __VA_ARGS__ does not;
  * the text is taken here, before the arguments' macros are expanded on the way down. */
-#define CHECK_PICK_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, \
-		    name, ...)                                                              \
+#define CHECK_PICK_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, name,   \
+		    ...)                                                                           \
 	name
-#define CHECK(...)                                                                          \
-	CHECK_PICK_(__VA_ARGS__, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, \
-		    CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_,      \
-		    CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_BARE_, unused)         \
+#define CHECK(...)                                                                                 \
+	CHECK_PICK_(__VA_ARGS__, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_,       \
+		    CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_,        \
+		    CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_MSG_, CHECK_BARE_, unused)           \
 	(#__VA_ARGS__, __VA_ARGS__)
 
 /* The closing line and the exit status: main ends with `return check_done();`. */

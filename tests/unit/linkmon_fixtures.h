@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+/* The bytes are laid out as the messages' fields are, not as clang-format would. */
+/* clang-format off */
+
 /*
  * Captured while running, in namespace A with veth kwlm0 (index 77) / kwlm1 (index 78, in B):
  *   ip link set kwlm0 up; ip -n B link set kwlm1 up; ip addr add 10.77.0.1/24 dev kwlm0;
@@ -398,5 +401,7 @@ static _Alignas(4) const uint8_t lm_fx_deladdr_v6[] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x06, 0xd6, 0x00, 0x00,
 	0x06, 0xd6, 0x00, 0x00, 0x08, 0x00, 0x08, 0x00, 0x82, 0x00, 0x00, 0x00,
 };
+
+/* clang-format on */
 
 #endif

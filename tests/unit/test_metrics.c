@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keepwatch/daemon.h"
+#include "keepwatch/vocab.h"
 #include "keepwatch/metrics.h"
 #include "check.h"
 

@@ -14,12 +14,12 @@
 
 /* state, timer, expires, probes, retransmits, unacked, last_data_recv, last_ack_recv,
  * bytes_acked: one inet_diag sample with a full tcp_info. */
-#define FIX(st, tm, ex, pr, rt, un, ldr, lar, ba)                                          \
-	{                                                                                  \
-		.state = (st), .timer = (tm), .timer_expires_ms = (ex), .probes = (pr),    \
-		.retransmits = (rt), .unacked = (un), .last_data_recv_ms = (ldr),          \
-		.last_ack_recv_ms = (lar), .bytes_acked = (ba), .has_info = true,          \
-		.has_bytes_acked = true                                                    \
+#define FIX(st, tm, ex, pr, rt, un, ldr, lar, ba)                                                  \
+	{                                                                                          \
+		.state = (st), .timer = (tm), .timer_expires_ms = (ex), .probes = (pr),            \
+		.retransmits = (rt), .unacked = (un), .last_data_recv_ms = (ldr),                  \
+		.last_ack_recv_ms = (lar), .bytes_acked = (ba), .has_info = true,                  \
+		.has_bytes_acked = true                                                            \
 	}
 
 /* (a) healthy idle, server keepalive 1,1,20, the peer answers every probe: last_ack_recv
@@ -71,7 +71,10 @@ static void check_row(const struct row *r)
 	      (unsigned long long)res.next_check_ms, (unsigned long long)want_next);
 }
 
-#define L(p, i, u) { .keepalive_probes = (p), .idle_timeout_ms = (i), .unacked_timeout_ms = (u) }
+#define L(p, i, u)                                                                                 \
+	{                                                                                          \
+		.keepalive_probes = (p), .idle_timeout_ms = (i), .unacked_timeout_ms = (u)         \
+	}
 #define R 20u /* POLICY_TIMER_RETRY_MS */
 
 static void test_table(void)
@@ -84,19 +87,15 @@ static void test_table(void)
 		{ "a idle 1s", a_late, L(1, 1000, 1000), VERDICT_ALIVE, NOW + 264 },
 		/* b: N unanswered = the Nth probe's interval ran out */
 		{ "b p1 N1", b_p1, L(1, 0, 0), VERDICT_ALIVE, NOW + 8 },
-		{ "b p2 N2 just sent", b_p2, L(2, 0, 0), VERDICT_ALIVE,
-		  NOW + 932 },
+		{ "b p2 N2 just sent", b_p2, L(2, 0, 0), VERDICT_ALIVE, NOW + 932 },
 		{ "b p2 N1", b_p2, L(1, 0, 0), VERDICT_KEEPALIVE, AT_ONCE },
 		{ "b p2 N2 due", b_p2_due, L(2, 0, 0), VERDICT_ALIVE, NOW + 24 },
-		{ "b p2 idle first", b_p2_due, L(2, 3000, 0), VERDICT_IDLE,
-		  AT_ONCE },
+		{ "b p2 idle first", b_p2_due, L(2, 3000, 0), VERDICT_IDLE, AT_ONCE },
 		{ "b p3 N2", b_p3, L(2, 0, 0), VERDICT_KEEPALIVE, AT_ONCE },
-		{ "b p3 N2 over idle", b_p3, L(2, 1000, 1000), VERDICT_KEEPALIVE,
-		  AT_ONCE },
+		{ "b p3 N2 over idle", b_p3, L(2, 1000, 1000), VERDICT_KEEPALIVE, AT_ONCE },
 		{ "b p3 N3", b_p3, L(3, 0, 0), VERDICT_ALIVE, NOW + 944 },
 		{ "b p3 off", b_p3, L(0, 0, 0), VERDICT_ALIVE, NEVER },
-		{ "b p3 N2 unacked", b_p3, L(2, 0, 500), VERDICT_KEEPALIVE,
-		  AT_ONCE },
+		{ "b p3 N2 unacked", b_p3, L(2, 0, 500), VERDICT_KEEPALIVE, AT_ONCE },
 		/* b, timer due (expires 0, as inet_diag clamps an overdue timer) */
 		{ "b p2 expired N2", FIX(1, 2, 0, 2, 0, 0, 4128, 3124, 0), L(2, 0, 0),
 		  VERDICT_KEEPALIVE, AT_ONCE },
@@ -142,12 +141,12 @@ static void test_states(void)
 		uint8_t state;
 		bool judged;
 	} states[] = {
-		{ 1, true }, /* ESTABLISHED */	{ 2, false }, /* SYN_SENT */
-		{ 3, false }, /* SYN_RECV */	{ 4, true }, /* FIN_WAIT1 */
-		{ 5, true }, /* FIN_WAIT2 */	{ 6, false }, /* TIME_WAIT */
-		{ 7, false }, /* CLOSE */	{ 8, true }, /* CLOSE_WAIT */
-		{ 9, false }, /* LAST_ACK */	{ 10, false }, /* LISTEN */
-		{ 11, false }, /* CLOSING */	{ 12, false }, { 0, false }, { 255, false },
+		{ 1, true },   /* ESTABLISHED */ { 2, false }, /* SYN_SENT */
+		{ 3, false },  /* SYN_RECV */ { 4, true }, /* FIN_WAIT1 */
+		{ 5, true },   /* FIN_WAIT2 */ { 6, false }, /* TIME_WAIT */
+		{ 7, false },  /* CLOSE */ { 8, true }, /* CLOSE_WAIT */
+		{ 9, false },  /* LAST_ACK */ { 10, false }, /* LISTEN */
+		{ 11, false }, /* CLOSING */ { 12, false },    { 0, false }, { 255, false },
 	};
 	const struct policy_limits lim = L(2, 2000, 1000);
 
@@ -158,8 +157,7 @@ static void test_states(void)
 
 		s.state = states[i].state;
 		policy_judge(&lim, &s, &t, NOW, &res);
-		CHECK(policy_state_judged(s.state) == states[i].judged, "state %u judged",
-		      s.state);
+		CHECK(policy_state_judged(s.state) == states[i].judged, "state %u judged", s.state);
 		CHECK(res.verdict == (states[i].judged ? VERDICT_IDLE : VERDICT_ALIVE),
 		      "state %u: %s", s.state, policy_verdict_name(res.verdict));
 		if (!states[i].judged)
@@ -194,8 +192,7 @@ static void test_states(void)
 
 /* Feeds samples of one connection through one track; want_next 0 = don't care. */
 static void step(const char *what, const struct policy_limits *lim, struct policy_sample s,
-		 struct policy_track *t, uint64_t now, enum policy_verdict want,
-		 uint64_t want_next)
+		 struct policy_track *t, uint64_t now, enum policy_verdict want, uint64_t want_next)
 {
 	struct policy_result res;
 
@@ -283,9 +280,9 @@ static void test_sample_from_conn(void)
 	c.info_len = sizeof(c.info);
 	policy_sample_from_conn(&c, &s);
 	CHECK(s.has_info && s.has_bytes_acked && s.bytes_acked == 77 && s.probes == 2 &&
-		      s.retransmits == 1 && s.unacked == 3 && s.last_data_recv_ms == 3120 &&
-		      s.last_ack_recv_ms == 2116 && s.state == 1 && s.timer == 2 &&
-		      s.timer_expires_ms == 932 && !s.orphan,
+		  s.retransmits == 1 && s.unacked == 3 && s.last_data_recv_ms == 3120 &&
+		  s.last_ack_recv_ms == 2116 && s.state == 1 && s.timer == 2 &&
+		  s.timer_expires_ms == 932 && !s.orphan,
 	      "full tcp_info");
 
 	c.info_len = offsetof(struct tcp_info, tcpi_bytes_acked) + 7;

@@ -60,7 +60,8 @@ int main(void)
 		if ((timeq_peek(&q) ? timeq_peek(&q)->at : UINT64_MAX) != model_min())
 			bad_min++;
 	}
-	CHECK(bad_heap == 0, "heap order and back-indexes hold after every step (%zu bad)", bad_heap);
+	CHECK(bad_heap == 0, "heap order and back-indexes hold after every step (%zu bad)",
+	      bad_heap);
 	CHECK(bad_min == 0, "peek is the true minimum after every step (%zu bad)", bad_min);
 	/* draining yields non-decreasing deadlines and empties the queue */
 	{
@@ -75,7 +76,8 @@ int main(void)
 			timeq_remove(&q, n);
 			drained++;
 		}
-		CHECK(order_bad == 0 && drained == count, "drain in order: %zu of %zu", drained, count);
+		CHECK(order_bad == 0 && drained == count, "drain in order: %zu of %zu", drained,
+		      count);
 	}
 	timeq_remove(&q, &nodes[0]); /* not queued: a no-op */
 	CHECK(q.n == 0);

@@ -1,0 +1,59 @@
+/* keepwatch: keepwatchd's report — the one log line per event, decision and outcome, and
+ * the counters behind the metrics file. The end of the pipeline: it decides nothing. */
+#ifndef KEEPWATCH_REPORT_H
+#define KEEPWATCH_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keepwatch/config.h"
+#include "keepwatch/killer.h"
+#include "keepwatch/killplan.h"
+#include "keepwatch/linkmon.h"
+#include "keepwatch/linkstate.h"
+#include "keepwatch/metrics.h"
+#include "keepwatch/watch.h"
+
+/* What a line about a connection needs besides the entry: service and link names. */
+struct report_view {
+	const struct kw_config *cfg;
+	const struct linkstate *ls;
+	const struct linkmon *lm;
+};
+
+/* event=link-down ... (and the link event counter). */
+void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
+		       const struct linkmon_event *ev, const struct linkstate_news *news);
+/* A pass's own news, before its verdicts are acted on: nft resets confirmed (gone) or
+ * expired, the debug line of a discovery or lookup (took_us: its duration), an error. */
+void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
+		 uint64_t took_us);
+/* One line per action that has something to say, and its counters. */
+void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
+		 size_t n);
+/* event=kill-method ... or action=error what=... for killer_open/killer_reload. */
+void report_method(const struct killer_note *note, int err);
+/* action=method-change ...: SOCK_DESTROY turned out to be missing. */
+void report_method_change(const struct killer *k);
+
+/* The STATUS= line for systemctl status: what is watched, how many links are down and
+ * how a verdict would be carried out. */
+void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size_t watched,
+			size_t links_down, const struct killer *k, bool dry_run);
+
+/* True when the metrics file is due (path set, a second since the last write). */
+bool report_metrics_due(const struct kw_metrics *m, const char *path, uint64_t now);
+/* Zeroes the watched gauges and netlink counters; report_count_netns then adds one
+ * namespace's table and its netlink modules' counters. */
+void report_reset_watched(struct kw_metrics *m);
+void report_count_netns(struct kw_metrics *m, const struct watch_table *t, uint64_t resyncs,
+			uint64_t malformed);
+/* One timed poll (lookups or discovery, and what came of it), for the histogram. */
+void report_poll_took(struct kw_metrics *m, uint64_t us);
+/* A SIGHUP reload's result, counted (its log line is the daemon's). */
+void report_reload(struct kw_metrics *m, bool ok);
+/* Writes the file and logs its first failure and its recovery. */
+void report_metrics_write(struct kw_metrics *m, const char *path, uint64_t now);
+
+#endif

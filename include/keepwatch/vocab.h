@@ -1,0 +1,56 @@
+/* keepwatch: keepwatchd's vocabulary — why a connection is killed, what became of it, and
+ * the TCP state and timer names; vocab.c holds the one table of their spellings. */
+#ifndef KEEPWATCH_VOCAB_H
+#define KEEPWATCH_VOCAB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Why a connection is killed: the policy verdicts plus the loss causes linkstate finds.
+ * The names are the reason= of log lines and the reason label of the metrics. */
+enum kill_reason {
+	REASON_NONE = 0,
+	REASON_KEEPALIVE,
+	REASON_ZERO_WINDOW,
+	REASON_IDLE,
+	REASON_UNACKED,
+	REASON_LINK_DOWN,
+	REASON_LINK_REMOVED,
+	REASON_ADDR_REMOVED,
+	REASON_ROUTE_REMOVED, /* reserved for route loss (linkstate), not produced yet */
+	REASON_COUNT,
+};
+
+/* What the pipeline did with a connection; the poller keeps it in the table entry. */
+enum conn_fate {
+	FATE_NONE = 0,
+	FATE_KILLED, /* destroyed or found gone: remove from the table */
+	FATE_NFT, /* reset armed in nftables: confirm it went */
+};
+
+/* TCP states as inet_diag reports them (netinet/tcp.h clashes with linux/tcp.h). */
+enum kw_tcp_state {
+	KW_TCP_ESTABLISHED = 1,
+	KW_TCP_SYN_SENT,
+	KW_TCP_SYN_RECV,
+	KW_TCP_FIN_WAIT1,
+	KW_TCP_FIN_WAIT2,
+	KW_TCP_TIME_WAIT,
+	KW_TCP_CLOSE,
+	KW_TCP_CLOSE_WAIT,
+	KW_TCP_LAST_ACK,
+	KW_TCP_LISTEN,
+	KW_TCP_CLOSING,
+	KW_TCP_NEW_SYN_RECV,
+};
+
+/* "keepalive", "link-down", ...; NULL for REASON_NONE or a value outside the enum. */
+const char *kw_reason_name(unsigned reason);
+/* True for the losses linkstate finds (on_link_loss applies, no kill budget). */
+bool kw_reason_is_loss(enum kill_reason r);
+/* "ESTABLISHED", "SYN-SENT", ... as ss prints them; "UNKNOWN" out of range. */
+const char *kw_state_name(uint8_t state);
+/* idiag_timer as ss -o names it: "off", "on", "keepalive", "timewait", "persist". */
+const char *kw_timer_name(uint8_t timer);
+
+#endif

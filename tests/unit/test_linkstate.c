@@ -1,0 +1,213 @@
+/* keepwatch: unit tests of linkstate — link grace and flaps, removed links and addresses,
+ * the order of precedence of losses, the grace clock — with the clock passed in. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "keepwatch/linkstate.h"
+#include "check.h"
+
+static struct linkmon_link links[] = { { .ifindex = 3, .name = "veth0" },
+				       { .ifindex = 4, .name = "veth1" } };
+static struct linkmon_addr addrs[4];
+static struct linkmon lm;
+
+static struct linkmon_addr addr4(int ifindex, const char *text)
+{
+	struct linkmon_addr a = { .ifindex = ifindex, .family = AF_INET, .prefixlen = 24 };
+
+	inet_pton(AF_INET, text, a.addr);
+	return a;
+}
+
+static void setup_lm(void)
+{
+	memset(&lm, 0, sizeof(lm));
+	lm.links = links;
+	lm.n_links = 2;
+	lm.addrs = addrs;
+	addrs[0] = addr4(3, "10.0.0.1");
+	addrs[1] = addr4(4, "10.0.1.1");
+	lm.n_addrs = 2;
+}
+
+static struct linkmon_event link_ev(enum linkmon_event_kind kind, int ifindex)
+{
+	struct linkmon_event ev = { .kind = kind };
+
+	ev.link = links[ifindex == 3 ? 0 : 1];
+	return ev;
+}
+
+static struct linkmon_event addr_ev(enum linkmon_event_kind kind, struct linkmon_addr a)
+{
+	struct linkmon_event ev = { .kind = kind, .addr = a };
+
+	ev.link = links[a.ifindex == 3 ? 0 : 1];
+	return ev;
+}
+
+static enum kill_reason verdict(const struct linkstate *ls, int ifindex, const char *src,
+				uint64_t grace, uint64_t now)
+{
+	uint8_t s[16] = { 0 }, d[16] = { 0 };
+	struct linkstate_conn c = { .family = AF_INET, .src = s, .dst = d, .ifindex = ifindex };
+
+	inet_pton(AF_INET, src, s);
+	return linkstate_verdict(ls, &lm, &c, grace, now);
+}
+
+static void apply(struct linkstate *ls, struct linkmon_event ev, uint64_t now,
+		  struct linkstate_news *news)
+{
+	linkstate_apply(ls, &lm, &ev, now, news);
+}
+
+static void test_grace_and_flaps(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 500) == REASON_NONE, "nothing lost");
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	CHECK(news.loss, "link down is a loss");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1000) == REASON_NONE, "grace starts");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 2999) == REASON_NONE, "within grace");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_LINK_DOWN, "grace over");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 0, 1000) == REASON_LINK_DOWN, "no grace: at once");
+	CHECK(verdict(&ls, 4, "10.0.1.1", 0, 5000) == REASON_NONE, "other link untouched");
+	CHECK(!linkstate_routes_kept(&ls, 3), "admin down: routes go");
+
+	/* A link back within the grace costs nothing, and the next loss starts afresh. */
+	apply(&ls, link_ev(LM_LINK_UP, 3), 2500, &news);
+	CHECK(!news.loss && news.down_ms == 1500, "link up after 1500 ms: %llu",
+	      (unsigned long long)news.down_ms);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_NONE, "back up: alive");
+	apply(&ls, link_ev(LM_LINK_CARRIER_LOST, 3), 6000, &news);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 7999) == REASON_NONE, "flap: grace anew");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 8000) == REASON_LINK_DOWN, "flap: grace over");
+	CHECK(linkstate_routes_kept(&ls, 3), "carrier lost: routes stay");
+	/* A second down event (admin after carrier) keeps the start of the grace. */
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 7000, &news);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 8000) == REASON_LINK_DOWN, "grace kept");
+	CHECK(!linkstate_routes_kept(&ls, 3), "admin down too: routes go");
+	apply(&ls, link_ev(LM_LINK_UP, 3), 9000, &news);
+	CHECK(news.down_ms == 3000, "down 3000 ms in all");
+	apply(&ls, link_ev(LM_LINK_UP, 4), 9000, &news);
+	CHECK(news.down_ms == 0, "up of a link never down: 0");
+}
+
+static void test_removed(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	apply(&ls, link_ev(LM_LINK_REMOVED, 4), 1000, &news);
+	CHECK(news.loss, "removal is a loss");
+	CHECK(verdict(&ls, 4, "10.0.1.1", 60000, 1000) == REASON_LINK_REMOVED, "removed: no grace");
+	CHECK(verdict(&ls, 9, "10.9.9.9", 60000, 1000) == REASON_LINK_REMOVED,
+	      "a link linkmon does not know counts as removed");
+	CHECK(verdict(&ls, 0, "10.9.9.9", 0, 1000) == REASON_NONE, "unknown link: no verdict");
+	/* linkmon drops the entry after the callback: the name lives on in linkstate */
+	lm.n_links = 1;
+	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 4), "veth1"), "name of a removed link");
+	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 3), "veth0"), "name of a live link");
+	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 0), "-"), "no link: -");
+	CHECK(!strcmp(linkstate_ifname(&ls, &lm, 77), "-"), "unknown link: -");
+}
+
+static void test_gone_addresses(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, "10.0.0.1")), 1000, &news);
+	CHECK(news.loss, "address removal is a loss");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 60000, 1000) == REASON_ADDR_REMOVED,
+	      "gone address: at once, whatever the grace");
+	CHECK(verdict(&ls, 0, "10.0.0.1", 60000, 1000) == REASON_ADDR_REMOVED,
+	      "even when its link is unknown");
+	CHECK(verdict(&ls, 3, "10.0.0.2", 0, 1000) == REASON_NONE, "other address alive");
+	apply(&ls, addr_ev(LM_ADDR_ADDED, addr4(3, "10.0.0.1")), 2000, &news);
+	CHECK(!news.loss, "an added address is no loss");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 0, 2000) == REASON_NONE, "added back: alive");
+
+	/* An address another link still holds keeps its connections. */
+	addrs[2] = addr4(4, "10.0.0.1");
+	lm.n_addrs = 3;
+	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, "10.0.0.1")), 3000, &news);
+	CHECK(verdict(&ls, 0, "10.0.0.1", 0, 3000) == REASON_NONE, "held elsewhere: alive");
+
+	/* The gone list is bounded: the oldest is forgotten. */
+	lm.n_addrs = 2;
+	for (unsigned i = 0; i < LINKSTATE_MAX_GONE + 1; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "10.1.%u.%u", i / 200, i % 200 + 1);
+		apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, text)), 4000, &news);
+	}
+	CHECK(ls.n_gone_addrs == LINKSTATE_MAX_GONE, "bounded: %zu", ls.n_gone_addrs);
+	CHECK(verdict(&ls, 0, "10.1.0.1", 0, 4000) == REASON_NONE, "oldest forgotten");
+	CHECK(verdict(&ls, 0, "10.1.0.2", 0, 4000) == REASON_ADDR_REMOVED, "next kept");
+}
+
+static void test_precedence(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	setup_lm();
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(3, "10.0.0.1")), 1000, &news);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 1500) == REASON_ADDR_REMOVED,
+	      "down within grace, address gone: addr-removed");
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_LINK_DOWN,
+	      "down past grace beats address gone");
+	apply(&ls, link_ev(LM_LINK_REMOVED, 3), 1200, &news);
+	CHECK(verdict(&ls, 3, "10.0.0.1", 2000, 3000) == REASON_LINK_REMOVED,
+	      "removed beats down and address gone");
+	news.loss = false;
+	apply(&ls, (struct linkmon_event){ .kind = LM_RESYNC }, 1300, &news);
+	CHECK(news.loss, "a resync may hide losses: judge again");
+}
+
+static void test_grace_clock(void)
+{
+	struct kw_config cfg = { 0 };
+	struct kw_service svcs[2] = { { .link_grace_ms = 2000 }, { .link_grace_ms = 5000 } };
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+
+	cfg.services = svcs;
+	cfg.n_services = 2;
+	setup_lm();
+	CHECK(linkstate_next_deadline(&ls, &cfg, 0, 99999) == 99999, "nothing pending");
+	CHECK(!linkstate_grace_poll(&ls, &cfg, 500), "nothing pending: no grace ends");
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	CHECK(linkstate_next_deadline(&ls, &cfg, 1000, 99999) == 3000, "first grace end");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 99999) == 6000, "second grace end");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 3000, 4000) == 4000, "later than t: t");
+	CHECK(linkstate_next_deadline(&ls, &cfg, 6000, 99999) == 99999, "all ended");
+	CHECK(!linkstate_grace_poll(&ls, &cfg, 2999), "before the first end");
+	CHECK(linkstate_grace_poll(&ls, &cfg, 3000), "the first end");
+	CHECK(!linkstate_grace_poll(&ls, &cfg, 4000), "said once");
+	CHECK(linkstate_grace_poll(&ls, &cfg, 9000), "the second end, seen late");
+	apply(&ls, link_ev(LM_LINK_UP, 3), 9500, &news);
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 10000, &news);
+	apply(&ls, link_ev(LM_LINK_UP, 3), 11000, &news);
+	CHECK(!linkstate_grace_poll(&ls, &cfg, 20000), "a flap within grace: no end");
+}
+
+int main(void)
+{
+	test_grace_and_flaps();
+	test_removed();
+	test_gone_addresses();
+	test_precedence();
+	test_grace_clock();
+	return check_done();
+}

@@ -65,7 +65,7 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
 		       uint64_t took_us)
 {
-	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
 	struct kw_acts acts = { 0 };
 	int err;
 
@@ -94,12 +94,14 @@ static void daemon_discover(struct kw_daemon *d, struct kw_netns *ns, uint64_t n
 static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 {
 	const char *path = d->cfg.global.metrics_file;
+	struct kw_netns *ns;
 
 	if (!report_metrics_due(&d->metrics, path, now))
 		return;
 	report_reset_watched(&d->metrics);
-	report_count_netns(&d->metrics, &d->ns.watch.table, d->ns.lm.resyncs,
-			   d->ns.lm.malformed + d->ns.sd.malformed);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		report_count_netns(&d->metrics, &ns->watch.table, ns->lm.resyncs,
+				   ns->lm.malformed + ns->sd.malformed);
 	report_metrics_write(&d->metrics, path, now);
 }
 
@@ -107,10 +109,15 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
 {
 	char buf[NOTIFY_STATUS_MAX];
+	size_t watched = 0, down = 0;
+	struct kw_netns *ns;
 	int err;
 
-	report_status_line(buf, sizeof(buf), &d->cfg, d->ns.watch.table.count, d->ns.ls.n_down,
-			   &d->ns.killer, d->dry_run);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		watched += ns->watch.table.count;
+		down += ns->ls.n_down;
+	}
+	report_status_line(buf, sizeof(buf), &d->cfg, watched, down, &d->ns.killer, d->dry_run);
 	err = ready ? notify_ready(&d->notify, buf, now)
 		    : notify_status(&d->notify, buf, now, false);
 	if (err < 0)
@@ -152,6 +159,7 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	struct kw_daemon *d = arg;
+	struct kw_netns *ns;
 	uint64_t ticks, now;
 
 	(void)lp;
@@ -159,7 +167,9 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
-	daemon_tick(d, &d->ns, now);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		daemon_tick(d, ns, now);
+	daemon_ns_tick(d, now);
 	daemon_metrics(d, now);
 	daemon_notify_status(d, now, false);
 }
@@ -170,11 +180,18 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
 	uint64_t now = kw_now_ms();
-	uint64_t at = watch_next_deadline(&d->ns.watch, now);
+	uint64_t at = daemon_ns_deadline(d, now);
 	struct itimerspec its = { 0 };
+	struct kw_netns *ns;
 
 	(void)lp;
-	at = linkstate_next_deadline(&d->ns.ls, &d->cfg, now, at);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		uint64_t t = watch_next_deadline(&ns->watch, now);
+
+		t = linkstate_next_deadline(&ns->ls, &d->cfg, now, t);
+		if (t < at)
+			at = t;
+	}
 	if (at <= now)
 		at = now + 1;
 	if (at == d->timer_at)
@@ -190,7 +207,7 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 
 /* linkmon's callback, while it dispatches: the event is applied, reported, and a new loss
  * judged on the known table at once; newborns wait for the dump after the dispatch. */
-static void daemon_on_link(void *arg, const struct linkmon_event *ev)
+void daemon_on_link(void *arg, const struct linkmon_event *ev)
 {
 	struct kw_netns *ns = arg;
 	struct kw_daemon *d = ns->owner;
@@ -199,7 +216,7 @@ static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 	struct watch_pass p = { 0 };
 
 	linkstate_apply(&ns->ls, &ns->lm, ev, now, &news);
-	report_link_event(&d->metrics, &ns->lm, ev, &news);
+	report_link_event(&d->metrics, &ns->lm, ns->name, ev, &news);
 	if (!news.loss)
 		return;
 	(void)watch_judge_losses(&ns->watch, now, &p);
@@ -224,10 +241,20 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 		daemon_discover(d, ns, kw_now_ms());
 }
 
+int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
+{
+	int err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns);
+
+	if (err == 0)
+		daemon_discover(d, ns, kw_now_ms());
+	return err;
+}
+
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
 	struct killer_note note;
+	struct kw_netns *ns;
 	int err;
 
 	(void)notify_reloading(&d->notify, kw_now_us());
@@ -246,15 +273,21 @@ static void daemon_reload(struct kw_daemon *d)
 	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	report_reload(&d->metrics, true);
-	if ((err = watch_remap(&d->ns.watch)) < 0)
-		log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
-	if ((err = watch_setup(&d->ns.watch)) < 0)
-		log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));
-	err = killer_reload(&d->ns.killer, d->cfg.global.kill_method, &note);
-	report_method(&note, err);
+	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
+	daemon_ns_reload(d);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		if ((err = watch_setup(&ns->watch)) < 0)
+			log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));
+		if ((err = watch_remap(&ns->watch)) < 0)
+			log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
+		err = killer_reload(&ns->killer, d->cfg.global.kill_method, &note);
+		if (i == 0 || err < 0)
+			report_method(&note, err);
+	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
-	daemon_discover(d, &d->ns, kw_now_ms());
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		daemon_discover(d, ns, kw_now_ms());
 	daemon_notify_status(d, kw_now_ms(), true);
 }
 
@@ -316,7 +349,7 @@ static int daemon_open(struct kw_daemon *d)
 	}
 	err = killer_open(&ns->killer, &ns->sd, d->cfg.global.kill_method, &note);
 	report_method(&note, err);
-	if (err < 0)
+	if (err < 0 || (err = daemon_ns_open(d)) < 0)
 		return err;
 	loop_set_before_sleep(&d->loop, daemon_before_sleep, d);
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
@@ -331,6 +364,7 @@ static int daemon_open(struct kw_daemon *d)
 
 static void daemon_close(struct kw_daemon *d)
 {
+	daemon_ns_close(d);
 	netns_close(&d->ns);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
@@ -351,6 +385,7 @@ int daemon_run(struct kw_daemon *d)
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
 	d->notify.ready_fd = d->notify.watchdog_fd = -1;
+	d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -363,6 +398,8 @@ int daemon_run(struct kw_daemon *d)
 		err = daemon_open(d);
 	if (err == 0)
 		err = daemon_privs(d, true);
+	if (err == 0)
+		err = daemon_ns_watch(d);
 	if (err < 0) {
 		daemon_close(d);
 		return 1;

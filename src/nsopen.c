@@ -30,7 +30,15 @@
 #define NSOPEN_TIMEOUT_MS 5000
 #define NSOPEN_FD 3 /* the helper's socket, after it closed everything else */
 
-enum nsopen_op { NSOPEN_OP_SOCKET = 1, NSOPEN_OP_IDENT = 2 };
+enum nsopen_op {
+	NSOPEN_OP_SOCKET = 1,
+	NSOPEN_OP_IDENT = 2,
+	NSOPEN_OP_PROCNET = 3
+};
+
+/* The only files NSOPEN_OP_PROCNET opens (protocol is the index): read-only counters. */
+static const char *const procnet_files[] = { "/proc/self/net/snmp", "/proc/self/net/sockstat",
+					     "/proc/self/net/sockstat6" };
 
 struct nsopen_req {
 	uint32_t magic;
@@ -54,6 +62,8 @@ static bool req_allowed(const struct nsopen_req *r)
 
 	if (r->op == NSOPEN_OP_IDENT)
 		return true;
+	if (r->op == NSOPEN_OP_PROCNET)
+		return r->protocol >= 0 && r->protocol < (int)NSOPEN_PROCNET_COUNT;
 	if (r->op != NSOPEN_OP_SOCKET || (base != SOCK_RAW && base != SOCK_DGRAM))
 		return false;
 	return r->protocol == NETLINK_ROUTE || r->protocol == NETLINK_SOCK_DIAG ||
@@ -128,7 +138,12 @@ static int helper_open(const struct nsopen_req *r, int own_ns, struct nsopen_rep
 		err = -errno;
 		goto out;
 	}
-	fd = socket(AF_NETLINK, r->type | SOCK_CLOEXEC, r->protocol);
+	/* /proc/self/net is looked up in the namespace the process is in at open time; the
+	 * file keeps reading that namespace afterwards. */
+	if (r->op == NSOPEN_OP_PROCNET)
+		fd = open(procnet_files[r->protocol], O_RDONLY | O_CLOEXEC);
+	else
+		fd = socket(AF_NETLINK, r->type | SOCK_CLOEXEC, r->protocol);
 	err = fd < 0 ? -errno : 0;
 	if (setns(own_ns, CLONE_NEWNET) < 0) {
 		*fatal = true;
@@ -171,8 +186,7 @@ static int helper_reply(int sock, struct nsopen_rep *rep, int fd)
 static int helper_caps(void)
 {
 	const uint64_t keep = (UINT64_C(1) << CAP_SYS_ADMIN) | (UINT64_C(1) << CAP_NET_ADMIN) |
-			      (UINT64_C(1) << CAP_SYS_PTRACE) |
-			      (UINT64_C(1) << CAP_DAC_OVERRIDE);
+			      (UINT64_C(1) << CAP_SYS_PTRACE) | (UINT64_C(1) << CAP_DAC_OVERRIDE);
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
@@ -296,7 +310,9 @@ static int recv_reply(int sock, int64_t deadline, struct nsopen_rep *rep, int *f
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = u.buf,
 			      .msg_controllen = sizeof(u.buf) };
 	struct pollfd p = { .fd = sock, .events = POLLIN };
 	struct cmsghdr *c;
@@ -370,6 +386,33 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 		return rc;
 	req.type = type;
 	req.protocol = protocol;
+	req.dev = dev;
+	req.ino = ino;
+	rc = exchange(h, &req, &rep, &got);
+	if (rc == 0)
+		rc = rep.err > 0 ? -EPROTO : rep.err;
+	if (rc == 0 && got < 0)
+		rc = -EPROTO;
+	if (rc == 0) {
+		*fd = got;
+		return 0;
+	}
+	if (got >= 0)
+		close(got);
+	return rc;
+}
+
+int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
+		   enum nsopen_procnet which, int *fd)
+{
+	struct nsopen_req req;
+	struct nsopen_rep rep;
+	int got = -1, rc = req_init(&req, NSOPEN_OP_PROCNET, path);
+
+	*fd = -1;
+	if (rc)
+		return rc;
+	req.protocol = (int32_t)which;
 	req.dev = dev;
 	req.ino = ino;
 	rc = exchange(h, &req, &rep, &got);

@@ -38,6 +38,19 @@ int nsopen_start(struct nsopen *h);
 int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
 		  int protocol, int *fd);
 
+/* The /proc/net files of a namespace the poller reads (its open counters and sockets in
+ * use): the helper opens them inside the namespace, read-only; nothing else. */
+enum nsopen_procnet {
+	NSOPEN_PROCNET_SNMP,
+	NSOPEN_PROCNET_SOCKSTAT,
+	NSOPEN_PROCNET_SOCKSTAT6
+};
+#define NSOPEN_PROCNET_COUNT 3u
+/* Like nsopen_socket, for /proc/self/net/{snmp,sockstat,sockstat6} of the namespace at
+ * path: *fd reads that namespace's counters for as long as it is open (pread at 0). */
+int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
+		   enum nsopen_procnet which, int *fd);
+
 /* Asks the helper what the file at path is, as it can see what this process may not
  * (/proc/PID/ns/net of other users' or non-dumpable processes, directories closed to this
  * process's user): 1 = a network namespace, *dev and *ino set; 0 = no namespace (yet); or

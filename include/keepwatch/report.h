@@ -20,10 +20,11 @@ struct report_view {
 	const struct kw_config *cfg;
 	const struct linkstate *ls;
 	const struct linkmon *lm;
+	const char *netns; /* the namespace's name for netns=; NULL or "" for the own one */
 };
 
 /* event=link-down ... (and the link event counter). */
-void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
+void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const char *netns,
 		       const struct linkmon_event *ev, const struct linkstate_news *news);
 /* A pass's own news, before its verdicts are acted on: nft resets confirmed (gone) or
  * expired, the debug line of a discovery or lookup (took_us: its duration), an error. */

@@ -21,6 +21,7 @@ struct watch_conn {
 	uint16_t sport, dport;
 	int ifindex; /* link holding the local address (or bound device); 0 unknown */
 	unsigned svc; /* index into cfg.services */
+	uint64_t cgroup_id; /* of the socket (INET_DIAG_CGROUP_ID), 0 unknown */
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */
 	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */

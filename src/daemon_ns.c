@@ -274,7 +274,10 @@ static int ns_push(struct kw_daemon *d, struct kw_netns *ns)
 {
 	if (d->n_foreign == d->cap_foreign) {
 		size_t cap = d->cap_foreign ? 2 * d->cap_foreign : 8;
-		struct kw_netns **v = realloc(d->foreign, cap * sizeof(*v));
+		/* an array of pointers: the instances do not move */
+		struct kw_netns **v =
+		    realloc(d->foreign,
+			    cap * sizeof(struct kw_netns *)); // NOLINT(bugprone-sizeof-expression)
 
 		if (!v)
 			return -ENOMEM;
@@ -336,7 +339,8 @@ static void ns_down(struct kw_daemon *d, size_t i, const char *why)
 		ns->watch.table.count, why);
 	netns_close(ns);
 	free(ns);
-	memmove(&d->foreign[i], &d->foreign[i + 1], (d->n_foreign - i - 1) * sizeof(*d->foreign));
+	for (size_t j = i + 1; j < d->n_foreign; j++)
+		d->foreign[j - 1] = d->foreign[j];
 	d->n_foreign--;
 }
 

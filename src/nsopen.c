@@ -129,7 +129,6 @@ static int helper_open(const struct nsopen_req *r, int own_ns, struct nsopen_rep
 			close(nsfd);
 		return r->op == NSOPEN_OP_IDENT || err < 0 ? err : -EINVAL;
 	}
-	err = 0;
 	if ((r->dev || r->ino) && (rep->dev != r->dev || rep->ino != r->ino)) {
 		err = -ESTALE;
 		goto out;
@@ -378,7 +377,7 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 		  int protocol, int *fd)
 {
 	struct nsopen_req req;
-	struct nsopen_rep rep;
+	struct nsopen_rep rep = { 0 };
 	int got = -1, rc = req_init(&req, NSOPEN_OP_SOCKET, path);
 
 	*fd = -1;
@@ -406,7 +405,7 @@ int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t in
 		   enum nsopen_procnet which, int *fd)
 {
 	struct nsopen_req req;
-	struct nsopen_rep rep;
+	struct nsopen_rep rep = { 0 };
 	int got = -1, rc = req_init(&req, NSOPEN_OP_PROCNET, path);
 
 	*fd = -1;
@@ -432,7 +431,7 @@ int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t in
 int nsopen_ident(struct nsopen *h, const char *path, uint64_t *dev, uint64_t *ino)
 {
 	struct nsopen_req req;
-	struct nsopen_rep rep;
+	struct nsopen_rep rep = { 0 };
 	int got = -1, rc = req_init(&req, NSOPEN_OP_IDENT, path);
 
 	if (rc == 0)

@@ -172,8 +172,10 @@ static int cg_open(struct kw_daemon *d)
 		return 0;
 	if ((err = cg_probe(d)) < 0)
 		return err;
+	/* --list has no loop: one expansion, no watch. */
 	if ((err = cgroupsel_watch_open(&d->cgw)) < 0 ||
-	    (err = loop_add(&d->loop, cgroupsel_watch_fd(&d->cgw), EPOLLIN, ns_on_cgroup, d)) < 0) {
+	    (d->loop.epfd >= 0 &&
+	     (err = loop_add(&d->loop, cgroupsel_watch_fd(&d->cgw), EPOLLIN, ns_on_cgroup, d)) < 0)) {
 		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -334,7 +336,8 @@ static void ns_down(struct kw_daemon *d, size_t i, const char *why)
 {
 	struct kw_netns *ns = d->foreign[i];
 
-	(void)loop_del(&d->loop, linkmon_fd(&ns->lm));
+	if (d->loop.epfd >= 0)
+		(void)loop_del(&d->loop, linkmon_fd(&ns->lm));
 	log_msg(LOG_NOTICE, "event=netns-gone netns=%s watched=%zu reason=%s", ns->name,
 		ns->watch.table.count, why);
 	netns_close(ns);
@@ -455,6 +458,47 @@ int daemon_ns_watch(struct kw_daemon *d)
 	return 0;
 }
 
+int daemon_ns_open_once(struct kw_daemon *d)
+{
+	struct nsmap_set set = { 0 };
+	struct nsmap_scan_stats st = { 0 };
+	const char *what;
+	int err;
+
+	if (!ns_services_with(&d->cfg, true))
+		return 0;
+	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR, d->nsh.fd >= 0 ? nsopen_ident_fn : NULL,
+			       &d->nsh, &set, &st);
+	for (size_t i = 0; err == 0 && i < set.n; i++) {
+		const struct nsmap_ns *m = &set.v[i];
+		struct kw_netns *ns;
+
+		if (m->own) {
+			d->own_extra |= m->services;
+			continue;
+		}
+		if (!(ns = calloc(1, sizeof(*ns)))) {
+			err = -ENOMEM;
+			break;
+		}
+		ns->owner = d;
+		err = netns_open_foreign(ns, &d->cfg, &d->nsh, m->path, m->dev, m->ino, m->name,
+					 m->services, &d->cg, NULL, &what);
+		if (err == 0)
+			err = ns_push(d, ns);
+		if (err < 0) {
+			log_msg(LOG_ERR, "action=error what=netns-open netns=%s step=%s error=\"%s\"",
+				m->name, what, strerror(-err));
+			netns_close(ns);
+			free(ns);
+			err = 0;
+		}
+	}
+	nsmap_set_free(&set);
+	ns_own_update(d);
+	return err < 0 ? err : watch_setup(&d->ns.watch);
+}
+
 static void ns_watch_close(struct kw_daemon *d)
 {
 	if (!d->nsw_open)
@@ -535,7 +579,8 @@ void daemon_ns_close(struct kw_daemon *d)
 	d->retry = NULL;
 	ns_watch_close(d);
 	if (d->cgw.ifd >= 0) {
-		(void)loop_del(&d->loop, cgroupsel_watch_fd(&d->cgw));
+		if (d->loop.epfd >= 0)
+			(void)loop_del(&d->loop, cgroupsel_watch_fd(&d->cgw));
 		cgroupsel_watch_close(&d->cgw);
 	}
 	d->cgw.ifd = -1;

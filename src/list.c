@@ -23,45 +23,59 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		printf("{\"service\":\"%s\",\"state\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
-		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\"}\n",
+		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
+		       ",\"netns\":\"%s\"}\n",
 		       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 		       ifname, kw_timer_name(e->timer), s->timer_expires_ms,
 		       s->probes, s->unacked, s->last_data_recv_ms, s->last_ack_recv_ms, e->cookie,
-		       verdict);
+		       verdict, ns->name);
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %s\n",
+	       " %-7s %s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked,
-	       s->last_data_recv_ms, s->last_ack_recv_ms, verdict);
+	       s->last_data_recv_ms, s->last_ack_recv_ms, verdict, ns->name[0] ? ns->name : "-");
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
 	struct kw_netns *ns = &d->ns;
-	struct watch_pass p = { 0 };
 	const char *what = NULL;
 	int err, rc = 1;
 
+	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	log_set_level(LOG_ERR);
-	if ((err = netns_open(ns, &d->cfg, NULL, &what)) < 0 ||
-	    (err = watch_discover(&ns->watch, kw_now_ms(), &p)) < 0) {
+	ns->name = "";
+	if ((err = netns_open(ns, &d->cfg, NULL, &what)) < 0 || (err = daemon_ns_open(d)) < 0 ||
+	    (err = daemon_ns_open_once(d)) < 0) {
 		fprintf(stderr, "keepwatchd: --list: %s\n", strerror(-err));
 		goto out;
 	}
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		struct watch_pass p = { 0 };
+
+		err = watch_discover(&ns->watch, kw_now_ms(), &p);
+		watch_pass_free(&p);
+		if (err < 0) {
+			fprintf(stderr, "keepwatchd: --list: %s%s%s\n", ns->name,
+				ns->name[0] ? ": " : "", strerror(-err));
+			goto out;
+		}
+	}
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s\n", "SERVICE", "STATE",
-		       "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV", "ACK_RCV",
-		       "VERDICT");
-	WATCH_FOREACH(&ns->watch.table, e)
-		list_print(ns, &d->cfg, e, json);
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-7s %s\n", "SERVICE",
+		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
+		       "ACK_RCV", "VERDICT", "NETNS");
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		WATCH_FOREACH(&ns->watch.table, e)
+			list_print(ns, &d->cfg, e, json);
 	rc = 0;
 out:
-	watch_pass_free(&p);
-	netns_close(ns);
+	daemon_ns_close(d);
+	netns_close(&d->ns);
 	config_free(&d->cfg);
 	return rc;
 }

@@ -36,8 +36,8 @@ static void report_conn(const struct report_view *rv, int prio, const char *acti
 		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s%s%s",
 		action, report_reason(why), rv->cfg->services[e->svc].name, src, dst,
 		linkstate_ifname(rv->ls, rv->lm, e->ifindex), kw_state_name(e->state), s->probes,
-		last_recv, s->unacked, rv->netns && rv->netns[0] ? " netns=" : "",
-		rv->netns ? rv->netns : "", tail ? tail : "");
+		last_recv, s->unacked, tail ? tail : "", rv->netns && rv->netns[0] ? " netns=" : "",
+		rv->netns ? rv->netns : "");
 }
 
 static void report_link(const char *netns, const char *event, const struct linkmon_link *l,

@@ -58,6 +58,8 @@ struct kw_netns *daemon_ns_at(struct kw_daemon *d, size_t i);
  * mount, probes the kernel filter (refuses with the --check lines on failure), expands the
  * ids and watches them; sets the own instance's services. Returns 0 or -errno, logged. */
 int daemon_ns_open(struct kw_daemon *d);
+/* --list: one scan of the namespaces, their instances opened without a loop. */
+int daemon_ns_open_once(struct kw_daemon *d);
 /* After privileges dropped: the namespace watch and its first scan (instances opened). */
 int daemon_ns_watch(struct kw_daemon *d);
 /* After a reload: services, cgroups and namespaces again; instances kept where they stay. */

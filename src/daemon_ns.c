@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <linux/magic.h>
 
 #include "keepwatch/clock.h"
 #include "keepwatch/daemon.h"
@@ -174,8 +178,8 @@ static int cg_open(struct kw_daemon *d)
 		return err;
 	/* --list has no loop: one expansion, no watch. */
 	if ((err = cgroupsel_watch_open(&d->cgw)) < 0 ||
-	    (d->loop.epfd >= 0 &&
-	     (err = loop_add(&d->loop, cgroupsel_watch_fd(&d->cgw), EPOLLIN, ns_on_cgroup, d)) < 0)) {
+	    (d->loop.epfd >= 0 && (err = loop_add(&d->loop, cgroupsel_watch_fd(&d->cgw), EPOLLIN,
+						  ns_on_cgroup, d)) < 0)) {
 		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-err));
 		return err;
 	}
@@ -405,6 +409,28 @@ static void ns_run(struct kw_daemon *d, uint64_t now)
 	nsmap_events_free(&ev);
 }
 
+/* How a scan identifies a file: stat here first (a rescan after every change in
+ * /run/netns then costs no round trip to the helper), the helper only for what this
+ * process may not see (/proc/PID/ns/net of other users' processes, closed directories).
+ * The helper checks the namespace's type when it opens it. */
+static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct kw_daemon *d = arg;
+	struct statfs sfs;
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && statfs(path, &sfs) == 0) {
+		if (sfs.f_type != NSFS_MAGIC)
+			return 0;
+		*dev = (uint64_t)sb.st_dev;
+		*ino = (uint64_t)sb.st_ino;
+		return 1;
+	}
+	if (errno == ENOENT || errno == ESRCH)
+		return -errno;
+	return nsopen_ident(&d->nsh, path, dev, ino);
+}
+
 static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	(void)lp;
@@ -438,7 +464,7 @@ static int ns_watch_open(struct kw_daemon *d, uint64_t now)
 	if (err == 0) {
 		d->nsw_open = true;
 		if (d->nsh.fd >= 0)
-			nsmap_watch_set_ident(&d->nsw, nsopen_ident_fn, &d->nsh);
+			nsmap_watch_set_ident(&d->nsw, ns_ident, d);
 		err = loop_add(&d->loop, nsmap_watch_fd(&d->nsw), EPOLLIN, ns_on_watch, d);
 	}
 	if (err < 0)
@@ -467,8 +493,8 @@ int daemon_ns_open_once(struct kw_daemon *d)
 
 	if (!ns_services_with(&d->cfg, true))
 		return 0;
-	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR, d->nsh.fd >= 0 ? nsopen_ident_fn : NULL,
-			       &d->nsh, &set, &st);
+	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR, d->nsh.fd >= 0 ? ns_ident : NULL, d, &set,
+			       &st);
 	for (size_t i = 0; err == 0 && i < set.n; i++) {
 		const struct nsmap_ns *m = &set.v[i];
 		struct kw_netns *ns;
@@ -487,7 +513,8 @@ int daemon_ns_open_once(struct kw_daemon *d)
 		if (err == 0)
 			err = ns_push(d, ns);
 		if (err < 0) {
-			log_msg(LOG_ERR, "action=error what=netns-open netns=%s step=%s error=\"%s\"",
+			log_msg(LOG_ERR,
+				"action=error what=netns-open netns=%s step=%s error=\"%s\"",
 				m->name, what, strerror(-err));
 			netns_close(ns);
 			free(ns);

@@ -10,7 +10,7 @@
 #include "keepwatch/sockutil.h"
 
 static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
-		       const struct watch_conn *e, bool json)
+		       const struct watch_conn *e, bool json, bool show_ns)
 {
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
@@ -32,16 +32,18 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %-7s %s\n",
+	       " %s%s%s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked,
-	       s->last_data_recv_ms, s->last_ack_recv_ms, verdict, ns->name[0] ? ns->name : "-");
+	       s->last_data_recv_ms, s->last_ack_recv_ms, verdict, show_ns ? " " : "",
+	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
 	struct kw_netns *ns = &d->ns;
 	const char *what = NULL;
+	bool show_ns;
 	int err, rc = 1;
 
 	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
@@ -65,13 +67,16 @@ int daemon_list(struct kw_daemon *d, bool json)
 			goto out;
 		}
 	}
+	/* The NETNS column only where services live in other namespaces: the plain table
+	 * stays as it was. */
+	show_ns = d->n_foreign > 0 || d->own_extra;
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-7s %s\n", "SERVICE",
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
-		       "ACK_RCV", "VERDICT", "NETNS");
+		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &d->cfg, e, json);
+			list_print(ns, &d->cfg, e, json, show_ns);
 	rc = 0;
 out:
 	daemon_ns_close(d);

@@ -117,6 +117,7 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 	fds[3] = -1;
 	watch_init(&ns->watch, cfg, &ns->ls, &ns->lm, &ns->sd);
 	ns->watch.svc_mask = svc_mask;
+	ns->watch.discovery_grid = true;
 	ns->watch.cg = cg;
 	ns->watch.proc = (struct watch_proc){ .opens = netns_opens,
 					      .family_in_use = netns_family_in_use,

@@ -333,6 +333,15 @@ static bool watch_family_in_use(void *arg, int family)
 	return watch_parse_in_use(buf, family);
 }
 
+/* One pace from now; on a grid, the next multiple of the pace: the checks of every
+ * namespace then fall on the same instants and share a wake-up. */
+static uint64_t watch_next_discovery(const struct watch *w, uint64_t now)
+{
+	uint64_t pace = w->discovery_pace_ms ? w->discovery_pace_ms : 1;
+
+	return w->discovery_grid ? (now / pace + 1) * pace : now + pace;
+}
+
 int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -359,7 +368,7 @@ int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 	p->discovered = true;
 	p->watched = w->table.count;
 	w->discovery_due = false;
-	w->next_discovery_ms = now + w->discovery_pace_ms;
+	w->next_discovery_ms = watch_next_discovery(w, now);
 	return err;
 }
 
@@ -461,7 +470,7 @@ bool watch_discovery_wanted(struct watch *w, uint64_t now)
 		return true;
 	}
 	/* nothing born: ask the counters again in one discovery_interval */
-	w->next_discovery_ms = now + w->discovery_pace_ms;
+	w->next_discovery_ms = watch_next_discovery(w, now);
 	return false;
 }
 

@@ -61,6 +61,10 @@ struct watch {
 	uint64_t next_poll_ms; /* no batch of lookups before this: one per poll_interval */
 	uint64_t next_discovery_ms;
 	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
+	/* Discovery checks on multiples of the pace (the daemon sets it for other namespaces'
+	 * pollers): an idle namespace then costs one counter read per pace, all of them in
+	 * one wake-up, whatever their number. */
+	bool discovery_grid;
 	bool discovery_due; /* forced by a loss, a reload, or new connections */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
 };

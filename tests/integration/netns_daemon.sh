@@ -172,6 +172,17 @@ else
 	kw_ok "# SKIP cgroup part: no cgroup2 mount or kernel < 5.8"
 fi
 
+# A reload that drops service beta: C's instance goes, nothing is killed, A stays.
+n_kills=$(kills .)
+sed -i '/^\[service beta\]/,/^keepalive_probes/d' "$CFG"
+kill -HUP "$DPID"
+kw_check "reload: C's instance dropped, unconfigured" kw_grep_wait 5 "$KW_SYSLOG" \
+	"event=netns-gone netns=$NS_C watched=[0-9]+ reason=unconfigured"
+kw_check "reload: event=reload services=$([ -n "$CG" ] && echo 2 || echo 1)" kw_grep_wait 5 "$KW_SYSLOG" \
+	"keepwatchd\[$DPID\]: event=reload .*services=$([ -n "$CG" ] && echo 2 || echo 1) "
+sleep 0.5
+kw_check "reload: no kill on the way" test "$(kills .)" = "$n_kills"
+
 kw_check "no kill line without netns= (nothing in the daemon's own namespace)" \
 	test "$(grep -E "keepwatchd\[$DPID\]: action=kill " "$KW_SYSLOG" | grep -vc 'netns=')" = 0
 kw_check "the daemon is alive at the end" kill -0 "$DPID"

@@ -25,9 +25,8 @@ static int unescape(const char *s, size_t len, char *out, size_t cap)
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 
-		if (c == '\\' && i + 3 < len && s[i + 1] >= '0' &&
-		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
-		    s[i + 3] <= '7') {
+		if (c == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
 			c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
 			i += 3;
 		}
@@ -409,8 +408,8 @@ int cgroupsel_watch_fd(const struct cgroupsel_watch *w)
 
 int cgroupsel_watch_add(struct cgroupsel_watch *w, const struct cgroupsel_dirs *dirs)
 {
-	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-			      IN_DELETE_SELF | IN_ONLYDIR;
+	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
+			      IN_ONLYDIR;
 
 	for (size_t i = 0; i < dirs->n; i++)
 		if (inotify_add_watch(w->ifd, dirs->v[i], mask) < 0 && errno != ENOENT &&

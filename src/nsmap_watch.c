@@ -107,7 +107,9 @@ int nsmap_scan(const struct kw_config *cfg, const char *netns_dir, struct nsmap_
 int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
 		     void *arg, struct nsmap_set *out, struct nsmap_scan_stats *st)
 {
-	struct scan_ctx c = { .out = out, .st = st, .ident = ident ? ident : stat_ident,
+	struct scan_ctx c = { .out = out,
+			      .st = st,
+			      .ident = ident ? ident : stat_ident,
 			      .arg = arg };
 	struct stat sb;
 	int rc = 0;

@@ -20,8 +20,7 @@ bool selpath_is_path(const char *item)
 }
 
 /* Checks bytes common to both kinds; copies them into out. */
-static int item_copy(const char *s, size_t len, char *out, size_t cap, const char *what,
-		     char *why)
+static int item_copy(const char *s, size_t len, char *out, size_t cap, const char *what, char *why)
 {
 	char q[QMAX];
 
@@ -169,8 +168,8 @@ int selpath_cgroup_why(const char *s, size_t len, char *out, size_t cap, char *w
 	return path_check(out, false, "cgroup path", why);
 }
 
-int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items,
-		     size_t n, char *why)
+int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items, size_t n,
+		     char *why)
 {
 	char q[QMAX];
 	int rc = cgroup ? selpath_cgroup_why(s, len, items[n].s, KW_PATH_ITEM_MAX, why)
@@ -260,8 +259,8 @@ static void netns_path(const char *item, char *buf, size_t cap)
 		snprintf(buf, cap, "%s/%s", KW_NETNS_DIR, item);
 }
 
-bool selpath_netns_lists_meet(const struct selpath_item *a, size_t na,
-			      const struct selpath_item *b, size_t nb)
+bool selpath_netns_lists_meet(const struct selpath_item *a, size_t na, const struct selpath_item *b,
+			      size_t nb)
 {
 	char pa[2 * KW_PATH_ITEM_MAX], pb[2 * KW_PATH_ITEM_MAX];
 

@@ -29,8 +29,8 @@ int selpath_cgroup_why(const char *s, size_t len, char *out, size_t cap, char *w
 
 /* Checks the item of len bytes (a cgroup path when cgroup, else a netns item) into items[n];
  * an item already among items[0..n-1] is an error too. Same returns as above. */
-int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items,
-		     size_t n, char *why);
+int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items, size_t n,
+		     char *why);
 
 /* Does the item name a namespace by path (starts with '/') rather than a name in
  * /run/netns? */
@@ -48,12 +48,12 @@ bool selpath_globs_meet(const char *a, const char *b);
  * component by component. Empty lists stand for the daemon's own namespace and meet only
  * each other. (Two different paths can still reach one namespace: the daemon checks
  * that when it resolves them.) */
-bool selpath_netns_lists_meet(const struct selpath_item *a, size_t na,
-			      const struct selpath_item *b, size_t nb);
+bool selpath_netns_lists_meet(const struct selpath_item *a, size_t na, const struct selpath_item *b,
+			      size_t nb);
 
 /* Could a cgroup item of a and one of b select the same cgroup, one being the other or
  * below it? Empty lists select every socket and meet everything. */
 bool selpath_cgroup_lists_meet(const struct selpath_item *a, size_t na,
-			      const struct selpath_item *b, size_t nb);
+			       const struct selpath_item *b, size_t nb);
 
 #endif

@@ -19,11 +19,11 @@ CG="$MNT/$CGNAME"
 
 # Runs after kw_cleanup has stopped every process: a cgroup with none left can go.
 cg_cleanup() {
-	local d i
+	local d
 	kw_cleanup
 	for d in "$CG/sub/new" "$CG/sub" "$CG/other" "$CG"; do
 		[ -d "$d" ] || continue
-		for i in $(seq 1 40); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
+		for _ in $(seq 1 40); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
 	done
 	return 0
 }

@@ -30,7 +30,7 @@ kw_wait 5 sh -c "ip netns exec $NSB ss -Htn state established | grep -q 7202" ||
 # 1. From B, with CAP_NET_ADMIN alone: A's sockets, not B's.
 OUT="$KW_TMP/dump.txt"
 ip netns exec "$NSB" "$PROBE" dump "/run/netns/$NSA" >"$OUT" 2>&1
-cat "$OUT" | sed 's/^/    /'
+sed "s/^/    /" "$OUT"
 self_ns=$(sed -n 's/^self .*netns=\([0-9]*\).*/\1/p' "$OUT")
 target_ns=$(sed -n 's/^target netns=\([0-9]*\).*/\1/p' "$OUT")
 self_cap=$(sed -n 's/^self .*capeff=\([0-9a-f]*\).*/\1/p' "$OUT")

@@ -15,14 +15,14 @@
 #include <time.h>
 
 static const char usage[] =
-	"usage: cgroup_probe mount\n"
-	"       cgroup_probe ids PATTERN...\n"
-	"       cgroup_probe kernel\n"
-	"       cgroup_probe dump [--lport P] [--all] PATTERN...\n"
-	"       cgroup_probe watch --for MS PATTERN...\n"
-	"PATTERN: a cgroup path below the cgroup2 mount, globs allowed (as cgroup = in\n"
-	"keepwatch.ini). dump: TCP sockets of this namespace that the kernel's cgroup filter\n"
-	"(and --lport) selects; --all: without the cgroup filter.\n";
+    "usage: cgroup_probe mount\n"
+    "       cgroup_probe ids PATTERN...\n"
+    "       cgroup_probe kernel\n"
+    "       cgroup_probe dump [--lport P] [--all] PATTERN...\n"
+    "       cgroup_probe watch --for MS PATTERN...\n"
+    "PATTERN: a cgroup path below the cgroup2 mount, globs allowed (as cgroup = in\n"
+    "keepwatch.ini). dump: TCP sockets of this namespace that the kernel's cgroup filter\n"
+    "(and --lport) selects; --all: without the cgroup filter.\n";
 
 static uint64_t now_ms(void)
 {
@@ -49,8 +49,8 @@ static size_t items_from(char **argv, int argc, struct selpath_item *items)
 	return n;
 }
 
-static int expand(const char *mnt, struct selpath_item *items, size_t n,
-		  struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+static int expand(const char *mnt, struct selpath_item *items, size_t n, struct cgroupsel_ids *ids,
+		  struct cgroupsel_dirs *dirs)
 {
 	int rc = cgroupsel_expand(mnt, items, n, ids, dirs);
 
@@ -196,7 +196,10 @@ int main(int argc, char **argv)
 			rc = sockdiag_probe_cgroup(&sd);
 		sockdiag_close(&sd);
 		printf("cgroup_cond=%s rc=%d\n",
-		       rc == 0 ? "supported" : rc == -EOPNOTSUPP ? "unsupported" : "error", rc);
+		       rc == 0             ? "supported"
+		       : rc == -EOPNOTSUPP ? "unsupported"
+					   : "error",
+		       rc);
 		return rc < 0;
 	}
 	if (strcmp(argv[1], "ids") == 0) {

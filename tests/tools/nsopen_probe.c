@@ -22,15 +22,15 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: nsopen_probe dump NSPATH [--keep-caps] [--kill-port PORT] [--proto diag|route|nf]\n"
-	"       nsopen_probe watch [--helper] [--as-nobody] --for MS ITEM...\n"
-	"             (netns items of one service; --helper: identify files through the helper;\n"
-	"             --as-nobody: then become uid 65534 with no capabilities)\n"
-	"       nsopen_probe hold   (starts the helper, asks it every second, up to 600 s)\n"
-	"dump: starts the helper, drops this process to CAP_NET_ADMIN (unless --keep-caps),\n"
-	"asks for a socket inside NSPATH and dumps its TCP sockets (with --proto other than\n"
-	"diag it only opens one); --kill-port destroys the connections on that port through it.\n"
-	"Prints key=value lines: self, helper, then one conn line per socket, or error=.\n";
+    "usage: nsopen_probe dump NSPATH [--keep-caps] [--kill-port PORT] [--proto diag|route|nf]\n"
+    "       nsopen_probe watch [--helper] [--as-nobody] --for MS ITEM...\n"
+    "             (netns items of one service; --helper: identify files through the helper;\n"
+    "             --as-nobody: then become uid 65534 with no capabilities)\n"
+    "       nsopen_probe hold   (starts the helper, asks it every second, up to 600 s)\n"
+    "dump: starts the helper, drops this process to CAP_NET_ADMIN (unless --keep-caps),\n"
+    "asks for a socket inside NSPATH and dumps its TCP sockets (with --proto other than\n"
+    "diag it only opens one); --kill-port destroys the connections on that port through it.\n"
+    "Prints key=value lines: self, helper, then one conn line per socket, or error=.\n";
 
 static uint64_t now_ms(void)
 {
@@ -111,10 +111,10 @@ static int cmd_dump(int argc, char **argv)
 			d.kill_port = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--proto") == 0 && i + 1 < argc) {
 			i++;
-			proto = strcmp(argv[i], "route") == 0 ? NETLINK_ROUTE :
-				strcmp(argv[i], "nf") == 0    ? NETLINK_NETFILTER :
-				strcmp(argv[i], "diag") == 0  ? NETLINK_SOCK_DIAG :
-								42;
+			proto = strcmp(argv[i], "route") == 0  ? NETLINK_ROUTE
+				: strcmp(argv[i], "nf") == 0   ? NETLINK_NETFILTER
+				: strcmp(argv[i], "diag") == 0 ? NETLINK_SOCK_DIAG
+							       : 42;
 		} else {
 			fputs(usage, stderr);
 			return 2;

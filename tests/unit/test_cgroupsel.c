@@ -13,20 +13,20 @@
 #include "check.h"
 
 static const char hybrid[] =
-	"25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
-	"30 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-	"33 25 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
-	"34 33 0:29 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - "
-	"cgroup2 cgroup2 rw,nsdelegate\n"
-	"35 33 0:30 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,name=systemd\n";
+    "25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+    "30 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "33 25 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+    "34 33 0:29 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - "
+    "cgroup2 cgroup2 rw,nsdelegate\n"
+    "35 33 0:30 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,name=systemd\n";
 static const char unified[] =
-	"34 25 0:29 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 "
-	"cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+    "34 25 0:29 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 "
+    "cgroup2 rw,nsdelegate,memory_recursiveprot\n";
 static const char bind_first[] = /* a container's bind of a sub-cgroup comes first */
-	"40 30 0:29 /kubepods.slice/pod1 /host/cg rw shared:10 - cgroup2 cgroup2 rw\n"
-	"41 30 0:29 / /run/my\\040cgroups rw master:3 shared:12 - cgroup2 none rw\n";
+    "40 30 0:29 /kubepods.slice/pod1 /host/cg rw shared:10 - cgroup2 cgroup2 rw\n"
+    "41 30 0:29 / /run/my\\040cgroups rw master:3 shared:12 - cgroup2 none rw\n";
 static const char v1_only[] =
-	"35 33 0:30 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory\n";
+    "35 33 0:30 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory\n";
 
 static void test_mount_parse(void)
 {
@@ -37,7 +37,8 @@ static void test_mount_parse(void)
 	CHECK(cgroupsel_mount_parse(unified, out, sizeof(out)) == 0 &&
 	      strcmp(out, "/sys/fs/cgroup") == 0);
 	CHECK(cgroupsel_mount_parse(bind_first, out, sizeof(out)) == 0 &&
-	      strcmp(out, "/run/my cgroups") == 0, "got '%s'", out);
+		  strcmp(out, "/run/my cgroups") == 0,
+	      "got '%s'", out);
 	CHECK(cgroupsel_mount_parse(v1_only, out, sizeof(out)) == -ENOENT);
 	CHECK(cgroupsel_mount_parse("", out, sizeof(out)) == -ENOENT);
 	CHECK(cgroupsel_mount_parse("garbage\n - cgroup2\n1 2 3\n", out, sizeof(out)) == -ENOENT);
@@ -88,8 +89,14 @@ static size_t expand(const char *a, const char *b, struct cgroupsel_ids *ids,
 	return ids->n;
 }
 
-static const char *const tree[] = { "/k", "/k/burst", "/k/burst/pod1", "/k/burst/pod1/c1",
-				    "/k/burst/pod2", "/k/best", "/k/best/pod3", "/s",
+static const char *const tree[] = { "/k",
+				    "/k/burst",
+				    "/k/burst/pod1",
+				    "/k/burst/pod1/c1",
+				    "/k/burst/pod2",
+				    "/k/best",
+				    "/k/best/pod3",
+				    "/s",
 				    "/s/nginx.service" };
 
 static void test_expand_and_watch(void)
@@ -189,7 +196,8 @@ static void test_check(void)
 	CHECK(cgroupsel_check(&cfg, 0, 0, seen, &s) == 0 && s.n == 0);
 	CHECK(cgroupsel_check(&cfg, 0, -EOPNOTSUPP, seen, &s) == -EOPNOTSUPP);
 	CHECK(s.n == 1 && s.line == 4 && strcmp(s.key, "[service b]") == 0 &&
-	      strstr(s.msg, "INET_DIAG_BC_CGROUP_COND, Linux 5.8 or later"), "%s", s.msg);
+		  strstr(s.msg, "INET_DIAG_BC_CGROUP_COND, Linux 5.8 or later"),
+	      "%s", s.msg);
 	s.n = 0;
 	CHECK(cgroupsel_check(&cfg, -ENOENT, 0, seen, &s) == -EOPNOTSUPP && s.n == 1 &&
 	      strstr(s.msg, "cgroup2"));

@@ -47,7 +47,7 @@ static void test_set(void)
 	CHECK(s.n == 103);
 	for (size_t i = 1; i < s.n; i++)
 		CHECK_MSG(s.v[i - 1].dev < s.v[i].dev ||
-				  (s.v[i - 1].dev == s.v[i].dev && s.v[i - 1].ino < s.v[i].ino),
+			      (s.v[i - 1].dev == s.v[i].dev && s.v[i - 1].ino < s.v[i].ino),
 			  "order at %zu", i);
 	nsmap_set_free(&s);
 	CHECK(s.n == 0 && s.v == NULL);
@@ -121,7 +121,8 @@ static void test_scan_and_watch(void)
 	}
 	snprintf(text, sizeof(text),
 		 "[service a]\nlocal_ports = 1\nnetns = kwt-*, /proc/self/ns/net, %s/other\n"
-		 "[service b]\nlocal_ports = 2\nnetns = /proc/self/ns/net\n", dir);
+		 "[service b]\nlocal_ports = 2\nnetns = /proc/self/ns/net\n",
+		 dir);
 	cfg = cfg_with(text);
 	if (!cfg)
 		goto out;
@@ -132,7 +133,8 @@ static void test_scan_and_watch(void)
 	CHECK(nsmap_scan(cfg, dir, &set, &st) == 0);
 	/* one namespace (ours, reached by both services), one pending file */
 	CHECK(set.n == 1 && set.v[0].own && set.v[0].services == 3 &&
-	      strcmp(set.v[0].name, "/proc/self/ns/net") == 0, "n %zu", set.n);
+		  strcmp(set.v[0].name, "/proc/self/ns/net") == 0,
+	      "n %zu", set.n);
 	CHECK(st.pending == 1 && st.failed == 0, "pending %u failed %u", st.pending, st.failed);
 
 	CHECK(nsmap_watch_open(&w, cfg, dir, 1000) == 0);
@@ -140,8 +142,8 @@ static void test_scan_and_watch(void)
 	CHECK(nsmap_watch_run(&w, 1000, &ev) == 0 && ev.n == 1 &&
 	      ev.v[0].change == NSMAP_APPEARED && ev.v[0].ns.own);
 	/* /proc is polled slowly; the pending file asks for nothing until inotify says so */
-	CHECK(nsmap_watch_timeout(&w, 1000) == (int)NSMAP_SLOW_MS,
-	      "timeout %d", nsmap_watch_timeout(&w, 1000));
+	CHECK(nsmap_watch_timeout(&w, 1000) == (int)NSMAP_SLOW_MS, "timeout %d",
+	      nsmap_watch_timeout(&w, 1000));
 	ev.n = 0;
 	CHECK(nsmap_watch_run(&w, 1100, &ev) == 0 && ev.n == 0 && w.scans == 1);
 	/* a file appears: inotify makes the next run scan, then the fast retries begin */
@@ -233,8 +235,9 @@ static void test_ident_hook(void)
 	CHECK(calls == 7, "calls %u", calls);
 	/* x1, /var/run/netns/w1 and y1 are one namespace (7, 1) for both services; z2 another */
 	CHECK(set.n == 2 && set.v[0].ino == 1 && set.v[0].services == 3 &&
-	      strcmp(set.v[0].name, "x1") == 0 && strcmp(set.v[0].path, "/run/netns/x1") == 0 &&
-	      set.v[1].ino == 2 && set.v[1].services == 2, "n %zu", set.n);
+		  strcmp(set.v[0].name, "x1") == 0 && strcmp(set.v[0].path, "/run/netns/x1") == 0 &&
+		  set.v[1].ino == 2 && set.v[1].services == 2,
+	      "n %zu", set.n);
 	CHECK(st.pending == 1 && st.failed == 1 && st.first_err == -EACCES &&
 	      strcmp(st.first_path, "/run/netns/deny") == 0);
 	config_free(cfg);

@@ -251,7 +251,7 @@ static bool is_dir_entry(const char *path, const struct dirent *de)
 static int walk_subtree(struct walk *w, unsigned depth)
 {
 	size_t len = strlen(w->path);
-	uint64_t id;
+	uint64_t id = 0;
 	DIR *d;
 	struct dirent *de;
 	int rc;

@@ -108,8 +108,9 @@ int nsmap_diff(const struct nsmap_set *old, const struct nsmap_set *now, struct 
 
 		if (!o)
 			rc = ev_add(ev, NSMAP_APPEARED, 0, &now->v[i]);
-		else if (o->services != now->v[i].services || strcmp(o->name, now->v[i].name) ||
-			 strcmp(o->path, now->v[i].path) || o->own != now->v[i].own)
+		else if (o->services != now->v[i].services ||
+			 strcmp(o->name, now->v[i].name) != 0 ||
+			 strcmp(o->path, now->v[i].path) != 0 || o->own != now->v[i].own)
 			rc = ev_add(ev, NSMAP_CHANGED, o->services, &now->v[i]);
 	}
 	return rc;

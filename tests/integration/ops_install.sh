@@ -93,7 +93,8 @@ rc=$?
 [ -n "$out" ] && echo "$out"
 kw_check "systemd-analyze verify: exit 0" test $rc = 0
 kw_check "systemd-analyze verify: no complaint" test -z "$out"
-for key in "CapabilityBoundingSet=CAP_NET_ADMIN" "AmbientCapabilities=CAP_NET_ADMIN" \
+for key in "CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_OVERRIDE" \
+	"AmbientCapabilities=CAP_NET_ADMIN" "RestrictNamespaces=net" \
 	"NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
 	"RestrictAddressFamilies=AF_NETLINK AF_UNIX" \
 	"MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native" "LockPersonality=yes" \

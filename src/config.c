@@ -18,7 +18,7 @@
 #include "keepwatch/log.h"
 
 enum key_kind { K_DURATION, K_UINT, K_BOOL, K_CHOICE, K_LEVEL, K_FACILITY, K_USER, K_PATH,
-		K_PORTS, K_NETS, K_ENFORCE };
+		K_PORTS, K_NETS, K_ENFORCE, K_NETNS, K_CGROUP };
 
 struct choice {
 	const char *name;
@@ -90,6 +90,8 @@ static const struct key_def service_keys[] = {
 	DUR(KW_KEY_LINK_GRACE, S(link_grace_ms), 0, true),
 	{ .name = KW_KEY_ENFORCE_KEEPALIVE, .kind = K_ENFORCE, .off = S(enforce_idle_s),
 	  .n_off = S(enforce_intvl_s) },
+	LIST(KW_KEY_NETNS, K_NETNS, netns),
+	LIST(KW_KEY_CGROUP, K_CGROUP, cgroup),
 };
 
 #define N_GLOBAL_KEYS (sizeof(global_keys) / sizeof(global_keys[0]))
@@ -159,7 +161,8 @@ static const struct key_def *key_find(const struct key_def *keys, size_t n, cons
 
 static bool key_is_list(const struct key_def *def)
 {
-	return def->kind == K_PORTS || def->kind == K_NETS;
+	return def->kind == K_PORTS || def->kind == K_NETS || def->kind == K_NETNS ||
+	       def->kind == K_CGROUP;
 }
 
 static void set_choice(struct loader *ld, const struct key_def *def, void *field, const char *v)
@@ -235,6 +238,8 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 	}
 	case K_PORTS:
 	case K_NETS:
+	case K_NETNS:
+	case K_CGROUP:
 		break;
 	}
 	if (rc)
@@ -256,6 +261,8 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 	struct parse_list it;
 	const char *item;
 	size_t len, n = 0;
+	size_t max = def->kind == K_NETNS || def->kind == K_CGROUP ? KW_MAX_PATH_ITEMS
+								   : KW_MAX_SELECTORS;
 	bool bad = false;
 	int rc;
 
@@ -271,16 +278,18 @@ static void list_finish(struct loader *ld, const struct key_def *def)
 			bad = true;
 			continue;
 		}
-		if (n == KW_MAX_SELECTORS) {
-			ld_error(ld, line, def->name, "too many items (at most %u)",
-				 KW_MAX_SELECTORS);
+		if (n == max) {
+			ld_error(ld, line, def->name, "too many items (at most %zu)", max);
 			bad = true;
 			break;
 		}
 		if (def->kind == K_PORTS)
 			rc = parse_port_range_why(item, len, (struct port_range *)field + n, why);
-		else
+		else if (def->kind == K_NETS)
 			rc = parse_cidr_why(item, len, (struct cidr *)field + n, why);
+		else
+			rc = selpath_list_add(def->kind == K_CGROUP, item, len,
+					      (struct selpath_item *)field, n, why);
 		if (rc)
 			ld_error(ld, line, def->name, "%s", why);
 		n += !rc;
@@ -453,6 +462,9 @@ static const int families[] = { AF_INET, AF_INET6 };
  * (IPv4-mapped IPv6 connections count as IPv4, as config_match sees them). */
 static bool services_overlap(const struct kw_service *a, const struct kw_service *b)
 {
+	if (!selpath_netns_lists_meet(a->netns, a->n_netns, b->netns, b->n_netns) ||
+	    !selpath_cgroup_lists_meet(a->cgroup, a->n_cgroup, b->cgroup, b->n_cgroup))
+		return false;
 	if (!port_lists_meet(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
 	    !port_lists_meet(a->remote_ports, a->n_remote_ports, b->remote_ports,
 			     b->n_remote_ports))
@@ -468,7 +480,8 @@ static bool services_overlap(const struct kw_service *a, const struct kw_service
 
 static bool has_selector(const struct kw_service *s)
 {
-	return s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net;
+	return s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net ||
+	       s->n_cgroup;
 }
 
 static void check_service(struct loader *ld, size_t i)
@@ -480,7 +493,7 @@ static void check_service(struct loader *ld, size_t i)
 	snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
 	if (!ld->sel_bad[i] && !has_selector(svc))
 		ld_error(ld, svc->line, hdr, "no selector: set at least one of local_ports, "
-			 "remote_ports, local_net, remote_net");
+			 "remote_ports, local_net, remote_net, cgroup");
 	for (size_t f = 0; f < 2; f++)
 		can_match |=
 			cidr_lists_meet(svc->local_net, svc->n_local_net, NULL, 0, families[f]) &&
@@ -758,8 +771,17 @@ static const void *unmap(int *family, const void *addr)
 	return addr;
 }
 
+_Static_assert(KW_MAX_SERVICES <= 64, "a service mask is 64 bits");
+
 const struct kw_service *config_match(const struct kw_config *cfg, int family, const void *laddr,
 				      uint16_t lport, const void *raddr, uint16_t rport)
+{
+	return config_match_mask(cfg, UINT64_MAX, family, laddr, lport, raddr, rport);
+}
+
+const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t mask,
+					   int family, const void *laddr, uint16_t lport,
+					   const void *raddr, uint16_t rport)
 {
 	int lfam = family, rfam = family;
 
@@ -768,6 +790,8 @@ const struct kw_service *config_match(const struct kw_config *cfg, int family, c
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct kw_service *s = &cfg->services[i];
 
+		if (!(mask & (UINT64_C(1) << i)))
+			continue;
 		if (port_list_contains(s->local_ports, s->n_local_ports, lport) &&
 		    port_list_contains(s->remote_ports, s->n_remote_ports, rport) &&
 		    cidr_list_contains(s->local_net, s->n_local_net, lfam, laddr) &&

@@ -118,7 +118,7 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 static void daemon_say_link_events(struct kw_daemon *d, struct kw_netns *ns)
 {
 	for (size_t i = 0; i < d->n_said_later; i++)
-		report_link_event(&d->metrics, &ns->lm, &d->said_later[i].ev,
+		report_link_event(&d->metrics, &ns->lm, ns->name, &d->said_later[i].ev,
 				  &d->said_later[i].news);
 	d->n_said_later = 0;
 }
@@ -157,7 +157,7 @@ static void daemon_name_losses(struct kw_netns *ns, struct kw_act *v, size_t n)
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
 		       uint64_t took_us)
 {
-	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
 	struct kw_acts acts = { 0 };
 	int err;
 
@@ -196,13 +196,16 @@ static void daemon_discover(struct kw_daemon *d, struct kw_netns *ns, uint64_t n
 static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 {
 	const char *path = d->cfg.global.metrics_file;
+	struct kw_netns *ns;
 
 	if (!report_metrics_due(&d->metrics, path, now))
 		return;
 	report_reset_watched(&d->metrics);
-	report_count_netns(&d->metrics, &d->ns.watch.table, d->ns.lm.resyncs,
-			   d->ns.lm.malformed + d->ns.sd.malformed);
-	report_count_routes(&d->metrics, d->ns.rl.lookups, d->ns.rl.malformed);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		report_count_netns(&d->metrics, &ns->watch.table, ns->lm.resyncs,
+				   ns->lm.malformed + ns->sd.malformed);
+		report_count_routes(&d->metrics, ns->rl.lookups, ns->rl.malformed);
+	}
 	report_metrics_write(&d->metrics, path, now);
 }
 
@@ -229,10 +232,15 @@ static void daemon_metrics_dir(struct kw_daemon *d)
 static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
 {
 	char buf[NOTIFY_STATUS_MAX];
+	size_t watched = 0, down = 0;
+	struct kw_netns *ns;
 	int err;
 
-	report_status_line(buf, sizeof(buf), &d->cfg, d->ns.watch.table.count, d->ns.ls.n_down,
-			   &d->ns.killer, d->dry_run);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		watched += ns->watch.table.count;
+		down += ns->ls.n_down;
+	}
+	report_status_line(buf, sizeof(buf), &d->cfg, watched, down, &d->ns.killer, d->dry_run);
 	err = ready ? notify_ready(&d->notify, buf, now)
 		    : notify_status(&d->notify, buf, now, false);
 	if (err < 0)
@@ -299,6 +307,7 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 {
 	struct kw_daemon *d = arg;
+	struct kw_netns *ns;
 	uint64_t ticks, now;
 
 	(void)lp;
@@ -306,8 +315,11 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
-	daemon_tick(d, &d->ns, now);
-	daemon_enforce(d, &d->ns, now); /* owners not found yet: look again */
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		daemon_tick(d, ns, now);
+		daemon_enforce(d, ns, now); /* owners not found yet: look again */
+	}
+	daemon_ns_tick(d, now);
 	daemon_metrics(d, now);
 	daemon_notify_status(d, now, false);
 }
@@ -319,15 +331,22 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
 	uint64_t now = kw_now_ms();
-	uint64_t at = watch_next_deadline(&d->ns.watch, now);
+	uint64_t at = daemon_ns_deadline(d, now);
 	struct itimerspec its = { 0 };
+	struct kw_netns *ns;
 
 	(void)lp;
-	at = linkstate_next_deadline(&d->ns.ls, &d->cfg, now, at);
-	if (routestate_due(&d->ns.ls.routes) < at) /* a route pass after the debounce */
-		at = routestate_due(&d->ns.ls.routes);
-	if (d->ns.enf.n && d->ns.enf.next_ms < at) /* owners not found yet: look again */
-		at = d->ns.enf.next_ms;
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		uint64_t t = watch_next_deadline(&ns->watch, now);
+
+		t = linkstate_next_deadline(&ns->ls, &d->cfg, now, t);
+		if (routestate_due(&ns->ls.routes) < t) /* a route pass after the debounce */
+			t = routestate_due(&ns->ls.routes);
+		if (ns->enf.n && ns->enf.next_ms < t) /* owners not found yet: look again */
+			t = ns->enf.next_ms;
+		if (t < at)
+			at = t;
+	}
 	if (at <= now)
 		at = now + 1;
 	if (at == d->timer_at)
@@ -345,7 +364,7 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
  * kills are done (no syslog write before the destroys); losses are judged once the whole
  * burst is read (daemon_netlink_read), since a deleted link announces down, then address
  * removals, then RTM_DELLINK, and the cause is the last. */
-static void daemon_on_link(void *arg, const struct linkmon_event *ev)
+void daemon_on_link(void *arg, const struct linkmon_event *ev)
 {
 	struct kw_netns *ns = arg;
 	struct kw_daemon *d = ns->owner;
@@ -359,7 +378,7 @@ static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 		struct daemon_link_news *v = realloc(d->said_later, cap * sizeof(*v));
 
 		if (!v) { /* said now rather than never */
-			report_link_event(&d->metrics, &ns->lm, ev, &news);
+			report_link_event(&d->metrics, &ns->lm, ns->name, ev, &news);
 			return;
 		}
 		d->said_later = v;
@@ -402,10 +421,20 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 	daemon_netlink_read(ns->owner, ns);
 }
 
+int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
+{
+	int err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns);
+
+	if (err == 0)
+		daemon_discover(d, ns, kw_now_ms());
+	return err;
+}
+
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
 	struct killer_note note;
+	struct kw_netns *ns;
 	int err;
 
 	(void)notify_reloading(&d->notify, kw_now_us());
@@ -427,15 +456,21 @@ static void daemon_reload(struct kw_daemon *d)
 	enforcer_configure(&d->ns.enf, &d->cfg);
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
-	if ((err = watch_remap(&d->ns.watch)) < 0)
-		log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
-	if ((err = watch_setup(&d->ns.watch)) < 0)
-		log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));
-	err = killer_reload(&d->ns.killer, d->cfg.global.kill_method, &note);
-	report_method(&note, err);
+	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
+	daemon_ns_reload(d);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		if ((err = watch_setup(&ns->watch)) < 0)
+			log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));
+		if ((err = watch_remap(&ns->watch)) < 0)
+			log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
+		err = killer_reload(&ns->killer, d->cfg.global.kill_method, &note);
+		if (i == 0 || err < 0)
+			report_method(&note, err);
+	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
-	daemon_discover(d, &d->ns, kw_now_ms());
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		daemon_discover(d, ns, kw_now_ms());
 	daemon_notify_status(d, kw_now_ms(), true);
 }
 
@@ -497,7 +532,7 @@ static int daemon_open(struct kw_daemon *d)
 	}
 	err = killer_open(&ns->killer, &ns->sd, d->cfg.global.kill_method, &note);
 	report_method(&note, err);
-	if (err < 0)
+	if (err < 0 || (err = daemon_ns_open(d)) < 0)
 		return err;
 	loop_set_before_sleep(&d->loop, daemon_before_sleep, d);
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
@@ -512,6 +547,7 @@ static int daemon_open(struct kw_daemon *d)
 
 static void daemon_close(struct kw_daemon *d)
 {
+	daemon_ns_close(d);
 	netns_close(&d->ns);
 	free(d->said_later);
 	if (d->timer_fd >= 0)
@@ -533,6 +569,7 @@ int daemon_run(struct kw_daemon *d)
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
 	d->notify.ready_fd = d->notify.watchdog_fd = -1;
+	d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -547,6 +584,8 @@ int daemon_run(struct kw_daemon *d)
 		daemon_metrics_dir(d);
 	if (err == 0)
 		err = daemon_privs(d, true);
+	if (err == 0)
+		err = daemon_ns_watch(d);
 	if (err < 0) {
 		daemon_close(d);
 		return 1;

@@ -54,6 +54,11 @@ static int run_check(const char *path, pid_t reload_pid)
 			fprintf(stderr, "%s: %s\n", path, strerror(-err));
 		return 1;
 	}
+	/* What the file cannot say: whether this host can select sockets by cgroup. */
+	if (daemon_ns_check_cgroups(&cfg, check_error, &errors) < 0) {
+		config_free(&cfg);
+		return 1;
+	}
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
 	config_free(&cfg);

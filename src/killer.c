@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "keepwatch/killer.h"
 
@@ -16,7 +17,11 @@ static int killer_nft_open(struct killer *k)
 
 	if (k->nft_open)
 		return 0;
-	err = nft_killer_open(&k->nft);
+	/* Another namespace's killer opens on the socket made there, once; never here. */
+	if (k->nft_remote && k->nft_fd <= 0)
+		return -ENOTCONN;
+	err = k->nft_fd > 0 ? nft_killer_open_fd(&k->nft, k->nft_fd) : nft_killer_open(&k->nft);
+	k->nft_fd = 0;
 	if (err < 0)
 		return err;
 	k->nft_open = true;
@@ -94,6 +99,9 @@ void killer_close(struct killer *k)
 	if (k->nft_open)
 		nft_killer_close(&k->nft);
 	k->nft_open = false;
+	if (k->nft_fd > 0)
+		close(k->nft_fd);
+	k->nft_fd = 0;
 }
 
 static void killer_fail(struct kw_act *a, const char *method, int err)

@@ -326,15 +326,20 @@ out:
 	return err;
 }
 
-static int nft_killer_socket(struct nft_killer *k)
+static int nft_killer_socket(struct nft_killer *k, int fd)
 {
 	struct timeval tv = { .tv_sec = NFT_KILLER_ACK_TIMEOUT_MS / 1000,
 			      .tv_usec = NFT_KILLER_ACK_TIMEOUT_MS % 1000 * 1000 };
 	int one = 1;
 
-	k->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!k->nl)
-		return -errno;
+	k->nl = fd < 0 ? mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC) : mnl_socket_fdopen(fd);
+	if (!k->nl) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	/* Failures carry only the header back, not our whole message. */
 	mnl_socket_setsockopt(k->nl, NETLINK_CAP_ACK, &one, sizeof(one));
 	/* The kernel answers at once; a bound wait keeps a wedged kernel from hanging us. */
@@ -349,11 +354,16 @@ static int nft_killer_socket(struct nft_killer *k)
 
 int nft_killer_open(struct nft_killer *k)
 {
+	return nft_killer_open_fd(k, -1);
+}
+
+int nft_killer_open_fd(struct nft_killer *k, int fd)
+{
 	struct nft_batch *nb = NULL;
 	int err;
 
 	memset(k, 0, sizeof(*k));
-	err = nft_killer_socket(k);
+	err = nft_killer_socket(k, fd);
 	if (err)
 		goto out;
 	nb = calloc(1, sizeof(*nb));

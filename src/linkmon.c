@@ -2,11 +2,13 @@
  * events their changes produce (dump at open, RTNLGRP_LINK/IFADDR after, resync on ENOBUFS);
  * route and rule changes pass through as events. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -645,6 +647,25 @@ static int lm_resync(struct linkmon *lm, bool grow)
 
 int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
 {
+	return linkmon_open_fds(lm, fn, arg, -1, -1);
+}
+
+/* mnl_socket_fdopen on fd, or a new NETLINK_ROUTE socket when fd < 0. */
+static struct mnl_socket *lm_socket(int fd, int flags)
+{
+	struct mnl_socket *nl;
+
+	if (fd < 0)
+		return mnl_socket_open2(NETLINK_ROUTE, flags);
+	if ((flags & SOCK_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return NULL;
+	nl = mnl_socket_fdopen(fd);
+	return nl;
+}
+
+int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int events_fd,
+		     int query_fd)
+{
 	struct timeval tv = {.tv_sec = LM_DUMP_TIMEOUT_S};
 	int err;
 
@@ -656,11 +677,15 @@ int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
 	if (err < 0)
 		goto out;
 	/* Subscribe before the dump: a change during it is then queued, not missed. */
-	lm->events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	lm->events = lm_socket(events_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (lm->events)
+		events_fd = -1;
 	if (!lm->events ||
 	    mnl_socket_bind(lm->events, LM_GROUPS, MNL_SOCKET_AUTOPID) < 0)
 		goto out_errno;
-	lm->query = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	lm->query = lm_socket(query_fd, SOCK_CLOEXEC);
+	if (lm->query)
+		query_fd = -1;
 	if (!lm->query || mnl_socket_bind(lm->query, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(lm->query), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		goto out_errno;
@@ -676,6 +701,11 @@ int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg)
 out_errno:
 	err = -errno;
 out:
+	/* The fds are ours from the call on, taken or not. */
+	if (events_fd >= 0)
+		close(events_fd);
+	if (query_fd >= 0)
+		close(query_fd);
 	if (err < 0)
 		linkmon_close(lm);
 	return err;

@@ -1,6 +1,7 @@
-/* keepwatch: the event loop — one epoll instance, a handful of fds, one handler each.
+/* keepwatch: the event loop — one epoll instance, its fds (a few per namespace), one handler each.
  * Timers are a timerfd like any other fd, so the loop itself knows nothing of time. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 int loop_init(struct loop *lp)
 {
 	memset(lp, 0, sizeof(*lp));
-	for (size_t i = 0; i < LOOP_MAX_FDS; i++)
-		lp->slots[i].fd = -1;
 	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return lp->epfd < 0 ? -errno : 0;
 }
@@ -21,23 +20,50 @@ void loop_free(struct loop *lp)
 	if (lp->epfd >= 0)
 		close(lp->epfd);
 	lp->epfd = -1;
+	for (size_t i = 0; i < lp->n_slots; i++)
+		free(lp->slots[i]);
+	free(lp->slots);
+	lp->slots = NULL;
+	lp->n_slots = 0;
 }
 
 static struct loop_slot *loop_slot_find(struct loop *lp, int fd)
 {
-	for (size_t i = 0; i < LOOP_MAX_FDS; i++)
-		if (lp->slots[i].fd == fd)
-			return &lp->slots[i];
+	for (size_t i = 0; i < lp->n_slots; i++)
+		if (lp->slots[i]->fd == fd)
+			return lp->slots[i];
 	return NULL;
+}
+
+/* A free slot, or a new one. */
+static struct loop_slot *loop_slot_get(struct loop *lp)
+{
+	struct loop_slot *slot = loop_slot_find(lp, -1), **v;
+
+	if (slot)
+		return slot;
+	/* an array of pointers: the slots themselves never move */
+	v = realloc(lp->slots,
+		    (lp->n_slots + 1) *
+			sizeof(struct loop_slot *)); // NOLINT(bugprone-sizeof-expression)
+	if (!v)
+		return NULL;
+	lp->slots = v;
+	slot = calloc(1, sizeof(*slot));
+	if (!slot)
+		return NULL;
+	slot->fd = -1;
+	lp->slots[lp->n_slots++] = slot;
+	return slot;
 }
 
 int loop_add(struct loop *lp, int fd, uint32_t events, loop_fn fn, void *arg)
 {
-	struct loop_slot *slot = loop_slot_find(lp, -1);
+	struct loop_slot *slot = loop_slot_get(lp);
 	struct epoll_event ev = { .events = events };
 
 	if (!slot)
-		return -ENOSPC;
+		return -ENOMEM;
 	ev.data.ptr = slot;
 	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
@@ -72,7 +98,7 @@ void loop_stop(struct loop *lp)
 
 int loop_run(struct loop *lp)
 {
-	struct epoll_event evs[LOOP_MAX_FDS];
+	struct epoll_event evs[LOOP_BATCH];
 
 	lp->stop = false;
 	while (!lp->stop) {
@@ -80,7 +106,7 @@ int loop_run(struct loop *lp)
 
 		if (lp->before_sleep)
 			lp->before_sleep(lp, lp->before_sleep_arg);
-		n = epoll_wait(lp->epfd, evs, LOOP_MAX_FDS, -1);
+		n = epoll_wait(lp->epfd, evs, LOOP_BATCH, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -34,18 +34,21 @@ static void report_conn(const struct report_view *rv, int prio, const char *acti
 		snprintf(dst, sizeof(dst), "?");
 	log_msg(prio,
 		"action=%s reason=%s service=%s src=%s dst=%s ifname=%s state=%s probes=%u "
-		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s",
+		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s%s%s",
 		action, report_reason(why), rv->cfg->services[e->svc].name, src, dst,
 		linkstate_ifname(rv->ls, rv->lm, e->ifindex), kw_state_name(e->state), s->probes,
-		last_recv, s->unacked, tail ? tail : "");
+		last_recv, s->unacked, tail ? tail : "", rv->netns && rv->netns[0] ? " netns=" : "",
+		rv->netns ? rv->netns : "");
 }
 
-static void report_link(const char *event, const struct linkmon_link *l, const char *extra)
+static void report_link(const char *netns, const char *event, const struct linkmon_link *l,
+			const char *extra)
 {
-	log_msg(LOG_NOTICE, "event=%s ifname=%s ifindex=%d%s", event, l->name, l->ifindex, extra);
+	log_msg(LOG_NOTICE, "event=%s ifname=%s ifindex=%d%s%s%s", event, l->name, l->ifindex,
+		extra, netns[0] ? " netns=" : "", netns);
 }
 
-void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
+void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const char *netns,
 		       const struct linkmon_event *ev, const struct linkstate_news *news)
 {
 	char addr[INET6_ADDRSTRLEN], extra[96];
@@ -54,31 +57,32 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
-		report_link("link-down", &ev->link,
+		report_link(netns, "link-down", &ev->link,
 			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down"
 							   : " cause=no-carrier");
 		break;
 	case LM_LINK_REMOVED:
-		report_link("link-removed", &ev->link, "");
+		report_link(netns, "link-removed", &ev->link, "");
 		break;
 	case LM_LINK_UP:
 		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64, news->down_ms);
-		report_link("link-up", &ev->link, extra);
+		report_link(netns, "link-up", &ev->link, extra);
 		break;
 	case LM_ADDR_REMOVED:
 	case LM_ADDR_ADDED:
 		if (!inet_ntop(ev->addr.family, ev->addr.addr, addr, sizeof(addr)))
 			snprintf(addr, sizeof(addr), "?");
 		snprintf(extra, sizeof(extra), " addr=%s/%u", addr, ev->addr.prefixlen);
-		report_link(ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added", &ev->link,
-			    extra);
+		report_link(netns, ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added",
+			    &ev->link, extra);
 		break;
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
 		break; /* counted; the route pass says what they meant (report_route_pass) */
 	case LM_RESYNC:
-		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64, lm->resyncs);
+		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64 "%s%s", lm->resyncs,
+			netns[0] ? " netns=" : "", netns);
 		break;
 	}
 }

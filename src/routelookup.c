@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -26,6 +27,11 @@
 
 int routelookup_open(struct routelookup *rl)
 {
+	return routelookup_open_fd(rl, -1);
+}
+
+int routelookup_open_fd(struct routelookup *rl, int fd)
+{
 	struct timeval tv = { .tv_sec = RL_TIMEOUT_S };
 	int err = 0;
 
@@ -37,11 +43,16 @@ int routelookup_open(struct routelookup *rl)
 		err = -ENOMEM;
 		goto out;
 	}
-	rl->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	/* fd: a NETLINK_ROUTE socket opened in another namespace, ours from here on */
+	rl->nl = fd >= 0 ? mnl_socket_fdopen(fd) : mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (rl->nl)
+		fd = -1;
 	if (!rl->nl || mnl_socket_bind(rl->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(rl->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		err = -errno;
 out:
+	if (fd >= 0)
+		close(fd);
 	if (err < 0)
 		routelookup_close(rl);
 	return err;

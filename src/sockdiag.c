@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /*
  * Batches: the kernel handles every request of one sendmsg before sendmsg returns (the
@@ -49,12 +50,21 @@ static void sockdiag_setopts(int fd)
 
 int sockdiag_open(struct sockdiag *sd)
 {
+	return sockdiag_open_fd(sd, -1);
+}
+
+int sockdiag_open_fd(struct sockdiag *sd, int fd)
+{
 	int err;
 
 	memset(sd, 0, sizeof(*sd));
-	sd->nl = mnl_socket_open(NETLINK_SOCK_DIAG);
-	if (!sd->nl)
-		return -errno;
+	sd->nl = fd < 0 ? mnl_socket_open(NETLINK_SOCK_DIAG) : mnl_socket_fdopen(fd);
+	if (!sd->nl) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	if (mnl_socket_bind(sd->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto out;
@@ -89,6 +99,27 @@ void sockdiag_close(struct sockdiag *sd)
 int sockdiag_fd(const struct sockdiag *sd)
 {
 	return sd->nl ? mnl_socket_get_fd(sd->nl) : -1;
+}
+
+static int sockdiag_probe_none(void *arg, const struct sockdiag_conn *c)
+{
+	return 0;
+}
+
+/* A dump of no state with a one-condition cgroup program: older kernels' audit refuses the
+ * unknown op with EINVAL before looking at any socket. */
+int sockdiag_probe_cgroup(struct sockdiag *sd)
+{
+	uint64_t id = 0;
+	const struct sockdiag_selector sel = { .cgroups = &id, .n_cgroups = 1, .by_cgroup = true };
+	uint8_t bc[64];
+	size_t len;
+	int rc = sockdiag_bc_build(&sel, 1, AF_INET, bc, sizeof(bc), &len);
+
+	if (rc)
+		return rc < 0 ? rc : -EPROTO;
+	rc = sockdiag_dump(sd, AF_INET, 0, bc, len, false, sockdiag_probe_none, NULL);
+	return rc == -EINVAL ? -EOPNOTSUPP : rc;
 }
 
 /* One recv; returns the byte count, 0 for a datagram another process sent us (dropped and

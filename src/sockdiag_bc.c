@@ -20,7 +20,8 @@
  * Port ops carry the port (host order) in the `no` field of a second op. Address ops carry
  * struct inet_diag_hostcond {family, prefix_len, int port (-1 any)} plus 0/4/16 address
  * bytes. S_EQ/D_EQ came later (4.x) and older kernels refuse unknown ops, so single ports
- * use GE+LE like ranges.
+ * use GE+LE like ranges. INET_DIAG_BC_CGROUP_COND (5.8) carries a u64 cgroup id and matches
+ * that cgroup exactly (not below it): a subtree is one condition per cgroup in it.
  */
 
 #define BC_OP_LEN ((int)sizeof(struct inet_diag_bc_op))
@@ -108,24 +109,35 @@ static void bc_net(struct bc_emit *e, bool local, const struct cidr *c, uint16_t
 	memcpy(p + BC_OP_LEN + sizeof(hc), c->addr, alen);
 }
 
-/* One list of a selector, in the order lports, rports, lnets, rnets. */
+static void bc_cgroup(struct bc_emit *e, uint64_t id, uint16_t fail)
+{
+	uint8_t *p = bc_op(e, INET_DIAG_BC_CGROUP_COND, BC_OP_LEN + sizeof(id), fail);
+
+	if (p)
+		memcpy(p + BC_OP_LEN, &id, sizeof(id));
+}
+
+#define BC_N_LISTS 5
+
+/* One list of a selector, in the order lports, rports, lnets, rnets, cgroups. */
 struct bc_list {
-	bool local, is_net;
+	bool local, is_net, is_cgroup;
 	const void *items;
 	size_t n;
 };
 
-static size_t bc_lists(const struct sockdiag_selector *s, struct bc_list out[4])
+static size_t bc_lists(const struct sockdiag_selector *s, struct bc_list out[BC_N_LISTS])
 {
-	struct bc_list all[4] = {
-		{ true, false, s->lports, s->n_lports },
-		{ false, false, s->rports, s->n_rports },
-		{ true, true, s->lnets, s->n_lnets },
-		{ false, true, s->rnets, s->n_rnets },
+	struct bc_list all[BC_N_LISTS] = {
+		{ true, false, false, s->lports, s->n_lports },
+		{ false, false, false, s->rports, s->n_rports },
+		{ true, true, false, s->lnets, s->n_lnets },
+		{ false, true, false, s->rnets, s->n_rnets },
+		{ false, false, true, s->cgroups, s->n_cgroups },
 	};
 	size_t i, n = 0;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < BC_N_LISTS; i++)
 		if (all[i].n)
 			out[n++] = all[i];
 	return n;
@@ -146,9 +158,11 @@ static bool bc_net_fits(const struct bc_list *l, size_t i, int family)
 /* A selector matches nothing in this family when one of its net lists has no entry of it. */
 static bool bc_selector_possible(const struct sockdiag_selector *s, int family)
 {
-	struct bc_list lists[4];
+	struct bc_list lists[BC_N_LISTS];
 	size_t n = bc_lists(s, lists), i, j;
 
+	if (s->by_cgroup && !s->n_cgroups)
+		return false; /* its cgroups hold nothing now */
 	for (i = 0; i < n; i++) {
 		bool any = false;
 
@@ -174,7 +188,7 @@ static size_t bc_last_entry(const struct bc_list *l, int family)
 static void bc_selector(struct bc_emit *e, const struct sockdiag_selector *s, int family,
 			uint16_t sel_fail, bool last_sel)
 {
-	struct bc_list lists[4];
+	struct bc_list lists[BC_N_LISTS];
 	size_t n = bc_lists(s, lists), i, j;
 
 	for (i = 0; i < n; i++) {
@@ -188,7 +202,9 @@ static void bc_selector(struct bc_emit *e, const struct sockdiag_selector *s, in
 			if (!bc_net_fits(l, j, family))
 				continue;
 			fail = j == last ? sel_fail : bc_new_label(e);
-			if (l->is_net)
+			if (l->is_cgroup)
+				bc_cgroup(e, ((const uint64_t *)l->items)[j], fail);
+			else if (l->is_net)
 				bc_net(e, l->local, &((const struct cidr *)l->items)[j], fail);
 			else
 				bc_range(e, l->local, &((const struct port_range *)l->items)[j],
@@ -225,7 +241,7 @@ int sockdiag_bc_build(const struct sockdiag_selector *sel, size_t n_sel, int fam
 {
 	struct bc_emit e;
 	size_t i, last = 0, n_possible = 0;
-	struct bc_list lists[4];
+	struct bc_list lists[BC_N_LISTS];
 
 	*len = 0;
 	if ((family != AF_INET && family != AF_INET6) || (n_sel && !sel))
@@ -423,8 +439,8 @@ static uint16_t bc_arg_port(const uint8_t *p)
 	return arg.no;
 }
 
-/* Whether one audited op matches c. Socket facts a sockdiag_conn lacks (mark, cgroup id,
- * SO_REUSE/bind locks for AUTO) count as 0. */
+/* Whether one audited op matches c. Socket facts a sockdiag_conn lacks (mark, SO_REUSE/bind
+ * locks for AUTO) count as 0. */
 static bool bc_op_matches(const uint8_t *p, const struct sockdiag_conn *c)
 {
 	switch (p[0]) {
@@ -452,8 +468,12 @@ static bool bc_op_matches(const uint8_t *p, const struct sockdiag_conn *c)
 		return bc_arg32(p, 0) == c->ifindex;
 	case INET_DIAG_BC_MARK_COND: /* (mark & mask) == want, with mark 0 */
 		return bc_arg32(p, 0) == 0;
-	case INET_DIAG_BC_CGROUP_COND:
-		return bc_arg32(p, 0) == 0 && bc_arg32(p, 4) == 0;
+	case INET_DIAG_BC_CGROUP_COND: {
+		uint64_t id;
+
+		memcpy(&id, p + BC_OP_LEN, sizeof(id));
+		return id == c->cgroup_id;
+	}
 	}
 	return false;
 }

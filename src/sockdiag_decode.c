@@ -15,6 +15,7 @@
 struct decode_attrs {
 	const struct nlattr *info;
 	const struct nlattr *mark;
+	const struct nlattr *cgroup; /* INET_DIAG_CGROUP_ID, a u64 */
 };
 
 /* Attributes of a known fixed size must have at least it; unknown (newer) ones are let
@@ -42,6 +43,7 @@ static int decode_attr_cb(const struct nlattr *attr, void *data)
 		t = MNL_TYPE_U32;
 		break;
 	case INET_DIAG_CGROUP_ID:
+		a->cgroup = attr; /* used only if the whole message validates */
 		t = MNL_TYPE_U64;
 		break;
 	case INET_DIAG_CONG:
@@ -140,6 +142,8 @@ int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out)
 		memcpy(&out->info, mnl_attr_get_payload(attrs.info), n);
 		out->info_len = n;
 	}
+	if (attrs.cgroup)
+		out->cgroup_id = mnl_attr_get_u64(attrs.cgroup);
 	return 0;
 }
 

@@ -43,6 +43,7 @@ void watch_init(struct watch *w, const struct kw_config *cfg, const struct links
 	w->ls = ls;
 	w->lm = lm;
 	w->sd = sd;
+	w->svc_mask = UINT64_MAX;
 	w->proc = (struct watch_proc){ .opens = watch_read_opens,
 				       .family_in_use = watch_family_in_use };
 }
@@ -196,7 +197,8 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	struct watch_conn *e;
 	int err;
 
-	svc = config_match(w->cfg, c->family, c->src, c->sport, c->dst, c->dport);
+	svc = config_match_mask(w->cfg, watch_services_for(w, c->cgroup_id), c->family, c->src,
+				c->sport, c->dst, c->dport);
 	if (!svc)
 		return 0;
 	e = watch_find(&w->table, c->cookie);
@@ -215,6 +217,7 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 		e->dport = c->dport;
 		e->ifindex = watch_resolve_ifindex(w, c);
 		e->bound_if = c->ifindex; /* a device-bound socket is found only with it */
+		e->cgroup_id = c->cgroup_id;
 		if ((err = watch_batch_push(&x->p->newborn, e)) < 0)
 			return err;
 	}
@@ -254,62 +257,108 @@ static int watch_family_slot(int family)
 	return family == AF_INET ? 0 : 1;
 }
 
-/* Sum of PassiveOpens and ActiveOpens of this namespace: if it did not move, no
- * connection was born and a discovery walk would find nothing new. */
-static int watch_read_opens(void *arg, uint64_t *opens)
+uint64_t watch_services_for(const struct watch *w, uint64_t cgroup_id)
 {
-	char head[1024], vals[1024];
+	uint64_t mask = w->svc_mask;
+
+	for (size_t i = 0; i < w->cfg->n_services; i++) {
+		uint64_t bit = UINT64_C(1) << i;
+
+		if ((w->cg_mask & bit) && (mask & bit) &&
+		    (!w->cg || !cgroup_id || !cgroupsel_contains(&w->cg->ids[i], cgroup_id)))
+			mask &= ~bit;
+	}
+	return mask;
+}
+
+/* Sum of PassiveOpens and ActiveOpens of a namespace: if it did not move, no connection
+ * was born and a discovery walk would find nothing new. */
+int watch_parse_opens(const char *text, uint64_t *opens)
+{
+	const char *head = strstr(text, "Tcp: "), *vals;
+	char hbuf[1024], vbuf[1024], *hs, *vs, *h, *v;
 	uint64_t sum = 0;
 	bool found = false;
-	FILE *f = fopen("/proc/net/snmp", "re");
+	size_t hl, vl;
 
-	if (!f)
-		return -errno;
-	while (fgets(head, sizeof(head), f) && fgets(vals, sizeof(vals), f)) {
-		char *hs, *vs, *h, *v;
-
-		if (strncmp(head, "Tcp:", 4) != 0)
-			continue;
-		h = strtok_r(head, " \n", &hs);
-		v = strtok_r(vals, " \n", &vs);
-		while (h && v) {
-			if (!strcmp(h, "ActiveOpens") || !strcmp(h, "PassiveOpens")) {
-				sum += strtoull(v, NULL, 10);
-				found = true;
-			}
-			h = strtok_r(NULL, " \n", &hs);
-			v = strtok_r(NULL, " \n", &vs);
+	if (!head || !(vals = strchr(head, '\n')) || strncmp(vals + 1, "Tcp: ", 5) != 0)
+		return -ENOENT;
+	hl = (size_t)(vals - head);
+	vals++;
+	vl = strcspn(vals, "\n");
+	if (hl >= sizeof(hbuf) || vl >= sizeof(vbuf))
+		return -ENOENT;
+	memcpy(hbuf, head, hl);
+	hbuf[hl] = '\0';
+	memcpy(vbuf, vals, vl);
+	vbuf[vl] = '\0';
+	h = strtok_r(hbuf, " ", &hs);
+	v = strtok_r(vbuf, " ", &vs);
+	while (h && v) {
+		if (!strcmp(h, "ActiveOpens") || !strcmp(h, "PassiveOpens")) {
+			sum += strtoull(v, NULL, 10);
+			found = true;
 		}
-		break;
+		h = strtok_r(NULL, " ", &hs);
+		v = strtok_r(NULL, " ", &vs);
 	}
-	fclose(f);
 	if (!found)
 		return -ENOENT;
 	*opens = sum;
 	return 0;
 }
 
-/* Does this namespace hold any TCP socket of family? A walk for a family with none
- * costs as much as any other (the established hash is shared by all), so skip it.
- * On any doubt the answer is yes. */
-static bool watch_family_in_use(void *arg, int family)
+/* Does a namespace hold any TCP socket of family? A walk for a family with none costs as
+ * much as any other (the established hash is shared by all), so skip it. On any doubt the
+ * answer is yes. */
+bool watch_parse_in_use(const char *text, int family)
 {
-	const char *path = family == AF_INET ? "/proc/net/sockstat" : "/proc/net/sockstat6";
 	const char *tag = family == AF_INET ? "TCP: inuse " : "TCP6: inuse ";
-	char line[256];
-	bool used = true;
+	const char *at = strstr(text, tag);
+
+	return !at || strtoul(at + strlen(tag), NULL, 10) > 0;
+}
+
+static int watch_slurp(const char *path, char *buf, size_t cap)
+{
 	FILE *f = fopen(path, "re");
+	size_t n;
 
 	if (!f)
-		return true;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, tag, strlen(tag)) == 0) {
-			used = strtoul(line + strlen(tag), NULL, 10) > 0;
-			break;
-		}
-	}
+		return -errno;
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
 	fclose(f);
-	return used;
+	return 0;
+}
+
+static int watch_read_opens(void *arg, uint64_t *opens)
+{
+	char buf[4096];
+	int err = watch_slurp("/proc/net/snmp", buf, sizeof(buf));
+
+	(void)arg;
+	return err < 0 ? err : watch_parse_opens(buf, opens);
+}
+
+static bool watch_family_in_use(void *arg, int family)
+{
+	char buf[1024];
+
+	(void)arg;
+	if (watch_slurp(family == AF_INET ? "/proc/net/sockstat" : "/proc/net/sockstat6", buf,
+			sizeof(buf)) < 0)
+		return true;
+	return watch_parse_in_use(buf, family);
+}
+
+/* One pace from now; on a grid, the next multiple of the pace: the checks of every
+ * namespace then fall on the same instants and share a wake-up. */
+static uint64_t watch_next_discovery(const struct watch *w, uint64_t now)
+{
+	uint64_t pace = w->discovery_pace_ms ? w->discovery_pace_ms : 1;
+
+	return w->discovery_grid ? (now / pace + 1) * pace : now + pace;
 }
 
 int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
@@ -338,7 +387,7 @@ int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 	p->discovered = true;
 	p->watched = w->table.count;
 	w->discovery_due = false;
-	w->next_discovery_ms = now + w->discovery_pace_ms;
+	w->next_discovery_ms = watch_next_discovery(w, now);
 	return err;
 }
 
@@ -440,7 +489,7 @@ bool watch_discovery_wanted(struct watch *w, uint64_t now)
 		return true;
 	}
 	/* nothing born: ask the counters again in one discovery_interval */
-	w->next_discovery_ms = now + w->discovery_pace_ms;
+	w->next_discovery_ms = watch_next_discovery(w, now);
 	return false;
 }
 
@@ -540,16 +589,20 @@ uint64_t watch_discovery_pace(const struct kw_config *cfg)
 	return earliest > pace ? earliest : pace;
 }
 
-int watch_setup(struct watch *w)
+/* The selectors of the services that apply here; with_cgroups false leaves the cgroup
+ * condition to watch_services_for alone (the ids did not fit). */
+static size_t watch_selectors(const struct watch *w, bool with_cgroups,
+			      struct sockdiag_selector *sel)
 {
-	static const int families[] = { AF_INET, AF_INET6 };
-	struct sockdiag_selector sel[KW_MAX_SERVICES];
-	size_t n = w->cfg->n_services;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < w->cfg->n_services; i++) {
 		const struct kw_service *s = &w->cfg->services[i];
+		bool by_cg = with_cgroups && s->n_cgroup > 0;
 
-		sel[i] = (struct sockdiag_selector){
+		if (!(w->svc_mask & (UINT64_C(1) << i)))
+			continue;
+		sel[n++] = (struct sockdiag_selector){
 			.lports = s->local_ports,
 			.n_lports = s->n_local_ports,
 			.rports = s->remote_ports,
@@ -558,18 +611,43 @@ int watch_setup(struct watch *w)
 			.n_lnets = s->n_local_net,
 			.rnets = s->remote_net,
 			.n_rnets = s->n_remote_net,
+			.cgroups = by_cg && w->cg ? w->cg->ids[i].v : NULL,
+			.n_cgroups = by_cg && w->cg ? w->cg->ids[i].n : 0,
+			.by_cgroup = by_cg,
 		};
 	}
+	return n;
+}
+
+int watch_setup(struct watch *w)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct sockdiag_selector sel[KW_MAX_SERVICES];
+	bool with_cgroups = true;
+	size_t n;
+
+	w->cg_mask = 0;
+	for (size_t i = 0; i < w->cfg->n_services; i++)
+		if (w->cfg->services[i].n_cgroup > 0)
+			w->cg_mask |= UINT64_C(1) << i;
+again:
+	n = watch_selectors(w, with_cgroups, sel);
 	for (size_t i = 0; i < 2; i++) {
 		int slot = watch_family_slot(families[i]);
 		int err = n ? sockdiag_bc_build(sel, n, families[i], w->bc[slot],
 						sizeof(w->bc[slot]), &w->bc_len[slot])
 			    : 1;
 
+		/* Too many cgroup ids for the filter: the poller checks them itself. */
+		if (err == -E2BIG && with_cgroups && w->cg_mask) {
+			with_cgroups = false;
+			goto again;
+		}
 		if (err < 0)
 			return err;
 		w->bc_skip[slot] = err == 1;
 	}
+	w->filter_cgroups = with_cgroups && w->cg_mask;
 	w->discovery_pace_ms = watch_discovery_pace(w->cfg);
 	w->discovery_due = true;
 	return 0;
@@ -581,8 +659,9 @@ int watch_remap(struct watch *w)
 	int err = 0;
 
 	WATCH_FOREACH(&w->table, e) {
-		const struct kw_service *svc = config_match(w->cfg, e->family, e->src, e->sport,
-							    e->dst, e->dport);
+		const struct kw_service *svc =
+		    config_match_mask(w->cfg, watch_services_for(w, e->cgroup_id), e->family,
+				      e->src, e->sport, e->dst, e->dport);
 
 		if (!svc) {
 			if ((err = watch_batch_push(&drop, e)) < 0)

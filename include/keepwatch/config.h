@@ -9,6 +9,7 @@
 
 #include "keepwatch/defaults.h"
 #include "keepwatch/parse.h"
+#include "keepwatch/selpath.h"
 
 enum kill_method { KILL_AUTO = 0, KILL_DESTROY, KILL_NFT };
 enum link_action { LINK_KILL = 0, LINK_LOG, LINK_IGNORE };
@@ -45,6 +46,12 @@ struct kw_service {
 	uint64_t link_grace_ms;
 	/* enforce_keepalive: keepalive timers set on the service's sockets; 0 = off */
 	uint32_t enforce_idle_s, enforce_intvl_s;
+	/* Where the service lives: none = the daemon's own network namespace. */
+	struct selpath_item netns[KW_MAX_PATH_ITEMS];
+	size_t n_netns;
+	/* A selector: sockets created in these cgroup v2 subtrees (none = any cgroup). */
+	struct selpath_item cgroup[KW_MAX_PATH_ITEMS];
+	size_t n_cgroup;
 };
 
 struct kw_config {
@@ -82,6 +89,13 @@ int config_error_format(char *buf, size_t cap, const char *file, unsigned line, 
  * (4 or 16 bytes per family), ports in host order. */
 const struct kw_service *config_match(const struct kw_config *cfg, int family, const void *laddr,
 				      uint16_t lport, const void *raddr, uint16_t rport);
+
+/* Like config_match, among the services whose bit (1 << index) is set in mask: the caller
+ * clears the bits of services that do not apply to the connection's namespace, or whose
+ * cgroups do not hold its socket, so that a connection is judged by its own service. */
+const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t mask,
+					   int family, const void *laddr, uint16_t lport,
+					   const void *raddr, uint16_t rport);
 
 const char *config_kill_method_name(enum kill_method m);
 const char *config_link_action_name(enum link_action a);

@@ -30,6 +30,8 @@
 #define KW_KEY_ON_LINK_LOSS "on_link_loss"
 #define KW_KEY_LINK_GRACE "link_grace"
 #define KW_KEY_ENFORCE_KEEPALIVE "enforce_keepalive"
+#define KW_KEY_NETNS "netns"
+#define KW_KEY_CGROUP "cgroup"
 
 /* Defaults (durations in milliseconds). */
 #define KW_DEF_POLL_INTERVAL_MS 200u
@@ -53,6 +55,9 @@
 #define KW_MIN_THRESHOLD_MS 200u /* idle/unacked below TCP's minimum RTO kill healthy peers */
 #define KW_MAX_KILLS_LIMIT 1000000u
 #define KW_USER_NAME_MAX 32u
+#define KW_MAX_PATH_ITEMS 16u /* entries of netns = and cgroup = (globs cover the rest) */
+#define KW_PATH_ITEM_MAX 256u /* bytes of one netns or cgroup item, NUL included */
+#define KW_NETNS_DIR "/run/netns" /* where `ip netns` keeps the names */
 #define KW_MAX_CONFIG_BYTES (1u << 20) /* a config file larger than this is refused */
 
 #endif

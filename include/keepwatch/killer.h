@@ -18,6 +18,10 @@ struct killer {
 	bool destroy_unsupported; /* the kernel said EOPNOTSUPP once */
 	bool nft_open;
 	struct nft_killer nft;
+	/* > 0: a NETLINK_NETFILTER socket made inside another namespace (nsopen), for the nft
+	 * table to be opened on when one is needed; 0 opens one here. Owned. */
+	int nft_fd;
+	bool nft_remote; /* another namespace's: never open a table in our own */
 };
 
 /* How the killer came to kill the way it does, for the caller to log once: method is

@@ -39,6 +39,9 @@ struct nft_killer {
  * table, -EEXIST when a table inet keepwatch already exists without an owner,
  * -EPROTONOSUPPORT / -ENOENT when the kernel lacks nf_tables or one of its expressions. */
 int nft_killer_open(struct nft_killer *k);
+/* The same on a NETLINK_NETFILTER socket made elsewhere (nsopen: the table then lives in
+ * that namespace and goes with it); fd belongs to k from the call on. */
+int nft_killer_open_fd(struct nft_killer *k, int fd);
 /* Closes the socket; the kernel then deletes the table with every element. Idempotent. */
 void nft_killer_close(struct nft_killer *k);
 /* Adds one tuple (family AF_INET or AF_INET6, addresses as struct in_addr / in6_addr,

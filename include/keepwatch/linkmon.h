@@ -125,6 +125,11 @@ struct linkmon {
 /* Opens both sockets, subscribes, then dumps links and addresses (IPv4 and IPv6). The
  * initial dump emits no events. Returns 0 or -errno. */
 int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg);
+/* The same on two NETLINK_ROUTE sockets made elsewhere (nsopen: inside another network
+ * namespace), or new ones where an fd is -1. The fds belong to lm from the call on: a
+ * failure or linkmon_close closes them. */
+int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int events_fd,
+		     int query_fd);
 void linkmon_close(struct linkmon *lm);
 int linkmon_fd(const struct linkmon *lm);
 /* Reads what is pending on linkmon_fd() without blocking and calls fn for each change.

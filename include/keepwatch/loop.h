@@ -1,12 +1,13 @@
-/* keepwatch: the event loop, in the spirit of Redis's ae.c: one epoll_wait over a few
- * file descriptors (netlink sockets, a timerfd, a signalfd), one handler each. */
+/* keepwatch: the event loop, in the spirit of Redis's ae.c: one epoll_wait over the
+ * file descriptors (netlink sockets of each namespace, a timerfd, a signalfd), one handler
+ * each. */
 #ifndef KEEPWATCH_LOOP_H
 #define KEEPWATCH_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LOOP_MAX_FDS 16
+#define LOOP_BATCH 16 /* events taken per epoll_wait */
 
 struct loop;
 typedef void (*loop_fn)(struct loop *lp, int fd, uint32_t events, void *arg);
@@ -21,7 +22,10 @@ struct loop_slot {
 struct loop {
 	int epfd;
 	bool stop;
-	struct loop_slot slots[LOOP_MAX_FDS];
+	/* One heap slot per fd ever added, reused after loop_del and freed by loop_free only:
+	 * epoll hands back their addresses, which must stay valid across a batch. */
+	struct loop_slot **slots;
+	size_t n_slots;
 	loop_hook_fn before_sleep; /* as Redis ae's beforesleep: once before each wait */
 	void *before_sleep_arg;
 };

@@ -22,10 +22,11 @@ struct report_view {
 	const struct kw_config *cfg;
 	const struct linkstate *ls;
 	const struct linkmon *lm;
+	const char *netns; /* the namespace's name for netns=; NULL or "" for the own one */
 };
 
 /* event=link-down ... (and the link event counter). */
-void report_link_event(struct kw_metrics *m, const struct linkmon *lm,
+void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const char *netns,
 		       const struct linkmon_event *ev, const struct linkstate_news *news);
 /* A route pass's news: event=egress-changed per move, event=route-lost, event=route-back,
  * the route-pass debug line (took_us: its duration), or its error and retry. */

@@ -22,6 +22,9 @@ struct routelookup {
 };
 
 int routelookup_open(struct routelookup *rl);
+/* The same on fd, a NETLINK_ROUTE socket another namespace's helper opened (taken: closed on
+ * failure too); fd < 0 opens one here. */
+int routelookup_open_fd(struct routelookup *rl, int fd);
 void routelookup_close(struct routelookup *rl);
 
 /* Builds one RTM_GETROUTE request for q into buf (at least ROUTELOOKUP_REQ_MAX bytes):

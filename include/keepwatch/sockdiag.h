@@ -29,6 +29,7 @@ struct sockdiag_conn {
 	uint64_t cookie;
 	uint32_t uid, inode;
 	uint32_t mark; /* INET_DIAG_MARK (SO_MARK); sent to requesters with CAP_NET_ADMIN, else 0 */
+	uint64_t cgroup_id; /* INET_DIAG_CGROUP_ID (Linux >= 5.8), 0 if not reported */
 	struct tcp_info info; /* zero past info_len */
 	size_t info_len; /* 0: no INET_DIAG_INFO */
 };
@@ -44,6 +45,12 @@ struct sockdiag_selector {
 	size_t n_lnets;
 	const struct cidr *rnets;
 	size_t n_rnets;
+	/* Sockets whose cgroup id is one of these (INET_DIAG_BC_CGROUP_COND, Linux >= 5.8):
+	 * the ids of every cgroup in the selected subtrees. by_cgroup says the service selects
+	 * by cgroup at all, so that no ids (no such cgroup now) matches nothing. */
+	const uint64_t *cgroups;
+	size_t n_cgroups;
+	bool by_cgroup;
 };
 
 #define SOCKDIAG_BC_MAX 8192 /* bytes; the kernel takes up to a page and more */
@@ -88,8 +95,14 @@ struct sockdiag {
 typedef int (*sockdiag_conn_fn)(void *arg, const struct sockdiag_conn *c);
 
 int sockdiag_open(struct sockdiag *sd);
+/* The same on a NETLINK_SOCK_DIAG socket made elsewhere (nsopen: inside another network
+ * namespace). fd belongs to sd from then on: a failure or sockdiag_close closes it. */
+int sockdiag_open_fd(struct sockdiag *sd, int fd);
 void sockdiag_close(struct sockdiag *sd);
 int sockdiag_fd(const struct sockdiag *sd);
+/* Does the kernel take INET_DIAG_BC_CGROUP_COND (Linux >= 5.8)? 0 yes, -EOPNOTSUPP no (its
+ * bytecode audit refuses the op), or another -errno. Dumps nothing. */
+int sockdiag_probe_cgroup(struct sockdiag *sd);
 
 /* Dumps TCP sockets of family whose state bit (1 << TCP_*) is in states, filtered by bc
  * (NULL or bclen 0: all), with tcp_info when want_info. fn returning non-zero stops the

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keepwatch/cgroupsel.h"
 #include "keepwatch/config.h"
 #include "keepwatch/linkmon.h"
 #include "keepwatch/linkstate.h"
@@ -24,6 +25,14 @@ struct watch_proc {
 	void *arg;
 };
 
+/* The cgroups the services select now, for every namespace's poller to read (the daemon
+ * writes it: expands the items, re-expands when cgroups come and go). A service with cgroup
+ * items matches a socket only when its cgroup id is in ids[i]: no ids (the cgroup does not
+ * exist yet, or no table at all) match nothing, never every socket. */
+struct watch_cgroups {
+	struct cgroupsel_ids ids[KW_MAX_SERVICES];
+};
+
 /* One namespace's poller; written only by watch_*. The pointers are its inputs, read
  * only: the configuration (replaced in place on reload), the namespace's losses and
  * link tables, and its sock_diag socket (for dumps and lookups). */
@@ -33,6 +42,15 @@ struct watch {
 	const struct linkmon *lm;
 	struct sockdiag *sd;
 	struct watch_proc proc;
+	/* Bit i: cfg->services[i] applies in this namespace (its netns items reach it, or it
+	 * has none and this is the daemon's own); watch_init sets every bit. */
+	uint64_t svc_mask;
+	const struct watch_cgroups *cg; /* NULL: services with cgroup items match nothing */
+	uint64_t cg_mask; /* bit i: services[i] selects by cgroup (set by watch_setup) */
+	/* The kernel filter holds the cgroup conditions; false when the ids did not fit
+	 * (-E2BIG): dumps then select by the other lists and watch_services_for alone checks
+	 * the cgroup id. Either way the poller checks it. */
+	bool filter_cgroups;
 
 	struct watch_table table;
 	/* kernel-side filters built from the services */
@@ -43,6 +61,10 @@ struct watch {
 	uint64_t next_poll_ms; /* no batch of lookups before this: one per poll_interval */
 	uint64_t next_discovery_ms;
 	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
+	/* Discovery checks on multiples of the pace (the daemon sets it for other namespaces'
+	 * pollers): an idle namespace then costs one counter read per pace, all of them in
+	 * one wake-up, whatever their number. */
+	bool discovery_grid;
 	bool discovery_due; /* forced by a loss, a reload, or new connections */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
 };
@@ -100,6 +122,15 @@ int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at);
  * than next_poll_ms, so that busy periods coalesce into one batch per poll_interval (the
  * caller adds grace ends: linkstate_next_deadline). */
 uint64_t watch_next_deadline(const struct watch *w, uint64_t now);
+
+/* The services that may claim a socket of cgroup id here: svc_mask, less those selecting
+ * by cgroup whose ids lack id (0: unknown, matches none of them). */
+uint64_t watch_services_for(const struct watch *w, uint64_t cgroup_id);
+/* The /proc/net parsers behind the default readers, for readers of files opened elsewhere
+ * (another namespace's, through nsopen): text is the whole of /proc/net/snmp, or of
+ * sockstat (AF_INET) / sockstat6 (AF_INET6). */
+int watch_parse_opens(const char *text, uint64_t *opens);
+bool watch_parse_in_use(const char *text, int family);
 
 /* Pure steps, exposed for the unit tests. */
 /* Applies a fresh sample c of e at now and files e under its verdict, if any. */

@@ -24,6 +24,7 @@ struct watch_conn {
 	uint32_t inode; /* at the last dump; 0 while in the accept queue (enforce_keepalive) */
 	uint32_t bound_if; /* idiag_if: the device the socket is bound to, sent in lookups */
 	unsigned svc; /* index into cfg.services */
+	uint64_t cgroup_id; /* of the socket (INET_DIAG_CGROUP_ID), 0 unknown */
 	uint64_t seen_gen; /* discovery generation that last saw it */
 	uint64_t next_check_ms; /* when its verdict could next change */
 	struct timeq_node due; /* its place in watch_table.due, keyed by next_check_ms */

@@ -44,11 +44,24 @@ static void fuzz_check(const struct kw_config *cfg)
 		if (!s->name[0] || strlen(s->name) > KW_SERVICE_NAME_MAX ||
 		    s->n_local_ports > KW_MAX_SELECTORS || s->n_remote_ports > KW_MAX_SELECTORS ||
 		    s->n_local_net > KW_MAX_SELECTORS || s->n_remote_net > KW_MAX_SELECTORS ||
-		    !(s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net) ||
+		    !(s->n_local_ports || s->n_remote_ports || s->n_local_net || s->n_remote_net ||
+		      s->n_cgroup) ||
+		    s->n_netns > KW_MAX_PATH_ITEMS || s->n_cgroup > KW_MAX_PATH_ITEMS ||
 		    s->keepalive_probes > KW_MAX_KEEPALIVE_PROBES ||
 		    s->idle_timeout_ms > KW_MAX_DURATION_MS ||
 		    s->link_grace_ms > KW_MAX_DURATION_MS)
 			__builtin_trap();
+		for (size_t j = 0; j < s->n_netns + s->n_cgroup; j++) {
+			const char *item = j < s->n_netns ? s->netns[j].s : s->cgroup[j - s->n_netns].s;
+			size_t len = strnlen(item, KW_PATH_ITEM_MAX);
+			char out[KW_PATH_ITEM_MAX], why[PARSE_WHY_MAX];
+			int rc = j < s->n_netns ? selpath_netns_why(item, len, out, sizeof(out), why)
+						: selpath_cgroup_why(item, len, out, sizeof(out), why);
+
+			/* an accepted item is whole and passes its check again */
+			if (len == 0 || len == KW_PATH_ITEM_MAX || rc != 0)
+				__builtin_trap();
+		}
 		for (size_t j = 0; j < s->n_local_ports; j++)
 			if (!s->local_ports[j].lo || s->local_ports[j].lo > s->local_ports[j].hi)
 				__builtin_trap();

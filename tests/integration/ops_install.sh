@@ -93,8 +93,9 @@ rc=$?
 [ -n "$out" ] && echo "$out"
 kw_check "systemd-analyze verify: exit 0" test $rc = 0
 kw_check "systemd-analyze verify: no complaint" test -z "$out"
-for key in "CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_PTRACE" \
+for key in "CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_OVERRIDE" \
 	"AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_PTRACE" "SystemCallFilter=pidfd_getfd" \
+	"RestrictNamespaces=net" \
 	"NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
 	"RestrictAddressFamilies=AF_NETLINK AF_UNIX" \
 	"MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native" "LockPersonality=yes" \
@@ -127,7 +128,11 @@ if [ -f "$DS" ]; then
 	out=$("$KW_BUILD/keepwatchd" --check -c "$KW_TMP/ds.ini" 2>&1)
 	kw_check "DaemonSet config passes keepwatchd --check" test $? = 0 || echo "$out"
 	kw_check "DaemonSet: hostNetwork" grep -qx "      hostNetwork: true" "$DS"
-	kw_check "DaemonSet: CAP_NET_ADMIN only" grep -qx '              add: \["NET_ADMIN"\]' "$DS"
+	kw_check "DaemonSet: CAP_NET_ADMIN and the namespace helper's" grep -qx \
+		'              add: \["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE"\]' "$DS"
+	kw_check "DaemonSet: the node's /run/netns, new namespaces included" grep -qx \
+		"              mountPropagation: HostToContainer" "$DS"
+	kw_check "DaemonSet: a service selecting pods by cgroup" grep -qE '^    cgroup = /kubepods' "$DS"
 	kw_check "DaemonSet: config from a ConfigMap" grep -qx "            name: keepwatch" "$DS"
 	if python3 -c 'import yaml' 2>/dev/null; then
 		kw_check "DaemonSet: valid YAML, a ConfigMap and a DaemonSet" python3 -c '
@@ -136,7 +141,12 @@ docs = list(yaml.safe_load_all(open(sys.argv[1])))
 assert [d["kind"] for d in docs] == ["ConfigMap", "DaemonSet"]
 pod = docs[1]["spec"]["template"]["spec"]
 sc = pod["containers"][0]["securityContext"]
-assert pod["hostNetwork"] and sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN"]}
+assert pod["hostNetwork"] and sc["capabilities"] == {
+    "drop": ["ALL"], "add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE"]}
+assert "hostPID" not in pod
+mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+assert mounts["netns"]["mountPath"] == "/run/netns"
+assert mounts["netns"]["mountPropagation"] == "HostToContainer"
 assert pod["volumes"][0]["configMap"]["name"] == docs[0]["metadata"]["name"]
 ' "$DS"
 	fi

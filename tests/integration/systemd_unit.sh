@@ -254,6 +254,28 @@ kw_check "journal: watchdog timeout" journal_has 'Watchdog timeout'
 C rm -f /run/systemd/system/keepwatchd.service.d/wd.conf
 C systemctl daemon-reload
 
+# ---- netns =: the helper enters another namespace from inside the sandbox -----------------------
+# (CapabilityBoundingSet= with CAP_SYS_ADMIN, RestrictNamespaces=net, setns under the filter)
+C sh -c 'mkdir -p /run/netns && touch /run/netns/kwt-unit && unshare --net=/run/netns/kwt-unit true'
+kw_check "netns: a namespace in the container" test "$(C stat -f -c %T /run/netns/kwt-unit)" = nsfs
+{ cat "$GOOD"; printf '[service pods]\nlocal_ports = 2999\nnetns = kwt-unit\n'; } >"$KW_TMP/ns.ini"
+put_config "$KW_TMP/ns.ini"
+nsups=$(journal_count '^event=netns-up netns=kwt-unit ')
+C systemctl restart keepwatchd
+kw_check "netns: the service's namespace opened through the helper" \
+	kw_wait 5 bash -c "[ \$(timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -c '^event=netns-up netns=kwt-unit services=pods') -gt $nsups ]"
+kw_check "netns: no netns-open error" bash -c "! timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -q 'what=netns-open'"
+PIDN=$(prop MainPID)
+HELPER=$(C cat "/proc/$PIDN/task/$PIDN/children" | tr -d " ") # no pgrep: procps is absent
+kw_check "netns: the main process keeps CAP_NET_ADMIN only" C grep -qx 'CapEff:.*0000000000001000' "/proc/$PIDN/status"
+# CAP_DAC_OVERRIDE (1), CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_SYS_ADMIN (21)
+kw_check "netns: the main process's one child is keepwatchd-ns" test "$(C cat "/proc/${HELPER:-0}/comm")" = keepwatchd-ns
+kw_check "netns: the helper keepwatchd-ns holds SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_OVERRIDE" \
+	C grep -qx 'CapEff:.*0000000000281002' "/proc/${HELPER:-0}/status"
+put_config "$GOOD"
+C systemctl restart keepwatchd
+C sh -c 'umount /run/netns/kwt-unit; rm -f /run/netns/kwt-unit'
+
 # ---- stop --------------------------------------------------------------------------------------
 C systemctl stop keepwatchd
 kw_check "systemctl stop: exit 0" test $? = 0

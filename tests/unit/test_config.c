@@ -77,34 +77,33 @@ static void expect_one(int src_line, const char *text, unsigned line, const char
 }
 #define EXPECT_ONE(text, line, key, want) expect_one(__LINE__, text, line, key, want)
 
-static const char full_text[] =
-	"; a full configuration\n"				 /* 1 */
-	"[global]\n"						 /* 2 */
-	"poll_interval = 50ms\n"				 /* 3 */
-	"discovery_interval = 2s\n"				 /* 4 */
-	"kill_method = nft\n"					 /* 5 */
-	"log = stderr\n"					 /* 6 */
-	"log_level = debug\n"					 /* 7 */
-	"syslog_facility = local3\n"				 /* 8 */
-	"dry_run = yes\n"					 /* 9 */
-	"max_kills_per_second = 250\n"				 /* 10 */
-	"nft_timeout = 5m\n"					 /* 11 */
-	"user = keepwatch\n"					 /* 12 */
-	"metrics_file = /run/kw/keepwatch.prom\n"		 /* 13 */
-	"\n"							 /* 14 */
-	"[service feed]\n"					 /* 15 */
-	"local_ports = 2000, 3000-3010\n"			 /* 16 */
-	"remote_ports =\n"					 /* 17 */
-	"local_net = 10.77.0.0/16, fd77::/16\n"			 /* 18 */
-	"remote_net = 10.78.1.0/24\n"				 /* 19 */
-	"keepalive_probes = 5\n"				 /* 20 */
-	"idle_timeout = 30s\n"					 /* 21 */
-	"unacked_timeout = 1h\n"				 /* 22 */
-	"on_link_loss = log\n"					 /* 23 */
-	"link_grace = 250ms\n"					 /* 24 */
-	"[service other]\n"					 /* 25 */
-	"local_ports = 2001\n"					 /* 26 */
-	"on_link_loss = ignore ; still watches keepalive\n";	 /* 27 */
+static const char full_text[] = "; a full configuration\n" /* 1 */
+				"[global]\n" /* 2 */
+				"poll_interval = 50ms\n" /* 3 */
+				"discovery_interval = 2s\n" /* 4 */
+				"kill_method = nft\n" /* 5 */
+				"log = stderr\n" /* 6 */
+				"log_level = debug\n" /* 7 */
+				"syslog_facility = local3\n" /* 8 */
+				"dry_run = yes\n" /* 9 */
+				"max_kills_per_second = 250\n" /* 10 */
+				"nft_timeout = 5m\n" /* 11 */
+				"user = keepwatch\n" /* 12 */
+				"metrics_file = /run/kw/keepwatch.prom\n" /* 13 */
+				"\n" /* 14 */
+				"[service feed]\n" /* 15 */
+				"local_ports = 2000, 3000-3010\n" /* 16 */
+				"remote_ports =\n" /* 17 */
+				"local_net = 10.77.0.0/16, fd77::/16\n" /* 18 */
+				"remote_net = 10.78.1.0/24\n" /* 19 */
+				"keepalive_probes = 5\n" /* 20 */
+				"idle_timeout = 30s\n" /* 21 */
+				"unacked_timeout = 1h\n" /* 22 */
+				"on_link_loss = log\n" /* 23 */
+				"link_grace = 250ms\n" /* 24 */
+				"[service other]\n" /* 25 */
+				"local_ports = 2001\n" /* 26 */
+				"on_link_loss = ignore ; still watches keepalive\n"; /* 27 */
 
 static void test_full(void)
 {
@@ -179,7 +178,8 @@ static void test_defaults_and_empty(void)
 
 	/* Enum values and booleans ignore case; keys and section names do not. */
 	CHECK(load("[global]\nkill_method = DESTROY\nlog = Syslog\nlog_level = Notice\n"
-		   "syslog_facility = LOCAL7\ndry_run = Off\n", &cfg, &es) == 0);
+		   "syslog_facility = LOCAL7\ndry_run = Off\n",
+		   &cfg, &es) == 0);
 	CHECK(cfg.global.kill_method == KILL_DESTROY && cfg.global.log_level == LOG_NOTICE);
 	CHECK(cfg.global.syslog_facility == LOG_LOCAL7 && !cfg.global.dry_run);
 	config_free(&cfg);
@@ -200,8 +200,8 @@ static void test_error_lines(void)
 	EXPECT_ONE("[service a/b]\n", 1, "[service a/b]", "bad service name");
 	EXPECT_ONE("[service abcdefghijabcdefghijabcdefghijabc]\n", 1,
 		   "[service abcdefghijabcdefghijabcdefghijabc]", "bad service name");
-	EXPECT_ONE("[service a]\nlocal_ports = 1\n[service a]\nlocal_ports = 2\n", 3,
-		   "[service a]", "service defined twice (first on line 1)");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\n[service a]\nlocal_ports = 2\n", 3, "[service a]",
+		   "service defined twice (first on line 1)");
 	/* keys */
 	EXPECT_ONE("poll_interval = 1s\n", 1, "poll_interval", "key outside any section");
 	EXPECT_ONE("[global]\nfoo = 1\n", 2, "foo", "unknown key");
@@ -304,18 +304,23 @@ static void test_overlap(void)
 		   "[service b]", "overlaps [service a]");
 	/* Three services, each pair reported at the later one's line. */
 	CHECK(load("[service a]\nlocal_ports = 1\n[service b]\nlocal_ports = 1-2\n"
-		   "[service c]\nlocal_ports = 2\n", &cfg, &es) == -EINVAL && es.n == 2);
+		   "[service c]\nlocal_ports = 2\n",
+		   &cfg, &es) == -EINVAL &&
+	      es.n == 2);
 	CHECK(es.e[0].line == 3 && strstr(es.e[0].msg, "overlaps [service a]"));
 	CHECK(es.e[1].line == 5 && strstr(es.e[1].msg, "overlaps [service b] (line 3)"));
 	/* Told apart by any one dimension: fine. */
 	CHECK(load("[service a]\nlocal_ports = 2000\n[service b]\nlocal_ports = 2001\n", &cfg,
-		   &es) == 0 && cfg.n_services == 2);
+		   &es) == 0 &&
+	      cfg.n_services == 2);
 	config_free(&cfg);
 	CHECK(load("[service a]\nlocal_ports = 2000\nremote_ports = 1-1000\n"
-		   "[service b]\nlocal_ports = 2000\nremote_ports = 1001-65535\n", &cfg, &es) == 0);
+		   "[service b]\nlocal_ports = 2000\nremote_ports = 1001-65535\n",
+		   &cfg, &es) == 0);
 	config_free(&cfg);
 	CHECK(load("[service a]\nremote_net = 10.0.0.0/8\n[service b]\nremote_net = 192.168.0.0/16"
-		   "\n", &cfg, &es) == 0);
+		   "\n",
+		   &cfg, &es) == 0);
 	config_free(&cfg);
 	/* Different families can never meet, even across local and remote lists. */
 	CHECK(load("[service a]\nlocal_net = 10.0.0.0/8\n[service b]\nlocal_net = fd77::/16\n",
@@ -325,29 +330,29 @@ static void test_overlap(void)
 		   &cfg, &es) == 0);
 	config_free(&cfg);
 	CHECK(load("[service a]\nlocal_net = 10.0.0.0/8, fd77::/16\nremote_net = 10.1.0.0/16\n"
-		   "[service b]\nremote_net = fd78::/16\n", &cfg, &es) == 0);
+		   "[service b]\nremote_net = fd78::/16\n",
+		   &cfg, &es) == 0);
 	config_free(&cfg);
 	EXPECT_ONE("[service a]\nlocal_net = 10.0.0.0/8, fd77::/16\nremote_net = 10.1.0.0/16\n"
 		   "[service b]\nremote_net = fd78::/16, 10.1.2.0/24\n",
 		   4, "[service b]", "overlaps");
 }
 
-static const char many_errors[] =
-	"[global]\n"			  /* 1 */
-	"poll_interval = 7\n"		  /* 2 */
-	"bogus = 1\n"			  /* 3 */
-	"; fine\n"			  /* 4 */
-	"kill_method = auto\n"		  /* 5 */
-	"[service a]\n"			  /* 6 */
-	"local_ports = 80, 0, 70000\n"	  /* 7 */
-	"local_net = 10.0.0.1/8\n"	  /* 8 */
-	"[nope]\n"			  /* 9 */
-	"ignored = because the section is bad\n" /* 10 */
-	"[service b]\n"			  /* 11 */
-	"[service c]\n"			  /* 12 */
-	"remote_ports = 443\n"		  /* 13 */
-	"[service d]\n"			  /* 14 */
-	"remote_ports = 443\n";		  /* 15 */
+static const char many_errors[] = "[global]\n" /* 1 */
+				  "poll_interval = 7\n" /* 2 */
+				  "bogus = 1\n" /* 3 */
+				  "; fine\n" /* 4 */
+				  "kill_method = auto\n" /* 5 */
+				  "[service a]\n" /* 6 */
+				  "local_ports = 80, 0, 70000\n" /* 7 */
+				  "local_net = 10.0.0.1/8\n" /* 8 */
+				  "[nope]\n" /* 9 */
+				  "ignored = because the section is bad\n" /* 10 */
+				  "[service b]\n" /* 11 */
+				  "[service c]\n" /* 12 */
+				  "remote_ports = 443\n" /* 13 */
+				  "[service d]\n" /* 14 */
+				  "remote_ports = 443\n"; /* 15 */
 
 static void test_every_error(void)
 {
@@ -403,7 +408,9 @@ static void test_line_counting(void)
 
 	/* A list on several lines, with inline comments and an empty first line. */
 	CHECK(load("[service a]\nlocal_ports =\n\t2000, ; the feed\n\t3000-3010\n"
-		   "  4000 5000\nremote_net = 10.0.0.0/8 ; peers\n", &cfg, &es) == 0 && es.n == 0);
+		   "  4000 5000\nremote_net = 10.0.0.0/8 ; peers\n",
+		   &cfg, &es) == 0 &&
+	      es.n == 0);
 	CHECK(cfg.n_services == 1 && cfg.services[0].n_local_ports == 4 &&
 	      cfg.services[0].local_ports[1].hi == 3010 &&
 	      cfg.services[0].local_ports[3].lo == 5000 && cfg.services[0].n_remote_net == 1);
@@ -434,8 +441,8 @@ static void test_limits(void)
 	/* The same 61 ports on continuation lines load fine. */
 	n = (size_t)snprintf(text, 65536, "[service a]\nremote_ports =");
 	for (int i = 0; i < 61; i++)
-		n +=
-		    (size_t)snprintf(text + n, 65536 - n, "%s%d,", i % 10 ? " " : "\n  ", 1000 + i);
+		n += (size_t)snprintf(text + n, 65536 - n, "%s%d,", i % 10 ? " " : "\n  ",
+				      1000 + i);
 	snprintf(text + n, 65536 - n, " 2000\n");
 	CHECK(load(text, &cfg, &es) == 0 && cfg.n_services == 1 &&
 	      cfg.services[0].n_remote_ports == 62);
@@ -672,11 +679,14 @@ static void test_filter_fit(void)
 	int rc;
 
 	for (unsigned s = 0; s < 8; s++) {
-		w += (size_t)snprintf(text + w, sizeof(text) - w, "[service s%u]\nlocal_ports = ", s);
+		w += (size_t)snprintf(text + w, sizeof(text) - w,
+				      "[service s%u]\nlocal_ports = ", s);
 		for (unsigned p = 0; p < 64; p++) /* 8 ports a line, continued lines indented */
 			w += (size_t)snprintf(text + w, sizeof(text) - w, "%s%u%s",
-					      p % 8 ? "," : p ? "  " : "", 10000 + s * 1000 + p * 2,
-					      p % 8 == 7 ? "\n" : "");
+					      p % 8 ? ","
+					      : p   ? "  "
+						    : "",
+					      10000 + s * 1000 + p * 2, p % 8 == 7 ? "\n" : "");
 		if (s == 6)
 			culprit_line = line; /* 64 x 20 bytes: the 7th service passes 8192 */
 		line += 9;
@@ -702,6 +712,97 @@ static void test_filter_fit(void)
 	config_free(&cfg);
 }
 
+/* netns = and cgroup =: items kept as written, each bad item at its own line, cgroup counts as
+ * a selector, services in different namespaces or cgroups do not overlap. */
+static void test_netns_cgroup(void)
+{
+	static const char text[] = "[service a]\n" /* 1 */
+				   "netns = cni-*, /run/docker/netns/*,\n" /* 2 */
+				   "  /proc/1234/ns/net blue\n" /* 3 */
+				   "cgroup = /system.slice/nginx.service\n" /* 4 */
+				   "   /kubepods.slice/*/pod*\n" /* 5 */
+				   "[service b]\n" /* 6 */
+				   "local_ports = 80\n" /* 7 */
+				   "[service c]\n" /* 8 */
+				   "netns = blue\n" /* 9 */
+				   "cgroup = /user.slice\n" /* 10 */
+				   "[service d]\n" /* 11 */
+				   "netns = red\n" /* 12 */
+				   "cgroup = /user.slice\n"; /* 13 */
+	struct kw_config cfg;
+	struct errs es;
+	int rc = load(text, &cfg, &es);
+	uint8_t lo[4] = { 127, 0, 0, 1 };
+
+	CHECK(rc == 0, "rc %d", rc);
+	if (rc != 0) {
+		dump(&es);
+		return;
+	}
+	CHECK(cfg.n_services == 4);
+	CHECK(cfg.services[0].n_netns == 4 && strcmp(cfg.services[0].netns[0].s, "cni-*") == 0 &&
+	      strcmp(cfg.services[0].netns[1].s, "/run/docker/netns/*") == 0 &&
+	      strcmp(cfg.services[0].netns[2].s, "/proc/1234/ns/net") == 0 &&
+	      strcmp(cfg.services[0].netns[3].s, "blue") == 0);
+	CHECK(cfg.services[0].n_cgroup == 2 &&
+	      strcmp(cfg.services[0].cgroup[1].s, "/kubepods.slice/*/pod*") == 0);
+	CHECK(cfg.services[1].n_netns == 0 && cfg.services[1].n_cgroup == 0);
+	/* config_match_mask skips the services whose bit is clear */
+	CHECK(config_match_mask(&cfg, UINT64_MAX, AF_INET, lo, 80, lo, 5000) == &cfg.services[0]);
+	CHECK(config_match_mask(&cfg, ~UINT64_C(1), AF_INET, lo, 80, lo, 5000) == &cfg.services[1]);
+	CHECK(config_match_mask(&cfg, UINT64_C(1) << 3, AF_INET, lo, 81, lo, 5000) ==
+	      &cfg.services[3]);
+	CHECK(config_match_mask(&cfg, 0, AF_INET, lo, 80, lo, 5000) == NULL);
+	config_free(&cfg);
+
+	/* bad items, each at its line */
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = a/b\n", 3, "netns",
+		   "'a/b': a namespace is a name from /run/netns or an absolute path");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = ..\n", 3, "netns", "not a namespace name");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run/*/netns/x\n", 3, "netns",
+		   "globs may only be in the last component");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run/netns/\n", 3, "netns",
+		   "no trailing '/'");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = /run//netns/a\n", 3, "netns",
+		   "no empty, '.' or '..' components");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = cni-[ab\n", 3, "netns",
+		   "'[' without its ']'");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = a\\b\n", 3, "netns",
+		   "backslashes are not allowed");
+	EXPECT_ONE("[service a]\ncgroup = /x\nnetns = blue,\n red blue\n", 4, "netns",
+		   "'blue' is listed twice");
+	EXPECT_ONE("[service a]\ncgroup = system.slice\n", 2, "cgroup",
+		   "starting with '/' (e.g. /system.slice/nginx.service)");
+	EXPECT_ONE("[service a]\ncgroup = /a/../b\n", 2, "cgroup", "'..' components");
+	EXPECT_ONE("[service a]\ncgroup = /a/\n", 2, "cgroup", "no trailing '/'");
+	EXPECT_ONE("[service a]\ncgroup = /a,\n  /b/[x\n", 3, "cgroup", "'[' without its ']'");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\ncgroup = /a /a\n", 3, "cgroup", "listed twice");
+	EXPECT_ONE("[service a]\ncgroup = /a, /b, /c, /d, /e, /f, /g, /h, /i, /j, /k, /l, /m,\n"
+		   " /n, /o, /p, /q\n",
+		   3, "cgroup", "too many items (at most 16)");
+	/* netns alone is no selector; cgroup is one */
+	EXPECT_ONE("[service a]\nnetns = blue\n", 1, "[service a]",
+		   "no selector: set at least one of local_ports, remote_ports, local_net, "
+		   "remote_net, cgroup");
+	/* overlaps: same namespace and cgroup subtrees that can meet */
+	EXPECT_ONE("[service a]\ncgroup = /a\n[service b]\ncgroup = /a/b\n", 3, "[service b]",
+		   "overlaps [service a]");
+	EXPECT_ONE("[service a]\nnetns = cni-*\ncgroup = /k/*/pod1*\n[service b]\n"
+		   "netns = /run/netns/cni-x\ncgroup = /k/burst/pod1a\n",
+		   4, "[service b]", "overlaps [service a]");
+	EXPECT_ONE("[service a]\nlocal_ports = 1\n[service b]\ncgroup = /x\n", 3, "[service b]",
+		   "overlaps [service a]");
+	/* and ones that cannot */
+	CHECK(load("[service a]\ncgroup = /k/*/pod1*\n[service b]\ncgroup = /k/*/pod2*\n"
+		   "[service c]\nnetns = blue\ncgroup = /k\n[service d]\nnetns = "
+		   "/run/docker/netns/*\n"
+		   "cgroup = /k\n[service e]\nlocal_ports = 1\nnetns = /proc/1/ns/net\n",
+		   &cfg, &es) == 0);
+	if (es.n)
+		dump(&es);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	test_filter_fit();
@@ -714,5 +815,6 @@ int main(void)
 	test_limits();
 	test_match();
 	test_files();
+	test_netns_cgroup();
 	return check_done();
 }

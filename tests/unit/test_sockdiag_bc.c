@@ -108,12 +108,23 @@ static bool ref_nets(const struct cidr *c, size_t n, const struct sockdiag_conn 
 	return false;
 }
 
+static bool ref_cgroups(const struct sockdiag_selector *s, uint64_t id)
+{
+	if (!s->by_cgroup && !s->n_cgroups)
+		return true;
+	for (size_t i = 0; i < s->n_cgroups; i++)
+		if (s->cgroups[i] == id)
+			return true;
+	return false;
+}
+
 static bool ref_match(const struct sockdiag_selector *s, size_t n, const struct sockdiag_conn *k)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (ref_ports(s[i].lports, s[i].n_lports, k->sport) &&
+		if (ref_cgroups(&s[i], k->cgroup_id) &&
+		    ref_ports(s[i].lports, s[i].n_lports, k->sport) &&
 		    ref_ports(s[i].rports, s[i].n_rports, k->dport) &&
 		    ref_nets(s[i].lnets, s[i].n_lnets, k, true) &&
 		    ref_nets(s[i].rnets, s[i].n_rnets, k, false))
@@ -400,8 +411,20 @@ struct rand_set {
 	struct sockdiag_selector sel[4];
 	struct port_range ports[4][2][3];
 	struct cidr nets[4][2][3];
+	uint64_t cgroups[4][3];
 	size_t n;
 };
+
+static const uint64_t cgroup_pool[] = { 1, 2, 7, 4026531835ull, 1ull << 40, 0 };
+
+static void rand_cgroups(struct sockdiag_selector *s, uint64_t *ids)
+{
+	s->by_cgroup = rnd(4) == 0;
+	s->n_cgroups = s->by_cgroup ? rnd(4) : 0;
+	for (size_t i = 0; i < s->n_cgroups; i++)
+		ids[i] = cgroup_pool[rnd(NELEM(cgroup_pool) - 1)];
+	s->cgroups = ids;
+}
 
 static void rand_ports(struct port_range *r, size_t *n)
 {
@@ -445,7 +468,9 @@ static void rand_set(struct rand_set *rs)
 			rand_ports(rs->ports[i][1], &s->n_rports);
 			rand_nets(rs->nets[i][0], &s->n_lnets);
 			rand_nets(rs->nets[i][1], &s->n_rnets);
-		} while (!s->n_lports && !s->n_rports && !s->n_lnets && !s->n_rnets);
+			rand_cgroups(s, rs->cgroups[i]);
+		} while (!s->n_lports && !s->n_rports && !s->n_lnets && !s->n_rnets &&
+			 !s->by_cgroup);
 		s->lports = rs->ports[i][0];
 		s->rports = rs->ports[i][1];
 		s->lnets = rs->nets[i][0];
@@ -463,8 +488,10 @@ static struct sockdiag_conn rand_conn(void)
 
 	const char *src = pool[rnd((uint32_t)np)];
 	const char *dst = pool[rnd((uint32_t)np)];
+	struct sockdiag_conn c = conn(src, sp, dst, dp);
 
-	return conn(src, sp, dst, dp);
+	c.cgroup_id = cgroup_pool[rnd(NELEM(cgroup_pool))];
+	return c;
 }
 
 static void test_random_sets(void)
@@ -493,8 +520,70 @@ static void test_random_sets(void)
 	      "the random sets both match and reject (%zu of %zu)", matches, total);
 }
 
+/* One cgroup condition: op {CGROUP_COND, yes 12, no to reject} and the u64 id after it; a
+ * selector by cgroup whose cgroups hold nothing matches nothing, not everything. */
+static void test_encode_cgroup(void)
+{
+	uint64_t ids[2] = { 4242, 77 };
+	struct port_range p = { 80, 80 };
+	struct sockdiag_selector s = { .cgroups = ids, .n_cgroups = 1, .by_cgroup = true };
+	uint8_t bc[128] = { 0 }, want[128] = { 0 };
+	size_t len, w = 0;
+	struct sockdiag_conn k = conn("10.0.0.1", 80, "10.0.0.2", 5000);
+	int rc = sockdiag_bc_build(&s, 1, AF_INET, bc, sizeof(bc), &len);
+
+	w = put_op(want, w, INET_DIAG_BC_CGROUP_COND, 12, 16);
+	memcpy(want + w, &ids[0], 8);
+	w += 8;
+	CHECK(rc == 0 && len == w && memcmp(bc, want, w) == 0, "rc %d len %zu", rc, len);
+	CHECK(sockdiag_bc_audit(bc, len) == 0);
+	k.cgroup_id = 4242;
+	CHECK(sockdiag_bc_run(bc, len, &k));
+	k.cgroup_id = 4243;
+	CHECK(!sockdiag_bc_run(bc, len, &k));
+	/* two ids OR-ed, AND-ed with a port */
+	s.n_cgroups = 2;
+	s.lports = &p;
+	s.n_lports = 1;
+	CHECK(sockdiag_bc_build(&s, 1, AF_INET, bc, sizeof(bc), &len) == 0 && len > 0);
+	CHECK(sockdiag_bc_audit(bc, len) == 0);
+	k.cgroup_id = 77;
+	CHECK(sockdiag_bc_run(bc, len, &k));
+	k.sport = 81;
+	CHECK(!sockdiag_bc_run(bc, len, &k));
+	/* no cgroup now: nothing of either family */
+	s.n_cgroups = 0;
+	CHECK(sockdiag_bc_build(&s, 1, AF_INET, bc, sizeof(bc), &len) == 1 && len == 0);
+	CHECK(sockdiag_bc_build(&s, 1, AF_INET6, bc, sizeof(bc), &len) == 1 && len == 0);
+	/* 600 ids do not fit SOCKDIAG_BC_MAX: -E2BIG, for the caller to filter in userspace */
+	{
+		static uint64_t many[600];
+
+		for (size_t i = 0; i < 600; i++)
+			many[i] = i + 1;
+		s.cgroups = many;
+		s.n_cgroups = 600;
+		s.n_lports = 0;
+		CHECK(sockdiag_bc_build(&s, 1, AF_INET, bc, sizeof(bc), &len) == -E2BIG);
+		{
+			static uint8_t big[SOCKDIAG_BC_MAX];
+
+			CHECK(sockdiag_bc_build(&s, 1, AF_INET, big, sizeof(big), &len) ==
+			      -E2BIG);
+			s.n_cgroups = 400;
+			CHECK(sockdiag_bc_build(&s, 1, AF_INET, big, sizeof(big), &len) == 0 &&
+			      sockdiag_bc_audit(big, len) == 0);
+			k.cgroup_id = 400;
+			CHECK(sockdiag_bc_run(big, len, &k));
+			k.cgroup_id = 401;
+			CHECK(!sockdiag_bc_run(big, len, &k));
+		}
+	}
+}
+
 int main(void)
 {
+	test_encode_cgroup();
 	test_encode_one_port();
 	test_encode_port_list();
 	test_encode_two_selectors();

@@ -262,7 +262,8 @@ static int lm_apply_link(struct linkmon *lm, const struct nlmsghdr *nlh, bool qu
 	err = link_table_put(lm, &l);
 	if (err < 0)
 		return err;
-	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && linkmon_unlisted(l.ifindex)) {
+	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && !lm->foreign &&
+	    linkmon_unlisted(l.ifindex)) {
 		/* Being deleted: the kernel announces the down, flushes the addresses and only
 		 * after an RCU grace period sends RTM_DELLINK; the device is unlisted already.
 		 * Say what happens now, so that no loss is blamed on the down or the addresses. */
@@ -672,6 +673,7 @@ int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int eve
 	memset(lm, 0, sizeof(*lm));
 	lm->fn = fn;
 	lm->arg = arg;
+	lm->foreign = events_fd >= 0;
 	lm->seq = (uint32_t)time(NULL);
 	err = lm_rxbuf_fit(lm, LM_RXBUF_MIN);
 	if (err < 0)

@@ -120,6 +120,9 @@ struct linkmon {
 	size_t rxbuf_len;
 	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
 	bool resync_pending; /* a resync dump failed: the next dispatch tries again first */
+	/* its sockets are in another namespace: if_indextoname() here cannot say whether one of
+	 * its devices is being deleted (linkmon_unlisted), so the down is taken as a down */
+	bool foreign;
 };
 
 /* Opens both sockets, subscribes, then dumps links and addresses (IPv4 and IPv6). The

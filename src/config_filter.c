@@ -7,22 +7,24 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+struct sockdiag_selector config_selector(const struct kw_service *s)
+{
+	return (struct sockdiag_selector){
+		.lports = s->local_ports,
+		.n_lports = s->n_local_ports,
+		.rports = s->remote_ports,
+		.n_rports = s->n_remote_ports,
+		.lnets = s->local_net,
+		.n_lnets = s->n_local_net,
+		.rnets = s->remote_net,
+		.n_rnets = s->n_remote_net,
+	};
+}
+
 size_t config_selectors(const struct kw_config *cfg, struct sockdiag_selector *sel)
 {
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct kw_service *s = &cfg->services[i];
-
-		sel[i] = (struct sockdiag_selector){
-			.lports = s->local_ports,
-			.n_lports = s->n_local_ports,
-			.rports = s->remote_ports,
-			.n_rports = s->n_remote_ports,
-			.lnets = s->local_net,
-			.n_lnets = s->n_local_net,
-			.rnets = s->remote_net,
-			.n_rnets = s->n_remote_net,
-		};
-	}
+	for (size_t i = 0; i < cfg->n_services; i++)
+		sel[i] = config_selector(&cfg->services[i]);
 	return cfg->n_services;
 }
 

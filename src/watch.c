@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "keepwatch/config_filter.h"
 #include "keepwatch/killplan.h"
 #include "keepwatch/watch.h"
 
@@ -602,19 +603,11 @@ static size_t watch_selectors(const struct watch *w, bool with_cgroups,
 
 		if (!(w->svc_mask & (UINT64_C(1) << i)))
 			continue;
-		sel[n++] = (struct sockdiag_selector){
-			.lports = s->local_ports,
-			.n_lports = s->n_local_ports,
-			.rports = s->remote_ports,
-			.n_rports = s->n_remote_ports,
-			.lnets = s->local_net,
-			.n_lnets = s->n_local_net,
-			.rnets = s->remote_net,
-			.n_rnets = s->n_remote_net,
-			.cgroups = by_cg && w->cg ? w->cg->ids[i].v : NULL,
-			.n_cgroups = by_cg && w->cg ? w->cg->ids[i].n : 0,
-			.by_cgroup = by_cg,
-		};
+		sel[n] = config_selector(s);
+		sel[n].cgroups = by_cg && w->cg ? w->cg->ids[i].v : NULL;
+		sel[n].n_cgroups = by_cg && w->cg ? w->cg->ids[i].n : 0;
+		sel[n].by_cgroup = by_cg;
+		n++;
 	}
 	return n;
 }

@@ -6,6 +6,9 @@
 #include "keepwatch/config.h"
 #include "keepwatch/sockdiag.h"
 
+/* One service's port and network lists as a kernel filter selector (pointing into s; the
+ * poller adds the cgroup ids, which change at run time). */
+struct sockdiag_selector config_selector(const struct kw_service *s);
 /* sel[i] points into cfg->services[i]'s lists; sel must hold cfg->n_services entries.
  * Returns cfg->n_services. */
 size_t config_selectors(const struct kw_config *cfg, struct sockdiag_selector *sel);

@@ -228,6 +228,14 @@ static int watch_dump_one(void *arg, const struct sockdiag_conn *c)
 	return watch_judge(w, e, c, x->now, x->p);
 }
 
+int watch_dump_entry(struct watch *w, const struct sockdiag_conn *c, uint64_t now,
+		     struct watch_pass *p)
+{
+	struct watch_dump_ctx x = { .w = w, .now = now, .p = p };
+
+	return watch_dump_one(&x, c);
+}
+
 static int watch_lookup_chunk(struct watch *w, struct watch_conn **v, size_t n, uint64_t now,
 			      struct watch_pass *p);
 

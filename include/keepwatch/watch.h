@@ -108,6 +108,11 @@ int watch_judge_losses(struct watch *w, uint64_t now, struct watch_pass *p);
 void watch_request_discovery(struct watch *w);
 /* One kernel-filtered dump of both families. */
 int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p);
+/* One socket of the current discovery's dump (generation w->table.gen): entered, or
+ * judged once however often the dump hands it over. The dump's callback; public for the
+ * unit tests. */
+int watch_dump_entry(struct watch *w, const struct sockdiag_conn *c, uint64_t now,
+		     struct watch_pass *p);
 /* Applies the outcome of a pass: entries gone or killed leave the table, the others
  * keep what was done (nft reset armed, alert said, deferral...); frees p. */
 void watch_settle(struct watch *w, struct watch_pass *p, const struct kw_act *acts, size_t n);

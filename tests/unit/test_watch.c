@@ -276,6 +276,32 @@ static void test_settle(void)
 	watch_clear(&w);
 }
 
+/* A dump resumes by (bucket, index) and may hand a socket over twice while others come and
+ * go: the second sight neither enters it again nor files its verdict twice (a double kill
+ * and a double free before). */
+static void test_dump_repeat(void)
+{
+	struct sockdiag_conn c = sample(TIMER_KEEPALIVE, 0, 3); /* 2 probes' intervals out */
+	struct watch_pass p = { 0 };
+	struct watch_conn *e;
+
+	c.cookie = 4242;
+	inet_pton(AF_INET, "10.0.0.1", c.src);
+	inet_pton(AF_INET, "10.0.0.2", c.dst);
+	c.sport = 2000;
+	c.dport = 40001;
+	w.table.gen++; /* as watch_discover does before its dump */
+	CHECK(watch_dump_entry(&w, &c, 1000, &p) == 0, "first sight");
+	CHECK(watch_dump_entry(&w, &c, 1000, &p) == 0, "the same socket again");
+	e = watch_find(&w.table, 4242);
+	CHECK(e && p.newborn.n == 1 && p.newborn.v[0] == e, "entered once (%zu)", p.newborn.n);
+	CHECK(p.by[REASON_KEEPALIVE].n == 1 && filed(&p, REASON_KEEPALIVE, e),
+	      "its verdict filed once (%zu)", p.by[REASON_KEEPALIVE].n);
+	watch_settle(&w, &p, NULL, 0);
+	if (e)
+		watch_remove(&w.table, e);
+}
+
 int main(void)
 {
 	CHECK(config_load_string("t.ini", config_text, &cfg, NULL, NULL) == 0, "config");
@@ -286,6 +312,7 @@ int main(void)
 	test_discovery_pacing();
 	test_remap();
 	test_settle();
+	test_dump_repeat();
 	config_free(&cfg);
 	return check_done();
 }

@@ -191,9 +191,14 @@ wd_teardown
 # --- 6: an owner running as another user (nobody): its /proc/PID/fd is closed to root
 # without CAP_DAC_READ_SEARCH, its fdinfo is not ---
 # (the system's python: a shim under /root would not run as nobody)
+# nobody must be able to read the peer: the checkout may sit under a 0700 directory (a
+# fresh clone in mktemp -d does), so a copy goes where nobody can reach it.
+chmod 711 "$KW_TMP"
+mkdir -p "$KW_TMP/pub" && chmod 755 "$KW_TMP/pub"
+install -m 644 "$KW_SRC/tests/integration/enforce_peer.py" "$KW_TMP/pub/enforce_peer.py"
 wd_pair 4
 kw_bg "$NS_SRV" "$WD_DIR/server.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
-	/usr/bin/python3 -u "$KW_SRC/tests/integration/enforce_peer.py" 0.0.0.0 2000
+	/usr/bin/python3 -u "$KW_TMP/pub/enforce_peer.py" 0.0.0.0 2000
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server (nobody) did not start"
 EN_SERVER=$(grep -oE 'pid=[0-9]+' "$WD_DIR/server.log" | head -1 | cut -d= -f2)
 en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"

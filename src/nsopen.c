@@ -373,21 +373,12 @@ static int req_init(struct nsopen_req *req, enum nsopen_op op, const char *path)
 	return 0;
 }
 
-int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
-		  int protocol, int *fd)
+/* One request whose answer carries a descriptor: *fd, or -errno (the helper's or ours). */
+static int ask_fd(struct nsopen *h, const struct nsopen_req *req, int *fd)
 {
-	struct nsopen_req req;
 	struct nsopen_rep rep = { 0 };
-	int got = -1, rc = req_init(&req, NSOPEN_OP_SOCKET, path);
+	int got = -1, rc = exchange(h, req, &rep, &got);
 
-	*fd = -1;
-	if (rc)
-		return rc;
-	req.type = type;
-	req.protocol = protocol;
-	req.dev = dev;
-	req.ino = ino;
-	rc = exchange(h, &req, &rep, &got);
 	if (rc == 0)
 		rc = rep.err > 0 ? -EPROTO : rep.err;
 	if (rc == 0 && got < 0)
@@ -401,12 +392,27 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 	return rc;
 }
 
+int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
+		  int protocol, int *fd)
+{
+	struct nsopen_req req;
+	int rc = req_init(&req, NSOPEN_OP_SOCKET, path);
+
+	*fd = -1;
+	if (rc)
+		return rc;
+	req.type = type;
+	req.protocol = protocol;
+	req.dev = dev;
+	req.ino = ino;
+	return ask_fd(h, &req, fd);
+}
+
 int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
 		   enum nsopen_procnet which, int *fd)
 {
 	struct nsopen_req req;
-	struct nsopen_rep rep = { 0 };
-	int got = -1, rc = req_init(&req, NSOPEN_OP_PROCNET, path);
+	int rc = req_init(&req, NSOPEN_OP_PROCNET, path);
 
 	*fd = -1;
 	if (rc)
@@ -414,18 +420,7 @@ int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t in
 	req.protocol = (int32_t)which;
 	req.dev = dev;
 	req.ino = ino;
-	rc = exchange(h, &req, &rep, &got);
-	if (rc == 0)
-		rc = rep.err > 0 ? -EPROTO : rep.err;
-	if (rc == 0 && got < 0)
-		rc = -EPROTO;
-	if (rc == 0) {
-		*fd = got;
-		return 0;
-	}
-	if (got >= 0)
-		close(got);
-	return rc;
+	return ask_fd(h, &req, fd);
 }
 
 int nsopen_ident(struct nsopen *h, const char *path, uint64_t *dev, uint64_t *ino)

@@ -41,20 +41,30 @@ static bool owner_socket_inode(const char *link, size_t len, uint32_t *inode)
 	return true;
 }
 
-/* The "ino:" and "mnt_id:" lines of one /proc/PID/fdinfo/N file. */
-static int owner_fdinfo_read(int dfd, const char *name, uint64_t *ino, int *mnt_id)
+/* One read of a small /proc file at dfd, NUL-terminated in buf. */
+static int owner_read_at(int dfd, const char *name, char *buf, size_t cap)
 {
-	char buf[512], *p;
 	ssize_t len;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
+	len = read(fd, buf, cap - 1);
 	close(fd);
 	if (len < 0)
 		return -errno;
 	buf[len] = '\0';
+	return 0;
+}
+
+/* The "ino:" and "mnt_id:" lines of one /proc/PID/fdinfo/N file. */
+static int owner_fdinfo_read(int dfd, const char *name, uint64_t *ino, int *mnt_id)
+{
+	char buf[512], *p;
+	int rc = owner_read_at(dfd, name, buf, sizeof(buf));
+
+	if (rc < 0)
+		return rc;
 	*ino = 0;
 	*mnt_id = -1;
 	if ((p = strstr(buf, "mnt_id:")))
@@ -160,16 +170,10 @@ int owner_proc_sockets(pid_t pid, owner_sock_fn fn, void *arg, size_t *visited)
 static int owner_read_children(int dfd, const char *name, pid_t *out, size_t cap, size_t *n)
 {
 	char buf[4096], *p, *end;
-	ssize_t len;
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	int rc = owner_read_at(dfd, name, buf, sizeof(buf));
 
-	if (fd < 0)
-		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len < 0)
-		return -errno;
-	buf[len] = '\0';
+	if (rc < 0)
+		return rc;
 	for (p = buf;; p = end) {
 		long v = strtol(p, &end, 10);
 

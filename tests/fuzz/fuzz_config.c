@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/config.h"
+#include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,8 +17,7 @@ struct fuzz_state {
 
 /* Every error must name a real line of the input (or none) and carry printable text only:
  * these go to terminals and syslog. */
-static void fuzz_error(void *arg, const char *file, unsigned line, const char *key,
-		       const char *msg)
+static void fuzz_error(void *arg, const char *file, unsigned line, const char *key, const char *msg)
 {
 	struct fuzz_state *st = arg;
 
@@ -52,11 +51,13 @@ static void fuzz_check(const struct kw_config *cfg)
 		    s->link_grace_ms > KW_MAX_DURATION_MS)
 			__builtin_trap();
 		for (size_t j = 0; j < s->n_netns + s->n_cgroup; j++) {
-			const char *item = j < s->n_netns ? s->netns[j].s : s->cgroup[j - s->n_netns].s;
+			const char *item = j < s->n_netns ? s->netns[j].s
+							  : s->cgroup[j - s->n_netns].s;
 			size_t len = strnlen(item, KW_PATH_ITEM_MAX);
 			char out[KW_PATH_ITEM_MAX], why[PARSE_WHY_MAX];
-			int rc = j < s->n_netns ? selpath_netns_why(item, len, out, sizeof(out), why)
-						: selpath_cgroup_why(item, len, out, sizeof(out), why);
+			int rc = j < s->n_netns
+				     ? selpath_netns_why(item, len, out, sizeof(out), why)
+				     : selpath_cgroup_why(item, len, out, sizeof(out), why);
 
 			/* an accepted item is whole and passes its check again */
 			if (len == 0 || len == KW_PATH_ITEM_MAX || rc != 0)
@@ -67,8 +68,7 @@ static void fuzz_check(const struct kw_config *cfg)
 				__builtin_trap();
 	}
 	if (cfg->global.poll_interval_ms < KW_MIN_POLL_INTERVAL_MS ||
-	    cfg->global.poll_interval_ms > KW_MAX_DURATION_MS ||
-	    !cfg->global.max_kills_per_second)
+	    cfg->global.poll_interval_ms > KW_MAX_DURATION_MS || !cfg->global.max_kills_per_second)
 		__builtin_trap();
 }
 

@@ -8,8 +8,8 @@
 
 #include <libmnl/libmnl.h>
 
-#include "keepwatch/linkmon.h"
-#include "keepwatch/nlutil.h"
+#include "kernel/linkmon.h"
+#include "kernel/nlutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

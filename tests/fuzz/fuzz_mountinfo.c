@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keepwatch/cgroupsel.h"
+#include "kernel/cgroupsel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* keepwatch fuzz target: the sock_diag reply decoder, the bytecode checker/interpreter on
  * arbitrary programs, and the builder on arbitrary selectors (whose output must pass). */
-#include "keepwatch/sockdiag.h"
-#include "keepwatch/nlutil.h"
+#include "kernel/sockdiag.h"
+#include "kernel/nlutil.h"
 
 #include <libmnl/libmnl.h>
 #include <stdlib.h>

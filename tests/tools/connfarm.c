@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keepwatch/sockutil.h"
+#include "shared/sockutil.h"
 
 #define FARM_MAX_PORTS 16
 #define FARM_CONNECT_WINDOW 256u /* connects in flight: keeps SYN queues from overflowing */
@@ -44,13 +44,23 @@
 #define FARM_EVENTS 1024
 #define FARM_MAX_BINDS 256 /* -b given more than once: connections take them in turn */
 
-enum { FD_FREE, FD_CONNECTING, FD_HELD, FD_DEAD /* error read, close deferred */ };
-enum { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER };
+enum {
+	FD_FREE,
+	FD_CONNECTING,
+	FD_HELD,
+	FD_DEAD /* error read, close deferred */
+};
+enum {
+	EV_LISTEN = 1,
+	EV_CONN,
+	EV_SIGNAL,
+	EV_TIMER
+};
 
 struct farm_fd {
 	uint8_t state;
 	uint8_t target; /* index into farm.tgt; churn sockets use FARM_MAX_PORTS */
-	uint32_t gen;	/* tells a churn ring entry from a later socket on the same fd */
+	uint32_t gen; /* tells a churn ring entry from a later socket on the same fd */
 };
 
 struct farm_target {
@@ -99,7 +109,8 @@ static int die_usage(void)
 {
 	fprintf(stderr,
 		"usage: connfarm listen  [-n N] [-k IDLE,INTVL,CNT] [-e FILE] ADDR PORT[,PORT...]\n"
-		"       connfarm connect [-k IDLE,INTVL,CNT] [-b ADDR]... [-r RATE -m MAX] [-e FILE]\n"
+		"       connfarm connect [-k IDLE,INTVL,CNT] [-b ADDR]... [-r RATE -m MAX] [-e "
+		"FILE]\n"
 		"                        ADDR PORT:COUNT[,PORT:COUNT...]\n"
 		"       connfarm event FILE addr-del IFNAME ADDR/PLEN | link-down IFNAME |\n"
 		"                           route-del DST/PLEN\n"
@@ -151,8 +162,8 @@ static int parse_targets(struct farm *f, const char *spec)
 		char *colon = strchr(tok, ':'), *end;
 		unsigned long port = strtoul(tok, &end, 10), count = 0;
 
-		if (f->n_tgt == FARM_MAX_PORTS || !port || port > 65535 ||
-		    (end != colon && *end) || (!f->listen && !colon)) {
+		if (f->n_tgt == FARM_MAX_PORTS || !port || port > 65535 || (end != colon && *end) ||
+		    (!f->listen && !colon)) {
 			rc = -EINVAL;
 			goto out;
 		}
@@ -197,7 +208,8 @@ static int raise_nofile(struct farm *f, unsigned need)
 
 static int ep_add(struct farm *f, int fd, uint32_t kind, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.u64 = ((uint64_t)kind << 32) | (unsigned)fd };
+	struct epoll_event ev = { .events = events,
+				  .data.u64 = ((uint64_t)kind << 32) | (unsigned)fd };
 
 	return epoll_ctl(f->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -284,7 +296,8 @@ static int open_one(struct farm *f, unsigned t)
 	if (!rc && f->have_bind) {
 		/* the port is chosen at connect time, per destination, not per bind */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&f->bind[f->next_bind++ % f->n_binds], f->peer_len) < 0)
+		if (bind(fd, (struct sockaddr *)&f->bind[f->next_bind++ % f->n_binds],
+			 f->peer_len) < 0)
 			rc = -errno;
 	}
 	if (!rc && connect(fd, (struct sockaddr *)&dst, f->peer_len) < 0 && errno != EINPROGRESS)
@@ -295,7 +308,8 @@ static int open_one(struct farm *f, unsigned t)
 		close(fd);
 		return rc;
 	}
-	f->fds[fd] = (struct farm_fd){ .state = FD_CONNECTING, .target = (uint8_t)t,
+	f->fds[fd] = (struct farm_fd){ .state = FD_CONNECTING,
+				       .target = (uint8_t)t,
 				       .gen = f->fds[fd].gen };
 	f->pending++;
 	return fd;
@@ -335,8 +349,8 @@ static void churn_one(struct farm *f)
 	fd = open_one(f, FARM_MAX_PORTS);
 	if (fd < 0)
 		return;
-	f->churn[(f->churn_head + f->churn_len) % f->churn_max] =
-		((uint64_t)f->fds[fd].gen << 32) | (unsigned)fd;
+	f->churn[(f->churn_head + f->churn_len) % f->churn_max] = ((uint64_t)f->fds[fd].gen << 32) |
+								  (unsigned)fd;
 	f->churn_len++;
 }
 
@@ -424,7 +438,8 @@ static void accept_all(struct farm *f, int lfd)
 			close(fd);
 			continue;
 		}
-		f->fds[fd] = (struct farm_fd){ .state = FD_FREE, .target = 0,
+		f->fds[fd] = (struct farm_fd){ .state = FD_FREE,
+					       .target = 0,
 					       .gen = f->fds[fd].gen };
 		hold(f, fd);
 	}
@@ -461,8 +476,8 @@ static void write_errors(const struct farm *f)
 	fprintf(out,
 		"errors=%u eof=%u econnaborted=%u etimedout=%u econnreset=%u other=%u "
 		"first_ns=%" PRIu64 " median_ns=%" PRIu64 " last_ns=%" PRIu64 "\n",
-		n, f->n_eof, by[0], by[1], by[2], by[3], n ? sorted[0] : 0,
-		n ? sorted[n / 2] : 0, n ? sorted[n - 1] : 0);
+		n, f->n_eof, by[0], by[1], by[2], by[3], n ? sorted[0] : 0, n ? sorted[n / 2] : 0,
+		n ? sorted[n - 1] : 0);
 	for (unsigned i = 0; i < n; i++)
 		fprintf(out, "%" PRIu64 " %d\n", f->err_ns[i], f->err_no[i]);
 	if (fclose(out) == 0)
@@ -527,8 +542,10 @@ static int setup_loop(struct farm *f)
 		return -errno;
 	if (f->rate > 0) {
 		long period = (long)(1e9 / f->rate);
-		struct itimerspec its = { .it_interval = { period / 1000000000L, period % 1000000000L },
-					  .it_value = { period / 1000000000L, period % 1000000000L } };
+		struct itimerspec its = {
+			.it_interval = { period / 1000000000L, period % 1000000000L },
+			.it_value = { period / 1000000000L, period % 1000000000L }
+		};
 
 		f->churn = calloc(f->churn_max, sizeof(*f->churn));
 		f->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -605,12 +622,16 @@ static int cmd_farm(int argc, char **argv, bool listen)
 
 	while ((c = getopt(argc, argv, "n:k:e:b:r:m:")) != -1) {
 		switch (c) {
-		case 'n': want = strtoul(optarg, NULL, 10); break;
+		case 'n':
+			want = strtoul(optarg, NULL, 10);
+			break;
 		case 'k':
 			if (parse_ka(&f, optarg) < 0)
 				return die_usage();
 			break;
-		case 'e': f.errfile = optarg; break;
+		case 'e':
+			f.errfile = optarg;
+			break;
 		case 'b':
 			if (f.n_binds == FARM_MAX_BINDS ||
 			    parse_addr(optarg, 0, &f.bind[f.n_binds], &f.peer_len) < 0 ||
@@ -619,9 +640,14 @@ static int cmd_farm(int argc, char **argv, bool listen)
 			f.n_binds++;
 			f.have_bind = true;
 			break;
-		case 'r': f.rate = strtod(optarg, NULL); break;
-		case 'm': f.churn_max = (unsigned)strtoul(optarg, NULL, 10); break;
-		default: return die_usage();
+		case 'r':
+			f.rate = strtod(optarg, NULL);
+			break;
+		case 'm':
+			f.churn_max = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return die_usage();
 		}
 	}
 	if (argc - optind != 2 || parse_targets(&f, argv[optind + 1]) < 0 ||
@@ -862,8 +888,7 @@ static int cmd_sniff(int argc, char **argv)
 	ll.sll_ifindex = (int)if_nametoindex(argv[2]);
 	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
 	out = fopen(argv[1], "w");
-	if (!ll.sll_ifindex || fd < 0 || !out ||
-	    bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0) {
+	if (!ll.sll_ifindex || fd < 0 || !out || bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0) {
 		perror("connfarm: sniff");
 		return 1;
 	}
@@ -875,7 +900,8 @@ static int cmd_sniff(int argc, char **argv)
 		const struct iphdr *ip = (const struct iphdr *)pkt;
 		size_t ihl, total;
 
-		if (n < (ssize_t)sizeof(*ip) + 20 || ip->version != 4 || ip->protocol != IPPROTO_TCP)
+		if (n < (ssize_t)sizeof(*ip) + 20 || ip->version != 4 ||
+		    ip->protocol != IPPROTO_TCP)
 			continue;
 		ihl = ip->ihl * 4u;
 		total = ntohs(ip->tot_len);

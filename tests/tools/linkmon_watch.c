@@ -13,8 +13,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
-#include "keepwatch/linkmon.h"
-#include "keepwatch/nlutil.h"
+#include "kernel/linkmon.h"
+#include "kernel/nlutil.h"
 
 static volatile sig_atomic_t watch_stop;
 
@@ -77,7 +77,7 @@ static void watch_event(void *arg, const struct linkmon_event *ev)
 	watch_print(what, &ev->link, &ev->addr);
 }
 
-static void watch_dump_tables(const struct linkmon *lm)
+static void watch_dump_tables(const struct linktab *lm)
 {
 	static const struct linkmon_addr none;
 
@@ -85,7 +85,7 @@ static void watch_dump_tables(const struct linkmon *lm)
 		watch_print("link", &lm->links[i], &none);
 	for (size_t i = 0; i < lm->n_addrs; i++) {
 		const struct linkmon_link *l = link_table_find(lm, lm->addrs[i].ifindex);
-		struct linkmon_link unknown = {.ifindex = lm->addrs[i].ifindex};
+		struct linkmon_link unknown = { .ifindex = lm->addrs[i].ifindex };
 
 		watch_print("addr", l ? l : &unknown, &lm->addrs[i]);
 	}
@@ -99,9 +99,10 @@ static int watch_raw(const sigset_t *waitmask)
 	struct pollfd pfd;
 	int err = 0;
 
-	if (!nl || mnl_socket_bind(nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-					   RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_RULE |
-					   (1u << (RTNLGRP_IPV6_RULE - 1)),
+	if (!nl || mnl_socket_bind(nl,
+				   RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+				       RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_RULE |
+				       (1u << (RTNLGRP_IPV6_RULE - 1)),
 				   MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		goto out;
@@ -156,8 +157,9 @@ static int watch_parse_int(const char *s, long max, long *out)
 
 static int watch_loop(struct linkmon *lm, long delay_ms, const sigset_t *waitmask)
 {
-	struct timespec delay = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000};
-	struct pollfd pfd = {.fd = linkmon_fd(lm), .events = POLLIN};
+	struct timespec delay = { .tv_sec = delay_ms / 1000,
+				  .tv_nsec = (delay_ms % 1000) * 1000000 };
+	struct pollfd pfd = { .fd = linkmon_fd(lm), .events = POLLIN };
 	int err;
 
 	while (!watch_stop) {
@@ -178,13 +180,13 @@ static int watch_loop(struct linkmon *lm, long delay_ms, const sigset_t *waitmas
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"rcvbuf", required_argument, NULL, 'r'},
-		{"delay-ms", required_argument, NULL, 'd'},
-		{"dump", no_argument, NULL, 'D'},
-		{"raw", no_argument, NULL, 'R'},
-		{"routes", no_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "rcvbuf", required_argument, NULL, 'r' },
+		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "dump", no_argument, NULL, 'D' },
+		{ "raw", no_argument, NULL, 'R' },
+		{ "routes", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	long rcvbuf = 0, delay_ms = 0;
 	static bool routes;
@@ -240,14 +242,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (dump)
-		watch_dump_tables(&lm);
-	printf("ready links=%zu addrs=%zu rcvbuf=%d\n", lm.n_links, lm.n_addrs, lm.rcvbuf);
+		watch_dump_tables(&lm.tab);
+	printf("ready links=%zu addrs=%zu rcvbuf=%d\n", lm.tab.n_links, lm.tab.n_addrs, lm.rcvbuf);
 	err = watch_loop(&lm, delay_ms, &waitmask);
 	if (err < 0)
 		fprintf(stderr, "linkmon_watch: %s\n", strerror(-err));
 	printf("stats resyncs=%llu malformed=%llu truncated=%llu rcvbuf=%d links=%zu addrs=%zu\n",
 	       (unsigned long long)lm.resyncs, (unsigned long long)lm.malformed,
-	       (unsigned long long)lm.truncated, lm.rcvbuf, lm.n_links, lm.n_addrs);
+	       (unsigned long long)lm.truncated, lm.rcvbuf, lm.tab.n_links, lm.tab.n_addrs);
 	linkmon_close(&lm);
 	return err < 0 ? 1 : 0;
 }

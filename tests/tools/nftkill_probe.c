@@ -18,7 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "keepwatch/killer_nft.h"
+#include "kernel/killer_nft.h"
 
 #define PROBE_LINE_MAX 512
 
@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 	int sfd, err;
 
 	if (argc < 2 || strcmp(argv[1], "hold") != 0 || (argc - 2) % 5 != 0) {
-		fprintf(stderr, "usage: %s hold [LADDR LPORT RADDR RPORT TIMEOUT_MS]...\n", argv[0]);
+		fprintf(stderr, "usage: %s hold [LADDR LPORT RADDR RPORT TIMEOUT_MS]...\n",
+			argv[0]);
 		return 2;
 	}
 	sigemptyset(&set);

@@ -1,8 +1,8 @@
 /* keepwatch test tool: forges netlink answers from a second, ordinary process-owned socket
  * and unicasts them to keepwatch's sock_diag and nftables sockets, then prints what those
  * modules made of the exchange — they must take answers from the kernel only. */
-#include "keepwatch/killer_nft.h"
-#include "keepwatch/sockdiag.h"
+#include "kernel/killer_nft.h"
+#include "kernel/sockdiag.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* keepwatch test tool: the namespace pieces from the command line — nsopen (a helper opens
  * sock_diag inside a namespace; this process, left with CAP_NET_ADMIN alone, dumps and
  * destroys through it) and nsmap (namespaces found and watched as they come and go). */
-#include "keepwatch/nsmap.h"
-#include "keepwatch/nsopen.h"
-#include "keepwatch/sockdiag.h"
+#include "kernel/nsmap_watch.h"
+#include "kernel/nsopen.h"
+#include "kernel/sockdiag.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

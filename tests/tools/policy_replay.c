@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "keepwatch/policy.h"
+#include "logic/policy.h"
 
 /* stdin: one sample a line, "t state timer expires probes retransmits unacked
  * last_data_recv last_ack_recv bytes_acked info_len" (policy_kernel.py fields).

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/routelookup.h"
+#include "kernel/routelookup.h"
 
 static int probe_parse(char *arg, struct route_query *q)
 {

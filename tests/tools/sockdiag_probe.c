@@ -1,7 +1,7 @@
 /* keepwatch test tool: drives the sock_diag module from the command line — filtered dumps,
  * batched SOCK_DESTROY and exact lookups — so integration tests can check the kernel's view. */
-#include "keepwatch/sockdiag.h"
-#include "keepwatch/sockutil.h"
+#include "kernel/sockdiag.h"
+#include "shared/sockutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,15 +20,15 @@
 #define MAX_IDS 64
 
 static const char usage[] =
-	"usage: sockdiag_probe dump   [SELECTOR] [--family 4|6] [--states all|conn|listen]\n"
-	"                             [--raw-bc HEX]\n"
-	"       sockdiag_probe kill   [SELECTOR] [--family 4|6] [--states ...] [--twice] [--time]\n"
-	"       sockdiag_probe kill   --id ID [--id ID...]\n"
-	"       sockdiag_probe lookup --id ID [--id ID...] [--cookie-delta N] [--nocookie]\n"
-	"       sockdiag_probe lookup [SELECTOR] [--family 4|6] --bench ROUNDS\n"
-	"common: --batch N (requests per sendmsg), --rcvbuf BYTES (shrink the receive queue)\n"
-	"SELECTOR: --lport P[-Q] --rport P[-Q] --lnet CIDR --rnet CIDR, repeated; --or starts\n"
-	"another selector. ID is the id= field a dump prints.\n";
+    "usage: sockdiag_probe dump   [SELECTOR] [--family 4|6] [--states all|conn|listen]\n"
+    "                             [--raw-bc HEX]\n"
+    "       sockdiag_probe kill   [SELECTOR] [--family 4|6] [--states ...] [--twice] [--time]\n"
+    "       sockdiag_probe kill   --id ID [--id ID...]\n"
+    "       sockdiag_probe lookup --id ID [--id ID...] [--cookie-delta N] [--nocookie]\n"
+    "       sockdiag_probe lookup [SELECTOR] [--family 4|6] --bench ROUNDS\n"
+    "common: --batch N (requests per sendmsg), --rcvbuf BYTES (shrink the receive queue)\n"
+    "SELECTOR: --lport P[-Q] --rport P[-Q] --lnet CIDR --rnet CIDR, repeated; --or starts\n"
+    "another selector. ID is the id= field a dump prints.\n";
 
 struct sel_store {
 	struct sockdiag_selector sel[MAX_SEL];
@@ -59,10 +59,11 @@ struct conn_list {
 
 static const char *state_name(unsigned s)
 {
-	static const char *const names[] = { "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV",
-					     "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
-					     "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-					     "NEW_SYN_RECV", "BOUND_INACTIVE" };
+	static const char *const names[] = {
+		"?",         "ESTABLISHED", "SYN_SENT",     "SYN_RECV",      "FIN_WAIT1",
+		"FIN_WAIT2", "TIME_WAIT",   "CLOSE",        "CLOSE_WAIT",    "LAST_ACK",
+		"LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE"
+	};
 
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keepwatch/cgroupsel.h"
-#include "keepwatch/config.h"
+#include "kernel/cgroupsel.h"
+#include "config/config.h"
 #include "check.h"
 
 static const char hybrid[] =

@@ -8,8 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "keepwatch/config.h"
-#include "keepwatch/log.h"
+#include "config/config.h"
+#include "pipeline/config_filter.h"
+#include "shared/log.h"
 #include "check.h"
 
 struct errs {
@@ -54,6 +55,14 @@ static int load(const char *text, struct kw_config *cfg, struct errs *es)
 	memset(es, 0, sizeof(*es));
 	memset(cfg, 0x5a, sizeof(*cfg)); /* the loader must not rely on a clean struct */
 	return config_load_string("t.ini", text, cfg, collect, es);
+}
+
+/* load, and the kernel filter check that start, --check and reload add (config_filter). */
+static int load_fit(const char *text, struct kw_config *cfg, struct errs *es)
+{
+	memset(es, 0, sizeof(*es));
+	memset(cfg, 0x5a, sizeof(*cfg));
+	return config_filter_load_string("t.ini", text, cfg, collect, es);
 }
 
 /* Loads text, wants exactly one error, at line with key, its message containing want. */
@@ -691,7 +700,7 @@ static void test_filter_fit(void)
 			culprit_line = line; /* 64 x 20 bytes: the 7th service passes 8192 */
 		line += 9;
 	}
-	rc = load(text, &cfg, &es);
+	rc = load_fit(text, &cfg, &es);
 	CHECK(rc == -EINVAL && cfg_is_zero(&cfg), "8 x 64 ports refused whole (rc %d)", rc);
 	CHECK(es.n == 1 && es.e[0].line == culprit_line && strcmp(es.e[0].key, "[service s6]") == 0,
 	      "the error names the first service that does not fit, at its line (%u)",
@@ -707,7 +716,7 @@ static void test_filter_fit(void)
 		w += (size_t)snprintf(text + w, sizeof(text) - w,
 				      "[service s%u]\nlocal_ports = %u-%u\n", s, 10000 + s * 1000,
 				      10000 + s * 1000 + 127);
-	rc = load(text, &cfg, &es);
+	rc = load_fit(text, &cfg, &es);
 	CHECK(rc == 0 && cfg.n_services == 8, "8 services of one range each fit (rc %d)", rc);
 	config_free(&cfg);
 }

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "keepwatch/config.h"
-#include "keepwatch/enforce.h"
+#include "config/config.h"
+#include "logic/enforce.h"
 
 static const struct enforce_want want = { .idle_s = 30,
 					  .intvl_s = 5,
@@ -72,30 +72,30 @@ static void test_decide(void)
 
 static void test_parse(void)
 {
-	char why[ENFORCE_WHY_MAX];
+	char why[PARSE_WHY_MAX];
 	uint32_t i = 7, v = 7;
 
-	CHECK(enforce_parse_why("off", &i, &v, why) == 0 && i == 0 && v == 0);
-	CHECK(enforce_parse_why("OFF", &i, &v, why) == 0 && i == 0 && v == 0);
-	CHECK(enforce_parse_why("30s, 5s", &i, &v, why) == 0 && i == 30 && v == 5);
-	CHECK(enforce_parse_why("2m,10s", &i, &v, why) == 0 && i == 120 && v == 10);
-	CHECK(enforce_parse_why("1s 1s", &i, &v, why) == 0 && i == 1 && v == 1);
-	CHECK(enforce_parse_why("30s", &i, &v, why) == -EINVAL && strstr(why, "IDLE, INTERVAL"));
-	CHECK(enforce_parse_why("30s, 5s, 3", &i, &v, why) == -EINVAL);
-	CHECK(enforce_parse_why("30s,,5s", &i, &v, why) == -EINVAL && strstr(why, "empty item"));
-	CHECK(enforce_parse_why("30, 5s", &i, &v, why) == -EINVAL && strstr(why, "needs a unit"),
+	CHECK(parse_keepalive_why("off", &i, &v, why) == 0 && i == 0 && v == 0);
+	CHECK(parse_keepalive_why("OFF", &i, &v, why) == 0 && i == 0 && v == 0);
+	CHECK(parse_keepalive_why("30s, 5s", &i, &v, why) == 0 && i == 30 && v == 5);
+	CHECK(parse_keepalive_why("2m,10s", &i, &v, why) == 0 && i == 120 && v == 10);
+	CHECK(parse_keepalive_why("1s 1s", &i, &v, why) == 0 && i == 1 && v == 1);
+	CHECK(parse_keepalive_why("30s", &i, &v, why) == -EINVAL && strstr(why, "IDLE, INTERVAL"));
+	CHECK(parse_keepalive_why("30s, 5s, 3", &i, &v, why) == -EINVAL);
+	CHECK(parse_keepalive_why("30s,,5s", &i, &v, why) == -EINVAL && strstr(why, "empty item"));
+	CHECK(parse_keepalive_why("30, 5s", &i, &v, why) == -EINVAL && strstr(why, "needs a unit"),
 	      "%s", why);
-	CHECK(enforce_parse_why("1500ms, 5s", &i, &v, why) == -EINVAL &&
+	CHECK(parse_keepalive_why("1500ms, 5s", &i, &v, why) == -EINVAL &&
 		  strstr(why, "whole seconds"),
 	      "%s", why);
-	CHECK(enforce_parse_why("500ms, 5s", &i, &v, why) == -ERANGE && strstr(why, "minimum"),
+	CHECK(parse_keepalive_why("500ms, 5s", &i, &v, why) == -ERANGE && strstr(why, "minimum"),
 	      "%s", why);
-	CHECK(enforce_parse_why("30s, 0", &i, &v, why) == -ERANGE && strstr(why, "INTERVAL"), "%s",
-	      why);
-	CHECK(enforce_parse_why("10h, 5s", &i, &v, why) == -ERANGE && strstr(why, "32767"), "%s",
+	CHECK(parse_keepalive_why("30s, 0", &i, &v, why) == -ERANGE && strstr(why, "INTERVAL"),
+	      "%s", why);
+	CHECK(parse_keepalive_why("10h, 5s", &i, &v, why) == -ERANGE && strstr(why, "32767"), "%s",
 	      why);
 	CHECK(i == 0 && v == 0); /* a refused value leaves nothing half set */
-	CHECK(enforce_parse_why("", &i, &v, why) == -EINVAL);
+	CHECK(parse_keepalive_why("", &i, &v, why) == -EINVAL);
 }
 
 struct errs {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/enforcer.h"
-#include "keepwatch/watch.h"
+#include "pipeline/enforcer.h"
+#include "pipeline/watch.h"
 #include "check.h"
 
 static const char *config_text =
@@ -16,7 +16,7 @@ static const char *config_text =
 
 static struct kw_config cfg;
 static struct linkstate ls;
-static struct linkmon lm;
+static struct linktab lm;
 static struct watch w;
 
 static int fake_opens(void *arg, uint64_t *out)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "keepwatch/jsonutil.h"
+#include "shared/jsonutil.h"
 
 static void expect(const char *in, const char *want)
 {

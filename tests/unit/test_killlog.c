@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "keepwatch/killlog.h"
+#include "logic/killlog.h"
 
 static void test_small_batch(void)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keepwatch/killplan.h"
+#include "logic/killplan.h"
 #include "check.h"
 
 static const char *config_text =

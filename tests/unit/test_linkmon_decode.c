@@ -12,8 +12,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
-#include "keepwatch/linkmon.h"
-#include "keepwatch/nlutil.h"
+#include "kernel/linkmon.h"
+#include "kernel/nlutil.h"
 #include "check.h"
 #include "linkmon_fixtures.h"
 
@@ -54,7 +54,7 @@ static int decode_addr_bytes(const void *buf, size_t len, struct linkmon_addr *o
 
 static int addr_is(const struct linkmon_addr *a, int family, const char *text, unsigned plen)
 {
-	uint8_t want[16] = {0};
+	uint8_t want[16] = { 0 };
 
 	if (inet_pton(family, text, want) != 1)
 		return 0;
@@ -72,10 +72,10 @@ static void test_real_links(void)
 	CHECK(l.flags == 0x11043 && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP),
 	      "NEWLINK flags up with carrier");
 	CHECK(decode_link_bytes(lm_fx_newlink_deleting, sizeof(lm_fx_newlink_deleting), &l) == 0 &&
-		      l.flags == 0x1002 && !(l.flags & IFF_UP),
+		  l.flags == 0x1002 && !(l.flags & IFF_UP),
 	      "NEWLINK at deletion: IFF_UP cleared");
-	CHECK(decode_link_bytes(lm_fx_dellink, sizeof(lm_fx_dellink), &l) == 0 &&
-		      l.ifindex == 77 && strcmp(l.name, "kwlm0") == 0,
+	CHECK(decode_link_bytes(lm_fx_dellink, sizeof(lm_fx_dellink), &l) == 0 && l.ifindex == 77 &&
+		  strcmp(l.name, "kwlm0") == 0,
 	      "real DELLINK decodes");
 }
 
@@ -84,22 +84,22 @@ static void test_real_addrs(void)
 	struct linkmon_addr a;
 
 	CHECK(decode_addr_bytes(lm_fx_newaddr_v4, sizeof(lm_fx_newaddr_v4), &a) == 0 &&
-		      a.ifindex == 77 && addr_is(&a, AF_INET, "10.77.0.1", 24),
+		  a.ifindex == 77 && addr_is(&a, AF_INET, "10.77.0.1", 24),
 	      "real NEWADDR IPv4");
 	CHECK(decode_addr_bytes(lm_fx_newaddr_v6, sizeof(lm_fx_newaddr_v6), &a) == 0 &&
-		      a.ifindex == 77 && addr_is(&a, AF_INET6, "fd77::1", 64),
+		  a.ifindex == 77 && addr_is(&a, AF_INET6, "fd77::1", 64),
 	      "real NEWADDR IPv6");
 	CHECK(decode_addr_bytes(lm_fx_newaddr_v4_peer, sizeof(lm_fx_newaddr_v4_peer), &a) == 0 &&
-		      addr_is(&a, AF_INET, "10.77.1.1", 32),
+		  addr_is(&a, AF_INET, "10.77.1.1", 32),
 	      "point-to-point: IFA_LOCAL wins over IFA_ADDRESS (the peer)");
 	CHECK(decode_addr_bytes(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll), &a) == 0 &&
-		      addr_is(&a, AF_INET6, "fe80::f049:31ff:fe88:23c7", 64),
+		  addr_is(&a, AF_INET6, "fe80::f049:31ff:fe88:23c7", 64),
 	      "real NEWADDR IPv6 link-local");
 	CHECK(decode_addr_bytes(lm_fx_deladdr_v4, sizeof(lm_fx_deladdr_v4), &a) == 0 &&
-		      addr_is(&a, AF_INET, "10.77.0.1", 24),
+		  addr_is(&a, AF_INET, "10.77.0.1", 24),
 	      "real DELADDR IPv4");
 	CHECK(decode_addr_bytes(lm_fx_deladdr_v6, sizeof(lm_fx_deladdr_v6), &a) == 0 &&
-		      addr_is(&a, AF_INET6, "fd77::1", 64),
+		  addr_is(&a, AF_INET6, "fd77::1", 64),
 	      "real DELADDR IPv6");
 }
 
@@ -137,9 +137,7 @@ static struct nlattr *msg_attr(struct msgbuf *m, size_t fixed, uint16_t type)
 {
 	struct nlattr *attr;
 
-	mnl_attr_for_each(attr, msg_hdr(m), fixed)
-		if (mnl_attr_get_type(attr) == type)
-			return attr;
+	mnl_attr_for_each(attr, msg_hdr(m), fixed) if (mnl_attr_get_type(attr) == type) return attr;
 	return NULL;
 }
 
@@ -167,12 +165,13 @@ static void test_truncations(const uint8_t *src, size_t len, size_t fixed, bool 
 {
 	struct msgbuf orig, m;
 	const struct nlattr *attr;
-	bool boundary[sizeof(m.b) + 1] = {false};
+	bool boundary[sizeof(m.b) + 1] = { false };
 	size_t need = MNL_NLMSG_HDRLEN + fixed, wrong = 0, cuts = 0;
 
 	msg_from(&orig, src, len);
 	boundary[need] = true;
-	mnl_attr_for_each(attr, msg_hdr(&orig), fixed) {
+	mnl_attr_for_each(attr, msg_hdr(&orig), fixed)
+	{
 		size_t end = (size_t)((const uint8_t *)attr - orig.b) + MNL_ALIGN(attr->nla_len);
 		uint16_t type = mnl_attr_get_type(attr);
 
@@ -304,8 +303,8 @@ static void test_malformed_attrs(void)
 
 static void test_malformed_addrs(void)
 {
-	static const uint8_t v4[4] = {10, 77, 0, 1}, v6[16] = {0xfd, 0x77, [15] = 1};
-	static const uint8_t five[5] = {10, 77, 0, 1, 9};
+	static const uint8_t v4[4] = { 10, 77, 0, 1 }, v6[16] = { 0xfd, 0x77, [15] = 1 };
+	static const uint8_t five[5] = { 10, 77, 0, 1, 9 };
 	struct msgbuf m;
 
 	build_addr(&m, AF_INET, 24, 5);
@@ -355,8 +354,7 @@ static void test_huge_nlmsg_len(void)
 
 	msg_from(&m, lm_fx_newaddr_v4, sizeof(struct nlmsghdr));
 	msg_hdr(&m)->nlmsg_len = 0xfffffff0u;
-	CHECK(!nlutil_msg_ok(msg_hdr(&m), (int)m.len),
-	      "nlutil_msg_ok refuses nlmsg_len 2^32-16");
+	CHECK(!nlutil_msg_ok(msg_hdr(&m), (int)m.len), "nlutil_msg_ok refuses nlmsg_len 2^32-16");
 	CHECK(addr_rc(&m) == -EINVAL, "address decoder refuses nlmsg_len 2^32-16");
 	msg_hdr(&m)->nlmsg_type = RTM_NEWLINK;
 	msg_hdr(&m)->nlmsg_len = 0x80000000u;
@@ -375,13 +373,13 @@ int main(void)
 	test_malformed_headers();
 	test_malformed_attrs();
 	test_malformed_addrs();
-	test_truncations(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), sizeof(struct ifinfomsg),
-			 true, "NEWLINK");
+	test_truncations(lm_fx_newlink_up, sizeof(lm_fx_newlink_up), sizeof(struct ifinfomsg), true,
+			 "NEWLINK");
 	test_truncations(lm_fx_dellink, sizeof(lm_fx_dellink), sizeof(struct ifinfomsg), true,
 			 "DELLINK");
 	test_truncations(lm_fx_newaddr_v4_peer, sizeof(lm_fx_newaddr_v4_peer),
 			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv4 peer");
-	test_truncations(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll),
-			 sizeof(struct ifaddrmsg), false, "NEWADDR IPv6");
+	test_truncations(lm_fx_newaddr_v6_ll, sizeof(lm_fx_newaddr_v6_ll), sizeof(struct ifaddrmsg),
+			 false, "NEWADDR IPv6");
 	return check_done();
 }

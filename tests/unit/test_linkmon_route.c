@@ -11,7 +11,7 @@
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
-#include "keepwatch/linkmon.h"
+#include "kernel/linkmon.h"
 #include "check.h"
 #include "linkmon_fixtures.h"
 

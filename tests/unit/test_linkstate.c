@@ -6,13 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/linkstate.h"
+#include "logic/linkstate.h"
 #include "check.h"
 
 static struct linkmon_link links[] = { { .ifindex = 3, .name = "veth0" },
 				       { .ifindex = 4, .name = "veth1" } };
 static struct linkmon_addr addrs[4];
-static struct linkmon lm;
+static struct linktab lm;
 
 static struct linkmon_addr addr4(int ifindex, const char *text)
 {

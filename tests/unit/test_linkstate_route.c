@@ -7,14 +7,14 @@
 
 #include <linux/rtnetlink.h>
 
-#include "keepwatch/killplan.h"
-#include "keepwatch/linkstate.h"
-#include "keepwatch/watch.h"
+#include "logic/killplan.h"
+#include "logic/linkstate.h"
+#include "pipeline/watch.h"
 #include "check.h"
 
 static struct linkmon_link links[] = { { .ifindex = 3, .name = "veth0" } };
 static struct linkmon_addr addrs[2];
-static struct linkmon lm;
+static struct linktab lm;
 
 static void setup_lm(void)
 {

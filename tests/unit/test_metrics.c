@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keepwatch/vocab.h"
-#include "keepwatch/metrics.h"
+#include "logic/vocab.h"
+#include "pipeline/metrics.h"
 #include "check.h"
 
 /* ---- the checker ------------------------------------------------------------------ */
@@ -151,9 +151,9 @@ static bool prom_comment(struct prom *p, char *line)
 		p->f[fam].help = true;
 		return true;
 	}
-	if (p->f[fam].typed || (strcmp(rest, "counter") && strcmp(rest, "gauge") &&
-				strcmp(rest, "histogram") && strcmp(rest, "summary") &&
-				strcmp(rest, "untyped"))) {
+	if (p->f[fam].typed ||
+	    (strcmp(rest, "counter") && strcmp(rest, "gauge") && strcmp(rest, "histogram") &&
+	     strcmp(rest, "summary") && strcmp(rest, "untyped"))) {
 		snprintf(p->err, sizeof(p->err), "bad or second TYPE for %s", name);
 		return false;
 	}
@@ -429,8 +429,7 @@ static bool prom_parse(struct prom *p, char *text)
 }
 
 /* The value of name{labels} (labels sorted, as prom_labels writes them), or NAN. */
-static double prom_get(const struct prom *p, const char *name, const char *labels,
-		       const char *le)
+static double prom_get(const struct prom *p, const char *name, const char *labels, const char *le)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (!strcmp(p->s[i].name, name) && !strcmp(p->s[i].labels, labels) &&
@@ -536,9 +535,9 @@ static void test_checker_rejects(void)
 
 static void test_reason_names(void)
 {
-	static const char *const want[] = { "keepalive", "zero-window", "idle", "unacked",
-					    "link-down", "link-removed", "addr-removed",
-					    "route-removed" };
+	static const char *const want[] = { "keepalive",    "zero-window",  "idle",
+					    "unacked",      "link-down",    "link-removed",
+					    "addr-removed", "route-removed" };
 
 	CHECK(metrics_reason_name(REASON_NONE) == NULL, "REASON_NONE has no name");
 	CHECK(metrics_reason_name(METRICS_REASON_SLOTS) == NULL, "out of range has no name");
@@ -562,8 +561,9 @@ static void test_empty(const char *dir)
 	snprintf(path, sizeof(path), "%s/empty.prom", dir);
 	CHECK(metrics_write(&m, path) == 0, "write with no services");
 	CHECK(parse_file(path), "empty metrics parse");
-	CHECK(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"",
-		       NULL) == 1, "build_info");
+	CHECK(prom_get(&prom, "keepwatch_build_info", "version=\"" KEEPWATCH_VERSION "\"", NULL) ==
+		  1,
+	      "build_info");
 	CHECK(prom_count(&prom, "keepwatch_kills_total") == 0, "no services, no kill series");
 	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_count", "", NULL) == 0,
 	      "no polls yet");
@@ -579,13 +579,13 @@ static void test_reload(struct kw_metrics *m, const char *path)
 	services(svc, after, 2);
 	CHECK(metrics_set_services(m, svc, 2) == 0, "reload services");
 	CHECK(m->n_svc == 2 && !strcmp(m->svc[1].name, "db") &&
-		      m->svc[1].would_kills[REASON_IDLE] == 1 && m->svc[1].kill_failures == 1,
+		  m->svc[1].would_kills[REASON_IDLE] == 1 && m->svc[1].kill_failures == 1,
 	      "db counters carried over");
 	CHECK(m->svc[0].kills[REASON_LINK_DOWN] == 0 && m->svc[0].watched == 0,
 	      "new service starts at zero");
 	CHECK(metrics_write(m, path) == 0 && parse_file(path), "rewrite parses");
-	CHECK(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"",
-			     NULL)), "removed service gone from the file");
+	CHECK(isnan(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"", NULL)),
+	      "removed service gone from the file");
 }
 
 static void test_counters(const char *dir)
@@ -626,11 +626,13 @@ static void test_counters(const char *dir)
 	CHECK(metrics_write(&m, path) == 0, "write");
 	CHECK(parse_file(path), "metrics parse as Prometheus text");
 	CHECK(prom_get(&prom, "keepwatch_kills_total", "reason=\"link-down\",service=\"web\"",
-		       NULL) == 2, "kills web link-down = 2");
+		       NULL) == 2,
+	      "kills web link-down = 2");
 	CHECK(prom_get(&prom, "keepwatch_kills_total", "reason=\"idle\",service=\"db\"", NULL) == 0,
 	      "dry-run kill not counted as a kill");
 	CHECK(prom_get(&prom, "keepwatch_would_kills_total", "reason=\"idle\",service=\"db\"",
-		       NULL) == 1, "would_kills db idle = 1");
+		       NULL) == 1,
+	      "would_kills db idle = 1");
 	CHECK(prom_get(&prom, "keepwatch_kills_total",
 		       "reason=\"zero-window\",service=\"odd \"name\\\"", NULL) == 1,
 	      "odd service name escaped and read back");
@@ -640,8 +642,9 @@ static void test_counters(const char *dir)
 	      "kill failures db = 1");
 	CHECK(prom_get(&prom, "keepwatch_watched_connections", "service=\"web\"", NULL) == 12,
 	      "watched web = 12");
-	CHECK(prom_get(&prom, "keepwatch_link_events_total", "event=\"link-carrier-lost\"",
-		       NULL) == 1, "link event carrier lost = 1");
+	CHECK(prom_get(&prom, "keepwatch_link_events_total", "event=\"link-carrier-lost\"", NULL) ==
+		  1,
+	      "link event carrier lost = 1");
 	CHECK(prom_count(&prom, "keepwatch_link_events_total") == METRICS_LINK_EVENTS,
 	      "every link event kind present");
 	CHECK(prom_get(&prom, "keepwatch_kills_deferred_total", "", NULL) == 3, "deferred");
@@ -660,8 +663,7 @@ static void test_counters(const char *dir)
 	      "bucket +Inf");
 	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_sum", "", NULL) == 2.000251,
 	      "sum exact");
-	CHECK(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2,
-	      "last poll");
+	CHECK(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2, "last poll");
 
 	test_reload(&m, path);
 	metrics_free(&m);
@@ -759,7 +761,8 @@ static void test_dir_swap(const char *dir)
 	snprintf(in_moved, sizeof(in_moved), "%s/k.prom", moved);
 	snprintf(in_target, sizeof(in_target), "%s/k.prom", target);
 	CHECK(mkdir(d, 0755) == 0 && mkdir(target, 0755) == 0, "directories made");
-	CHECK(metrics_maybe_write(&m, path, 0) == 1, "first write: the directory opened"); unlink(path);
+	CHECK(metrics_maybe_write(&m, path, 0) == 1, "first write: the directory opened");
+	unlink(path);
 	CHECK(rename(d, moved) == 0 && symlink(target, d) == 0,
 	      "the parent swapped for a symlink to another directory");
 	CHECK(metrics_maybe_write(&m, path, 1000) == 1, "written");

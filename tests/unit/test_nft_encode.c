@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/killer_nft.h"
+#include "kernel/killer_nft.h"
 #include "check.h"
 
 static void check_key(int family, const char *l, uint16_t lp, const char *r, uint16_t rp,
@@ -54,10 +54,9 @@ static const uint8_t v6_a[] = {
 /* nft: element b80d0120 02000100 04000300 06000500 0000bb01
  *              000080fe 00000000 00000000 ddccbbaa 0000feff */
 static const uint8_t v6_b[] = {
-	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04,
-	0x00, 0x05, 0x00, 0x06, 0x01, 0xbb, 0x00, 0x00,
-	0xfe, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0xaa, 0xbb, 0xcc, 0xdd, 0xff, 0xfe, 0x00, 0x00,
+	0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04, 0x00, 0x05,
+	0x00, 0x06, 0x01, 0xbb, 0x00, 0x00, 0xfe, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0xdd, 0xff, 0xfe, 0x00, 0x00,
 };
 
 static void test_errors(void)
@@ -66,11 +65,9 @@ static void test_errors(void)
 
 	CHECK(nft_encode_tuple(AF_UNSPEC, a, 1, a, 2, key, sizeof(key)) == -EINVAL,
 	      "unknown family is -EINVAL");
-	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 15) == -EINVAL,
-	      "v4 key needs 16 bytes");
+	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 15) == -EINVAL, "v4 key needs 16 bytes");
 	CHECK(nft_encode_tuple(AF_INET, a, 1, a, 2, key, 16) == 16, "v4 fits exactly 16 bytes");
-	CHECK(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 39) == -EINVAL,
-	      "v6 key needs 40 bytes");
+	CHECK(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 39) == -EINVAL, "v6 key needs 40 bytes");
 	CHECK(nft_encode_tuple(AF_INET6, a, 1, a, 2, key, 40) == 40, "v6 fits exactly 40 bytes");
 	CHECK(nft_encode_tuple(AF_INET, NULL, 1, a, 2, key, sizeof(key)) == -EINVAL,
 	      "NULL local address is -EINVAL");
@@ -83,8 +80,7 @@ static void test_errors(void)
 int main(void)
 {
 	check_key(AF_INET, "10.77.0.1", 2000, "10.77.0.2", 45678, v4_a, 16, "v4 10.77.0.1");
-	check_key(AF_INET, "198.51.100.7", 65535, "203.0.113.200", 1, v4_b, 16,
-		  "v4 port extremes");
+	check_key(AF_INET, "198.51.100.7", 65535, "203.0.113.200", 1, v4_b, 16, "v4 port extremes");
 	check_key(AF_INET6, "fd77::1", 2000, "fd77::2", 45678, v6_a, 40, "v6 fd77::1");
 	check_key(AF_INET6, "2001:db8:1:2:3:4:5:6", 443, "fe80::aabb:ccdd", 65534, v6_b, 40,
 		  "v6 full-width addresses");

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "keepwatch/notify.h"
+#include "daemon/notify.h"
 
 static char dir[] = "/tmp/kwt-notify.XXXXXX";
 static char path[sizeof(((struct sockaddr_un *)0)->sun_path)];

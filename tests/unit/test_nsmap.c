@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keepwatch/nsmap.h"
+#include "kernel/nsmap_watch.h"
 #include "check.h"
 
 static struct nsmap_ns mk(uint64_t dev, uint64_t ino, uint64_t services, const char *name)

@@ -1,7 +1,7 @@
 /* keepwatch unit test: the owner cache — candidates per service, most recent first, kinds,
  * forgetting exited processes, and eviction that keeps listener holders longest. */
 #include "check.h"
-#include "keepwatch/owner.h"
+#include "logic/owner.h"
 
 static void test_basic(void)
 {

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/defaults.h"
-#include "keepwatch/parse.h"
+#include "config/defaults.h"
+#include "config/parse.h"
 #include "check.h"
 
 static void test_durations(void)
@@ -217,7 +217,7 @@ static void test_cidrs(void)
 		{ "::1", 0, AF_INET6, 128, "::1" },
 		{ "fe80::/10", 0, AF_INET6, 10, "fe80::" },
 		{ "2001:db8:0:0:0:0:0:1/128", 0, AF_INET6, 128, "2001:db8::1" },
-		{ "10.0.0.1/8", -EINVAL, 0, 0, NULL },	  /* host bits set */
+		{ "10.0.0.1/8", -EINVAL, 0, 0, NULL }, /* host bits set */
 		{ "192.0.2.129/25", -EINVAL, 0, 0, NULL }, /* host bits in a partial byte */
 		{ "2001:db8::1/32", -EINVAL, 0, 0, NULL },
 		{ "fe80::/8", -EINVAL, 0, 0, NULL },
@@ -253,7 +253,7 @@ static void test_cidrs(void)
 			continue;
 		inet_pton(cases[i].family, cases[i].addr, want);
 		CHECK_MSG(c.family == cases[i].family && c.prefix == cases[i].prefix &&
-				  memcmp(c.addr, want, 16) == 0,
+			      memcmp(c.addr, want, 16) == 0,
 			  "cidr '%s' parsed wrong", cases[i].in);
 	}
 }
@@ -319,7 +319,8 @@ static void test_contains_overlap(void)
 	CHECK(cidr_overlap(&all4, &other));
 	CHECK(!cidr_overlap(&all4, &all6));
 	CHECK(cidr_overlap(&v6, &v6b) && !cidr_overlap(&v6b, &net8));
-	CHECK(cidr_is_v4mapped(&(struct cidr){ .family = AF_INET6, .prefix = 96,
+	CHECK(cidr_is_v4mapped(&(struct cidr){ .family = AF_INET6,
+					       .prefix = 96,
 					       .addr = { [10] = 0xff, [11] = 0xff } }));
 	CHECK(!cidr_is_v4mapped(&all6) && !cidr_is_v4mapped(&net8));
 }
@@ -426,7 +427,7 @@ static void test_strings(void)
 static void test_names(void)
 {
 	static const char *const keys[] = { "local_ports", "remote_ports", "local_net",
-					    "remote_net", "log", "user" };
+					    "remote_net",  "log",          "user" };
 
 	CHECK(parse_service_name_ok("feed", 4) && parse_service_name_ok("a.b-c_9", 7));
 	CHECK(parse_service_name_ok("abcdefghijabcdefghijabcdefghijab", 32));

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keepwatch/policy.h"
-#include "keepwatch/sockdiag.h"
+#include "logic/policy.h"
+#include "kernel/sockdiag.h"
 #include "check.h"
 
 #define NOW 1000000u

@@ -8,7 +8,7 @@
 
 #include <linux/rtnetlink.h>
 
-#include "keepwatch/routestate.h"
+#include "logic/routestate.h"
 #include "check.h"
 
 static struct route_query query(const char *src, const char *dst, uint16_t sport, uint16_t dport,

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "keepwatch/selpath.h"
+#include "config/selpath.h"
 #include "check.h"
 
 static int netns(const char *s, char *why)

@@ -1,6 +1,6 @@
 /* keepwatch: unit tests of the inet_diag bytecode builder and of the kernel-rule checker and
  * interpreter it is verified with: hand-checked encodings, kernel semantics, random sets. */
-#include "keepwatch/sockdiag.h"
+#include "kernel/sockdiag.h"
 #include "check.h"
 
 #include <arpa/inet.h>
@@ -37,7 +37,8 @@ static struct sockdiag_conn conn(const char *src, int sport, const char *dst, in
 /* Appends one op (host order fields, as the kernel reads them). */
 static size_t put_op(uint8_t *buf, size_t off, int code, int yes, int no)
 {
-	struct inet_diag_bc_op op = { .code = (unsigned char)code, .yes = (unsigned char)yes,
+	struct inet_diag_bc_op op = { .code = (unsigned char)code,
+				      .yes = (unsigned char)yes,
 				      .no = (unsigned short)no };
 
 	memcpy(buf + off, &op, sizeof(op));
@@ -217,8 +218,8 @@ static void test_encode_two_selectors(void)
 	w = put_op(want, w, INET_DIAG_BC_JMP, 4, 20);
 	w = put_op(want, w, INET_DIAG_BC_D_COND, 16, 20);
 	w = put_hostcond(want, w, AF_INET, 16, -1, "10.77.0.0");
-	CHECK(rc == 0 && len == w && memcmp(bc, want, w) == 0, "two selectors: rc %d len %zu",
-	      rc, len);
+	CHECK(rc == 0 && len == w && memcmp(bc, want, w) == 0, "two selectors: rc %d len %zu", rc,
+	      len);
 	CHECK(sockdiag_bc_audit(bc, len) == 0, "two selectors pass the audit");
 }
 
@@ -226,8 +227,7 @@ static void test_family_outcomes(void)
 {
 	struct cidr n6 = net("fd77::", 16);
 	struct port_range p = { 2000, 2000 };
-	struct sockdiag_selector only6 = { .lnets = &n6, .n_lnets = 1, .lports = &p,
-					   .n_lports = 1 };
+	struct sockdiag_selector only6 = { .lnets = &n6, .n_lnets = 1, .lports = &p, .n_lports = 1 };
 	struct sockdiag_selector empty = { 0 };
 	uint8_t bc[64] = { 0 };
 	size_t len = 99;
@@ -251,8 +251,7 @@ static void test_dual_stack(void)
 {
 	struct cidr n4 = net("10.77.0.0", 24);
 	struct port_range p = { 5001, 5001 };
-	struct sockdiag_selector only4 = { .lnets = &n4, .n_lnets = 1, .lports = &p,
-					   .n_lports = 1 };
+	struct sockdiag_selector only4 = { .lnets = &n4, .n_lnets = 1, .lports = &p, .n_lports = 1 };
 	struct sockdiag_conn km = conn("::ffff:10.77.0.1", 5001, "::ffff:10.77.0.2", 40000);
 	struct sockdiag_conn kf = conn("10.77.0.1", 5001, "10.77.0.2", 40000);
 	struct sockdiag_conn k6 = conn("fd77::1", 5001, "fd77::2", 40000);
@@ -265,7 +264,8 @@ static void test_dual_stack(void)
 	rc = sockdiag_bc_build(&only4, 1, AF_INET6, bc, sizeof(bc), &len);
 	CHECK(rc == 0 && len > 0, "IPv4 nets in an AF_INET6 dump: a program (rc %d len %zu)", rc,
 	      len);
-	CHECK(rc == 0 && sockdiag_bc_audit(bc, len) == 0, "the dual-stack program passes the audit");
+	CHECK(rc == 0 && sockdiag_bc_audit(bc, len) == 0,
+	      "the dual-stack program passes the audit");
 	CHECK(rc == 0 && sockdiag_bc_run(bc, len, &km), "it matches a v4-mapped socket in the net");
 	CHECK(rc == 0 && sockdiag_bc_run(bc, len, &kf), "and the same socket as decoded (folded)");
 	CHECK(rc == 0 && !sockdiag_bc_run(bc, len, &kx), "not a v4-mapped socket outside the net");
@@ -323,7 +323,7 @@ static void test_kernel_semantics(void)
 	w = put_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20);
 	w = put_hostcond(bc, w, AF_INET, 24, -1, "10.77.1.0");
 	CHECK(sockdiag_bc_run(bc, w, &k4) && sockdiag_bc_run(bc, w, &km) &&
-		      !sockdiag_bc_run(bc, w, &k6),
+		  !sockdiag_bc_run(bc, w, &k6),
 	      "AF_INET hostcond: matches IPv4 and v4-mapped, not native IPv6");
 	w = put_op(bc, 0, INET_DIAG_BC_S_COND, 28, 32);
 	w = put_hostcond(bc, w, AF_INET6, 0, -1, "::");
@@ -388,21 +388,22 @@ static uint32_t rnd(uint32_t n)
 	return rng_state % n;
 }
 
-static const uint16_t port_pool[] = { 1, 2, 22, 1999, 2000, 2001, 2999, 3000, 3005,
-				      3010, 3011, 40000, 65534, 65535, 0 };
-static const char *const addr4_pool[] = { "10.77.1.5", "10.77.1.6", "10.77.2.1",
+static const uint16_t port_pool[] = { 1,    2,    22,   1999,  2000,  2001,  2999, 3000,
+				      3005, 3010, 3011, 40000, 65534, 65535, 0 };
+static const char *const addr4_pool[] = { "10.77.1.5", "10.77.1.6",       "10.77.2.1",
 					  "10.78.0.1", "192.168.127.255", "192.168.128.0",
-					  "11.0.0.1", "9.255.255.255", "0.0.0.0" };
-static const char *const addr6_pool[] = { "fd77:1::5", "fd77:1::6", "fd77:1:7fff::1",
-					  "fd77:1:8000::1", "fd77:2::1", "fe80::1",
-					  "2001:db8::1", "2001:dbf::1", "::ffff:10.77.1.5", "::ffff:10.78.0.1", "::" };
+					  "11.0.0.1",  "9.255.255.255",   "0.0.0.0" };
+static const char *const addr6_pool[] = { "fd77:1::5",        "fd77:1::6",   "fd77:1:7fff::1",
+					  "fd77:1:8000::1",   "fd77:2::1",   "fe80::1",
+					  "2001:db8::1",      "2001:dbf::1", "::ffff:10.77.1.5",
+					  "::ffff:10.78.0.1", "::" };
 static const struct {
 	const char *addr;
 	int prefix;
 } net_pool[] = {
-	{ "10.77.0.0", 16 }, { "10.77.1.0", 24 }, { "10.77.1.5", 32 }, { "0.0.0.0", 0 },
-	{ "192.168.0.0", 17 }, { "10.0.0.0", 7 }, { "fd77::", 16 }, { "fd77:1::", 32 },
-	{ "fd77:1::5", 128 }, { "::", 0 }, { "fd77:1:8000::", 33 }, { "2001:db8::", 29 },
+	{ "10.77.0.0", 16 },   { "10.77.1.0", 24 }, { "10.77.1.5", 32 },     { "0.0.0.0", 0 },
+	{ "192.168.0.0", 17 }, { "10.0.0.0", 7 },   { "fd77::", 16 },        { "fd77:1::", 32 },
+	{ "fd77:1::5", 128 },  { "::", 0 },         { "fd77:1:8000::", 33 }, { "2001:db8::", 29 },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -568,8 +569,7 @@ static void test_encode_cgroup(void)
 		{
 			static uint8_t big[SOCKDIAG_BC_MAX];
 
-			CHECK(sockdiag_bc_build(&s, 1, AF_INET, big, sizeof(big), &len) ==
-			      -E2BIG);
+			CHECK(sockdiag_bc_build(&s, 1, AF_INET, big, sizeof(big), &len) == -E2BIG);
 			s.n_cgroups = 400;
 			CHECK(sockdiag_bc_build(&s, 1, AF_INET, big, sizeof(big), &len) == 0 &&
 			      sockdiag_bc_audit(big, len) == 0);

@@ -1,6 +1,6 @@
 /* keepwatch: unit tests of the SOCK_DIAG_BY_FAMILY reply decoder, on replies captured from
  * Linux 6.18 and on hand-built malformed, short and newer-kernel variants of them. */
-#include "keepwatch/sockdiag.h"
+#include "kernel/sockdiag.h"
 #include "check.h"
 
 #include <arpa/inet.h>

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keepwatch/sockutil.h"
+#include "shared/sockutil.h"
 #include "check.h"
 
 static void check_format(int family, const char *addr, uint16_t port, const char *want)
@@ -41,18 +41,22 @@ static void test_format(void)
 
 	inet_pton(AF_INET, "10.77.0.1", &s4.sin_addr);
 	CHECK(sockutil_format_sa((struct sockaddr *)&s4, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "10.77.0.1:80") == 0, "format_sa v4 (%s)", buf);
+		  strcmp(buf, "10.77.0.1:80") == 0,
+	      "format_sa v4 (%s)", buf);
 	inet_pton(AF_INET6, "fd77::1", &s6.sin6_addr);
 	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fd77::1]:443") == 0, "format_sa v6 (%s)", buf);
+		  strcmp(buf, "[fd77::1]:443") == 0,
+	      "format_sa v6 (%s)", buf);
 	/* A scope that names no interface still shows, as its number. */
 	inet_pton(AF_INET6, "fe80::1", &s6.sin6_addr);
 	s6.sin6_scope_id = 999999;
 	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fe80::1%999999]:443") == 0, "format_sa scope number (%s)", buf);
+		  strcmp(buf, "[fe80::1%999999]:443") == 0,
+	      "format_sa scope number (%s)", buf);
 	s6.sin6_scope_id = 1; /* lo is ifindex 1 in every namespace */
 	CHECK(sockutil_format_sa((struct sockaddr *)&s6, buf, sizeof(buf)) == 0 &&
-		      strcmp(buf, "[fe80::1%lo]:443") == 0, "format_sa scope name (%s)", buf);
+		  strcmp(buf, "[fe80::1%lo]:443") == 0,
+	      "format_sa scope name (%s)", buf);
 
 	CHECK(sockutil_format(AF_INET, bin, 80, small, sizeof(small)) == -ENOSPC,
 	      "short buffer -> ENOSPC");
@@ -89,10 +93,10 @@ static void test_split(void)
 	check_split("localhost:65535", false, 0, "localhost", "65535");
 	check_split("h:0", false, 0, "h", "0");
 
-	check_split("7000", false, -EINVAL, NULL, NULL);	  /* host required */
+	check_split("7000", false, -EINVAL, NULL, NULL); /* host required */
 	check_split(":7000", false, -EINVAL, NULL, NULL);
 	check_split("", true, -EINVAL, NULL, NULL);
-	check_split("host:", false, -EINVAL, NULL, NULL);	  /* empty port */
+	check_split("host:", false, -EINVAL, NULL, NULL); /* empty port */
 	check_split("host:65536", false, -EINVAL, NULL, NULL); /* out of range */
 	check_split("host:99999999999999999999", false, -EINVAL, NULL, NULL);
 	check_split("host:8 0", false, -EINVAL, NULL, NULL);
@@ -138,7 +142,8 @@ static void test_keepalive(void)
 	CHECK(sockutil_set_keepalive(fd, 10, 1, 128) == -EINVAL, "count too large");
 	CHECK(sockutil_set_keepalive(fd, -1, 1, 1) == -EINVAL, "negative idle");
 	CHECK(sockutil_set_user_timeout(fd, 5000) == 0 &&
-		      getint(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 5000, "TCP_USER_TIMEOUT");
+		  getint(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 5000,
+	      "TCP_USER_TIMEOUT");
 	close(fd);
 	CHECK(sockutil_set_keepalive(fd, 10, 1, 2) == -EBADF, "closed fd -> EBADF");
 }

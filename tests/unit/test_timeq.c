@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "keepwatch/timeq.h"
+#include "logic/timeq.h"
 
 #define N 512
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/killplan.h"
-#include "keepwatch/watch.h"
+#include "logic/killplan.h"
+#include "pipeline/watch.h"
 #include "check.h"
 
 static const char *config_text =
@@ -19,7 +19,7 @@ static const char *config_text =
 static struct kw_config cfg;
 static struct linkstate ls;
 static struct linkmon_link links[] = { { .ifindex = 3, .name = "veth0" } };
-static struct linkmon lm = { .links = links, .n_links = 1 };
+static struct linktab lm = { .links = links, .n_links = 1 };
 static struct watch w;
 static uint64_t opens = 10;
 static unsigned opens_asked;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "keepwatch/watch.h"
+#include "pipeline/watch.h"
 #include "check.h"
 
 static const char *config_text = "[service plain]\nlocal_ports = 1000\n"
@@ -16,7 +16,7 @@ static const char *config_text = "[service plain]\nlocal_ports = 1000\n"
 
 static struct kw_config cfg;
 static struct linkstate ls;
-static struct linkmon lm;
+static struct linktab lm;
 static struct watch w;
 static struct watch_cgroups cg;
 

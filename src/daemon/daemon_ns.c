@@ -1,0 +1,617 @@
+/* keepwatch: the namespaces and cgroups keepwatchd's services live in — the privileged
+ * helper, the namespace watch and one instance per namespace, the cgroup ids and their watch.
+ *
+ * Each namespace a service's netns items reach gets its own struct kw_netns, its sockets
+ * made inside it by the helper (nsopen.c); the own namespace, when an item reaches it, adds
+ * those services to the own instance. Services without netns apply to the own instance
+ * only. A namespace that vanishes is dropped with its state: nothing is killed for it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <linux/magic.h>
+
+#include "daemon/clock.h"
+#include "daemon/daemon.h"
+#include "shared/log.h"
+#include "pipeline/report.h"
+
+#define DAEMON_NS_RETRY_MS 1000u /* a namespace whose sockets could not be opened */
+
+struct daemon_ns_retry {
+	struct nsmap_ns ns;
+	uint64_t next_ms;
+	int err; /* the last failure, logged once */
+};
+
+static uint64_t ns_services_with(const struct kw_config *cfg, bool netns)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if ((cfg->services[i].n_netns > 0) == netns)
+			m |= UINT64_C(1) << i;
+	return m;
+}
+
+static bool ns_any_cgroup(const struct kw_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].n_cgroup)
+			return true;
+	return false;
+}
+
+struct kw_netns *daemon_ns_at(struct kw_daemon *d, size_t i)
+{
+	if (i == 0)
+		return &d->ns;
+	return i - 1 < d->n_foreign ? d->foreign[i - 1] : NULL;
+}
+
+static void ns_config_error(void *arg, const char *file, unsigned line, const char *key,
+			    const char *msg)
+{
+	char buf[512];
+
+	(void)arg;
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	log_msg(LOG_ERR, "%s", buf);
+}
+
+/* The services and cgroups of ns changed: filters again, known connections to their new
+ * service (or forgotten), and a discovery. */
+static void ns_refilter(struct kw_daemon *d, struct kw_netns *ns)
+{
+	int err;
+
+	if ((err = watch_setup(&ns->watch)) < 0)
+		log_msg(LOG_ERR, "action=error what=filter%s%s error=\"%s\"",
+			ns->name[0] ? " netns=" : "", ns->name, strerror(-err));
+	if ((err = watch_remap(&ns->watch)) < 0)
+		log_msg(LOG_ERR, "action=error what=remap error=\"%s\"", strerror(-err));
+	watch_request_discovery(&ns->watch);
+	(void)d;
+}
+
+static void ns_own_update(struct kw_daemon *d)
+{
+	d->ns.watch.svc_mask = ns_services_with(&d->cfg, false) | d->own_extra;
+	d->ns.watch.cg = &d->cg;
+}
+
+/* ---- cgroups ---- */
+
+static int cg_expand(struct kw_daemon *d, struct watch_cgroups *out, struct cgroupsel_dirs *dirs)
+{
+	int err;
+
+	for (size_t i = 0; i < d->cfg.n_services; i++) {
+		const struct kw_service *s = &d->cfg.services[i];
+
+		if (!s->n_cgroup)
+			continue;
+		err = cgroupsel_expand(d->cg_mount, s->cgroup, s->n_cgroup, &out->ids[i], dirs);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static void cg_free(struct watch_cgroups *cg)
+{
+	for (size_t i = 0; i < KW_MAX_SERVICES; i++)
+		cgroupsel_ids_free(&cg->ids[i]);
+}
+
+/* Expands the cgroup items again; where the ids changed, every instance filters anew. A
+ * failed walk keeps the ids we have (a service never widens to every socket). */
+static void cg_refresh(struct kw_daemon *d, bool force)
+{
+	struct watch_cgroups next;
+	struct cgroupsel_dirs dirs = { 0 };
+	struct kw_netns *ns;
+	bool same = true;
+	size_t ids = 0;
+	int err;
+
+	memset(&next, 0, sizeof(next));
+	err = cg_expand(d, &next, &dirs);
+	if (err == 0 && (err = cgroupsel_watch_add(&d->cgw, &dirs)) < 0)
+		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-err));
+	cgroupsel_dirs_free(&dirs);
+	if (err < 0 && err != -ENOSPC) {
+		log_msg(LOG_ERR, "action=error what=cgroup-expand error=\"%s\" keeping=ids",
+			strerror(-err));
+		cg_free(&next);
+		return;
+	}
+	for (size_t i = 0; i < KW_MAX_SERVICES; i++) {
+		same = same && cgroupsel_ids_equal(&next.ids[i], &d->cg.ids[i]);
+		ids += next.ids[i].n;
+	}
+	if (same && !force) {
+		cg_free(&next);
+		return;
+	}
+	cg_free(&d->cg);
+	d->cg = next;
+	log_msg(LOG_INFO, "event=cgroups ids=%zu", ids);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		ns_refilter(d, ns);
+}
+
+static void ns_on_cgroup(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct kw_daemon *d = arg;
+	int ch = cgroupsel_watch_changed(&d->cgw);
+
+	(void)lp;
+	(void)fd;
+	(void)events;
+	if (ch < 0)
+		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-ch));
+	if (ch != 0)
+		cg_refresh(d, false);
+}
+
+static int cg_probe(struct kw_daemon *d)
+{
+	int mrc = cgroupsel_mount(d->cg_mount, sizeof(d->cg_mount));
+	int prc = mrc == 0 ? sockdiag_probe_cgroup(&d->ns.sd) : 0;
+
+	return cgroupsel_check(&d->cfg, mrc, prc, ns_config_error, NULL);
+}
+
+static int cg_open(struct kw_daemon *d)
+{
+	int err;
+
+	if (d->cgw.ifd >= 0 || !ns_any_cgroup(&d->cfg))
+		return 0;
+	if ((err = cg_probe(d)) < 0)
+		return err;
+	/* --list has no loop: one expansion, no watch. */
+	if ((err = cgroupsel_watch_open(&d->cgw)) < 0 ||
+	    (d->loop.epfd >= 0 && (err = loop_add(&d->loop, cgroupsel_watch_fd(&d->cgw), EPOLLIN,
+						  ns_on_cgroup, d)) < 0)) {
+		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int daemon_ns_check_cgroups(const struct kw_config *cfg,
+			    void (*err)(void *arg, const char *file, unsigned line, const char *key,
+					const char *msg),
+			    void *arg)
+{
+	char mount[256];
+	struct sockdiag sd = { 0 };
+	int mrc, prc = 0;
+
+	if (!ns_any_cgroup(cfg))
+		return 0;
+	mrc = cgroupsel_mount(mount, sizeof(mount));
+	if (mrc == 0) {
+		prc = sockdiag_open(&sd);
+		if (prc == 0)
+			prc = sockdiag_probe_cgroup(&sd);
+		sockdiag_close(&sd);
+	}
+	return cgroupsel_check(cfg, mrc, prc, err, arg);
+}
+
+/* ---- namespaces ---- */
+
+static const char *ns_services_str(const struct kw_config *cfg, uint64_t mask, char *buf,
+				   size_t cap)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->n_services && o < cap; i++)
+		if (mask & (UINT64_C(1) << i))
+			o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? "," : "",
+					      cfg->services[i].name);
+	return buf;
+}
+
+static size_t ns_find(const struct kw_daemon *d, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < d->n_foreign; i++)
+		if (d->foreign[i]->dev == dev && d->foreign[i]->ino == ino)
+			return i;
+	return SIZE_MAX;
+}
+
+static size_t ns_find_retry(const struct kw_daemon *d, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < d->n_retry; i++)
+		if (d->retry[i].ns.dev == dev && d->retry[i].ns.ino == ino)
+			return i;
+	return SIZE_MAX;
+}
+
+static void ns_retry_drop(struct kw_daemon *d, size_t i)
+{
+	d->retry[i] = d->retry[--d->n_retry];
+}
+
+/* Logged once per namespace and cause; tried again every DAEMON_NS_RETRY_MS. */
+static void ns_retry_later(struct kw_daemon *d, const struct nsmap_ns *m, const char *what, int err,
+			   uint64_t now)
+{
+	size_t i = ns_find_retry(d, m->dev, m->ino);
+
+	if (i == SIZE_MAX) {
+		if (d->n_retry == d->cap_retry) {
+			size_t cap = d->cap_retry ? 2 * d->cap_retry : 8;
+			struct daemon_ns_retry *v = realloc(d->retry, cap * sizeof(*v));
+
+			if (!v) {
+				log_msg(LOG_ERR,
+					"action=error what=netns-open netns=%s error=\"%s\"",
+					m->name, strerror(ENOMEM));
+				return;
+			}
+			d->retry = v;
+			d->cap_retry = cap;
+		}
+		i = d->n_retry++;
+		d->retry[i] = (struct daemon_ns_retry){ .err = 0 };
+	}
+	if (d->retry[i].err != err)
+		log_msg(LOG_ERR,
+			"action=error what=netns-open netns=%s path=%s step=%s error=\"%s\" "
+			"retry_ms=%u",
+			m->name, m->path, what, strerror(-err), DAEMON_NS_RETRY_MS);
+	d->retry[i].ns = *m;
+	d->retry[i].err = err;
+	d->retry[i].next_ms = now + DAEMON_NS_RETRY_MS;
+}
+
+static int ns_push(struct kw_daemon *d, struct kw_netns *ns)
+{
+	if (d->n_foreign == d->cap_foreign) {
+		size_t cap = d->cap_foreign ? 2 * d->cap_foreign : 8;
+		/* an array of pointers: the instances do not move */
+		struct kw_netns **v =
+		    realloc(d->foreign,
+			    cap * sizeof(struct kw_netns *)); // NOLINT(bugprone-sizeof-expression)
+
+		if (!v)
+			return -ENOMEM;
+		d->foreign = v;
+		d->cap_foreign = cap;
+	}
+	d->foreign[d->n_foreign++] = ns;
+	return 0;
+}
+
+/* A namespace appeared: its instance, opened through the helper, joins the loop. */
+static void ns_up(struct kw_daemon *d, const struct nsmap_ns *m, uint64_t now)
+{
+	struct kw_netns *ns = calloc(1, sizeof(*ns));
+	struct killer_note note;
+	const char *what = "alloc";
+	char svcs[256];
+	int err = -ENOMEM;
+
+	if (!ns)
+		goto fail;
+	ns->owner = d;
+	what = "helper";
+	err = d->nsh.fd < 0 ? -EPERM : 0;
+	if (err == 0)
+		err = netns_open_foreign(ns, &d->cfg, &d->nsh, m->path, m->dev, m->ino, m->name,
+					 m->services, &d->cg, daemon_on_link, &what);
+	if (err == 0) {
+		what = "kill-method";
+		err = killer_open(&ns->killer, &ns->sd, d->cfg.global.kill_method, &note);
+	}
+	if (err == 0 && (err = ns_push(d, ns)) < 0)
+		what = "alloc";
+	if (err < 0)
+		goto fail;
+	if ((err = daemon_ns_added(d, ns)) < 0) {
+		d->n_foreign--;
+		what = "epoll";
+		goto fail;
+	}
+	log_msg(LOG_NOTICE, "event=netns-up netns=%s services=%s", ns->name,
+		ns_services_str(&d->cfg, m->services, svcs, sizeof(svcs)));
+	return;
+fail:
+	if (ns) {
+		netns_close(ns);
+		free(ns);
+	}
+	ns_retry_later(d, m, what, err, now);
+}
+
+/* A namespace vanished: its state goes, no connection line is said (they went with it). */
+static void ns_down(struct kw_daemon *d, size_t i, const char *why)
+{
+	struct kw_netns *ns = d->foreign[i];
+
+	if (d->loop.epfd >= 0)
+		(void)loop_del(&d->loop, linkmon_fd(&ns->lm));
+	log_msg(LOG_NOTICE, "event=netns-gone netns=%s watched=%zu reason=%s", ns->name,
+		ns->watch.table.count, why);
+	netns_close(ns);
+	free(ns);
+	for (size_t j = i + 1; j < d->n_foreign; j++)
+		d->foreign[j - 1] = d->foreign[j];
+	d->n_foreign--;
+}
+
+static void ns_changed(struct kw_daemon *d, const struct nsmap_ns *m, uint64_t now)
+{
+	size_t i = ns_find(d, m->dev, m->ino);
+	struct kw_netns *ns;
+
+	if (i == SIZE_MAX) {
+		size_t r = ns_find_retry(d, m->dev, m->ino);
+
+		if (r != SIZE_MAX)
+			d->retry[r].ns = *m;
+		else
+			ns_up(d, m, now);
+		return;
+	}
+	ns = d->foreign[i];
+	snprintf(ns->name_buf, sizeof(ns->name_buf), "%s", m->name);
+	if (ns->watch.svc_mask != m->services) {
+		ns->watch.svc_mask = m->services;
+		ns_refilter(d, ns);
+	}
+}
+
+static void ns_apply(struct kw_daemon *d, const struct nsmap_event *ev, uint64_t now)
+{
+	size_t i;
+
+	if (ev->ns.own) {
+		d->own_extra = ev->change == NSMAP_VANISHED ? 0 : ev->ns.services;
+		ns_own_update(d);
+		ns_refilter(d, &d->ns);
+		return;
+	}
+	switch (ev->change) {
+	case NSMAP_APPEARED:
+	case NSMAP_CHANGED:
+		ns_changed(d, &ev->ns, now);
+		break;
+	case NSMAP_VANISHED:
+		if ((i = ns_find(d, ev->ns.dev, ev->ns.ino)) != SIZE_MAX)
+			ns_down(d, i, "vanished");
+		if ((i = ns_find_retry(d, ev->ns.dev, ev->ns.ino)) != SIZE_MAX)
+			ns_retry_drop(d, i);
+		break;
+	}
+}
+
+static void ns_run(struct kw_daemon *d, uint64_t now)
+{
+	struct nsmap_events ev = { 0 };
+	int err = nsmap_watch_run(&d->nsw, now, &ev);
+
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=netns-watch error=\"%s\"", strerror(-err));
+	for (size_t i = 0; i < ev.n; i++)
+		ns_apply(d, &ev.v[i], now);
+	nsmap_events_free(&ev);
+}
+
+/* How a scan identifies a file: stat here first (a rescan after every change in
+ * /run/netns then costs no round trip to the helper), the helper only for what this
+ * process may not see (/proc/PID/ns/net of other users' processes, closed directories).
+ * The helper checks the namespace's type when it opens it. */
+static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct kw_daemon *d = arg;
+	struct statfs sfs;
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && statfs(path, &sfs) == 0) {
+		if (sfs.f_type != NSFS_MAGIC)
+			return 0;
+		*dev = (uint64_t)sb.st_dev;
+		*ino = (uint64_t)sb.st_ino;
+		return 1;
+	}
+	if (errno == ENOENT || errno == ESRCH)
+		return -errno;
+	return nsopen_ident(&d->nsh, path, dev, ino);
+}
+
+static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	(void)lp;
+	(void)fd;
+	(void)events;
+	ns_run(arg, kw_now_ms());
+}
+
+int daemon_ns_open(struct kw_daemon *d)
+{
+	int err;
+
+	d->nsh.fd = -1;
+	d->nsw.ifd = -1;
+	if (ns_services_with(&d->cfg, true) && (err = nsopen_start(&d->nsh)) < 0) {
+		log_msg(LOG_ERR, "action=error what=netns-helper error=\"%s\"", strerror(-err));
+		return err;
+	}
+	if ((err = cg_open(d)) < 0)
+		return err;
+	if (d->cgw.ifd >= 0)
+		cg_refresh(d, true);
+	ns_own_update(d);
+	return watch_setup(&d->ns.watch);
+}
+
+static int ns_watch_open(struct kw_daemon *d, uint64_t now)
+{
+	int err = nsmap_watch_open(&d->nsw, &d->cfg, KW_NETNS_DIR, now);
+
+	if (err == 0) {
+		d->nsw_open = true;
+		if (d->nsh.fd >= 0)
+			nsmap_watch_set_ident(&d->nsw, ns_ident, d);
+		err = loop_add(&d->loop, nsmap_watch_fd(&d->nsw), EPOLLIN, ns_on_watch, d);
+	}
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=netns-watch error=\"%s\"", strerror(-err));
+	return err;
+}
+
+int daemon_ns_watch(struct kw_daemon *d)
+{
+	int err;
+
+	if (!ns_services_with(&d->cfg, true))
+		return 0;
+	if ((err = ns_watch_open(d, kw_now_ms())) < 0)
+		return err;
+	ns_run(d, kw_now_ms());
+	return 0;
+}
+
+int daemon_ns_open_once(struct kw_daemon *d)
+{
+	struct nsmap_set set = { 0 };
+	struct nsmap_scan_stats st = { 0 };
+	const char *what;
+	int err;
+
+	if (!ns_services_with(&d->cfg, true))
+		return 0;
+	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR, d->nsh.fd >= 0 ? ns_ident : NULL, d, &set,
+			       &st);
+	for (size_t i = 0; err == 0 && i < set.n; i++) {
+		const struct nsmap_ns *m = &set.v[i];
+		struct kw_netns *ns;
+
+		if (m->own) {
+			d->own_extra |= m->services;
+			continue;
+		}
+		if (!(ns = calloc(1, sizeof(*ns)))) {
+			err = -ENOMEM;
+			break;
+		}
+		ns->owner = d;
+		err = netns_open_foreign(ns, &d->cfg, &d->nsh, m->path, m->dev, m->ino, m->name,
+					 m->services, &d->cg, NULL, &what);
+		if (err == 0)
+			err = ns_push(d, ns);
+		if (err < 0) {
+			log_msg(LOG_ERR,
+				"action=error what=netns-open netns=%s step=%s error=\"%s\"",
+				m->name, what, strerror(-err));
+			netns_close(ns);
+			free(ns);
+			err = 0;
+		}
+	}
+	nsmap_set_free(&set);
+	ns_own_update(d);
+	return err < 0 ? err : watch_setup(&d->ns.watch);
+}
+
+static void ns_watch_close(struct kw_daemon *d)
+{
+	if (!d->nsw_open)
+		return;
+	(void)loop_del(&d->loop, nsmap_watch_fd(&d->nsw));
+	nsmap_watch_close(&d->nsw);
+	d->nsw_open = false;
+}
+
+void daemon_ns_reload(struct kw_daemon *d)
+{
+	uint64_t now = kw_now_ms();
+	struct nsmap_set keep = { 0 };
+	const struct nsmap_set *cur;
+
+	if (ns_any_cgroup(&d->cfg) && cg_open(d) == 0)
+		cg_refresh(d, true);
+	if (ns_services_with(&d->cfg, true) && d->nsh.fd < 0)
+		log_msg(LOG_ERR, "action=error what=netns-helper error=\"not running: netns = "
+				 "needs a restart of keepwatchd to take effect\"");
+	/* A fresh watch for the new items; its first run says every namespace appeared:
+	 * instances that stay are updated, the others dropped. */
+	ns_watch_close(d);
+	d->own_extra = 0;
+	if (ns_services_with(&d->cfg, true) && ns_watch_open(d, now) == 0)
+		ns_run(d, now);
+	cur = d->nsw_open ? nsmap_watch_set(&d->nsw) : &keep;
+	for (size_t i = d->n_foreign; i-- > 0;)
+		if (!nsmap_set_find(cur, d->foreign[i]->dev, d->foreign[i]->ino))
+			ns_down(d, i, "unconfigured");
+	for (size_t i = d->n_retry; i-- > 0;)
+		if (!nsmap_set_find(cur, d->retry[i].ns.dev, d->retry[i].ns.ino))
+			ns_retry_drop(d, i);
+	ns_own_update(d);
+	ns_refilter(d, &d->ns);
+}
+
+uint64_t daemon_ns_deadline(const struct kw_daemon *d, uint64_t now)
+{
+	uint64_t at = UINT64_MAX;
+	int t = d->nsw_open ? nsmap_watch_timeout(&d->nsw, now) : -1;
+
+	if (t >= 0)
+		at = now + (uint64_t)t;
+	for (size_t i = 0; i < d->n_retry; i++)
+		if (d->retry[i].next_ms < at)
+			at = d->retry[i].next_ms;
+	return at;
+}
+
+void daemon_ns_tick(struct kw_daemon *d, uint64_t now)
+{
+	if (d->nsw_open && nsmap_watch_timeout(&d->nsw, now) == 0)
+		ns_run(d, now);
+	for (size_t i = d->n_retry; i-- > 0;) {
+		struct nsmap_ns m;
+
+		if (i >= d->n_retry || d->retry[i].next_ms > now)
+			continue;
+		m = d->retry[i].ns;
+		d->retry[i].next_ms = now + DAEMON_NS_RETRY_MS;
+		ns_up(d, &m, now);
+		if (ns_find(d, m.dev, m.ino) != SIZE_MAX &&
+		    (i = ns_find_retry(d, m.dev, m.ino)) != SIZE_MAX) {
+			log_msg(LOG_NOTICE, "event=netns-open netns=%s retried=yes", m.name);
+			ns_retry_drop(d, i);
+		}
+	}
+}
+
+void daemon_ns_close(struct kw_daemon *d)
+{
+	while (d->n_foreign)
+		ns_down(d, d->n_foreign - 1, "stop");
+	free(d->foreign);
+	free(d->retry);
+	d->foreign = NULL;
+	d->retry = NULL;
+	ns_watch_close(d);
+	if (d->cgw.ifd >= 0) {
+		if (d->loop.epfd >= 0)
+			(void)loop_del(&d->loop, cgroupsel_watch_fd(&d->cgw));
+		cgroupsel_watch_close(&d->cgw);
+	}
+	d->cgw.ifd = -1;
+	cg_free(&d->cg);
+	if (d->nsh.pid > 0 || d->nsh.fd >= 0)
+		nsopen_stop(&d->nsh);
+}

@@ -1,0 +1,94 @@
+/* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
+ * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/clock.h"
+#include "daemon/daemon.h"
+#include "shared/jsonutil.h"
+#include "shared/log.h"
+#include "shared/sockutil.h"
+
+static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
+		       const struct watch_conn *e, bool json, bool show_ns)
+{
+	const struct policy_sample *s = &e->last;
+	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
+	const char *verdict = e->verdict == REASON_NONE ? "alive" : kw_reason_name(e->verdict);
+	const char *ifname = linkstate_ifname(&ns->ls, &ns->lm.tab, e->ifindex);
+
+	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
+	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
+	if (json) {
+		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
+		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
+		char nsn[JSONUTIL_ESCAPED_MAX(2 * KW_PATH_ITEM_MAX)];
+
+		/* names are the operator's and the kernel's: any byte but NUL may be in them */
+		jsonutil_escape(cfg->services[e->svc].name, svc, sizeof(svc));
+		jsonutil_escape(ifname, ifn, sizeof(ifn));
+		jsonutil_escape(ns->name, nsn, sizeof(nsn));
+		printf("{\"service\":\"%s\",\"state\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
+		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
+		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
+		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
+		       ",\"netns\":\"%s\"}\n",
+		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
+		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
+		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		return;
+	}
+	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
+	       " %s%s%s\n",
+	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
+	       kw_timer_name(e->timer), ifname, s->probes, s->unacked, s->last_data_recv_ms,
+	       s->last_ack_recv_ms, verdict, show_ns ? " " : "",
+	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
+}
+
+int daemon_list(struct kw_daemon *d, bool json)
+{
+	struct kw_netns *ns = &d->ns;
+	const char *what = NULL;
+	bool show_ns;
+	int err, rc = 1;
+
+	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
+	if (daemon_load_config(d, &d->cfg) < 0)
+		return 1;
+	log_set_level(LOG_ERR);
+	ns->name = "";
+	if ((err = netns_open(ns, &d->cfg, NULL, &what)) < 0 || (err = daemon_ns_open(d)) < 0 ||
+	    (err = daemon_ns_open_once(d)) < 0) {
+		fprintf(stderr, "keepwatchd: --list: %s\n", strerror(-err));
+		goto out;
+	}
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		struct watch_pass p = { 0 };
+
+		err = watch_discover(&ns->watch, kw_now_ms(), &p);
+		watch_pass_free(&p);
+		if (err < 0) {
+			fprintf(stderr, "keepwatchd: --list: %s%s%s\n", ns->name,
+				ns->name[0] ? ": " : "", strerror(-err));
+			goto out;
+		}
+	}
+	/* The NETNS column only where services live in other namespaces: the plain table
+	 * stays as it was. */
+	show_ns = d->n_foreign > 0 || d->own_extra;
+	if (!json)
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
+		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
+		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		WATCH_FOREACH(&ns->watch.table, e)
+			list_print(ns, &d->cfg, e, json, show_ns);
+	rc = 0;
+out:
+	daemon_ns_close(d);
+	netns_close(&d->ns);
+	config_free(&d->cfg);
+	return rc;
+}

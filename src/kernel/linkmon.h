@@ -1,0 +1,91 @@
+/* keepwatch: rtnetlink link and address monitoring (libmnl) — the tables of links and
+ * local addresses, kept in sync from a dump plus RTNLGRP_LINK/IFADDR events; route and
+ * rule changes (RTNLGRP_IPV4/IPV6_ROUTE/RULE) are passed on as events, not tabled. */
+#ifndef KEEPWATCH_LINKMON_H
+#define KEEPWATCH_LINKMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logic/linktab.h"
+
+struct nlmsghdr;
+struct mnl_socket;
+
+/* Pure decoders, usable on canned buffers. They validate every attribute they read
+ * (mnl_attr_parse with a validation callback). Return 0, or -EINVAL for a malformed or
+ * foreign message, which the caller skips and counts. The caller guarantees that the
+ * header and nlmsg_len bytes are readable (walk with nlutil_msg_ok/mnl_nlmsg_next).
+ * Rejected: a wrong nlmsg_type, nlmsg_len short of the fixed header or not 4-aligned, an
+ * attribute cut short or with a bad nla_len, a link family other than AF_UNSPEC (e.g.
+ * AF_BRIDGE), ifindex <= 0, an IFLA_IFNAME without NUL or too long, an address family
+ * other than AF_INET/AF_INET6, IFA_LOCAL/IFA_ADDRESS not exactly 4/16 bytes, a prefix
+ * longer than the address, no address at all. *out is written only on success; the link
+ * name is "" if the message carries none. */
+int linkmon_decode_link(const struct nlmsghdr *nlh, struct linkmon_link *out);
+int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
+
+/* Like the decoders above, for route messages (RTM_NEWROUTE/DELROUTE) and rule messages
+ * (RTM_NEWRULE/DELRULE). Also rejected: a family other than AF_INET/AF_INET6 (multicast
+ * routing families are foreign), dst_len longer than the address, RTA_DST/RTA_GATEWAY not
+ * exactly 4/16 bytes, RTA_OIF/RTA_TABLE not 4 bytes, RTA_OIF above INT32_MAX. */
+int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out);
+int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
+
+/* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
+ * "addr-added", "route-changed", "route-removed", "rule-changed", "resync": the spelling
+ * of linkmon_watch and of log lines. Route cache entries (RTM_F_CLONED) make no event. */
+const char *linkmon_event_name(enum linkmon_event_kind kind);
+
+typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
+
+struct linkmon {
+	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, _ROUTE, _RULE */
+	struct mnl_socket *query; /* dumps */
+	uint32_t seq;
+	int rcvbuf; /* SO_RCVBUF of events as set (half what getsockopt shows), grown on ENOBUFS */
+	struct linktab tab; /* links and addresses, written by linkmon_* only */
+	uint64_t malformed; /* messages skipped (foreign families are ignored, not counted) */
+	uint64_t resyncs; /* ENOBUFS recoveries */
+	linkmon_event_fn fn;
+	void *arg;
+	uint8_t *rxbuf; /* receive buffer, grown when a datagram did not fit */
+	size_t rxbuf_len;
+	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
+	bool resync_pending; /* a resync dump failed: the next dispatch tries again first */
+	/* its sockets are in another namespace: if_indextoname() here cannot say whether one of
+	 * its devices is being deleted (linkmon_unlisted), so the down is taken as a down */
+	bool foreign;
+};
+
+/* Opens both sockets, subscribes, then dumps links and addresses (IPv4 and IPv6). The
+ * initial dump emits no events. Returns 0 or -errno. */
+int linkmon_open(struct linkmon *lm, linkmon_event_fn fn, void *arg);
+/* The same on two NETLINK_ROUTE sockets made elsewhere (nsopen: inside another network
+ * namespace), or new ones where an fd is -1. The fds belong to lm from the call on: a
+ * failure or linkmon_close closes them. */
+int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int events_fd,
+		     int query_fd);
+void linkmon_close(struct linkmon *lm);
+int linkmon_fd(const struct linkmon *lm);
+/* Reads what is pending on linkmon_fd() without blocking and calls fn for each change.
+ * Returns 0 or -errno (never for a malformed message: it is counted). It stops after a
+ * bounded number of datagrams even if more are pending; the fd then stays readable, so a
+ * level-triggered epoll calls it again. On ENOBUFS it grows the buffer (doubling, up to
+ * LINKMON_RCVBUF_MAX), drops what is queued, dumps again, reports the differences as
+ * ordinary events and then LM_RESYNC; if that dump fails, dispatch returns its error and
+ * the next call starts with the resync. Only datagrams from the kernel are read. */
+int linkmon_dispatch(struct linkmon *lm);
+/* Sets SO_RCVBUF of the events socket (SO_RCVBUFFORCE when allowed). Tests use a tiny
+ * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
+int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
+#define LINKMON_RCVBUF_MAX (8 * 1024 * 1024)
+#define LINKMON_RCVBUF_INIT (4 * 1024 * 1024) /* asked for at open */
+
+/* Is the device gone from the namespace's index though RTM_DELLINK has not come yet (it
+ * is being deleted: the kernel announces the down, flushes addresses, and sends DELLINK
+ * only after an RCU grace period)? A down announced for such a link is reported as
+ * LM_LINK_REMOVED; callers acting later on a down link may ask again. */
+bool linkmon_unlisted(int ifindex);
+#endif

@@ -1,0 +1,22 @@
+/* keepwatch: netlink helpers shared by the rtnetlink, sock_diag and nftables modules.
+ * Only what libmnl gets wrong or leaves out lives here. */
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "kernel/nlutil.h"
+
+bool nlutil_msg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned)len && nlh->nlmsg_len <= INT32_MAX;
+}
+
+bool nlutil_from_kernel(const struct msghdr *msg)
+{
+	const struct sockaddr_nl *sa = msg->msg_name;
+
+	return sa && msg->msg_namelen == sizeof(*sa) && sa->nl_family == AF_NETLINK &&
+	       sa->nl_pid == 0;
+}

@@ -1,0 +1,56 @@
+/* keepwatch: carrying out kills in one namespace — SOCK_DESTROY in batches, or an nftables
+ * reset where destroy is missing; owns the kill method and the nft handle. */
+#ifndef KEEPWATCH_KILLER_H
+#define KEEPWATCH_KILLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "kernel/killer_nft.h"
+#include "logic/killplan.h"
+#include "kernel/sockdiag.h"
+
+/* Written only by killer_*. Zero it before killer_open. */
+struct killer {
+	enum kill_method method; /* as configured */
+	bool destroy_unsupported; /* the kernel said EOPNOTSUPP once */
+	bool nft_open;
+	struct nft_killer nft;
+	/* > 0: a NETLINK_NETFILTER socket made inside another namespace (nsopen), for the nft
+	 * table to be opened on when one is needed; 0 opens one here. Owned. */
+	int nft_fd;
+	bool nft_remote; /* another namespace's: never open a table in our own */
+};
+
+/* How the killer came to kill the way it does, for the caller to log once: method is
+ * "destroy", "nft" or "none" (alerts only), or NULL when nothing changed; on a failure
+ * what names the step that failed ("sock-destroy", "nft-table"). */
+struct killer_note {
+	const char *method;
+	const char *reason;
+	const char *what;
+};
+
+/* Chooses the method for kill_method m: probes SOCK_DESTROY on sd (a tuple that cannot
+ * exist), opens the nft table where needed. Returns 0 or -errno (-EPERM: no
+ * CAP_NET_ADMIN). */
+int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m,
+		struct killer_note *note);
+/* After a reload: the new kill_method, opening the nft table if it now needs one. */
+int killer_reload(struct killer *k, enum kill_method m, struct killer_note *note);
+void killer_close(struct killer *k);
+
+/* Carries out the ACT_KILL actions of acts[0..n) through sd at now (nft resets live for
+ * nft_timeout_ms) and fills in their outcome. Returns true when SOCK_DESTROY turned out
+ * to be unsupported on the way: the method changed (killer_uses_nft says to what). */
+bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
+		size_t n, uint64_t now);
+bool killer_uses_nft(const struct killer *k);
+/* The entries of v[0..n) confirmed gone: the nft element of each armed reset (FATE_NFT)
+ * is deleted, so a new connection reusing the 4-tuple is not reset until the element's
+ * timeout. Returns 0 or the first -errno other than ENOENT (already expired). */
+int killer_release(struct killer *k, struct watch_conn *const *v, size_t n);
+
+#endif

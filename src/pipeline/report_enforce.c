@@ -1,0 +1,84 @@
+/* keepwatch: the report of enforce_keepalive — one line and one counter per connection an
+ * enforcer run acted on, and the run's debug line. Decides nothing; writes only metrics. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shared/log.h"
+#include "pipeline/report.h"
+#include "shared/sockutil.h"
+
+/* action=... service= src= dst= pid= and the tail: the format keepwatchd(8) documents. */
+static void report_enforce_line(const struct kw_config *cfg, int prio, const char *action,
+				const struct enforcer_item *it, const char *tail)
+{
+	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
+
+	if (sockutil_format(it->family, it->src, it->sport, src, sizeof(src)) < 0)
+		snprintf(src, sizeof(src), "?");
+	if (sockutil_format(it->family, it->dst, it->dport, dst, sizeof(dst)) < 0)
+		snprintf(dst, sizeof(dst), "?");
+	log_msg(prio, "action=%s service=%s src=%s dst=%s pid=%d%s", action,
+		it->svc < cfg->n_services ? cfg->services[it->svc].name : "?", src, dst,
+		(int)it->pid, tail);
+}
+
+static void report_enforce_failed(const struct kw_config *cfg, const struct enforcer_out *o)
+{
+	char tail[512];
+	int n;
+
+	if (o->err)
+		n = snprintf(tail, sizeof(tail), " what=%s errno=%d error=\"%s\"", o->what, -o->err,
+			     strerror(-o->err));
+	else
+		n = snprintf(tail, sizeof(tail), " what=%s error=\"%s\"", o->what,
+			     o->error ? o->error : "unknown");
+	if (o->hint[0] && n > 0 && (size_t)n < sizeof(tail))
+		snprintf(tail + n, sizeof(tail) - (size_t)n, " hint=\"%s\"", o->hint);
+	report_enforce_line(cfg, LOG_WARNING, "enforce-failed", &o->it, tail);
+}
+
+static void report_enforce_one(struct kw_metrics *m, const struct kw_config *cfg,
+			       const struct enforcer_out *o)
+{
+	char tail[192];
+
+	switch (o->kind) {
+	case ENFORCER_SET:
+	case ENFORCER_WOULD:
+		metrics_count_enforce(m, o->it.svc, o->kind == ENFORCER_WOULD);
+		snprintf(tail, sizeof(tail), " idle=%d intvl=%d cnt=%d was=%s,%d,%d,%d", o->idle_s,
+			 o->intvl_s, o->cnt, o->was_on ? "on" : "off", o->was_idle_s,
+			 o->was_intvl_s, o->was_cnt);
+		report_enforce_line(cfg, LOG_DEBUG,
+				    o->kind == ENFORCER_SET ? "enforce-keepalive" : "would-enforce",
+				    &o->it, tail);
+		break;
+	case ENFORCER_KEPT:
+		snprintf(tail, sizeof(tail), " reason=owner-faster idle=%d intvl=%d cnt=%d",
+			 o->idle_s, o->intvl_s, o->cnt);
+		report_enforce_line(cfg, LOG_DEBUG, "keepalive-kept", &o->it, tail);
+		break;
+	case ENFORCER_FAILED:
+		metrics_count_enforce_failed(m, o->it.svc);
+		if (o->say)
+			report_enforce_failed(cfg, o);
+		break;
+	}
+}
+
+void report_enforce(struct kw_metrics *m, const struct kw_config *cfg, const struct enforcer *e)
+{
+	size_t n;
+	const struct enforcer_out *o = enforcer_outcomes(e, &n);
+
+	for (size_t i = 0; i < n; i++)
+		report_enforce_one(m, cfg, &o[i]);
+	if (!e->sum.say)
+		return;
+	log_msg(LOG_DEBUG,
+		"event=enforce queued=%zu left=%zu scans=%" PRIu64 " full_scans=%" PRIu64
+		" fds=%" PRIu64,
+		e->sum.queued, e->sum.left, e->sum.scans, e->sum.full_scans, e->sum.fds);
+}

@@ -227,7 +227,7 @@ static void metrics_globals(FILE *f, const struct kw_metrics *m)
 		     "Link, address, route and rule changes seen on rtnetlink, by kind.");
 	for (unsigned k = 0; k < METRICS_LINK_EVENTS; k++)
 		fprintf(f, "keepwatch_link_events_total{event=\"%s\"} %" PRIu64 "\n",
-			linkmon_event_name((enum linkmon_event_kind)k), m->link_events[k]);
+			kw_link_event_name(k), m->link_events[k]);
 	metrics_head(f, "keepwatch_kills_deferred_total", "counter",
 		     "Verdicts held back to a later second by max_kills_per_second.");
 	fprintf(f, "keepwatch_kills_deferred_total %" PRIu64 "\n", m->kills_deferred);

@@ -797,6 +797,15 @@ void config_error_print(void *arg, const char *file, unsigned line, const char *
 	fprintf(arg ? arg : stderr, "%s\n", buf);
 }
 
+void config_error_log(void *arg, const char *file, unsigned line, const char *key, const char *msg)
+{
+	char buf[512];
+
+	(void)arg;
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	log_msg(LOG_ERR, "%s", buf);
+}
+
 static const char *choice_name(const struct choice *c, int value)
 {
 	while (c->name && c->value != value)

@@ -46,19 +46,9 @@ struct kw_daemon {
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
 };
 
-static void daemon_config_error(void *arg, const char *file, unsigned line, const char *key,
-				const char *msg)
-{
-	char buf[512];
-
-	(void)arg;
-	config_error_format(buf, sizeof(buf), file, line, key, msg);
-	log_msg(LOG_ERR, "%s", buf);
-}
-
 int daemon_load_config(const char *path, struct kw_config *out)
 {
-	return config_filter_load(path, out, daemon_config_error, NULL);
+	return config_filter_load(path, out, config_error_log, NULL);
 }
 
 static void daemon_apply_logging(const struct kw_daemon *d)

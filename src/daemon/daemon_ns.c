@@ -69,16 +69,6 @@ bool daemon_ns_spans(const struct daemon_ns *dn)
 	return dn->n_foreign > 0 || dn->own_extra;
 }
 
-static void ns_config_error(void *arg, const char *file, unsigned line, const char *key,
-			    const char *msg)
-{
-	char buf[512];
-
-	(void)arg;
-	config_error_format(buf, sizeof(buf), file, line, key, msg);
-	log_msg(LOG_ERR, "%s", buf);
-}
-
 /* The services and cgroups of ns changed: filters again, known connections to their new
  * service (or forgotten), and a discovery. */
 static void ns_refilter(struct kw_netns *ns)
@@ -179,7 +169,7 @@ static int cg_probe(struct daemon_ns *dn)
 	int mrc = cgroupsel_mount(dn->cg_mount, sizeof(dn->cg_mount));
 	int prc = mrc == 0 ? sockdiag_probe_cgroup(&dn->own->sd) : 0;
 
-	return cgroupsel_check(dn->cfg, mrc, prc, ns_config_error, NULL);
+	return cgroupsel_check(dn->cfg, mrc, prc, config_error_log, NULL);
 }
 
 static int cg_open(struct daemon_ns *dn)

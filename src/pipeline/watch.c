@@ -36,14 +36,14 @@
 void watch_init(struct watch *w, const struct kw_config *cfg, const struct linkstate *ls,
 		const struct linktab *links, struct sockdiag *sd)
 {
-	memset(w, 0, sizeof(*w));
-	w->cfg = cfg;
-	w->ls = ls;
-	w->links = links;
-	w->sd = sd;
-	w->svc_mask = UINT64_MAX;
-	w->proc = (struct watch_proc){ .opens = procnet_opens,
-				       .family_in_use = procnet_family_in_use };
+	*w = (struct watch){
+		.cfg = cfg,
+		.ls = ls,
+		.links = links,
+		.sd = sd,
+		.svc_mask = UINT64_MAX,
+		.proc = { .opens = procnet_opens, .family_in_use = procnet_family_in_use },
+	};
 }
 
 void watch_set_services(struct watch *w, uint64_t svc_mask, const struct watch_cgroups *cg)

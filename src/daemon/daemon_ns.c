@@ -298,6 +298,14 @@ static int ns_list_push(struct kw_netns ***v, size_t *n, size_t *cap, struct kw_
 	return 0;
 }
 
+/* Removes v[i], keeping the order. */
+static void ns_list_cut(struct kw_netns **v, size_t *n, size_t i)
+{
+	const size_t ptr = sizeof(struct kw_netns *); // NOLINT(bugprone-sizeof-expression)
+
+	memmove(&v[i], &v[i + 1], (--*n - i) * ptr);
+}
+
 static int ns_push(struct daemon_ns *dn, struct kw_netns *ns)
 {
 	return ns_list_push(&dn->foreign, &dn->n_foreign, &dn->cap_foreign, ns);
@@ -320,8 +328,7 @@ static void ns_unjoin(struct daemon_ns *dn, struct kw_netns *ns)
 		(void)loop_del(dn->hooks.loop, linkmon_fd(&ns->lm));
 	for (size_t i = 0; i < dn->n_fresh; i++) {
 		if (dn->fresh[i] == ns) { /* gone before its first discovery */
-			memmove(&dn->fresh[i], &dn->fresh[i + 1],
-				(--dn->n_fresh - i) * sizeof(dn->fresh[0]));
+			ns_list_cut(dn->fresh, &dn->n_fresh, i);
 			break;
 		}
 	}
@@ -333,7 +340,7 @@ struct kw_netns *daemon_ns_take_new(struct daemon_ns *dn)
 	struct kw_netns *ns = dn->n_fresh ? dn->fresh[0] : NULL;
 
 	if (ns)
-		memmove(&dn->fresh[0], &dn->fresh[1], --dn->n_fresh * sizeof(dn->fresh[0]));
+		ns_list_cut(dn->fresh, &dn->n_fresh, 0);
 	return ns;
 }
 
@@ -388,9 +395,7 @@ static void ns_down(struct daemon_ns *dn, size_t i, const char *why)
 		ns->watch.table.count, why);
 	netns_close(ns);
 	free(ns);
-	for (size_t j = i + 1; j < dn->n_foreign; j++)
-		dn->foreign[j - 1] = dn->foreign[j];
-	dn->n_foreign--;
+	ns_list_cut(dn->foreign, &dn->n_foreign, i);
 }
 
 static void ns_changed(struct daemon_ns *dn, const struct nsmap_ns *m, uint64_t now)

@@ -57,24 +57,25 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const cha
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
-		report_link(netns, "link-down", &ev->link,
+		/* one event name for both downs (the reason their connections die of), the
+		 * cause apart */
+		report_link(netns, kw_reason_name(REASON_LINK_DOWN), &ev->link,
 			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down"
 							   : " cause=no-carrier");
 		break;
 	case LM_LINK_REMOVED:
-		report_link(netns, "link-removed", &ev->link, "");
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, "");
 		break;
 	case LM_LINK_UP:
 		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64, news->down_ms);
-		report_link(netns, "link-up", &ev->link, extra);
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
 		break;
 	case LM_ADDR_REMOVED:
 	case LM_ADDR_ADDED:
 		if (!inet_ntop(ev->addr.family, ev->addr.addr, addr, sizeof(addr)))
 			snprintf(addr, sizeof(addr), "?");
 		snprintf(extra, sizeof(extra), " addr=%s/%u", addr, ev->addr.prefixlen);
-		report_link(netns, ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added",
-			    &ev->link, extra);
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
 		break;
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:

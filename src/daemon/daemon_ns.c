@@ -4,7 +4,11 @@
  * Each namespace a service's netns items reach gets its own struct kw_netns, its sockets
  * made inside it by the helper (nsopen.c); the own namespace, when an item reaches it, adds
  * those services to the own instance. Services without netns apply to the own instance
- * only. A namespace that vanishes is dropped with its state: nothing is killed for it. */
+ * only. A namespace that vanishes is dropped with its state: nothing is killed for it.
+ *
+ * It calls nothing of daemon.c (which calls it): an instance's link events and rtnetlink fd
+ * go to the hooks daemon_ns_init was given, and the instances that joined are handed over
+ * as data (daemon_ns_take_new) for the daemon to run their first discovery. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

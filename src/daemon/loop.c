@@ -1,6 +1,5 @@
 /* keepwatch: the event loop — one epoll instance, its fds (a few per namespace), one handler
- * each.
- * Timers are a timerfd like any other fd, so the loop itself knows nothing of time. */
+ * each; timers are timerfds like any other fd, so the loop itself knows nothing of time. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -133,8 +133,9 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 
 static struct report_view daemon_view(const struct kw_daemon *d, const struct kw_netns *ns)
 {
-	return (
-	    struct report_view){ .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
+
+	return rv;
 }
 
 /* What report holds for ns, said now (the read's link events, kill lines whose names are

@@ -11,7 +11,7 @@ jobs=$(nproc)
 build() { # dir, extra cmake args...
 	local dir=$1
 	shift
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs" >/dev/null
 	echo "built $dir"
 }

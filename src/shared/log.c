@@ -35,7 +35,7 @@ static const struct {
 };
 
 /* The names log_level takes, and level= on stderr says: syslog's own. */
-static const char *const log_level_names[] = { "emerg",	 "alert",  "crit", "err",
+static const char *const log_level_names[] = { "emerg",   "alert",  "crit", "err",
 					       "warning", "notice", "info", "debug" };
 
 const char *log_level_name(int prio)
@@ -51,8 +51,7 @@ static uint64_t log_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int log_format_stderr(char *buf, size_t len, int prio, const struct timespec *when,
-		      const char *msg)
+int log_format_stderr(char *buf, size_t len, int prio, const struct timespec *when, const char *msg)
 {
 	struct tm tm;
 	char stamp[32] = "1970-01-01T00:00:00", zone[8] = "+00:00";

@@ -19,27 +19,57 @@
 #include "shared/log.h"
 #include "pipeline/netns_route.h"
 #include "daemon/privs.h"
+#include "daemon/reload_target.h"
 #include "pipeline/report.h"
+
+/* A reload's errors: each logged, the first kept for the event=reload-failed line. */
+struct daemon_cfg_errs {
+	unsigned n;
+	char first[512];
+};
 
 static void daemon_config_error(void *arg, const char *file, unsigned line, const char *key,
 				const char *msg)
 {
+	struct daemon_cfg_errs *errs = arg;
 	char buf[512];
 
-	(void)arg;
 	config_error_format(buf, sizeof(buf), file, line, key, msg);
 	log_msg(LOG_ERR, "%s", buf);
+	if (errs && errs->n++ == 0) /* quoted in the line: its double quotes become single */
+		for (size_t i = 0; i < sizeof(errs->first) && (i == 0 || buf[i - 1]); i++)
+			errs->first[i] = buf[i] == '"' ? '\'' : buf[i];
 }
 
 int daemon_load_config(struct kw_daemon *d, struct kw_config *out)
 {
-	return config_filter_load(d->config_path, out, daemon_config_error, d);
+	return config_filter_load(d->config_path, out, daemon_config_error, NULL);
+}
+
+/* What a SIGHUP'd reload could not apply (keepwatchd --reload refuses such a file before
+ * signalling; a plain kill -HUP gets here), said once per reload. */
+static void daemon_restart_needed(struct kw_daemon *d)
+{
+	struct reload_target self = { .pid = getpid(),
+				      .comm = "keepwatchd",
+				      .ptrace = d->ptrace_kept,
+				      .helper = d->nsh.fd >= 0,
+				      .uid = geteuid() };
+	char why[768];
+
+	if (reload_target_judge(&d->cfg, &self, reload_cfg_uid(&d->cfg), why, sizeof(why)) !=
+	    RELOAD_OK)
+		log_msg(LOG_WARNING, "event=restart-needed file=%s reason=\"%s\"", d->config_path,
+			why);
 }
 
 static void daemon_apply_logging(const struct kw_daemon *d)
 {
 	const struct kw_global *g = &d->cfg.global;
-	unsigned sinks = g->log_sinks | (d->foreground ? LOG_SINK_STDERR : 0);
+	/* A run that can act is never silent: someone at a terminal sees what it does (and
+	 * log.c sends lines syslog does not take to stderr as well). */
+	bool to_stderr = d->log_stderr || isatty(STDERR_FILENO);
+	unsigned sinks = g->log_sinks | (to_stderr ? LOG_SINK_STDERR : 0);
 
 	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility, d->verbose ? LOG_DEBUG : g->log_level);
 }
@@ -71,19 +101,12 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 }
 
 /* After a reload: CAP_SYS_PTRACE goes when no service enforces any more; it cannot come
- * back once dropped, which is said. */
+ * back once dropped (daemon_restart_needed says so). */
 static void daemon_privs_reload(struct kw_daemon *d)
 {
 	struct privs_why why;
 
-	if (d->ns.enf.any && !d->ptrace_kept) {
-		log_msg(LOG_WARNING,
-			"event=privileges warning=\"enforce_keepalive set by a reload, "
-			"but CAP_SYS_PTRACE was dropped at start: restart keepwatchd "
-			"for it to take effect\"");
-		return;
-	}
-	if (d->ns.enf.any || !d->ptrace_kept)
+	if (d->ns.enf.any || !d->ptrace_kept) /* gone for good: event=restart-needed says so */
 		return;
 	if (privs_drop_ptrace(&why) < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"", why.error);
@@ -447,16 +470,19 @@ int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
+	struct daemon_cfg_errs errs = { 0 };
 	struct killer_note note;
 	struct kw_netns *ns;
 	int err;
 
 	(void)notify_reloading(&d->notify, kw_now_us());
-	err = daemon_load_config(d, &next);
+	err = config_filter_load(d->config_path, &next, daemon_config_error, &errs);
 	if (err < 0) {
 		report_reload(&d->metrics, false);
-		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
-			d->config_path, strerror(-err));
+		/* the file's first error, not "Invalid argument" */
+		log_msg(LOG_ERR,
+			"event=reload-failed file=%s error=\"%s\" keeping=running-config errors=%u",
+			d->config_path, errs.n ? errs.first : strerror(-err), errs.n);
 		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
@@ -483,6 +509,7 @@ static void daemon_reload(struct kw_daemon *d)
 	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
+	daemon_restart_needed(d);
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
 		daemon_discover(d, ns, kw_now_ms());
 	daemon_notify_status(d, kw_now_ms(), true);

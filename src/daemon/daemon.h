@@ -25,7 +25,7 @@ struct daemon_link_news {
 struct kw_daemon {
 	/* command line */
 	const char *config_path;
-	bool foreground;
+	bool log_stderr; /* -e: stderr as well, even when it is no terminal */
 	bool cli_dry_run;
 	bool verbose;
 	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */

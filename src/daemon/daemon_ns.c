@@ -543,9 +543,7 @@ void daemon_ns_reload(struct kw_daemon *d)
 
 	if (ns_any_cgroup(&d->cfg) && cg_open(d) == 0)
 		cg_refresh(d, true);
-	if (ns_services_with(&d->cfg, true) && d->nsh.fd < 0)
-		log_msg(LOG_ERR, "action=error what=netns-helper error=\"not running: netns = "
-				 "needs a restart of keepwatchd to take effect\"");
+	/* netns = without the helper: event=restart-needed (daemon.c) says it */
 	/* A fresh watch for the new items; its first run says every namespace appeared:
 	 * instances that stay are updated, the others dropped. */
 	ns_watch_close(d);

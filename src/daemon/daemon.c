@@ -132,7 +132,8 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 	if (!enforcer_due(&ns->enf, now))
 		return;
 	enforcer_run(&ns->enf, &env, now);
-	report_enforce(&d->metrics, &d->cfg, &ns->enf);
+	report_enforce(&d->metrics, &d->enf_lines, &d->cfg, &ns->enf, now);
+	daemon_state_take(d, &ns->enf);
 	ch = enforcer_changed(&ns->enf, &n);
 	for (size_t i = 0; i < n; i++)
 		(void)watch_look_at(&ns->watch, ch[i].cookie, now + ch[i].look_ms);
@@ -358,6 +359,8 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	}
 	daemon_ns_tick(d, now);
 	daemon_metrics(d, now);
+	report_enforce_roll(&d->enf_lines, &d->cfg, now); /* the timer runs every second or so */
+	daemon_state_write(d, now);
 	daemon_notify_status(d, now, false);
 }
 
@@ -486,6 +489,7 @@ static void daemon_reload(struct kw_daemon *d)
 		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
+	report_enforce_roll(&d->enf_lines, &d->cfg, UINT64_MAX); /* named by the old indexes */
 	config_free(&d->cfg);
 	d->cfg = next;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -496,6 +500,7 @@ static void daemon_reload(struct kw_daemon *d)
 	enforcer_configure(&d->ns.enf, &d->cfg);
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
+	daemon_state_open(d);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
 	daemon_ns_reload(d);
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
@@ -588,6 +593,9 @@ static int daemon_open(struct kw_daemon *d)
 
 static void daemon_close(struct kw_daemon *d)
 {
+	d->state.last_write_ms = 0; /* what it changed is on record when it stops */
+	daemon_state_write(d, kw_now_ms());
+	daemon_state_close(&d->state);
 	daemon_ns_close(d);
 	netns_close(&d->ns);
 	free(d->said_later);
@@ -611,6 +619,8 @@ int daemon_run(struct kw_daemon *d)
 	d->loop.epfd = -1;
 	d->notify.ready_fd = d->notify.watchdog_fd = -1;
 	d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
+	d->state.dir_fd = -1;
+	enforcelog_init(&d->enf_lines, ENFORCELOG_LINES, ENFORCELOG_WINDOW_MS);
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -621,8 +631,10 @@ int daemon_run(struct kw_daemon *d)
 		err = daemon_privs(d, false);
 	if (err == 0)
 		err = daemon_open(d);
-	if (err == 0)
+	if (err == 0) {
 		daemon_metrics_dir(d);
+		daemon_state_open(d); /* /run/keepwatch made while still root */
+	}
 	if (err == 0)
 		err = daemon_privs(d, true);
 	if (err == 0)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "daemon/daemon_state.h"
+#include "logic/enforcelog.h"
 #include "logic/killplan.h"
 #include "daemon/loop.h"
 #include "pipeline/metrics.h"
@@ -60,6 +62,8 @@ struct kw_daemon {
 	struct kw_metrics metrics; /* written by report_* */
 	struct notify notify; /* sd_notify and --ready-fd */
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
+	struct enforcelog enf_lines; /* the enforce lines' budget (written by report_enforce) */
+	struct daemon_state state; /* the connections whose keepalive it set; the state file */
 };
 
 /* daemon_ns.c: the namespaces and cgroups the services live in */

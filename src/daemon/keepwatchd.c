@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"       keepwatchd [-c FILE] --list [--json]\n"
 		"       keepwatchd -h | -V\n"
 		"Find dead TCP connections of guarded services and shut them down.\n"
-		"Without -t, --reload or --list it runs: it kills (unless -n) and does not fork.\n\n"
+		"Without -t, --reload or --list it runs: it kills (unless -n) and does not "
+		"fork.\n\n"
 		"  -c, --config FILE  the configuration (default " KW_DEFAULT_CONFIG_PATH ");\n"
 		"                     -c names the file, it does not check it: add -t for that\n"
 		"  -e, --stderr       log to stderr too (done anyway when stderr is a terminal\n"
@@ -67,7 +68,8 @@ static int reload_send(const struct kw_config *cfg, const char *path, pid_t pid)
 	}
 	v = reload_target_judge(cfg, &t, reload_cfg_uid(cfg), why, sizeof(why));
 	if (v == RELOAD_NOT_KEEPWATCHD) {
-		fprintf(stderr, "keepwatchd: --reload %ld: %s: nothing signalled\n", (long)pid, why);
+		fprintf(stderr, "keepwatchd: --reload %ld: %s: nothing signalled\n", (long)pid,
+			why);
 		return -EPERM;
 	}
 	if (v == RELOAD_NEEDS_RESTART) {

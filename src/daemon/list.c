@@ -1,5 +1,6 @@
 /* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
- * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
+ * poller's verdicts, in ss-like columns or as JSON lines, and which of them keepwatchd
+ * changed (the state file the daemon keeps). No killer: kills nothing. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +10,21 @@
 #include "shared/jsonutil.h"
 #include "shared/log.h"
 #include "shared/sockutil.h"
+#include "logic/enforced.h"
 
-static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
-		       const struct watch_conn *e, bool json, bool show_ns)
+/* What the columns depend on besides the connection. */
+struct list_view {
+	const struct kw_config *cfg;
+	const struct enforced_set *enforced; /* from the state file */
+	bool json, show_ns, show_enforced;
+};
+
+static void list_print(const struct kw_netns *ns, const struct list_view *lv,
+		       const struct watch_conn *e)
 {
+	const struct kw_config *cfg = lv->cfg;
+	const struct enforced_conn *enf = enforced_find(lv->enforced, e->cookie);
+	char ka[48] = "-";
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
 	const char *verdict = e->verdict == REASON_NONE ? "alive" : kw_reason_name(e->verdict);
@@ -20,7 +32,10 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
-	if (json) {
+	if (enf)
+		snprintf(ka, sizeof(ka), "%" PRIu32 ",%" PRIu32 ",%" PRIu32, enf->idle_s,
+			 enf->intvl_s, enf->cnt);
+	if (lv->json) {
 		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
 		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
 		char nsn[JSONUTIL_ESCAPED_MAX(2 * KW_PATH_ITEM_MAX)];
@@ -33,25 +48,48 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
-		       ",\"netns\":\"%s\"}\n",
+		       ",\"netns\":\"%s\",\"enforced\":",
 		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
 		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		if (enf)
+			printf("{\"idle_s\":%" PRIu32 ",\"intvl_s\":%" PRIu32 ",\"cnt\":%" PRIu32
+			       "}}\n",
+			       enf->idle_s, enf->intvl_s, enf->cnt);
+		else
+			printf("null}\n");
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %s%s%s\n",
+	       " %-*s%s%s%s%s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked, s->last_data_recv_ms,
-	       s->last_ack_recv_ms, verdict, show_ns ? " " : "",
-	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
+	       s->last_ack_recv_ms, lv->show_ns || lv->show_enforced ? 13 : 0, verdict,
+	       lv->show_ns ? " " : "", lv->show_ns ? (ns->name[0] ? ns->name : "-") : "",
+	       lv->show_enforced ? " " : "", lv->show_enforced ? ka : "");
+}
+
+/* The ENFORCED column where some service enforces or keepwatchd changed a socket listed:
+ * the plain table stays as it was. */
+static bool list_any_enforced(struct kw_daemon *d, const struct enforced_set *set)
+{
+	struct kw_netns *ns;
+
+	if (enforcer_wanted(&d->cfg))
+		return true;
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		WATCH_FOREACH(&ns->watch.table, e)
+			if (enforced_find(set, e->cookie))
+				return true;
+	return false;
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
 	struct kw_netns *ns = &d->ns;
+	struct enforced_set enforced = { 0 };
+	struct list_view lv = { .cfg = &d->cfg, .enforced = &enforced, .json = json };
 	const char *what = NULL;
-	bool show_ns;
 	int err, rc = 1;
 
 	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
@@ -75,18 +113,26 @@ int daemon_list(struct kw_daemon *d, bool json)
 			goto out;
 		}
 	}
+	/* What a running (or stopped) keepwatchd changed: unreadable is said, not fatal. */
+	if (d->cfg.global.state_file[0] &&
+	    (err = daemon_state_read(d->cfg.global.state_file, &enforced)) < 0)
+		fprintf(stderr, "keepwatchd: --list: %s: %s (ENFORCED unknown)\n",
+			d->cfg.global.state_file, strerror(-err));
 	/* The NETNS column only where services live in other namespaces: the plain table
 	 * stays as it was. */
-	show_ns = d->n_foreign > 0 || d->own_extra;
+	lv.show_ns = d->n_foreign > 0 || d->own_extra;
+	lv.show_enforced = list_any_enforced(d, &enforced);
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-*s%s%s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
-		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
+		       "ACK_RCV", lv.show_ns || lv.show_enforced ? 13 : 0, "VERDICT",
+		       lv.show_ns ? " NETNS" : "", lv.show_enforced ? " ENFORCED" : "");
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &d->cfg, e, json, show_ns);
+			list_print(ns, &lv, e);
 	rc = 0;
 out:
+	enforced_free(&enforced);
 	daemon_ns_close(d);
 	netns_close(&d->ns);
 	config_free(&d->cfg);

@@ -58,7 +58,8 @@ static bool has_helper(pid_t pid)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
 		if (read_small(path, buf, sizeof(buf)) == 0 &&
-		    stat_parent(buf, comm, sizeof(comm)) == pid && !strcmp(comm, RELOAD_HELPER_COMM))
+		    stat_parent(buf, comm, sizeof(comm)) == pid &&
+		    !strcmp(comm, RELOAD_HELPER_COMM))
 			found = true;
 	}
 	closedir(d);
@@ -114,7 +115,7 @@ static const char *first_service(const struct kw_config *cfg, bool netns)
 }
 
 static void say(char *why, size_t len, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void say(char *why, size_t len, size_t *o, const char *fmt, ...)
 {
@@ -154,7 +155,8 @@ enum reload_verdict reload_target_judge(const struct kw_config *cfg, const struc
 	if ((svc = first_service(cfg, true)) && !t->helper)
 		say(why, len, &o,
 		    "netns = ([service %s]) needs the namespace helper keepwatchd-ns, which "
-		    "keepwatchd %d did not start (it starts it only when a service sets netns then)",
+		    "keepwatchd %d did not start (it starts it only when a service sets netns "
+		    "then)",
 		    svc, (int)t->pid);
 	if (cfg_uid != (uid_t)-1 && cfg_uid != t->uid)
 		say(why, len, &o, "user = %s, but keepwatchd %d runs as uid %u", cfg->global.user,

@@ -158,9 +158,8 @@ static int enf_line(struct enforced_set *s, const char *p, const char *end)
 	}
 	if (have != 0xf || !v[0])
 		return 1;
-	return enforced_note(s, v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3]) < 0
-		       ? -ENOMEM
-		       : 0;
+	return enforced_note(s, v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3]) < 0 ? -ENOMEM
+											  : 0;
 }
 
 long enforced_parse(struct enforced_set *s, const char *buf, size_t len)

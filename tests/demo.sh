@@ -6,8 +6,8 @@
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src" || exit 1
-bash tests/deps.sh || exit 1
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+bash tests/deps.sh demo || exit 1
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr >/dev/null || exit 1
 cmake --build build -j "$(nproc)" >/dev/null || exit 1
 export KW_BUILD="$src/build" KW_SRC="$src"
 source tests/lib/netns.sh
@@ -94,7 +94,7 @@ poweroff_run() {
 	kw_bg "$srv" "$relaylog" "$KW_BUILD/keepwatch-relay" --listen "0.0.0.0:$PORT" \
 		--connect 127.0.0.1:9 --keepalive off
 	kw_wait 5 bash -c "ip netns exec $srv ss -Hltn 'sport = :$PORT' | grep -q ."
-	kw_bg_syslog "$srv" "$KW_TMP/keepwatchd-$id.err" "$KW_BUILD/keepwatchd" -v -c "$CONFIG"
+	kw_bg_syslog "$srv" "$KW_TMP/keepwatchd-$id.err" "$KW_BUILD/keepwatchd" -c "$CONFIG"
 	kwd=$KW_LAST_PID
 	kw_grep_wait 10 "$KW_SYSLOG" "keepwatchd\[$kwd\]: event=start" || kw_die "keepwatchd did not start"
 	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"

@@ -356,7 +356,18 @@ kw_check "enforce_keepalive: no enforce-failed" bash -c \
 kw_check "enforce_keepalive: the kernel's keepalive timer runs on the relay's socket" \
 	kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
 journal | grep -E '^(action=enforce|event=(enforce|privileges))' | tail -n 5 | sed 's/^/# /'
+# What it changed is on record where --list finds it: the state file in the unit's
+# RuntimeDirectory= (writable under ProtectSystem=strict), the default config path.
+list_enforced() {
+	C env ASAN_OPTIONS=detect_leaks=0 /usr/sbin/keepwatchd --list 2>&1 |
+		grep -Eq '^fwd .* 3,1,[0-9]+ *$'
+}
+kw_check "enforce_keepalive: --list (default config) shows the socket in ENFORCED" \
+	kw_wait 5 list_enforced
 C systemctl stop keepwatchd
+state_kept() { C test -s /run/keepwatch/keepwatchd.state && list_enforced; }
+kw_check "stopped: the state file stays (RuntimeDirectoryPreserve=), --list still shows it" \
+	state_kept
 C systemctl stop kwt-fwd
 put_config "$GOOD"
 

@@ -13,11 +13,15 @@ export KW_BUILD="$src/build" KW_SRC="$src"
 source tests/lib/netns.sh
 kw_require_root
 kw_init kwdemo-main
-CONFIG="$src/etc/keepwatch.ini"
-"$KW_BUILD/keepwatchd" --check -c "$CONFIG" || exit 1
+SHIPPED="$src/etc/keepwatch.ini"
+"$KW_BUILD/keepwatchd" --check -c "$SHIPPED" || exit 1
+# The shipped file as it is, but for where it records the sockets whose keepalive it set:
+# in this run's directory, not the host's /run/keepwatch.
+CONFIG="$KW_TMP/keepwatch.ini"
+sed "s|^state_file = .*|state_file = $KW_TMP/keepwatchd.state|" "$SHIPPED" >"$CONFIG"
 # The relay listens on the first port the shipped config guards.
 PORT=$(sed -n 's/^[[:space:]]*local_ports[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -n 1)
-[ -n "$PORT" ] || kw_die "no local_ports in $CONFIG"
+[ -n "$PORT" ] || kw_die "no local_ports in $SHIPPED"
 kw_syslog_start
 
 # Milliseconds on the clock the syslog receiver stamps lines with (CLOCK_MONOTONIC).

@@ -53,7 +53,9 @@ void daemon_state_open(struct kw_daemon *d)
 	const char *path = d->cfg.global.state_file;
 	int fd, err;
 
-	if (!path[0] || (st->dir_fd >= 0 && !strcmp(st->dir_for, path)))
+	/* Nothing to record without a service that enforces: no directory made in /run. */
+	if (!path[0] || !enforcer_wanted(&d->cfg) ||
+	    (st->dir_fd >= 0 && !strcmp(st->dir_for, path)))
 		return;
 	if ((fd = atomicfile_dir(path, true)) < 0) {
 		log_msg(LOG_ERR, "action=error what=state-file file=%s error=\"%s\"", path,

@@ -22,8 +22,8 @@ struct daemon_state {
 struct kw_daemon;
 struct enforcer;
 
-/* At start, before privileges drop, and after a reload that names another file: opens the
- * file's directory (made when missing: /run/keepwatch without systemd's RuntimeDirectory=)
+/* At start, before privileges drop, and after a reload that names another file, when some
+ * service enforces: opens the file's directory (made when missing: /run/keepwatch without systemd's RuntimeDirectory=)
  * and reads what an earlier keepwatchd recorded, since its changes last. Logs failures;
  * never fatal. */
 void daemon_state_open(struct kw_daemon *d);

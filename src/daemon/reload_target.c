@@ -45,7 +45,7 @@ static pid_t stat_parent(const char *stat, char *out, size_t cap)
 
 static bool has_helper(pid_t pid)
 {
-	char path[64], buf[512], comm[32];
+	char path[300], buf[512], comm[32];
 	struct dirent *de;
 	unsigned seen = 0;
 	bool found = false;
@@ -85,8 +85,12 @@ int reload_target_read(pid_t pid, struct reload_target *t)
 		return err == -ENOENT ? -ESRCH : err;
 	if ((p = strstr(buf, "\nCapPrm:")))
 		prm = strtoull(p + 8, NULL, 16);
-	if ((p = strstr(buf, "\nUid:")))
-		(void)sscanf(p + 5, "%*lu %lu", &uid); /* real, then effective */
+	if ((p = strstr(buf, "\nUid:"))) { /* real, then effective */
+		char *end;
+
+		(void)strtoul(p + 5, &end, 10);
+		uid = strtoul(end, NULL, 10);
+	}
 	t->ptrace = prm & (UINT64_C(1) << RELOAD_CAP_SYS_PTRACE);
 	t->uid = (uid_t)uid;
 	t->helper = has_helper(pid);

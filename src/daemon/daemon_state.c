@@ -143,7 +143,7 @@ void daemon_state_write(struct kw_daemon *d, uint64_t now)
 	const char *path = d->cfg.global.state_file;
 	int err;
 
-	if (!path[0] || st->dir_fd < 0 || strcmp(st->dir_for, path))
+	if (!path[0] || st->dir_fd < 0 || strcmp(st->dir_for, path) != 0)
 		return;
 	if (now >= st->last_prune_ms + DAEMON_STATE_PRUNE_MS) {
 		st->last_prune_ms = now;

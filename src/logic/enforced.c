@@ -122,7 +122,7 @@ static int enf_num(const char *p, const char *end, const char *key, uint64_t max
 	size_t k = strlen(key);
 	uint64_t x = 0;
 
-	if ((size_t)(end - p) <= k + 1 || memcmp(p, key, k) || p[k] != '=')
+	if ((size_t)(end - p) <= k + 1 || memcmp(p, key, k) != 0 || p[k] != '=')
 		return 0;
 	for (p += k + 1; p < end; p++) {
 		if (*p < '0' || *p > '9' || x > (max - (uint64_t)(*p - '0')) / 10)

@@ -441,8 +441,8 @@ static void test_line_counting(void)
 	      es.n == 0);
 	CHECK(cfg.n_services == 1 && cfg.services[0].n_local_ports == 2 &&
 	      cfg.services[0].local_ports[0].lo == 7000 &&
-	      cfg.services[0].local_ports[1].lo == 7001 &&
-	      cfg.services[0].link_grace_ms == 2000 && cfg.services[0].n_remote_net == 1);
+	      cfg.services[0].local_ports[1].lo == 7001 && cfg.services[0].link_grace_ms == 2000 &&
+	      cfg.services[0].n_remote_net == 1);
 	config_free(&cfg);
 	EXPECT_ONE("[service a]\nlocal_ports = 22#ssh\n", 2, "local_ports", "'22#ssh'");
 	EXPECT_ONE("[global]\nmetrics_file = /var/x #y\nlog = x\n", 3, "log", "not one of");

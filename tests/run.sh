@@ -8,6 +8,8 @@ cd "$src"
 bash tests/deps.sh
 jobs=$(nproc)
 
+# The prefix /usr, Debian's layout: keepwatchd's default config is then
+# /etc/keepwatch/keepwatch.ini, and it.ops_install and it.systemd_unit package the build.
 build() { # dir, extra cmake args...
 	local dir=$1
 	shift

@@ -18,6 +18,8 @@ for tool in systemd-nspawn debootstrap nsenter cpack dpkg-deb findmnt flock time
 	command -v "$tool" >/dev/null || kw_skip "$tool not installed (tests/deps.sh installs it)"
 done
 [ -f "$KW_BUILD/CPackConfig.cmake" ] || kw_skip "no configured build in $KW_BUILD"
+grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$KW_BUILD/CMakeCache.txt" ||
+	kw_skip "$KW_BUILD is not configured with -DCMAKE_INSTALL_PREFIX=/usr, which a .deb needs"
 "$KW_BUILD/keepwatchd" --version 2>/dev/null | grep -q '+libsystemd' ||
 	kw_skip "keepwatchd built without libsystemd: its unit is Type=simple, nothing to test"
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)

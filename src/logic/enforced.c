@@ -75,30 +75,39 @@ const struct enforced_conn *enforced_at(const struct enforced_set *s, size_t i)
 	return i < s->cap && s->slot[i].cookie ? &s->slot[i] : NULL;
 }
 
+/* The table for n connections: at most half full, at least 64 slots. */
+static size_t enf_cap_for(size_t n)
+{
+	size_t cap = 64;
+
+	while (cap < 2 * (n + 1))
+		cap *= 2;
+	return cap;
+}
+
 long enforced_keep(struct enforced_set *s, bool (*keep)(void *arg, uint64_t cookie), void *arg)
 {
-	struct enforced_set next = { .cap = s->cap, .dirty = s->dirty };
-	long dropped = 0;
+	struct enforced_set next = { .dirty = true };
+	size_t kept = 0, before = s->n;
 
-	if (!s->n)
+	for (size_t i = 0; i < s->cap; i++)
+		kept += s->slot[i].cookie && keep(arg, s->slot[i].cookie);
+	if (kept == s->n)
 		return 0;
-	next.slot = calloc(s->cap, sizeof(*next.slot));
+	/* rebuilt to fit what is left (keep() asked again: a pure question), so the set
+	 * shrinks as the connections close */
+	next.cap = enf_cap_for(kept);
+	next.slot = calloc(next.cap, sizeof(*next.slot));
 	if (!next.slot)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!s->slot[i].cookie)
-			continue;
-		if (keep(arg, s->slot[i].cookie)) {
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slot[i].cookie && keep(arg, s->slot[i].cookie)) {
 			*enf_slot(&next, s->slot[i].cookie) = s->slot[i];
 			next.n++;
-		} else {
-			dropped++;
 		}
-	}
-	next.dirty = s->dirty || dropped;
 	free(s->slot);
 	*s = next;
-	return dropped;
+	return (long)(before - kept);
 }
 
 void enforced_free(struct enforced_set *s)

@@ -111,6 +111,8 @@ static int state_fill(FILE *f, void *arg)
 {
 	struct kw_daemon *d = arg;
 	const struct enforced_set *s = &d->state.set;
+
+	d->state.written = 0;
 	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN], line[512];
 
 	fprintf(f,
@@ -133,8 +135,17 @@ static int state_fill(FILE *f, void *arg)
 				e->svc < d->cfg.n_services ? d->cfg.services[e->svc].name : "?",
 				src, dst);
 		fprintf(f, "%s\n", line);
+		d->state.written++;
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+/* How long after the last write the next may come: a second, or longer for a large set. */
+static uint64_t state_gap_ms(const struct daemon_state *st)
+{
+	uint64_t by_size = (uint64_t)st->set.n * 1000u / DAEMON_STATE_LINES_PER_S;
+
+	return by_size > DAEMON_STATE_WRITE_MS ? by_size : DAEMON_STATE_WRITE_MS;
 }
 
 void daemon_state_write(struct kw_daemon *d, uint64_t now)
@@ -149,10 +160,10 @@ void daemon_state_write(struct kw_daemon *d, uint64_t now)
 		st->last_prune_ms = now;
 		(void)enforced_keep(&st->set, state_keep, d); /* -ENOMEM: kept as it is */
 	}
-	if (!st->set.dirty || now < st->last_write_ms + DAEMON_STATE_WRITE_MS)
+	if (!st->set.dirty || now < st->last_write_ms + state_gap_ms(st))
 		return;
 	st->last_write_ms = now;
-	(void)enforced_keep(&st->set, state_keep, d);
+	/* the file holds only the connections still watched (state_fill looks each up) */
 	err = atomicfile_write(st->dir_fd, atomicfile_base(path), state_fill, d);
 	if (err < 0 && err != st->last_err)
 		log_msg(LOG_ERR, "action=error what=state-file file=%s error=\"%s\"", path,
@@ -160,6 +171,9 @@ void daemon_state_write(struct kw_daemon *d, uint64_t now)
 	st->last_err = err < 0 ? err : 0;
 	if (err == 0)
 		st->set.dirty = false;
+	/* mostly closed ones: drop them now rather than at the next prune */
+	if (2 * st->written < st->set.n)
+		(void)enforced_keep(&st->set, state_keep, d);
 }
 
 void daemon_state_close(struct daemon_state *st)

@@ -8,6 +8,9 @@
 #include "logic/enforced.h"
 
 #define DAEMON_STATE_WRITE_MS 1000u /* at most one write a second, when something changed */
+/* ...and at most about this many lines a second on average: 5,000 enforced connections
+ * are rewritten every second, 100,000 every 20 s (--list is that late at worst) */
+#define DAEMON_STATE_LINES_PER_S 5000u
 #define DAEMON_STATE_PRUNE_MS 30000u /* closed connections dropped at least this often */
 #define DAEMON_STATE_MAX_BYTES (64u << 20) /* a larger file is not read */
 
@@ -16,6 +19,7 @@ struct daemon_state {
 	int dir_fd; /* state_file's directory, opened before privileges drop; -1 none */
 	char dir_for[256]; /* the state_file dir_fd was opened for */
 	uint64_t last_write_ms, last_prune_ms;
+	size_t written; /* lines of the last write: the connections still watched then */
 	int last_err; /* said once until a write succeeds */
 };
 

@@ -33,8 +33,7 @@ static void list_print(const struct kw_netns *ns, const struct list_view *lv,
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
 	if (enf)
-		snprintf(ka, sizeof(ka), "%" PRIu32 ",%" PRIu32 ",%" PRIu32, enf->idle_s,
-			 enf->intvl_s, enf->cnt);
+		snprintf(ka, sizeof(ka), "%u,%u,%u", enf->idle_s, enf->intvl_s, enf->cnt);
 	if (lv->json) {
 		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
 		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
@@ -53,9 +52,8 @@ static void list_print(const struct kw_netns *ns, const struct list_view *lv,
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
 		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
 		if (enf)
-			printf("{\"idle_s\":%" PRIu32 ",\"intvl_s\":%" PRIu32 ",\"cnt\":%" PRIu32
-			       "}}\n",
-			       enf->idle_s, enf->intvl_s, enf->cnt);
+			printf("{\"idle_s\":%u,\"intvl_s\":%u,\"cnt\":%u}}\n", enf->idle_s,
+			       enf->intvl_s, enf->cnt);
 		else
 			printf("null}\n");
 		return;

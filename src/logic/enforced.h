@@ -11,7 +11,8 @@
  * closes, whether keepwatchd runs or not. */
 struct enforced_conn {
 	uint64_t cookie; /* the kernel's socket cookie; never 0 */
-	uint32_t idle_s, intvl_s, cnt;
+	uint16_t idle_s, intvl_s; /* 1 .. 32767, the kernel's limits */
+	uint8_t cnt; /* 1 .. 127 */
 };
 
 /* An open-addressing table (cookie 0 marks a free slot). Zeroed is empty. */
@@ -24,7 +25,8 @@ struct enforced_set {
 
 /* The fact: keepalive (idle_s, intvl_s, cnt) was set on the socket with this cookie, by
  * the enforcer's pidfd_getfd path or (later) a hook at the handshake. Replaces what was
- * known of it. Returns 0 or -ENOMEM (-EINVAL for cookie 0). */
+ * known of it. Returns 0, -ENOMEM, or -EINVAL (cookie 0, a value past the kernel's
+ * limits). */
 int enforced_note(struct enforced_set *s, uint64_t cookie, uint32_t idle_s, uint32_t intvl_s,
 		  uint32_t cnt);
 const struct enforced_conn *enforced_find(const struct enforced_set *s, uint64_t cookie);

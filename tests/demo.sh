@@ -6,22 +6,28 @@
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src" || exit 1
-bash tests/deps.sh || exit 1
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+bash tests/deps.sh demo || exit 1
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr >/dev/null || exit 1
 cmake --build build -j "$(nproc)" >/dev/null || exit 1
 export KW_BUILD="$src/build" KW_SRC="$src"
 source tests/lib/netns.sh
 kw_require_root
 kw_init kwdemo-main
-CONFIG="$src/etc/keepwatch.ini"
-"$KW_BUILD/keepwatchd" --check -c "$CONFIG" || exit 1
+SHIPPED="$src/etc/keepwatch.ini"
+"$KW_BUILD/keepwatchd" --check -c "$SHIPPED" || exit 1
+# The shipped file as it is, but for where it records the sockets whose keepalive it set:
+# in this run's directory, not the host's /run/keepwatch.
+CONFIG="$KW_TMP/keepwatch.ini"
+sed "s|^state_file = .*|state_file = $KW_TMP/keepwatchd.state|" "$SHIPPED" >"$CONFIG"
 # The relay listens on the first port the shipped config guards.
 PORT=$(sed -n 's/^[[:space:]]*local_ports[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -n 1)
-[ -n "$PORT" ] || kw_die "no local_ports in $CONFIG"
+[ -n "$PORT" ] || kw_die "no local_ports in $SHIPPED"
 kw_syslog_start
 
 # Milliseconds on the clock the syslog receiver stamps lines with (CLOCK_MONOTONIC).
 ms_now() { kw_mono_ms; }
+# A stderr line without its ts= and level= (the timeline has its own clock).
+unstamp() { sed 's/^ts=[^ ]* level=[^ ]* //'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "+%7.3f s", (b - a) / 1000 }'; }
 
 # one_run LABEL WITH_KEEPWATCHD(0|1) RUN_ID BOUND_S [RELAY ARGS...]
@@ -44,16 +50,16 @@ one_run() {
 			-c "$CONFIG" --ready-fd 3 || kw_die "keepwatchd did not become ready"
 	fi
 	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
-	kw_wait 5 grep -q "open " "$relaylog" || kw_die "the client did not get through the relay"
+	kw_wait 5 grep -q "event=open " "$relaylog" || kw_die "the client did not get through the relay"
 	sleep 0.5
 	echo
 	echo "== $label"
-	grep "open " "$relaylog" | sed 's/^/          relay: /'
+	grep "event=open " "$relaylog" | unstamp | sed 's/^/          relay: /'
 	t0=$(ms_now)
 	ip -n "$cli" link set kwdemo1 down
 	echo "$(elapsed "$t0" "$t0")  the client's cable is pulled (its end of the link goes down)"
 	for _ in $(seq 1 $((bound * 100))); do
-		grep -q "close " "$relaylog" && break
+		grep -q "event=close " "$relaylog" && break
 		[ $(($(ms_now) - t0)) -ge $((bound * 1000)) ] && break
 		sleep 0.01
 	done
@@ -62,8 +68,8 @@ one_run() {
 		line=$(grep -m1 "action=kill" "$KW_SYSLOG")
 		[ -n "$line" ] && echo "$(elapsed "$t0" "${line%% *}")  keepwatchd: ${line#*]: }"
 	fi
-	if grep -q "close " "$relaylog"; then
-		echo "$(elapsed "$t0" "$t1")  relay: $(grep -m1 'close ' "$relaylog" | sed 's/^keepwatch-relay: //')"
+	if grep -q "event=close " "$relaylog"; then
+		echo "$(elapsed "$t0" "$t1")  relay: $(grep -m1 'event=close ' "$relaylog" | unstamp)"
 	else
 		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection ($(ip netns exec "$srv" ss -Htn state established "sport = :$PORT" | wc -l) ESTABLISHED); giving up"
 	fi
@@ -92,17 +98,17 @@ poweroff_run() {
 	kw_bg "$srv" "$relaylog" "$KW_BUILD/keepwatch-relay" --listen "0.0.0.0:$PORT" \
 		--connect 127.0.0.1:9 --keepalive off
 	kw_wait 5 bash -c "ip netns exec $srv ss -Hltn 'sport = :$PORT' | grep -q ."
-	kw_bg_syslog "$srv" "$KW_TMP/keepwatchd-$id.err" "$KW_BUILD/keepwatchd" -v -c "$CONFIG"
+	kw_bg_syslog "$srv" "$KW_TMP/keepwatchd-$id.err" "$KW_BUILD/keepwatchd" -c "$CONFIG"
 	kwd=$KW_LAST_PID
 	kw_grep_wait 10 "$KW_SYSLOG" "keepwatchd\[$kwd\]: event=start" || kw_die "keepwatchd did not start"
 	kw_bg "$cli" "$KW_TMP/client-$id.log" python3 -u tests/lib/peer.py client 10.77.0.1 "$PORT"
 	kw_bg "$cli2" "$KW_TMP/client2-$id.log" python3 -u tests/lib/peer.py client 10.78.0.1 "$PORT"
-	kw_wait 5 bash -c "grep -c 'open ' '$relaylog' | grep -qx 2" || kw_die "the clients did not get through the relay"
+	kw_wait 5 bash -c "grep -c 'event=open ' '$relaylog' | grep -qx 2" || kw_die "the clients did not get through the relay"
 	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$kwd\]: action=enforce-keepalive .*dst=10.78.0.2" ||
 		kw_die "no enforce-keepalive"
 	echo
 	echo "== with keepwatchd -c etc/keepwatch.ini (enforce_keepalive = 30s, 10s), relay without keepalive: a client loses power, another stays quiet"
-	grep "open " "$relaylog" | sed 's/^/          relay: /'
+	grep "event=open " "$relaylog" | unstamp | sed 's/^/          relay: /'
 	grep "keepwatchd\[$kwd\]: action=enforce-keepalive" "$KW_SYSLOG" | sed "s/^.*\]: /          keepwatchd: /"
 	t0=$(ms_now)
 	ip netns exec "$cli" nft -f - <<'NFT'
@@ -113,15 +119,15 @@ table inet kwdemo_poweroff {
 NFT
 	echo "$(elapsed "$t0" "$t0")  the client at 10.77.0.2 loses power (all its packets dropped; links stay up)"
 	for _ in $(seq 1 9000); do
-		grep -q "close " "$relaylog" && break
+		grep -q "event=close " "$relaylog" && break
 		[ $(($(ms_now) - t0)) -ge 90000 ] && break
 		sleep 0.01
 	done
 	t1=$(ms_now)
 	line=$(grep -m1 "keepwatchd\[$kwd\]: action=kill" "$KW_SYSLOG")
 	[ -n "$line" ] && echo "$(elapsed "$t0" "${line%% *}")  keepwatchd: ${line#*]: }"
-	if grep -q "close " "$relaylog"; then
-		echo "$(elapsed "$t0" "$t1")  relay: $(grep -m1 'close ' "$relaylog" | sed 's/^keepwatch-relay: //')"
+	if grep -q "event=close " "$relaylog"; then
+		echo "$(elapsed "$t0" "$t1")  relay: $(grep -m1 'event=close ' "$relaylog" | unstamp)"
 	else
 		echo "$(elapsed "$t0" "$t1")  the relay still holds the dead connection; giving up"
 	fi

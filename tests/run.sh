@@ -8,10 +8,12 @@ cd "$src"
 bash tests/deps.sh
 jobs=$(nproc)
 
+# The prefix /usr, Debian's layout: keepwatchd's default config is then
+# /etc/keepwatch/keepwatch.ini, and it.ops_install and it.systemd_unit package the build.
 build() { # dir, extra cmake args...
 	local dir=$1
 	shift
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr "$@" >/dev/null
 	cmake --build "$dir" -j "$jobs" >/dev/null
 	echo "built $dir"
 }

@@ -34,6 +34,7 @@ struct kw_global {
 	uint64_t nft_timeout_ms;
 	char user[64]; /* "" = stay root */
 	char metrics_file[256]; /* "" = off */
+	char state_file[256]; /* enforced connections for --list; "" = off */
 };
 
 struct kw_service {

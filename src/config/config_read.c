@@ -6,7 +6,8 @@
  * one being handled. It also sees every section header (inih does not report them), strips
  * leading blanks from key lines so an indented key is a key and not inih's multi-line
  * continuation, and passes indented lines without '=' through as continuations, which lists
- * use to span lines. */
+ * use to span lines. Inline comments end a value where ';' or '#' follows a blank, in key
+ * and continuation lines alike (inih itself would take only ';', and only in key lines). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,15 @@ void config_read_init(struct config_reader *rd, const char *buf, size_t len,
 		      const struct config_read_ops *ops, void *ctx)
 {
 	*rd = (struct config_reader){ .buf = buf, .len = len, .ops = ops, .ctx = ctx };
+}
+
+/* Where an inline comment starts in from..end (';' or '#' after a blank), or end. */
+static const char *rd_comment(const char *from, const char *end)
+{
+	for (const char *c = from + 1; c < end; c++)
+		if ((*c == ';' || *c == '#') && isspace((unsigned char)c[-1]))
+			return c;
+	return end;
 }
 
 /* Hands inih the text from..end, after prefix, as one line, if it fits inih's buffer. */
@@ -78,11 +88,7 @@ char *config_read_line(char *str, int num, void *stream)
 	}
 	if (!memchr(p, '=', (size_t)(end - p))) {
 		if (p > line && rd->in_key) {
-			/* inih 55 strips inline comments from values but not from continuations */
-			for (const char *c = p + 1; c < end; c++)
-				if (*c == ';' && isspace((unsigned char)c[-1]))
-					end = c;
-			end = config_read_rskip(p, end);
+			end = config_read_rskip(p, rd_comment(p, end));
 			rd->kind = CONFIG_LINE_CONT;
 			return rd_emit(rd, str, num, " ", p, end);
 		}
@@ -92,5 +98,6 @@ char *config_read_line(char *str, int num, void *stream)
 	rd->ops->key_done(rd->ctx);
 	rd->kind = CONFIG_LINE_KEY;
 	rd->in_key = true;
+	end = config_read_rskip(p, rd_comment(memchr(p, '=', (size_t)(end - p)), end));
 	return rd_emit(rd, str, num, "", p, end);
 }

@@ -3,7 +3,13 @@
 #ifndef KEEPWATCH_DEFAULTS_H
 #define KEEPWATCH_DEFAULTS_H
 
-#define KW_DEFAULT_CONFIG_PATH "/etc/keepwatch/keepwatch.ini"
+/* The configuration's default path comes from the install prefix (GNUInstallDirs'
+ * sysconfdir, given by CMake): /etc for the prefix /usr, PREFIX/etc otherwise, which is
+ * where `cmake --install` puts the file and the installed unit reads it. */
+#ifndef KW_SYSCONFDIR
+#error "KW_SYSCONFDIR: build with CMake (it passes CMAKE_INSTALL_FULL_SYSCONFDIR)"
+#endif
+#define KW_DEFAULT_CONFIG_PATH KW_SYSCONFDIR "/keepwatch/keepwatch.ini"
 #define KW_SYSLOG_IDENT "keepwatchd"
 
 /* [global] keys */
@@ -18,6 +24,7 @@
 #define KW_KEY_DISCOVERY_INTERVAL "discovery_interval"
 #define KW_KEY_USER "user"
 #define KW_KEY_METRICS_FILE "metrics_file"
+#define KW_KEY_STATE_FILE "state_file"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"
@@ -42,6 +49,9 @@
 #define KW_DEF_IDLE_TIMEOUT_MS 0u
 #define KW_DEF_UNACKED_TIMEOUT_MS 0u
 #define KW_DEF_LINK_GRACE_MS 0u
+/* The connections whose keepalive keepwatchd changed, for --list; /run is gone at reboot,
+ * as are the sockets. The unit's RuntimeDirectory=keepwatch makes the directory. */
+#define KW_DEF_STATE_FILE "/run/keepwatch/keepwatchd.state"
 
 /* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
 #define KW_MIN_POLL_INTERVAL_MS 10u

@@ -18,7 +18,10 @@
 #include "daemon/daemon_ns.h"
 #include "daemon/loop.h"
 #include "daemon/notify.h"
+#include "daemon/daemon_state.h"
 #include "daemon/privs.h"
+#include "daemon/reload_target.h"
+#include "logic/enforcelog.h"
 #include "logic/killplan.h"
 #include "pipeline/config_filter.h"
 #include "pipeline/metrics.h"
@@ -44,7 +47,45 @@ struct kw_daemon {
 	struct kw_metrics metrics; /* written by report_* */
 	struct notify notify; /* sd_notify and --ready-fd */
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
+	struct enforcelog enf_lines; /* the enforce lines' budget (written by report_enforce) */
+	struct daemon_state state; /* the connections whose keepalive it set; the state file */
 };
+
+/* A reload's errors: each logged, the first kept for the event=reload-failed line. */
+struct daemon_cfg_errs {
+	unsigned n;
+	char first[512];
+};
+
+static void daemon_reload_error(void *arg, const char *file, unsigned line, const char *key,
+				const char *msg)
+{
+	struct daemon_cfg_errs *errs = arg;
+	char buf[512];
+
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	log_msg(LOG_ERR, "%s", buf);
+	if (errs && errs->n++ == 0) /* quoted in the line: its double quotes become single */
+		for (size_t i = 0; i < sizeof(errs->first) && (i == 0 || buf[i - 1]); i++)
+			errs->first[i] = buf[i] == '"' ? '\'' : buf[i];
+}
+
+/* What a SIGHUP'd reload could not apply (keepwatchd --reload refuses such a file before
+ * signalling; a plain kill -HUP gets here), said once per reload. */
+static void daemon_restart_needed(struct kw_daemon *d)
+{
+	struct reload_target self = { .pid = getpid(),
+				      .comm = "keepwatchd",
+				      .ptrace = d->ptrace_kept,
+				      .helper = nsopen_running(&d->spaces.nsh),
+				      .uid = geteuid() };
+	char why[768];
+
+	if (reload_target_judge(&d->cfg, &self, reload_cfg_uid(&d->cfg), why, sizeof(why)) !=
+	    RELOAD_OK)
+		log_msg(LOG_WARNING, "event=restart-needed file=%s reason=\"%s\"",
+			d->cli->config_path, why);
+}
 
 int daemon_load_config(const char *path, struct kw_config *out)
 {
@@ -54,7 +95,10 @@ int daemon_load_config(const char *path, struct kw_config *out)
 static void daemon_apply_logging(const struct kw_daemon *d)
 {
 	const struct kw_global *g = &d->cfg.global;
-	unsigned sinks = g->log_sinks | (d->cli->foreground ? LOG_SINK_STDERR : 0);
+	/* A run that can act is never silent: someone at a terminal sees what it does (and
+	 * log.c sends lines syslog does not take to stderr as well). */
+	bool to_stderr = d->cli->log_stderr || isatty(STDERR_FILENO);
+	unsigned sinks = g->log_sinks | (to_stderr ? LOG_SINK_STDERR : 0);
 
 	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility,
 		 d->cli->verbose ? LOG_DEBUG : g->log_level);
@@ -87,19 +131,12 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 }
 
 /* After a reload: CAP_SYS_PTRACE goes when no service enforces any more; it cannot come
- * back once dropped, which is said. */
+ * back once dropped (daemon_restart_needed says so). */
 static void daemon_privs_reload(struct kw_daemon *d)
 {
 	struct privs_why why;
 
-	if (d->ns.enf.any && !d->ptrace_kept) {
-		log_msg(LOG_WARNING,
-			"event=privileges warning=\"enforce_keepalive set by a reload, "
-			"but CAP_SYS_PTRACE was dropped at start: restart keepwatchd "
-			"for it to take effect\"");
-		return;
-	}
-	if (d->ns.enf.any || !d->ptrace_kept)
+	if (d->ns.enf.any || !d->ptrace_kept) /* gone for good: event=restart-needed says so */
 		return;
 	if (privs_drop_ptrace(&why) < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"", why.error);
@@ -125,7 +162,8 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 	if (!enforcer_due(&ns->enf, now))
 		return;
 	enforcer_run(&ns->enf, &env, now);
-	report_enforce(&d->metrics, &d->cfg, &ns->enf);
+	report_enforce(&d->metrics, &d->enf_lines, &d->cfg, &ns->enf, now);
+	daemon_state_take(&d->state, &ns->enf);
 	ch = enforcer_changed(&ns->enf, &n);
 	for (size_t i = 0; i < n; i++)
 		(void)watch_look_at(&ns->watch, ch[i].cookie, now + ch[i].look_ms);
@@ -347,6 +385,8 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	}
 	daemon_ns_tick(&d->spaces, now);
 	daemon_metrics(d, now);
+	report_enforce_roll(&d->enf_lines, &d->cfg, now); /* the timer runs every second or so */
+	daemon_state_write(&d->state, &d->cfg, &d->spaces, now);
 	daemon_notify_status(d, now, false);
 }
 
@@ -456,22 +496,26 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
+	struct daemon_cfg_errs errs = { 0 };
 	struct killer_note note;
 	struct kw_netns *ns;
 	int err;
 
 	(void)notify_reloading(&d->notify, kw_now_us());
-	err = daemon_load_config(d->cli->config_path, &next);
+	err = config_filter_load(d->cli->config_path, &next, daemon_reload_error, &errs);
 	if (err < 0) {
 		report_reload(&d->metrics, false);
-		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
-			d->cli->config_path, strerror(-err));
+		/* the file's first error, not "Invalid argument" */
+		log_msg(LOG_ERR,
+			"event=reload-failed file=%s error=\"%s\" keeping=running-config errors=%u",
+			d->cli->config_path, errs.n ? errs.first : strerror(-err), errs.n);
 		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
 	/* held lines name services of the configuration they were decided under */
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++)
 		daemon_say_held(d, ns, kw_now_ms(), true);
+	report_enforce_roll(&d->enf_lines, &d->cfg, UINT64_MAX); /* named by the old indexes */
 	config_free(&d->cfg);
 	d->cfg = next;
 	d->dry_run = d->cfg.global.dry_run || d->cli->dry_run;
@@ -482,6 +526,7 @@ static void daemon_reload(struct kw_daemon *d)
 	enforcer_configure(&d->ns.enf, &d->cfg);
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
+	daemon_state_open(&d->state, &d->cfg);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
 	daemon_ns_reload(&d->spaces);
 	daemon_discover_new(d);
@@ -496,6 +541,7 @@ static void daemon_reload(struct kw_daemon *d)
 	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->cli->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
+	daemon_restart_needed(d);
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++)
 		daemon_discover(d, ns, kw_now_ms());
 	daemon_notify_status(d, kw_now_ms(), true);
@@ -573,6 +619,7 @@ static int daemon_open(struct kw_daemon *d)
 static void daemon_close(struct kw_daemon *d)
 {
 	daemon_say_held(d, &d->ns, kw_now_ms(), true);
+	daemon_state_close(&d->state, &d->cfg, &d->spaces, kw_now_ms());
 	daemon_ns_close(&d->spaces);
 	netns_close(&d->ns);
 	if (d->timer_fd >= 0)
@@ -598,6 +645,8 @@ static int daemon_init(struct kw_daemon *d, const struct kw_cli *cli)
 	loop_init_closed(&d->loop);
 	notify_init_closed(&d->notify);
 	daemon_ns_init(&d->spaces, &d->cfg, &d->ns, &hooks);
+	daemon_state_init(&d->state);
+	enforcelog_init(&d->enf_lines, ENFORCELOG_LINES, ENFORCELOG_WINDOW_MS);
 	metrics_init(&d->metrics);
 	if (daemon_load_config(cli->config_path, &d->cfg) < 0)
 		return -EINVAL;
@@ -612,8 +661,10 @@ static int daemon_start(struct kw_daemon *d)
 
 	if (err == 0)
 		err = daemon_open(d);
-	if (err == 0)
+	if (err == 0) {
 		daemon_metrics_dir(d);
+		daemon_state_open(&d->state, &d->cfg); /* /run/keepwatch made while still root */
+	}
 	if (err == 0)
 		err = daemon_privs(d, true);
 	if (err == 0)

@@ -10,7 +10,7 @@
 /* The command line's choices. Written only by keepwatchd.c; read only from then on. */
 struct kw_cli {
 	const char *config_path;
-	bool foreground; /* -f: also log to stderr */
+	bool log_stderr; /* -e: stderr as well, even when it is no terminal */
 	bool dry_run; /* -n */
 	bool verbose; /* -v: debug lines too */
 	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */

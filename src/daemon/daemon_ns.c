@@ -591,9 +591,7 @@ void daemon_ns_reload(struct daemon_ns *dn)
 
 	if (ns_any_cgroup(dn->cfg) && cg_open(dn) == 0)
 		cg_refresh(dn, true);
-	if (ns_services_with(dn->cfg, true) && !nsopen_running(&dn->nsh))
-		log_msg(LOG_ERR, "action=error what=netns-helper error=\"not running: netns = "
-				 "needs a restart of keepwatchd to take effect\"");
+	/* netns = without the helper: event=restart-needed (daemon.c) says it */
 	/* A fresh watch for the new items; its first run says every namespace appeared:
 	 * instances that stay are updated, the others dropped. */
 	ns_watch_close(dn);

@@ -11,26 +11,35 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon_ns.h"
 #include "daemon/notify.h"
+#include "daemon/reload_target.h"
 #include "pipeline/config_filter.h"
 #include "shared/log.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: keepwatchd [-c FILE] [-f] [-n] [--ready-fd N] [--check] [--reload PID]\n"
-		"                  [--list [--json]] [-v]\n"
-		"Find dead TCP connections of guarded services and shut them down.\n\n"
-		"  -c, --config FILE  configuration (default " KW_DEFAULT_CONFIG_PATH ")\n"
-		"  -f, --foreground   also log to stderr\n"
-		"  -n, --dry-run      decide and log (action=would-kill), kill nothing\n"
-		"      --ready-fd N   write READY=1 to descriptor N once watching, then close it\n"
-		"      --check        validate the configuration and exit\n"
-		"      --reload PID   validate it; if valid, make the daemon PID reload it\n"
+		"Usage: keepwatchd [-c FILE] [-e] [-n] [-v] [--ready-fd N]\n"
+		"       keepwatchd [-c FILE] -t | --check\n"
+		"       keepwatchd [-c FILE] --reload PID\n"
+		"       keepwatchd [-c FILE] --list [--json]\n"
+		"       keepwatchd -h | -V\n"
+		"Find dead TCP connections of guarded services and shut them down.\n"
+		"Without -t, --reload or --list it runs: it kills (unless -n) and does not "
+		"fork.\n\n"
+		"  -c, --config FILE  the configuration (default " KW_DEFAULT_CONFIG_PATH ");\n"
+		"                     -c names the file, it does not check it: add -t for that\n"
+		"  -e, --stderr       log to stderr too (done anyway when stderr is a terminal\n"
+		"                     or syslog is unreachable); -f, --foreground: the same\n"
+		"  -n, --dry-run      decide and log (action=would-kill), kill nothing and\n"
+		"                     change no socket (action=would-enforce)\n"
+		"  -t, --check        validate the configuration and exit\n"
+		"      --reload PID   validate it; if valid, make keepwatchd PID reload it\n"
 		"      --list         print the watched connections and their verdicts, then exit\n"
 		"      --json         with --list: one JSON object per line\n"
+		"      --ready-fd N   write READY=1 to descriptor N once watching, then close it\n"
 		"  -v, --verbose      log debug lines too\n"
 		"  -h, --help         this text\n"
-		"      --version      print the version\n\n"
+		"  -V, --version      print the version\n\n"
 		"See keepwatchd(8) and keepwatch.ini(5).\n");
 }
 
@@ -41,6 +50,42 @@ static void check_error(void *arg, const char *file, unsigned line, const char *
 
 	(*count)++;
 	config_error_print(stderr, file, line, key, msg);
+}
+
+/* --reload PID, the file valid: SIGHUP only to a keepwatchd that can take the file as it
+ * is; a restart it would need is said, and nothing is signalled, so a reload never half
+ * applies. Returns 0 or -errno after a message. */
+static int reload_send(const struct kw_config *cfg, const char *path, pid_t pid)
+{
+	struct reload_target t;
+	char why[768];
+	enum reload_verdict v;
+	int err = reload_target_read(pid, &t);
+
+	if (err < 0) {
+		fprintf(stderr, "keepwatchd: --reload %ld: %s\n", (long)pid,
+			err == -ESRCH ? "no such process" : strerror(-err));
+		return err;
+	}
+	v = reload_target_judge(cfg, &t, reload_cfg_uid(cfg), why, sizeof(why));
+	if (v == RELOAD_NOT_KEEPWATCHD) {
+		fprintf(stderr, "keepwatchd: --reload %ld: %s: nothing signalled\n", (long)pid,
+			why);
+		return -EPERM;
+	}
+	if (v == RELOAD_NEEDS_RESTART) {
+		fprintf(stderr,
+			"keepwatchd: --reload %ld: %s needs a restart: %s; nothing signalled, the "
+			"running configuration stays (systemctl restart keepwatchd)\n",
+			(long)pid, path, why);
+		return -EAGAIN;
+	}
+	if (kill(pid, SIGHUP) < 0) {
+		err = -errno;
+		fprintf(stderr, "keepwatchd: --reload %ld: %s\n", (long)pid, strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /* --check, and with reload_pid the systemd unit's ExecReload: only a configuration that
@@ -63,20 +108,14 @@ static int run_check(const char *path, pid_t reload_pid)
 	}
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
+	err = reload_pid > 0 ? reload_send(&cfg, path, reload_pid) : 0;
 	config_free(&cfg);
-	if (reload_pid > 0 && kill(reload_pid, SIGHUP) < 0) {
-		fprintf(stderr, "keepwatchd: --reload %ld: %s\n", (long)reload_pid,
-			strerror(errno));
-		return 1;
-	}
-	return 0;
+	return err < 0 ? 1 : 0;
 }
 
 enum {
-	OPT_CHECK = 256,
-	OPT_LIST,
+	OPT_LIST = 256,
 	OPT_JSON,
-	OPT_VERSION,
 	OPT_READY_FD,
 	OPT_RELOAD
 };
@@ -107,34 +146,51 @@ static int parse_ready_fd(const char *arg)
 	return (int)fd;
 }
 
+/* What the options chosen cannot do together, in words; NULL when they can. */
+static const char *conflict(const struct kw_cli *cli, bool check, pid_t reload_pid, bool list,
+			    bool json)
+{
+	if (json && !list)
+		return "--json goes with --list only";
+	if (check && list)
+		return reload_pid ? "--reload and --list exclude each other"
+				  : "--check and --list exclude each other";
+	if (cli->ready_fd >= 0 && (check || list))
+		return "--ready-fd is for the daemon, not for --check, --reload or --list";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
+		{ "stderr", no_argument, NULL, 'e' },
+		{ "foreground", no_argument, NULL, 'f' }, /* the old name of --stderr */
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "check", no_argument, NULL, 't' },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "version", no_argument, NULL, 'V' },
 		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 		{ "reload", required_argument, NULL, OPT_RELOAD },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kw_cli cli = { .config_path = KW_DEFAULT_CONFIG_PATH, .ready_fd = -1 };
 	bool check = false, list = false, json = false;
+	const char *why;
 	pid_t reload_pid = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:fnvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:efntvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			cli.config_path = optarg;
 			break;
+		case 'e':
 		case 'f':
-			cli.foreground = true;
+			cli.log_stderr = true;
 			break;
 		case 'n':
 			cli.dry_run = true;
@@ -142,7 +198,7 @@ int main(int argc, char **argv)
 		case 'v':
 			cli.verbose = true;
 			break;
-		case OPT_CHECK:
+		case 't':
 			check = true;
 			break;
 		case OPT_LIST:
@@ -163,7 +219,7 @@ int main(int argc, char **argv)
 			if ((cli.ready_fd = parse_ready_fd(optarg)) < 0)
 				return 2;
 			break;
-		case OPT_VERSION:
+		case 'V':
 			printf("keepwatchd %s (%s)\n", KEEPWATCH_VERSION,
 			       notify_have_systemd() ? "+libsystemd" : "-libsystemd");
 			return 0;
@@ -172,10 +228,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || (json && !list) || (check && list) ||
-	    (cli.ready_fd >= 0 && (check || list))) {
-		fprintf(stderr, "keepwatchd: %s\n",
-			optind < argc ? "unexpected argument" : "conflicting options");
+	if (optind < argc) {
+		fprintf(stderr, "keepwatchd: unexpected argument '%s'%s\n", argv[optind],
+			strcmp(argv[optind], "check") ? "" : " (did you mean --check?)");
+		usage(stderr);
+		return 2;
+	}
+	if ((why = conflict(&cli, check, reload_pid, list, json))) {
+		fprintf(stderr, "keepwatchd: %s\n", why);
 		usage(stderr);
 		return 2;
 	}

@@ -1,5 +1,6 @@
 /* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
- * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
+ * poller's verdicts, in ss-like columns or as JSON lines, and which of them keepwatchd
+ * changed (the state file the daemon keeps). No killer: kills nothing. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,13 +10,26 @@
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_ns.h"
+#include "daemon/daemon_state.h"
+#include "pipeline/enforcer.h"
 #include "shared/jsonutil.h"
 #include "shared/log.h"
 #include "shared/sockutil.h"
+#include "logic/enforced.h"
 
-static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
-		       const struct watch_conn *e, bool json, bool show_ns)
+/* What the columns depend on besides the connection. */
+struct list_view {
+	const struct kw_config *cfg;
+	const struct enforced_set *enforced; /* from the state file */
+	bool json, show_ns, show_enforced;
+};
+
+static void list_print(const struct kw_netns *ns, const struct list_view *lv,
+		       const struct watch_conn *e)
 {
+	const struct kw_config *cfg = lv->cfg;
+	const struct enforced_conn *enf = enforced_find(lv->enforced, e->cookie);
+	char ka[48] = "-";
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
 	const char *verdict = kw_verdict_name(e->verdict);
@@ -23,7 +37,9 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
-	if (json) {
+	if (enf)
+		snprintf(ka, sizeof(ka), "%u,%u,%u", enf->idle_s, enf->intvl_s, enf->cnt);
+	if (lv->json) {
 		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
 		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
 		char nsn[JSONUTIL_ESCAPED_MAX(2 * KW_PATH_ITEM_MAX)];
@@ -36,18 +52,40 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
-		       ",\"netns\":\"%s\"}\n",
+		       ",\"netns\":\"%s\",\"enforced\":",
 		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
 		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		if (enf)
+			printf("{\"idle_s\":%u,\"intvl_s\":%u,\"cnt\":%u}}\n", enf->idle_s,
+			       enf->intvl_s, enf->cnt);
+		else
+			printf("null}\n");
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %s%s%s\n",
+	       " %-*s%s%s%s%s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked, s->last_data_recv_ms,
-	       s->last_ack_recv_ms, verdict, show_ns ? " " : "",
-	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
+	       s->last_ack_recv_ms, lv->show_ns || lv->show_enforced ? 13 : 0, verdict,
+	       lv->show_ns ? " " : "", lv->show_ns ? (ns->name[0] ? ns->name : "-") : "",
+	       lv->show_enforced ? " " : "", lv->show_enforced ? ka : "");
+}
+
+/* The ENFORCED column where some service enforces or keepwatchd changed a socket listed:
+ * the plain table stays as it was. */
+static bool list_any_enforced(const struct kw_config *cfg, const struct daemon_ns *dn,
+			      const struct enforced_set *set)
+{
+	struct kw_netns *ns;
+
+	if (enforcer_wanted(cfg))
+		return true;
+	for (size_t i = 0; (ns = daemon_ns_at(dn, i)); i++)
+		WATCH_FOREACH(&ns->watch.table, e)
+			if (enforced_find(set, e->cookie))
+				return true;
+	return false;
 }
 
 /* One discovery in every namespace (their instances opened without a loop). */
@@ -75,8 +113,9 @@ int daemon_list(const struct kw_cli *cli, bool json)
 	struct kw_config cfg = { 0 };
 	struct kw_netns *own = calloc(1, sizeof(*own)), *ns;
 	struct daemon_ns *dn = calloc(1, sizeof(*dn));
+	struct enforced_set enforced = { 0 };
+	struct list_view lv = { .cfg = &cfg, .enforced = &enforced, .json = json };
 	const char *what = NULL;
-	bool show_ns;
 	int err, rc = 1;
 
 	if (!own || !dn) {
@@ -94,18 +133,26 @@ int daemon_list(const struct kw_cli *cli, bool json)
 	}
 	if (list_discover(dn) < 0)
 		goto out;
+	/* What a running (or stopped) keepwatchd changed: unreadable is said, not fatal. */
+	if (cfg.global.state_file[0] &&
+	    (err = daemon_state_read(cfg.global.state_file, &enforced)) < 0)
+		fprintf(stderr, "keepwatchd: --list: %s: %s (ENFORCED unknown)\n",
+			cfg.global.state_file, strerror(-err));
 	/* The NETNS column only where services live in other namespaces: the plain table
 	 * stays as it was. */
-	show_ns = daemon_ns_spans(dn);
+	lv.show_ns = daemon_ns_spans(dn);
+	lv.show_enforced = list_any_enforced(&cfg, dn, &enforced);
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-*s%s%s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
-		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
+		       "ACK_RCV", lv.show_ns || lv.show_enforced ? 13 : 0, "VERDICT",
+		       lv.show_ns ? " NETNS" : "", lv.show_enforced ? " ENFORCED" : "");
 	for (size_t i = 0; (ns = daemon_ns_at(dn, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &cfg, e, json, show_ns);
+			list_print(ns, &lv, e);
 	rc = 0;
 out:
+	enforced_free(&enforced);
 	daemon_ns_close(dn);
 	netns_close(own);
 	config_free(&cfg);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipeline/metrics.h"
+#include "shared/atomicfile.h"
 
 _Static_assert(LM_RESYNC + 1 == METRICS_LINK_EVENTS, "linkmon events changed");
 
@@ -278,66 +279,26 @@ int metrics_format(const struct kw_metrics *m, FILE *f)
 /* The file name part of path ("" for a path ending in '/'). */
 static const char *metrics_base(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
+	return atomicfile_base(path);
 }
 
 static int metrics_dir_of(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return atomicfile_dir(path, false);
 }
 
+static int metrics_fill(FILE *f, void *arg)
+{
+	return metrics_format(arg, f);
+}
+
+/* node_exporter runs as another user: atomicfile writes it world-readable whatever the
+ * umask (its content is no secret), as NAME.tmp renamed over NAME, with no fsync: readers
+ * see the old or the new file either way, and a file rewritten every second is not worth
+ * a disk flush each time. */
 int metrics_write_at(const struct kw_metrics *m, int dirfd, const char *base)
 {
-	char tmp[NAME_MAX + 1];
-	FILE *f = NULL;
-	int fd, rc;
-
-	if (!base[0])
-		return -EISDIR;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", base) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	/* a leftover from a crash would make O_EXCL fail; unlinking a symlink planted there
-	 * removes the link, never its target */
-	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
-		return -errno;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	/* node_exporter runs as another user: the file must be world-readable whatever
-	 * the umask; its content is no secret */
-	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
-		rc = -errno;
-		close(fd);
-		goto out;
-	}
-	rc = metrics_format(m, f);
-	if (fflush(f) != 0 && rc == 0)
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	/* No fsync: readers see the old or the new file either way, and a file rewritten
-	 * every second is not worth a disk flush each time. */
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, base) < 0)
-		rc = -errno;
-out:
-	if (rc < 0)
-		unlinkat(dirfd, tmp, 0);
-	return rc;
+	return atomicfile_write(dirfd, base, metrics_fill, (void *)m);
 }
 
 int metrics_write(const struct kw_metrics *m, const char *path)

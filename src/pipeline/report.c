@@ -63,19 +63,22 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const cha
 			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down"
 							   : " cause=no-carrier");
 		break;
-	case LM_LINK_REMOVED:
-		report_link(netns, kw_link_event_name(ev->kind), &ev->link, "");
+	case LM_LINK_REMOVED: /* each name by its constant: doc.log_events follows them */
+		report_link(netns, kw_link_event_name(LM_LINK_REMOVED), &ev->link, "");
 		break;
 	case LM_LINK_UP:
 		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64, news->down_ms);
-		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
+		report_link(netns, kw_link_event_name(LM_LINK_UP), &ev->link, extra);
 		break;
 	case LM_ADDR_REMOVED:
 	case LM_ADDR_ADDED:
 		if (!inet_ntop(ev->addr.family, ev->addr.addr, addr, sizeof(addr)))
 			snprintf(addr, sizeof(addr), "?");
 		snprintf(extra, sizeof(extra), " addr=%s/%u", addr, ev->addr.prefixlen);
-		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
+		report_link(netns,
+			    ev->kind == LM_ADDR_ADDED ? kw_link_event_name(LM_ADDR_ADDED)
+						      : kw_link_event_name(LM_ADDR_REMOVED),
+			    &ev->link, extra);
 		break;
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "pipeline/enforcer.h"
 #include "pipeline/killer.h"
+#include "logic/enforcelog.h"
 #include "logic/killplan.h"
 #include "kernel/linkmon.h"
 #include "logic/linkstate.h"
@@ -77,9 +78,21 @@ void report_reload(struct kw_metrics *m, bool ok);
 /* Writes the file and logs its first failure and its recovery. */
 void report_metrics_write(struct kw_metrics *m, const char *path, uint64_t now);
 
-/* report_enforce.c: what the last enforcer_run() did — action=enforce-keepalive,
- * would-enforce, keepalive-kept (debug), enforce-failed (warning, when not said before)
- * and their counters; event=enforce (debug) for the run. */
-void report_enforce(struct kw_metrics *m, const struct kw_config *cfg, const struct enforcer *e);
+/* report_enforce.c: what the last enforcer_run() did — action=enforce-keepalive and
+ * would-enforce (info, bounded by el: 16 per service and minute, then
+ * event=enforce-summary), keepalive-kept (debug), enforce-failed (warning, when not said
+ * before) and their counters; event=enforce (debug) for the run. */
+void report_enforce(struct kw_metrics *m, struct enforcelog *el, const struct kw_config *cfg,
+		    const struct enforcer *e, uint64_t now);
+/* One connection's outcome, line and counter: what report_enforce() does for each. Another
+ * way of setting keepalive (a hook at the handshake) reports through it too, with the
+ * connection in o->it (pid 0 when no process was involved), and records the fact with
+ * enforced_note() (logic/enforced.h). */
+void report_enforce_outcome(struct kw_metrics *m, struct enforcelog *el,
+			    const struct kw_config *cfg, const struct enforcer_out *o,
+			    uint64_t now);
+/* The summaries of an enforce-line window that ended by now (UINT64_MAX: the open one,
+ * before a reload renumbers the services). */
+void report_enforce_roll(struct enforcelog *el, const struct kw_config *cfg, uint64_t now);
 
 #endif

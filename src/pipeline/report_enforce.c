@@ -1,5 +1,7 @@
 /* keepwatch: the report of enforce_keepalive — one line and one counter per connection an
- * enforcer run acted on, and the run's debug line. Decides nothing; writes only metrics. */
+ * enforcer run acted on, and the run's debug line. Decides nothing; writes only metrics and
+ * the line budget. Changed sockets are said at info (an operator sees a service's sockets
+ * change), 16 per service and minute, then event=enforce-summary (enforcelog). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,21 +41,37 @@ static void report_enforce_failed(const struct kw_config *cfg, const struct enfo
 	report_enforce_line(cfg, LOG_WARNING, "enforce-failed", &o->it, tail);
 }
 
-static void report_enforce_one(struct kw_metrics *m, const struct kw_config *cfg,
-			       const struct enforcer_out *o)
+void report_enforce_roll(struct enforcelog *el, const struct kw_config *cfg, uint64_t now)
 {
+	struct killlog_count sums[KILLLOG_KEYS];
+	size_t n = enforcelog_roll(el, now, sums, KILLLOG_KEYS);
+	char line[256];
+
+	for (size_t i = 0; i < n; i++) {
+		enforcelog_format(line, sizeof(line),
+				  sums[i].svc < cfg->n_services ? cfg->services[sums[i].svc].name
+								: "?",
+				  (enum enforcelog_kind)sums[i].reason, &sums[i], el->span_ms);
+		log_msg(LOG_INFO, "%s", line);
+	}
+}
+
+void report_enforce_outcome(struct kw_metrics *m, struct enforcelog *el,
+			    const struct kw_config *cfg, const struct enforcer_out *o, uint64_t now)
+{
+	enum enforcelog_kind kind = o->kind == ENFORCER_WOULD ? ENFORCELOG_WOULD : ENFORCELOG_SET;
 	char tail[192];
 
 	switch (o->kind) {
 	case ENFORCER_SET:
 	case ENFORCER_WOULD:
 		metrics_count_enforce(m, o->it.svc, o->kind == ENFORCER_WOULD);
+		if (!enforcelog_note(el, o->it.svc, kind, now))
+			break; /* counted for the window's summary */
 		snprintf(tail, sizeof(tail), " idle=%d intvl=%d cnt=%d was=%s,%d,%d,%d", o->idle_s,
 			 o->intvl_s, o->cnt, o->was_on ? "on" : "off", o->was_idle_s,
 			 o->was_intvl_s, o->was_cnt);
-		report_enforce_line(cfg, LOG_DEBUG,
-				    o->kind == ENFORCER_SET ? "enforce-keepalive" : "would-enforce",
-				    &o->it, tail);
+		report_enforce_line(cfg, LOG_INFO, enforcelog_action(kind), &o->it, tail);
 		break;
 	case ENFORCER_KEPT:
 		snprintf(tail, sizeof(tail), " reason=owner-faster idle=%d intvl=%d cnt=%d",
@@ -68,13 +86,15 @@ static void report_enforce_one(struct kw_metrics *m, const struct kw_config *cfg
 	}
 }
 
-void report_enforce(struct kw_metrics *m, const struct kw_config *cfg, const struct enforcer *e)
+void report_enforce(struct kw_metrics *m, struct enforcelog *el, const struct kw_config *cfg,
+		    const struct enforcer *e, uint64_t now)
 {
 	size_t n;
 	const struct enforcer_out *o = enforcer_outcomes(e, &n);
 
+	report_enforce_roll(el, cfg, now); /* a minute that ended is summed up first */
 	for (size_t i = 0; i < n; i++)
-		report_enforce_one(m, cfg, &o[i]);
+		report_enforce_outcome(m, el, cfg, &o[i], now);
 	if (!e->sum.say)
 		return;
 	log_msg(LOG_DEBUG,

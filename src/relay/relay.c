@@ -209,8 +209,7 @@ static void relay_accept_pause(struct relay *r)
 	/* Each retry may pause again at once; one line per episode-ish is enough. */
 	if (now >= r->emfile_log_ms) {
 		log_msg(LOG_WARNING,
-			"out of file descriptors with %lu connections open: "
-			"accepting paused",
+			"event=accept-paused reason=\"out of file descriptors\" connections=%lu",
 			r->npairs);
 		r->emfile_log_ms = now + RELAY_EMFILE_LOG_MS;
 	}
@@ -224,7 +223,7 @@ static void relay_accept_resume(struct relay *r)
 		return;
 	epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->lfd, &ev);
 	r->accept_paused = false;
-	log_msg(LOG_DEBUG, "accepting resumed with %lu connections open", r->npairs);
+	log_msg(LOG_DEBUG, "event=accept-resumed connections=%lu", r->npairs);
 }
 
 /* Abortive close (RST): after a failure the peer must not mistake our FIN for a complete
@@ -235,8 +234,8 @@ static void relay_pair_close(struct relay *r, struct relay_pair *p, int err)
 
 	if (p->dead)
 		return;
-	log_msg(LOG_INFO, "close %s -> %s reason=%s in=%llu out=%llu", p->src, r->dst,
-		relay_reason(err), (unsigned long long)p->c2u.bytes,
+	log_msg(LOG_INFO, "event=close client=%s upstream=%s reason=\"%s\" in=%llu out=%llu",
+		p->src, r->dst, relay_reason(err), (unsigned long long)p->c2u.bytes,
 		(unsigned long long)p->u2c.bytes);
 	if (err != 0) {
 		setsockopt(p->cli_fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
@@ -365,7 +364,7 @@ static void relay_pair_connected(struct relay *r, struct relay_pair *p)
 	p->u2c.dst_mss = relay_mss(p->cli_fd);
 	p->connecting = false;
 	r->nconnecting--;
-	log_msg(LOG_INFO, "open %s -> %s", p->src, r->dst);
+	log_msg(LOG_INFO, "event=open client=%s upstream=%s", p->src, r->dst);
 	relay_pair_pump(r, p, RELAY_C2U | RELAY_U2C);
 }
 
@@ -449,7 +448,9 @@ static void relay_pair_start(struct relay *r, int fd, const struct sockaddr_stor
 	int err;
 
 	if (!p) {
-		log_msg(LOG_ERR, "out of memory: dropping a new client");
+		log_msg(LOG_ERR,
+			"action=error what=client error=\"%s\" note=\"a new client dropped\"",
+			strerror(ENOMEM));
 		close(fd);
 		return;
 	}
@@ -503,7 +504,8 @@ static void relay_accept(struct relay *r)
 		case EAGAIN:
 			return;
 		default:
-			log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+			log_msg(LOG_WARNING, "action=error what=accept error=\"%s\"",
+				strerror(errno));
 			return;
 		}
 	}
@@ -516,7 +518,7 @@ static void relay_tick(struct relay *r)
 	struct relay_pair *p, *next;
 
 	if (read(r->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		log_msg(LOG_DEBUG, "timerfd read: %s", strerror(errno));
+		log_msg(LOG_DEBUG, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	for (p = r->pairs; p && r->nconnecting > 0; p = next) {
 		next = p->next;
 		if (p->connecting && now >= p->deadline_ms)
@@ -546,8 +548,8 @@ static void relay_signal(struct relay *r)
 	struct signalfd_siginfo si;
 
 	if (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		log_msg(LOG_NOTICE, "signal %u: closing %lu connections and exiting", si.ssi_signo,
-			r->npairs);
+		log_msg(LOG_NOTICE, "event=stop signal=%s connections=%lu",
+			strsignal((int)si.ssi_signo), r->npairs);
 		r->stop = true;
 	}
 }
@@ -602,7 +604,7 @@ static int relay_loop(struct relay *r)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(errno));
 			return -errno;
 		}
 		for (int i = 0; i < n; i++)
@@ -620,8 +622,8 @@ static int relay_resolve_upstream(struct relay *r)
 
 	rc = getaddrinfo(r->o->connect_host, r->o->connect_port, &hints, &res);
 	if (rc != 0) {
-		log_msg(LOG_ERR, "cannot resolve --connect %s:%s: %s", r->o->connect_host,
-			r->o->connect_port, gai_strerror(rc));
+		log_msg(LOG_ERR, "action=error what=resolve connect=%s:%s error=\"%s\"",
+			r->o->connect_host, r->o->connect_port, gai_strerror(rc));
 		return -EINVAL;
 	}
 	/* Resolved once: a forwarder that blocked in getaddrinfo() per client would stall all
@@ -671,8 +673,9 @@ static int relay_listen(struct relay *r)
 		rc = getaddrinfo(NULL, o->listen_port, &hints, &res);
 	}
 	if (rc != 0) {
-		log_msg(LOG_ERR, "cannot resolve --listen %s%s%s: %s", o->listen_host,
-			o->listen_host[0] ? ":" : "", o->listen_port, gai_strerror(rc));
+		log_msg(LOG_ERR, "action=error what=resolve listen=%s%s%s error=\"%s\"",
+			o->listen_host, o->listen_host[0] ? ":" : "", o->listen_port,
+			gai_strerror(rc));
 		return -EINVAL;
 	}
 	err = relay_listen_on(r, res->ai_addr, res->ai_addrlen);
@@ -688,9 +691,10 @@ static int relay_listen(struct relay *r)
 	relay_format_peer((const struct sockaddr_storage *)res->ai_addr, where, sizeof(where));
 	freeaddrinfo(res);
 	if (err)
-		log_msg(LOG_ERR, "cannot listen on %s: %s", where, strerror(-err));
+		log_msg(LOG_ERR, "action=error what=listen listen=%s error=\"%s\"", where,
+			strerror(-err));
 	else
-		log_msg(LOG_NOTICE, "listening on %s, forwarding to %s", where, r->dst);
+		log_msg(LOG_NOTICE, "event=listening listen=%s upstream=%s", where, r->dst);
 	return err;
 }
 
@@ -723,7 +727,9 @@ static int relay_setup(struct relay *r)
 			return -errno;
 		if (r->o->pipe_size && fcntl(fds[1], F_SETPIPE_SZ, (int)r->o->pipe_size) < 0 &&
 		    i == 0)
-			log_msg(LOG_WARNING, "cannot set pipe size %u: %s (using the default)",
+			log_msg(LOG_WARNING,
+				"action=error what=pipe-size size=%u error=\"%s\" "
+				"note=\"using the default\"",
 				r->o->pipe_size, strerror(errno));
 		r->pipe_cap = (size_t)fcntl(fds[1], F_GETPIPE_SZ);
 		r->pool[r->npool++] = (struct relay_pipe){ .r = fds[0], .w = fds[1] };
@@ -764,7 +770,7 @@ int relay_run(const struct relay_opts *o)
 	r->timer_ep.kind = RELAY_K_TIMER;
 	err = relay_setup(r);
 	if (err) {
-		log_msg(LOG_ERR, "setup: %s", strerror(-err));
+		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(-err));
 		goto out;
 	}
 	err = relay_resolve_upstream(r);

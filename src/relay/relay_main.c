@@ -113,7 +113,7 @@ static void relay_raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_msg(LOG_WARNING, "cannot raise the open file limit: %s",
+			log_msg(LOG_WARNING, "action=error what=nofile error=\"%s\"",
 				strerror(errno));
 	}
 }

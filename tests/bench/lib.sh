@@ -96,7 +96,8 @@ kb_config() {
 	local f=$1 kv
 	shift
 	{
-		printf '[global]\nlog = stderr\n'
+		# the state file beside the config: the host's /run stays untouched
+		printf '[global]\nlog = stderr\nstate_file = %s.state\n' "${f%.*}"
 		while [ $# -gt 0 ] && [ "$1" != -- ]; do printf '%s\n' "$1"; shift; done
 		[ $# -gt 0 ] && shift
 		printf '[service bench]\n'

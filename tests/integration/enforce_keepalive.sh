@@ -245,7 +245,9 @@ kw_check "reload to off: CAP_SYS_PTRACE no longer held" en_no_cap_ptrace "$WD_DA
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
 kill -HUP "$WD_DAEMON"
 kw_check "reload back on: says a restart is needed" \
-	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=privileges warning=\"enforce_keepalive set by a reload, but CAP_SYS_PTRACE was dropped"
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: event=restart-needed file=$WD_DIR/kw.ini reason=\"enforce_keepalive \(\[service relay\]\) needs CAP_SYS_PTRACE, which keepwatchd $WD_DAEMON dropped at start"
+kw_check "--reload of that file refuses, signals nothing, exits 1" bash -c \
+	"! '$KW_BUILD/keepwatchd' --reload $WD_DAEMON -c '$WD_DIR/kw.ini' >/dev/null 2>'$WD_DIR/reload.err' && grep -q 'needs a restart: enforce_keepalive' '$WD_DIR/reload.err' && [ \$(grep -c 'keepwatchd\[$WD_DAEMON\]: event=reload ' '$KW_SYSLOG') = 3 ]"
 wd_teardown
 
 # --- 7: CAP_SYS_PTRACE absent when no service enforces ---

@@ -10,6 +10,9 @@ for tool in cmake cpack groff man dpkg dpkg-deb systemd-analyze; do
 	command -v "$tool" >/dev/null || kw_skip "$tool not installed"
 done
 [ -f "$KW_BUILD/cmake_install.cmake" ] || kw_skip "no configured build in $KW_BUILD"
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$KW_BUILD/CMakeCache.txt")
+[ "$prefix" = /usr ] || kw_skip "$KW_BUILD is configured for the prefix $prefix; Debian's layout and \
+the .deb need -DCMAKE_INSTALL_PREFIX=/usr (tests/run.sh configures so)"
 if ! [ -x "$KW_BUILD/keepwatchd" ] || ! [ -x "$KW_BUILD/keepwatch-relay" ]; then
 	kw_skip "keepwatchd/keepwatch-relay not built in $KW_BUILD"
 fi
@@ -40,6 +43,8 @@ done
 kw_check "keepwatchd in sbin is executable" test -x "$R/usr/sbin/keepwatchd"
 kw_check "keepwatch-relay in bin is executable" test -x "$R/usr/bin/keepwatch-relay"
 kw_check "config installed as the shipped file" cmp -s "$KW_SRC/etc/keepwatch.ini" "$R$CONF"
+kw_check "the installed keepwatchd reads $CONF by default" \
+	bash -c "'$R/usr/sbin/keepwatchd' -h | grep -qF '(default $CONF)'"
 
 for page in "${PAGES[@]}"; do
 	kw_check "man page $page exists in etc/man" test -f "$KW_SRC/etc/man/$page"

@@ -27,7 +27,7 @@ start_relay() {
 	shift
 	kw_bg "$SRV" "$KW_TMP/$name.log" "$RELAY" "$@"
 	eval "PID_$name=$KW_LAST_PID"
-	kw_grep_wait 5 "$KW_TMP/$name.log" "listening on" || kw_die "relay $name did not start"
+	kw_grep_wait 5 "$KW_TMP/$name.log" "event=listening" || kw_die "relay $name did not start"
 }
 start_server() {
 	kw_bg "$SRV" "$KW_TMP/$1.log" python3 -u "$PEER" serve "$2" "$3" ${4:+"$4"}
@@ -71,10 +71,10 @@ kw_check "200 MiB upstream->client arrives byte-exact" \
 	grep -q "^recv 209715200 $DOWN_SHA\$" "$KW_TMP/bulk.out"
 kw_check "200 MiB client->upstream arrives byte-exact" \
 	kw_grep_wait 10 "$KW_TMP/file.log" "^recv 209715200 $UP_SHA\$"
-kw_check "close line counts both directions, reason=EOF" \
+kw_check "close line counts both directions, reason=\"EOF\"" \
 	kw_grep_wait 5 "$KW_TMP/r2.log" \
-	"close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7002 reason=EOF in=209715200 out=209715200\$"
-kw_check "open line names both ends" has r2 "open 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7002\$"
+	"event=close client=10\.77\.0\.2:[0-9]+ upstream=127\.0\.0\.1:7002 reason=\"EOF\" in=209715200 out=209715200\$"
+kw_check "open line names both ends" has r2 "event=open client=10\.77\.0\.2:[0-9]+ upstream=127\.0\.0\.1:7002\$"
 
 # --- 1,000 concurrent pairs, each verified ---
 kw_bg "$CLI" "$KW_TMP/many.out" python3 -u "$PEER" many 10.77.0.1 7000 1000 32768 "$KW_TMP/go"
@@ -90,9 +90,9 @@ kw_grep_wait 90 "$KW_TMP/many.out" "^verified" || true
 kw_check "1000 concurrent connections each echo byte-exact" \
 	grep -q "^verified 1000 of 1000" "$KW_TMP/many.out"
 wait "$MANY" 2>/dev/null
-kw_wait 10 eval '[ "$(grep -c "reason=EOF in=32768 out=32768" "$KW_TMP/r1.log")" -ge 1000 ]'
+kw_wait 10 eval '[ "$(grep -c "reason=\"EOF\" in=32768 out=32768" "$KW_TMP/r1.log")" -ge 1000 ]'
 kw_check "1000 clean close lines" \
-	eval '[ "$(grep -c "reason=EOF in=32768 out=32768" "$KW_TMP/r1.log")" = 1000 ]'
+	eval '[ "$(grep -c "reason=\"EOF\" in=32768 out=32768" "$KW_TMP/r1.log")" = 1000 ]'
 
 # --- half-close both ways, IPv4 and IPv6 ---
 kw_check "client half-close: echo still flows back (IPv4)" \
@@ -100,17 +100,17 @@ kw_check "client half-close: echo still flows back (IPv4)" \
 kw_check "client half-close over IPv6 (fd77::1 -> ::1)" \
 	eval 'cli halfclose fd77::1 7200 | grep -q "^halfclose ok"'
 kw_check "IPv6 log line" \
-	has r3 "close \[fd77::2\]:[0-9]+ -> \[::1\]:7001 reason=EOF in=300000 out=300000"
+	has r3 "event=close client=\[fd77::2\]:[0-9]+ upstream=\[::1\]:7001 reason=\"EOF\" in=300000 out=300000"
 kw_check "upstream half-close first: client still sends after EOF" \
 	eval 'cli banner 10.77.0.1 7300 | grep -q "^banner banner"'
 kw_check "upstream received the client's late bytes" kw_grep_wait 5 "$KW_TMP/banner.log" "^got late"
-kw_check "banner pair closed cleanly" has r4 "reason=EOF in=5 out=7\$"
+kw_check "banner pair closed cleanly" has r4 "reason=\"EOF\" in=5 out=7\$"
 
 # --- upstream refused: client closed with a log line, the relay keeps serving ---
 cli refused 10.77.0.1 7400 >"$KW_TMP/refused.out" 2>&1
 kw_check "refused: client connection ends" grep -Eq "^(eof|error)" "$KW_TMP/refused.out"
 kw_check "refused: close line says Connection refused" \
-	has r5 "close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7009 reason=Connection refused in=0 out=0"
+	has r5 "event=close client=10\.77\.0\.2:[0-9]+ upstream=127\.0\.0\.1:7009 reason=\"Connection refused\" in=0 out=0"
 start_server late 7009 echo
 kw_check "refused: the same relay serves once upstream is back" \
 	eval 'cli halfclose 10.77.0.1 7400 | grep -q "^halfclose ok"'
@@ -122,7 +122,7 @@ cli refused 10.77.0.1 7600 >"$KW_TMP/silent.out" 2>&1
 t1=$(kw_mono_ms)
 echo "# connect deadline 500 ms: client closed after $((t1 - t0)) ms"
 kw_check "connect timeout: close line says Connection timed out" \
-	has r7 "close 10\.77\.0\.2:[0-9]+ -> 10\.77\.0\.99:7001 reason=Connection timed out in=0"
+	has r7 "event=close client=10\.77\.0\.2:[0-9]+ upstream=10\.77\.0\.99:7001 reason=\"Connection timed out\" in=0"
 kw_check "connect timeout: client closed within 2 s" [ $((t1 - t0)) -lt 2000 ]
 
 # --- out of descriptors: accepting pauses, nothing crashes, service resumes ---
@@ -132,11 +132,11 @@ kw_check "connect timeout: client closed within 2 s" [ $((t1 - t0)) -lt 2000 ]
 kw_bg "$SRV" "$KW_TMP/r6.log" prlimit --nofile=24:24 -- "$RELAY" --listen 7500 \
 	--connect 127.0.0.1:7001 --keepalive off
 PID_r6=$KW_LAST_PID
-kw_grep_wait 5 "$KW_TMP/r6.log" "listening on" || kw_die "relay r6 did not start"
+kw_grep_wait 5 "$KW_TMP/r6.log" "event=listening" || kw_die "relay r6 did not start"
 kw_bg "$CLI" "$KW_TMP/hold.out" python3 -u "$PEER" hold 10.77.0.1 7500 12 3
 kw_check "EMFILE: relay says accepting paused" \
 	kw_grep_wait 10 "$KW_TMP/r6.log" \
-	"out of file descriptors with [0-9]+ connections open: accepting paused"
+	"event=accept-paused reason=\"out of file descriptors\" connections=[0-9]+"
 ip netns exec "$SRV" ss -tno state established '( sport = :7500 )' >"$KW_TMP/ss_off.txt"
 kw_check "--keepalive off: no keepalive timer on the relay's sockets" \
 	eval 'grep -q 7500 "$KW_TMP/ss_off.txt" &&
@@ -148,8 +148,8 @@ kw_check "EMFILE: accepting resumes once pairs close" \
 
 # --- client reset mid-stream ---
 cli reset 10.77.0.1 7000 >/dev/null 2>&1
-kw_check "client reset: reason=Connection reset by peer" \
-	kw_grep_wait 5 "$KW_TMP/r1.log" "reason=Connection reset by peer in=100000"
+kw_check "client reset: reason=\"Connection reset by peer\"" \
+	kw_grep_wait 5 "$KW_TMP/r1.log" "reason=\"Connection reset by peer\" in=100000"
 kw_check "client reset is passed upstream as a reset" \
 	kw_grep_wait 5 "$KW_TMP/echo.log" "^error ECONNRESET"
 kw_check "relay still running after the reset" kill -0 "$PID_r1"
@@ -168,13 +168,13 @@ kw_check "client-side socket has the keepalive timer" \
 kw_check "upstream-side socket has the keepalive timer" \
 	grep -q "timer:(keepalive," "$KW_TMP/ss_up.txt"
 
-# --- ss -K on the exact tuple: reason=Software caused connection abort ---
+# --- ss -K on the exact tuple: reason="Software caused connection abort" ---
 ip netns exec "$SRV" ss -K state established \
 	"( src 10.77.0.1 and sport = :7000 and dst 10.77.0.2 and dport = :$P1 )" \
 	>"$KW_TMP/ssk.out" 2>&1 # this iproute2 may print "RTNETLINK answers" for other protocols
 kw_check "ss -K: close line says Software caused connection abort" \
 	kw_grep_wait 5 "$KW_TMP/r1.log" \
-	"close 10\.77\.0\.2:$P1 -> 127\.0\.0\.1:7001 reason=Software caused connection abort"
+	"event=close client=10\.77\.0\.2:$P1 upstream=127\.0\.0\.1:7001 reason=\"Software caused connection abort\""
 wait "$IDLE1" 2>/dev/null
 
 # --- peer power-off: keepalive (default 10,1,2) closes the pair with ETIMEDOUT ---
@@ -184,11 +184,11 @@ kw_grep_wait 10 "$KW_TMP/idle2.out" "^idle port=" || kw_fail "idle client did no
 P2=$(sed -n 's/^idle port=//p' "$KW_TMP/idle2.out")
 t0=$(kw_mono_ms)
 kw_poweroff "$CLI"
-kw_grep_wait 20 "$KW_TMP/r1.log" "close 10\.77\.0\.2:$P2 -> .* reason=Connection timed out"
+kw_grep_wait 20 "$KW_TMP/r1.log" "event=close client=10\.77\.0\.2:$P2 upstream=.* reason=\"Connection timed out\""
 t1=$(kw_mono_ms)
 echo "# power-off: pair closed $((t1 - t0)) ms after the peer went silent (keepalive 10+2x1 s)"
 kw_check "power-off: close line says Connection timed out" \
-	has r1 "close 10\.77\.0\.2:$P2 -> 127\.0\.0\.1:7001 reason=Connection timed out in=5 out=5"
+	has r1 "event=close client=10\.77\.0\.2:$P2 upstream=127\.0\.0\.1:7001 reason=\"Connection timed out\" in=5 out=5"
 kw_check "power-off: closed within the keepalive time (<= 13 s)" [ $((t1 - t0)) -le 13000 ]
 kill "$IDLE2" 2>/dev/null
 kw_poweron "$CLI"
@@ -198,14 +198,14 @@ start_server late 7004 late 1.5
 start_relay r8 --listen 7700 --connect 127.0.0.1:7004 --keepalive off --user-timeout 2000
 kw_bg "$CLI" "$KW_TMP/hold2.out" python3 -u "$PEER" hold 10.77.0.1 7700 1 15
 HOLD2=$KW_LAST_PID
-kw_grep_wait 10 "$KW_TMP/r8.log" " open 10\.77\.0\.2" || kw_fail "user-timeout pair did not open"
+kw_grep_wait 10 "$KW_TMP/r8.log" "event=open client=10\.77\.0\.2" || kw_fail "user-timeout pair did not open"
 t0=$(kw_mono_ms)
 kw_poweroff "$CLI"
-kw_grep_wait 15 "$KW_TMP/r8.log" "reason=Connection timed out"
+kw_grep_wait 15 "$KW_TMP/r8.log" "reason=\"Connection timed out\""
 t1=$(kw_mono_ms)
 echo "# user-timeout 2000 ms: pair closed $((t1 - t0)) ms after power-off (data sent at 1.5 s)"
 kw_check "--user-timeout: close line says Connection timed out" \
-	has r8 "close 10\.77\.0\.2:[0-9]+ -> 127\.0\.0\.1:7004 reason=Connection timed out"
+	has r8 "event=close client=10\.77\.0\.2:[0-9]+ upstream=127\.0\.0\.1:7004 reason=\"Connection timed out\""
 kw_check "--user-timeout: closed within 1.5 s + 2 s + slack (<= 6 s)" [ $((t1 - t0)) -le 6000 ]
 kill "$HOLD2" 2>/dev/null
 kw_poweron "$CLI"
@@ -216,7 +216,12 @@ kw_grep_wait 10 "$KW_TMP/idle3.out" "^idle port=" || kw_fail "idle client did no
 kw_stop "$PID_r1"
 rc=$?
 kw_check "SIGTERM: exit 0" [ "$rc" = 0 ]
-kw_check "SIGTERM: open pair logged as closed" has r1 "reason=relay exiting in=5 out=5"
+kw_check "SIGTERM: open pair logged as closed" has r1 "reason=\"relay exiting\" in=5 out=5"
+# spelled as keepwatchd's lines: key=value, the signal by name, severity and time first
+kw_check "SIGTERM: event=stop signal=Terminated, with level= and ts=" has r1 \
+	"^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9]{2}:[0-9]{2} level=notice event=stop signal=Terminated connections=1\$"
+kw_check "every relay line is ts= level= key=value" \
+	eval '! grep -hvE "^ts=[^ ]+ level=(err|warning|notice|info|debug) (event|action)=" "$KW_TMP"/r[0-9].log | grep .'
 kw_check "SIGTERM: client sees its connection end" kw_grep_wait 5 "$KW_TMP/idle3.out" "^(eof|error)"
 kill -INT "$PID_r3"
 kw_wait 5 eval '! kill -0 "$PID_r3"'

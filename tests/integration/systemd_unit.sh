@@ -18,6 +18,8 @@ for tool in systemd-nspawn debootstrap nsenter cpack dpkg-deb findmnt flock time
 	command -v "$tool" >/dev/null || kw_skip "$tool not installed (tests/deps.sh installs it)"
 done
 [ -f "$KW_BUILD/CPackConfig.cmake" ] || kw_skip "no configured build in $KW_BUILD"
+grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$KW_BUILD/CMakeCache.txt" ||
+	kw_skip "$KW_BUILD is not configured with -DCMAKE_INSTALL_PREFIX=/usr, which a .deb needs"
 "$KW_BUILD/keepwatchd" --version 2>/dev/null | grep -q '+libsystemd' ||
 	kw_skip "keepwatchd built without libsystemd: its unit is Type=simple, nothing to test"
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
@@ -356,7 +358,18 @@ kw_check "enforce_keepalive: no enforce-failed" bash -c \
 kw_check "enforce_keepalive: the kernel's keepalive timer runs on the relay's socket" \
 	kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
 journal | grep -E '^(action=enforce|event=(enforce|privileges))' | tail -n 5 | sed 's/^/# /'
+# What it changed is on record where --list finds it: the state file in the unit's
+# RuntimeDirectory= (writable under ProtectSystem=strict), the default config path.
+list_enforced() {
+	C env ASAN_OPTIONS=detect_leaks=0 /usr/sbin/keepwatchd --list 2>&1 |
+		grep -Eq '^fwd .* 3,1,[0-9]+ *$'
+}
+kw_check "enforce_keepalive: --list (default config) shows the socket in ENFORCED" \
+	kw_wait 5 list_enforced
 C systemctl stop keepwatchd
+state_kept() { C test -s /run/keepwatch/keepwatchd.state && list_enforced; }
+kw_check "stopped: the state file stays (RuntimeDirectoryPreserve=), --list still shows it" \
+	state_kept
 C systemctl stop kwt-fwd
 put_config "$GOOD"
 

@@ -44,7 +44,7 @@ kw_check "dry-run: would-kill logged" kw_grep_wait 5 "$KW_SYSLOG" "$(wd_kill_pat
 sleep 1
 kw_check "dry-run: no kill line" test "$(wd_kills)" -eq 0
 kw_check "dry-run: the socket is still there" wd_established 2000 1
-kw_check "dry-run: the relay saw nothing" bash -c "! grep -q '^.*close' '$WD_DIR/relay.log'"
+kw_check "dry-run: the relay saw nothing" bash -c "! grep -q 'event=close' '$WD_DIR/relay.log'"
 wd_teardown
 
 # SIGHUP: a bad file is reported with file and line and the running config stays; a
@@ -58,7 +58,8 @@ printf '[global]\npoll_interval = 100ms\n[service relay]\nlocal_ports = 2000\nbo
 kill -HUP "$WD_DAEMON"
 kw_check "SIGHUP bad: error names file, line and key" \
 	kw_grep_wait 5 "$KW_SYSLOG" "$cfg:5: bogus_key"
-kw_check "SIGHUP bad: reload refused" kw_grep_wait 5 "$KW_SYSLOG" "event=reload-failed"
+kw_check "SIGHUP bad: reload refused, naming the file's first error" kw_grep_wait 5 "$KW_SYSLOG" \
+	"event=reload-failed file=$cfg error=\"$cfg:5: bogus_key: unknown key.*\" keeping=running-config errors=1"
 kw_check "SIGHUP bad: daemon still running" kill -0 "$WD_DAEMON"
 wd_config "$cfg" "" "[service control]" "local_ports = 2100"
 kill -HUP "$WD_DAEMON"

@@ -35,6 +35,6 @@ else
 	kw_fail "the first link's connection was never killed (its pending down was forgotten)"
 fi
 kw_check "the relay saw the abort" \
-	kw_grep_wait 3 "$WD_DIR/relay.log" "close .*reason=Software caused connection abort"
+	kw_grep_wait 3 "$WD_DIR/relay.log" "event=close .*reason=\"Software caused connection abort\""
 wd_teardown
 kw_done

@@ -29,7 +29,7 @@ scenario() {
 		tail -5 "$KW_SYSLOG"
 	fi
 	kw_check "IPv$fam $name: relay saw the abort" \
-		kw_grep_wait 5 "$WD_DIR/relay.log" "close .*reason=Software caused connection abort"
+		kw_grep_wait 5 "$WD_DIR/relay.log" "event=close .*reason=\"Software caused connection abort\""
 	kw_check "IPv$fam $name: port 2000 socket gone" kw_wait 5 wd_established 2000 0
 	if [ "$name" != "interface removed" ] && [ "$name" != "address removed" ]; then
 		kw_check "IPv$fam $name: control connection on port 2100 untouched" wd_control_alive

@@ -111,7 +111,8 @@ kw_syslog_start() {
 # kw_bg_syslog NS LOGFILE CMD...: like kw_bg, but CMD sees our receiver as /dev/log, in a
 # private mount namespace (a tmpfs /dev with null, zero, random, urandom and log), so
 # the host's /dev and any real syslog daemon are untouched. KW_PROPAGATION=slave lets
-# mounts made later on the host (ip netns add) show in there too.
+# mounts made later on the host (ip netns add) show in there too. KW_DEVLOG=PATH points
+# /dev/log elsewhere (a path nothing listens on: no syslog).
 kw_bg_syslog() {
 	local ns=$1 log=$2 enter=(ip netns exec "$1")
 	shift 2
@@ -119,7 +120,7 @@ kw_bg_syslog() {
 	# cgroup2 mount with it).
 	[ -z "${KW_NSENTER:-}" ] || enter=(nsenter --net="/run/netns/$ns")
 	"${enter[@]}" unshare -m --propagation "${KW_PROPAGATION:-private}" \
-		bash "$KW_SRC/tests/lib/with_devlog.sh" "$KW_TMP/log.sock" "$@" \
+		bash "$KW_SRC/tests/lib/with_devlog.sh" "${KW_DEVLOG:-$KW_TMP/log.sock}" "$@" \
 		>"$log" 2>&1 </dev/null &
 	KW_LAST_PID=$!
 	KW_PIDS+=("$KW_LAST_PID")

@@ -25,12 +25,15 @@ wd_pair() {
 	mkdir -p "$WD_DIR"
 }
 
-# wd_config FILE SERVICE-KEYS...: a config with one service "relay" on port 2000.
+# wd_config FILE SERVICE-KEYS...: a config with one service "relay" on port 2000 (its
+# state_file FILE without .ini, .state).
 wd_config() {
 	local f=$1
 	shift
 	{
 		printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
+		# the state file beside the config: the host's /run stays untouched
+		printf 'state_file = %s.state\n' "${f%.*}"
 		printf '[service relay]\nlocal_ports = 2000\n'
 		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$f"

@@ -185,7 +185,7 @@ def main(argv):
 
     def dump(f):
         cmd = ["clang", "-fsyntax-only", "-Xclang", "-ast-dump", "-fno-color-diagnostics",
-               "-D_GNU_SOURCE", "-I" + src, f]
+               "-D_GNU_SOURCE", '-DKW_SYSCONFDIR="/etc"', "-I" + src, f]
         e = ccdb.get(os.path.realpath(f))
         if e:
             flags = [a for a in e.get("arguments") or shlex.split(e.get("command", ""))

@@ -173,6 +173,13 @@ static void test_defaults_and_empty(void)
 	CHECK(!cfg.global.dry_run && cfg.global.max_kills_per_second == KW_DEF_MAX_KILLS);
 	CHECK(cfg.global.nft_timeout_ms == KW_DEF_NFT_TIMEOUT_MS);
 	CHECK(cfg.global.user[0] == '\0' && cfg.global.metrics_file[0] == '\0');
+	CHECK(strcmp(cfg.global.state_file, KW_DEF_STATE_FILE) == 0);
+	config_free(&cfg);
+	CHECK(load("[global]\nstate_file =\n", &cfg, &es) == 0 && es.n == 0 &&
+	      cfg.global.state_file[0] == '\0');
+	config_free(&cfg);
+	CHECK(load("[global]\nstate_file = /tmp/kw.state\n", &cfg, &es) == 0 && es.n == 0 &&
+	      strcmp(cfg.global.state_file, "/tmp/kw.state") == 0);
 	config_free(&cfg);
 
 	CHECK(load("; only comments\n# and these\n\n   \n[global]\n", &cfg, &es) == 0 && es.n == 0);
@@ -426,6 +433,19 @@ static void test_line_counting(void)
 	config_free(&cfg);
 	/* ';' right after a value, with no blank before it, is part of the value. */
 	EXPECT_ONE("[service a]\nlocal_ports = 22;ssh\n", 2, "local_ports", "'22;ssh'");
+	/* '#' after a blank starts a comment too, in key lines and continuations (issue 22:
+	 * "local_ports = 7000  # the feed" gave three errors); glued to a value it is not. */
+	CHECK(load("[service a]\nlocal_ports = 7000  # the feed\n  7001 #more\n"
+		   "link_grace = 2s\t# a flap\nremote_net = 10.0.0.0/8 ;x # y\n",
+		   &cfg, &es) == 0 &&
+	      es.n == 0);
+	CHECK(cfg.n_services == 1 && cfg.services[0].n_local_ports == 2 &&
+	      cfg.services[0].local_ports[0].lo == 7000 &&
+	      cfg.services[0].local_ports[1].lo == 7001 && cfg.services[0].link_grace_ms == 2000 &&
+	      cfg.services[0].n_remote_net == 1);
+	config_free(&cfg);
+	EXPECT_ONE("[service a]\nlocal_ports = 22#ssh\n", 2, "local_ports", "'22#ssh'");
+	EXPECT_ONE("[global]\nmetrics_file = /var/x #y\nlog = x\n", 3, "log", "not one of");
 	/* An indented line with no key before it in its section. */
 	EXPECT_ONE("[service a]\n  2000\nlocal_ports = 1\n", 2, "", "expected 'key = value'");
 }
@@ -618,7 +638,8 @@ static void test_files(void)
 	      cfg.global.max_kills_per_second == KW_DEF_MAX_KILLS &&
 	      cfg.global.kill_method == KILL_AUTO && cfg.global.log_sinks == LOG_SINK_SYSLOG &&
 	      cfg.global.log_level == LOG_INFO && cfg.global.syslog_facility == LOG_DAEMON &&
-	      !cfg.global.dry_run && !cfg.global.user[0] && !cfg.global.metrics_file[0]);
+	      !cfg.global.dry_run && !cfg.global.user[0] && !cfg.global.metrics_file[0] &&
+	      strcmp(cfg.global.state_file, KW_DEF_STATE_FILE) == 0);
 	CHECK(cfg.n_services == 1 && cfg.n_services && cfg.services[0].n_local_ports == 1 &&
 	      cfg.services[0].local_ports[0].lo == 22);
 	config_free(&cfg);

@@ -43,7 +43,8 @@ static void capture(void)
 	log_init("kw", LOG_SINK_STDERR, LOG_DAEMON, LOG_DEBUG);
 }
 
-/* What was logged since capture(), each line without the "kw: " prefix. */
+/* What was logged since capture(), each line without its stderr prefix ("ts=... level=...
+ * ", or the older "kw: "): the line as syslog carries it. */
 static const char *captured(void)
 {
 	size_t n, o = 0;
@@ -56,6 +57,10 @@ static const char *captured(void)
 	cap_text[0] = '\0';
 	while (fgets(line, sizeof(line), cap_file)) {
 		const char *l = strncmp(line, "kw: ", 4) == 0 ? line + 4 : line;
+
+		for (int skip = 0; skip < 2 && (!strncmp(l, "ts=", 3) || !strncmp(l, "level=", 6));
+		     skip++)
+			l = strchr(l, ' ') ? strchr(l, ' ') + 1 : l + strlen(l);
 
 		n = strlen(l);
 		if (o + n < sizeof(cap_text)) {

@@ -61,9 +61,22 @@ static bool field(const char *line, size_t len, unsigned n, const char **f, size
 	}
 }
 
-/* Is this mountinfo line a cgroup2 mount of the hierarchy's root? The fields after the
- * optional ones are found from the " - " separator. */
-static bool line_is_cgroup2(const char *line, size_t len)
+/* "/.." repeated: how the kernel shows the root of a mount made outside the reader's cgroup
+ * namespace and above its root (the path from the namespace's root up to it). */
+static bool root_is_above(const char *root, size_t rlen)
+{
+	if (rlen == 0 || rlen % 3)
+		return false;
+	for (size_t i = 0; i < rlen; i += 3)
+		if (memcmp(root + i, "/..", 3) != 0)
+			return false;
+	return true;
+}
+
+/* Is this mountinfo line a cgroup2 mount of the hierarchy's root (or, with above, of a root
+ * above the reader's cgroup namespace)? The fields after the optional ones are found from
+ * the " - " separator. */
+static bool line_is_cgroup2(const char *line, size_t len, bool above)
 {
 	const char *root, *sep = NULL, *fs;
 	size_t rlen, fslen;
@@ -77,10 +90,13 @@ static bool line_is_cgroup2(const char *line, size_t len)
 		return false;
 	if (!field(sep, len - (size_t)(sep - line), 0, &fs, &fslen))
 		return false;
-	return fslen == 7 && memcmp(fs, "cgroup2", 7) == 0 && rlen == 1 && root[0] == '/';
+	if (fslen != 7 || memcmp(fs, "cgroup2", 7) != 0)
+		return false;
+	return (rlen == 1 && root[0] == '/') || (above && root_is_above(root, rlen));
 }
 
-int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+/* The n-th cgroup2 mount whose root passes line_is_cgroup2(above). */
+static int mount_parse(const char *text, unsigned n, bool above, char *out, size_t cap)
 {
 	const char *line = text;
 
@@ -88,18 +104,67 @@ int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
 		const char *nl = strchr(line, '\n'), *mp;
 		size_t len = nl ? (size_t)(nl - line) : strlen(line), mplen;
 
-		if (line_is_cgroup2(line, len) && field(line, len, 4, &mp, &mplen))
+		if (line_is_cgroup2(line, len, above) && field(line, len, 4, &mp, &mplen) &&
+		    n-- == 0)
 			return unescape(mp, mplen, out, cap);
 		line += len + (nl != NULL);
 	}
 	return -ENOENT;
 }
 
-int cgroupsel_mount(char *out, size_t cap)
+int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+{
+	return mount_parse(text, 0, false, out, cap);
+}
+
+int cgroupsel_mount_parse_nth(const char *text, unsigned n, char *out, size_t cap)
+{
+	return mount_parse(text, n, true, out, cap);
+}
+
+int cgroupsel_is_root(const char *dir)
+{
+	char p[PATH_MAX];
+
+	/* the root cgroup alone has no cgroup.type (CFTYPE_NOT_ON_ROOT); every cgroup has
+	 * cgroup.controllers */
+	if (snprintf(p, sizeof(p), "%s/cgroup.controllers", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	if (access(p, F_OK) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	snprintf(p, sizeof(p), "%s/cgroup.type", dir);
+	if (access(p, F_OK) == 0)
+		return 0;
+	return errno == ENOENT ? 1 : -errno;
+}
+
+/* The first candidate that shows the hierarchy's root, else the first mount of the cgroup
+ * namespace's root. */
+static int mount_choose(const char *text, char *out, size_t cap, bool *hier_root)
+{
+	char cand[PATH_MAX];
+	int rc;
+
+	for (unsigned n = 0; (rc = mount_parse(text, n, true, cand, sizeof(cand))) != -ENOENT;
+	     n++) {
+		if (rc < 0 || cgroupsel_is_root(cand) != 1)
+			continue;
+		if (strlen(cand) >= cap)
+			return -ENAMETOOLONG;
+		strcpy(out, cand);
+		*hier_root = true;
+		return 0;
+	}
+	*hier_root = false;
+	return cgroupsel_mount_parse(text, out, cap);
+}
+
+int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *text = NULL;
 	size_t len = 0;
+	bool root = false;
 	int rc;
 
 	if (!f)
@@ -107,9 +172,16 @@ int cgroupsel_mount(char *out, size_t cap)
 	rc = getdelim(&text, &len, '\0', f) < 0 ? (ferror(f) ? -EIO : -ENOENT) : 0;
 	fclose(f);
 	if (rc == 0)
-		rc = cgroupsel_mount_parse(text, out, cap);
+		rc = mount_choose(text, out, cap, &root);
 	free(text);
+	if (hier_root)
+		*hier_root = root;
 	return rc;
+}
+
+int cgroupsel_mount(char *out, size_t cap)
+{
+	return cgroupsel_mount_find(out, cap, NULL);
 }
 
 /* ---- ids ---- */
@@ -233,6 +305,8 @@ void cgroupsel_dirs_free(struct cgroupsel_dirs *dirs)
 struct walk {
 	struct cgroupsel_ids *ids;
 	struct cgroupsel_dirs *dirs;
+	struct cgroupsel_dirs *sel; /* the cgroups the patterns select, relative to the mount */
+	size_t mount_len;
 	char path[PATH_MAX];
 };
 
@@ -294,8 +368,10 @@ static int walk_pattern(struct walk *w, const char *pat)
 
 	while (*pat == '/')
 		pat++;
-	if (*pat == '\0')
-		return walk_subtree(w, 0);
+	if (*pat == '\0') {
+		rc = dirs_add(w->sel, len > w->mount_len ? w->path + w->mount_len : "/");
+		return rc ? rc : walk_subtree(w, 0);
+	}
 	next = strchr(pat, '/');
 	clen = next ? (size_t)(next - pat) : strlen(pat);
 	if (clen > NAME_MAX)
@@ -336,8 +412,9 @@ static int walk_pattern(struct walk *w, const char *pat)
 	return rc;
 }
 
-int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
-		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+static int expand(const char *mount, const struct selpath_item *items, size_t n,
+		  struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs,
+		  struct cgroupsel_dirs *sel)
 {
 	struct walk *w = malloc(sizeof(*w));
 	int rc = 0;
@@ -346,6 +423,8 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
 		return -ENOMEM;
 	w->ids = ids;
 	w->dirs = dirs;
+	w->sel = sel;
+	w->mount_len = strlen(mount);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (strlen(mount) >= sizeof(w->path))
 			break;
@@ -354,6 +433,18 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
 	}
 	free(w);
 	return rc;
+}
+
+int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
+		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+{
+	return expand(mount, items, n, ids, dirs, NULL);
+}
+
+int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
+		    struct cgroupsel_ids *ids)
+{
+	return expand(mount, item, 1, ids, NULL, sel);
 }
 
 /* ---- can the host do it ---- */

@@ -30,8 +30,22 @@ struct cgroupsel_dirs {
  * contents of /proc/self/mountinfo), octal escapes decoded. Returns 0, -ENOENT (no cgroup2
  * mount: a cgroup v1 only host) or -ENAMETOOLONG. */
 int cgroupsel_mount_parse(const char *text, char *out, size_t cap);
-/* The same from /proc/self/mountinfo: "/sys/fs/cgroup" (unified) or
- * "/sys/fs/cgroup/unified" (hybrid). Returns 0 or -errno. */
+/* Pure: the n-th (from 0) cgroup2 mount in text that may show the hierarchy's root: its root
+ * "/", or "/.." repeated, which is how the kernel shows, to a process in a cgroup namespace
+ * of its own (a container's), a mount made outside it of a cgroup above the namespace's root
+ * (the node's /sys/fs/cgroup mounted into a pod). Same returns as cgroupsel_mount_parse. */
+int cgroupsel_mount_parse_nth(const char *text, unsigned n, char *out, size_t cap);
+/* Is the directory the cgroup2 hierarchy's root (not a namespace's or a subtree's)? 1, 0,
+ * or -errno. */
+int cgroupsel_is_root(const char *dir);
+/* The mount cgroup items are relative to, from /proc/self/mountinfo: the first candidate of
+ * cgroupsel_mount_parse_nth that shows the hierarchy's root ("/sys/fs/cgroup" unified,
+ * "/sys/fs/cgroup/unified" hybrid, the node's mounted into a container), *hier_root true;
+ * where none does, the first mount of the cgroup namespace's root (paths are then as
+ * /proc/self/cgroup shows them in here), *hier_root false. hier_root may be NULL.
+ * Returns 0 or -errno (-ENOENT: no cgroup2 mount of either). */
+int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root);
+/* cgroupsel_mount_find without the flag. */
 int cgroupsel_mount(char *out, size_t cap);
 
 /* The id of the cgroup at the directory path (the kernfs node id, which is what
@@ -44,6 +58,11 @@ int cgroupsel_id(const char *path, uint64_t *id);
  * walked. Returns 0, -ENOMEM or -E2BIG (more than CGROUPSEL_MAX_IDS). */
 int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
 		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs);
+/* One item as the daemon expands it, for --check -v: sel receives the cgroups its pattern
+ * selects (paths relative to mount, in walk order), ids every cgroup in their subtrees.
+ * Same returns. */
+int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
+		    struct cgroupsel_ids *ids);
 bool cgroupsel_contains(const struct cgroupsel_ids *ids, uint64_t id);
 bool cgroupsel_ids_equal(const struct cgroupsel_ids *a, const struct cgroupsel_ids *b);
 void cgroupsel_ids_free(struct cgroupsel_ids *ids);

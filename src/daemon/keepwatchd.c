@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "shared/log.h"
 #include "daemon/notify.h"
+#include "daemon/preview.h"
 #include "pipeline/config_filter.h"
 
 static void usage(FILE *f)
@@ -27,7 +28,8 @@ static void usage(FILE *f)
 		"      --reload PID   validate it; if valid, make the daemon PID reload it\n"
 		"      --list         print the watched connections and their verdicts, then exit\n"
 		"      --json         with --list: one JSON object per line\n"
-		"  -v, --verbose      log debug lines too\n"
+		"  -v, --verbose      log debug lines too; with --check: what each service's\n"
+		"                     netns and cgroup items match now\n"
 		"  -h, --help         this text\n"
 		"      --version      print the version\n\n"
 		"See keepwatchd(8) and keepwatch.ini(5).\n");
@@ -43,8 +45,9 @@ static void check_error(void *arg, const char *file, unsigned line, const char *
 }
 
 /* --check, and with reload_pid the systemd unit's ExecReload: only a configuration that
- * passes is announced with SIGHUP (no /bin/kill needed on a minimal install). */
-static int run_check(const char *path, pid_t reload_pid)
+ * passes is announced with SIGHUP (no /bin/kill needed on a minimal install). With preview
+ * (-v), what the selectors match now. */
+static int run_check(const char *path, pid_t reload_pid, bool preview)
 {
 	struct kw_config cfg = { 0 };
 	unsigned errors = 0;
@@ -62,6 +65,11 @@ static int run_check(const char *path, pid_t reload_pid)
 	}
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
+	if (preview && daemon_preview(&cfg, stdout) < 0) {
+		fprintf(stderr, "keepwatchd: --check -v: %s\n", strerror(ENOMEM));
+		config_free(&cfg);
+		return 1;
+	}
 	config_free(&cfg);
 	if (reload_pid > 0 && kill(reload_pid, SIGHUP) < 0) {
 		fprintf(stderr, "keepwatchd: --reload %ld: %s\n", (long)reload_pid,
@@ -194,7 +202,7 @@ int main(int argc, char **argv)
 	}
 	log_init(KW_SYSLOG_IDENT, LOG_SINK_STDERR, LOG_DAEMON, LOG_INFO);
 	if (check)
-		rc = run_check(d->config_path, reload_pid);
+		rc = run_check(d->config_path, reload_pid, d->verbose);
 	else if (list)
 		rc = daemon_list(d, json);
 	else

@@ -107,6 +107,7 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 	snprintf(ns->name_buf, sizeof(ns->name_buf), "%s", name);
 	ns->name = ns->name_buf;
 	ns->killer.nft_remote = true;
+	ns->killer.owner_check = true;
 	for (size_t i = 0; i < NSOPEN_PROCNET_COUNT; i++)
 		ns->proc_fd[i] = -1;
 	if ((err = netns_ask(ns, h, path, fds, what)) < 0)

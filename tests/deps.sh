@@ -6,7 +6,9 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format cla
       libmnl-dev libnftnl-dev libinih-dev libcap-ng-dev
       iproute2 nftables socat iperf3 python3 procps util-linux
       groff man-db systemd dpkg-dev file
-      libsystemd-dev debootstrap systemd-container) # sd_notify; systemd_unit.sh boots Debian
+      libsystemd-dev debootstrap systemd-container # sd_notify; systemd_unit.sh boots Debian
+      podman runc netavark iptables) # container_podman.sh: runc (crun refuses hybrid cgroups),
+                                     # netavark's firewall rules (in the test's node namespace)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -45,7 +45,7 @@ EOF
 OUT="$KW_TMP/out.txt"
 "$KWD" --check -v -c "$CFG" >"$OUT" 2>&1
 rc=$?
-cat "$OUT" | sed 's/^/# /'
+sed 's/^/# /' "$OUT"
 has() { grep -qxF -- "$1" "$OUT"; }
 kw_check "--check -v: exit 0" test "$rc" = 0
 kw_check "the first line is still 'config ok'" test "$(head -n1 "$OUT")" = "config ok: $CFG, 2 services"

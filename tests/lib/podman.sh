@@ -101,6 +101,7 @@ pm_build() {
 	pm_import run_img "$run_root"
 	pm_import build_img "$build_root"
 	pm_runtime_ok "$run_img"
+	PM_IMAGE=$1 # from now on: the trap removes it, even after an interrupted build
 	t0=$(date +%s)
 	if ! P build --pull=never --network none --build-arg BASE="$run_img" \
 		--build-arg BUILD_BASE="$build_img" -t "$1" -f "$KW_SRC/Containerfile" "$KW_SRC" \
@@ -108,7 +109,6 @@ pm_build() {
 		tail -n 20 "$KW_TMP/build.log"
 		kw_die "podman build of the Containerfile failed offline"
 	fi
-	PM_IMAGE=$1
 	echo "# podman build (offline, from the tree): $(($(date +%s) - t0)) s"
 }
 

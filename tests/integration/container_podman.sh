@@ -133,6 +133,23 @@ closed_at() { # NAME CPORT: the time (ns) of the relay's abort line for that cli
 	[ -n "$line" ] && date -d "${line%% *}" +%s%N
 }
 ms_since() { echo $((($1 - $2) / 1000000)); }
+# aborted_after NAME CPORT T0: waits (5 s) for the relay's abort line for that client and
+# prints the ms from T0 (ns) to it, or fails.
+aborted_after() {
+	local t1
+	kw_wait 5 closed_at "$1" "$2" || return 1
+	t1=$(closed_at "$1" "$2")
+	ms_since "$t1" "$3"
+}
+# check_aborted WHAT NAME CPORT T0: passes with the ms from T0 to the relay's abort.
+check_aborted() {
+	local ms
+	if ms=$(aborted_after "$2" "$3" "$4"); then
+		kw_ok "$1 $ms ms after it"
+	else
+		kw_fail "$1: the relay in $2 saw no abort"
+	fi
+}
 
 # ---- keepwatchd's log and the hook ---------------------------------------------------------------
 KLOG=""
@@ -147,7 +164,7 @@ hook_available() { "$KWD" --version 2>/dev/null | grep -Eq '\+(bpf|sockops|sock_
 # ---- the cases, for whichever keepwatchd runs ----------------------------------------------
 # link loss: W's eth0 deleted -> its service's connection killed, the relay told at once.
 case_link_loss() { # WHO W SERVICE
-	local t0 t1
+	local t0
 	client "$2" 2000
 	local cp=$CPORT ns
 	ns=$(w_ns "$2")
@@ -156,12 +173,7 @@ case_link_loss() { # WHO W SERVICE
 	nsenter --net="/run/netns/$ns" ip link del eth0
 	kw_check "$1: link loss in $2: action=kill service=$3 netns=$ns" \
 		kw_wait 5 khas "^action=kill reason=(link-down|link-removed|addr-removed) service=$3 .*:$cp .*netns=$ns\$"
-	if kw_wait 5 closed_at "$2" "$cp"; then
-		t1=$(closed_at "$2" "$cp")
-		kw_ok "$1: link loss: the relay in $2 read ECONNABORTED $(ms_since "$t1" "$t0") ms after the delete"
-	else
-		kw_fail "$1: link loss: the relay in $2 saw no abort"
-	fi
+	check_aborted "$1: link loss: the relay in $2 read ECONNABORTED" "$2" "$cp" "$t0"
 }
 
 # the neighbour: a lost link or a stall in W, not selected, kills nothing there.
@@ -190,16 +202,14 @@ case_untouched_check() {
 # keepalive stall: the client of port 2001 loses power; one unanswered probe (keepwatchd's
 # keepalive_probes = 1) ends it, where the kernel alone waits for 20 (22 s).
 case_stall() { # WHO W SERVICE
-	local t0 t1 cp
+	local t0 cp
 	client "$2" 2001
 	cp=$CPORT
 	t0=$(date +%s%N)
 	poweroff "$cp"
 	kw_check "$1: keepalive stall in $2: action=kill reason=keepalive service=$3" \
 		kw_wait 12 khas "^action=kill reason=keepalive service=$3 .*:$cp .*netns=$(w_ns "$2")\$"
-	if kw_wait 5 closed_at "$2" "$cp"; then
-		t1=$(closed_at "$2" "$cp")
-		STALL_MS=$(ms_since "$t1" "$t0")
+	if STALL_MS=$(aborted_after "$2" "$cp" "$t0"); then
 		kw_check "$1: stall: the relay read ECONNABORTED ${STALL_MS} ms after the power-off (keepalive 2+1 s; kernel alone: 22 s)" \
 			test "$STALL_MS" -lt 8000
 	else
@@ -210,7 +220,7 @@ case_stall() { # WHO W SERVICE
 
 # enforce_keepalive (port 2002: never sets keepalive) and a powered-off client, with the hook.
 case_enforce() { # WHO W
-	local t0 t1 cp
+	local t0 cp
 	if ! hook_available; then
 		SKIPPED+=("$1: enforce_keepalive in another namespace needs the handshake hook (issue 19, BPF sock_ops), which this keepwatchd lacks")
 		echo "# SKIP: ${SKIPPED[-1]}"
@@ -224,12 +234,8 @@ case_enforce() { # WHO W
 	poweroff "$cp"
 	kw_check "$1: the powered-off client of a server that never sets keepalive: killed" \
 		kw_wait 15 khas "^action=kill reason=keepalive service=enf .*:$cp "
-	if kw_wait 5 closed_at "$2" "$cp"; then
-		t1=$(closed_at "$2" "$cp")
-		kw_ok "$1: enforce: ended $(ms_since "$t1" "$t0") ms after the power-off (enforce_keepalive = 2s, 1s; 2 probes)"
-	else
-		kw_fail "$1: enforce: the relay saw no abort"
-	fi
+	check_aborted "$1: enforce (2s, 1s; 2 probes): the relay read ECONNABORTED, the power-off" \
+		"$2" "$cp" "$t0"
 	kw_poweron "$PM_NODE" "kwt_off_$cp"
 }
 

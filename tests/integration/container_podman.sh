@@ -292,7 +292,7 @@ P run -d --name "$AGENT" "${AGENT_FLAGS[@]}" -v "$ACFG:/etc/keepwatch:ro" \
 kw_check "agent: event=start" kw_wait 15 khas '^event=start version='
 kw_check "agent: $W1's namespace watched" kw_wait 5 khas "^event=netns-up netns=$(w_ns "$W1") "
 kw_check "agent: $W2's namespace watched" kw_wait 5 khas "^event=netns-up netns=$(w_ns "$W2") "
-kw_check "agent: no error at start" not khas '^action=error' 
+kw_check "agent: no error at start" not khas '^action=error'
 klog | grep -E '^event=(start|privileges|netns-up)' | sed 's/^/# agent: /'
 
 # The init container: keepwatchd --check -v, no capability, the same mounts.

@@ -133,11 +133,12 @@ static void killer_nft(struct killer *k, struct kw_act *a, uint64_t timeout_ms, 
  * namespace, where a lost link is most often a container's runtime removing it after the
  * container's processes exited, one lookup batch first says whether the owner had closed
  * the socket (TIME_WAIT, an orphan): then there is nothing to kill and no kill line
- * (OUT_CLOSED, or OUT_GONE when it is gone). A lookup that fails changes nothing: the kills go ahead. Returns how many of
- * v[0..n) are left to destroy, moved to the front. */
-static size_t killer_owner_check(struct sockdiag *sd, struct kw_act **v, size_t n)
+ * (OUT_CLOSED, or OUT_GONE when it is gone). A lookup that fails changes nothing: the kills
+ * go ahead. conns (KILLER_BATCH) is scratch. Returns how many of v[0..n) are left to destroy,
+ * moved to the front. */
+static size_t killer_owner_check(struct sockdiag *sd, struct kw_act **v, size_t n,
+				 struct sockdiag_conn *conns)
 {
-	struct sockdiag_conn conns[KILLER_BATCH];
 	struct kw_act *loss[KILLER_BATCH];
 	int errs[KILLER_BATCH];
 	size_t nl = 0, keep = 0;
@@ -174,7 +175,7 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 	int err;
 
 	if (k->owner_check)
-		n = killer_owner_check(sd, v, n);
+		n = killer_owner_check(sd, v, n, conns);
 	if (n == 0 || n > KILLER_BATCH)
 		return false;
 	watch_conn_identity(v[0]->conn, &conns[0]); /* n >= 1: gcc cannot see the loop runs */

@@ -4,8 +4,9 @@
 # container_podman.sh). Source after netns.sh.
 #
 # The cache is $KW_DEBIAN_CACHE (default /var/cache/keepwatch-tests); a root is named
-# NAME-KEY, KEY a hash of its package list, so a change of packages builds a new one and the
-# old root of that NAME is removed. The mirror is the one apt is configured with
+# NAME-KEY, KEY a hash of its package list, so a change of packages builds a new one. Roots
+# of that NAME unused for a week are removed then (not sooner: branches with other package
+# lists share the machine, and one may be in use). The mirror is the one apt is configured with
 # (KW_DEBIAN_MIRROR overrides). Roots are read only: users overlay or copy them.
 
 KW_DEBIAN_CACHE=${KW_DEBIAN_CACHE:-/var/cache/keepwatch-tests}
@@ -44,11 +45,14 @@ kw_debroot() {
 		fi
 		touch "$root.tmp/.kw-complete"
 		for old in "$KW_DEBIAN_CACHE/$name"-*; do
-			case "$old" in *.tmp) ;; *) [ -d "$old" ] && rm -rf "$old" ;; esac
+			case "$old" in *.tmp) continue ;; esac
+			[ -d "$old" ] && [ -z "$(find "$old/.kw-complete" -mtime -7 2>/dev/null)" ] &&
+				rm -rf "$old"
 		done
 		mv "$root.tmp" "$root"
 		echo "# debootstrap took $(($(date +%s) - t0)) s"
 	fi
+	touch "$root/.kw-complete" # used now: kept for another week
 	exec {lockfd}>&-
 	printf -v "$var" '%s' "$root"
 }

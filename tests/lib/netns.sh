@@ -128,18 +128,24 @@ kw_bg_syslog() {
 # there (keepwatchd: after its first link, address and socket dumps), 1 if it exited first
 # or SECONDS ran out. No fixed sleep: readiness, not hope.
 kw_bg_syslog_ready() {
-	local limit=$1 fifo rfd line=""
+	local limit=$1 fifo rfd line="" part=""
 	shift
 	fifo=$(mktemp -u "$KW_TMP/ready.XXXXXX")
 	mkfifo "$fifo" || return 1
 	exec {rfd}<>"$fifo" # read-write: never blocks, whether or not the daemon opens it
 	{ kw_bg_syslog "$@"; } 3>"$fifo"
 	rm -f "$fifo"
+	# bash reads a pipe a byte at a time: on a loaded machine a 0.1 s timeout can fall
+	# between two bytes of the one write, and read then keeps what came in part
 	for _ in $(seq 1 $((limit * 10))); do
-		read -r -t 0.1 -u "$rfd" line && break
+		if read -r -t 0.1 -u "$rfd" part; then
+			line+=$part
+			break
+		fi
+		line+=$part
 		kill -0 "$KW_LAST_PID" 2>/dev/null || break
 	done
-	[ -n "$line" ] || read -r -t 0.05 -u "$rfd" line
+	[ "$line" = READY=1 ] || { read -r -t 0.05 -u "$rfd" part && line+=$part; }
 	exec {rfd}<&-
 	[ "$line" = READY=1 ]
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel/cgroupsel.h"
+#include "kernel/cgroupsel_fs.h"
 #include "kernel/nsmap_watch.h"
 
 /* A value as log lines write them: bare, or double-quoted with '"' and '\' escaped where it

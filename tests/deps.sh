@@ -9,7 +9,9 @@ build=(build-essential cmake pkg-config libmnl-dev libnftnl-dev libinih-dev libc
 	libsystemd-dev) # libsystemd: sd_notify, optional at build time
 run=(iproute2 nftables python3 procps util-linux) # namespaces, veths, the demo's peers
 test=(clang libclang-rt-14-dev clang-format clang-tidy shellcheck socat iperf3 groff man-db
-	systemd dpkg-dev file debootstrap systemd-container) # systemd_unit.sh boots Debian
+	systemd dpkg-dev file debootstrap systemd-container # systemd_unit.sh boots Debian
+	podman runc netavark iptables) # container_podman.sh: runc (crun refuses hybrid cgroups),
+	# netavark's firewall rules (in the test's node namespace)
 case "${1:-all}" in
 demo) pkgs=("${build[@]}" "${run[@]}") ;;
 all) pkgs=("${build[@]}" "${run[@]}" "${test[@]}") ;;

@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon_ns.h"
 #include "daemon/notify.h"
+#include "daemon/preview.h"
 #include "daemon/reload_target.h"
 #include "pipeline/config_filter.h"
 #include "shared/log.h"
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 		"      --list         print the watched connections and their verdicts, then exit\n"
 		"      --json         with --list: one JSON object per line\n"
 		"      --ready-fd N   write READY=1 to descriptor N once watching, then close it\n"
-		"  -v, --verbose      log debug lines too\n"
+		"  -v, --verbose      log debug lines too; with --check: what each service's\n"
+		"                     netns and cgroup items match now\n"
 		"  -h, --help         this text\n"
 		"  -V, --version      print the version\n\n"
 		"See keepwatchd(8) and keepwatch.ini(5).\n");
@@ -89,8 +91,9 @@ static int reload_send(const struct kw_config *cfg, const char *path, pid_t pid)
 }
 
 /* --check, and with reload_pid the systemd unit's ExecReload: only a configuration that
- * passes is announced with SIGHUP (no /bin/kill needed on a minimal install). */
-static int run_check(const char *path, pid_t reload_pid)
+ * passes is announced with SIGHUP (no /bin/kill needed on a minimal install). With preview
+ * (-v), what the selectors match now. */
+static int run_check(const char *path, pid_t reload_pid, bool preview)
 {
 	struct kw_config cfg = { 0 };
 	unsigned errors = 0;
@@ -108,6 +111,11 @@ static int run_check(const char *path, pid_t reload_pid)
 	}
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
+	if (preview && daemon_preview(&cfg, stdout) < 0) {
+		fprintf(stderr, "keepwatchd: --check -v: %s\n", strerror(ENOMEM));
+		config_free(&cfg);
+		return 1;
+	}
 	err = reload_pid > 0 ? reload_send(&cfg, path, reload_pid) : 0;
 	config_free(&cfg);
 	return err < 0 ? 1 : 0;
@@ -241,7 +249,7 @@ int main(int argc, char **argv)
 	}
 	log_init(KW_SYSLOG_IDENT, LOG_SINK_STDERR, LOG_DAEMON, LOG_INFO);
 	if (check)
-		return run_check(cli.config_path, reload_pid);
+		return run_check(cli.config_path, reload_pid, cli.verbose);
 	if (list)
 		return daemon_list(&cli, json);
 	return daemon_run(&cli);

@@ -16,11 +16,49 @@
 
 /* ---- the mount and ids ---- */
 
-int cgroupsel_mount(char *out, size_t cap)
+int cgroupsel_is_root(const char *dir)
+{
+	char p[PATH_MAX];
+
+	/* the root cgroup alone has no cgroup.type (CFTYPE_NOT_ON_ROOT); every cgroup has
+	 * cgroup.controllers */
+	if (snprintf(p, sizeof(p), "%s/cgroup.controllers", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	if (access(p, F_OK) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	snprintf(p, sizeof(p), "%s/cgroup.type", dir);
+	if (access(p, F_OK) == 0)
+		return 0;
+	return errno == ENOENT ? 1 : -errno;
+}
+
+/* The first candidate that shows the hierarchy's root, else the first mount of the cgroup
+ * namespace's root. */
+static int mount_choose(const char *text, char *out, size_t cap, bool *hier_root)
+{
+	char cand[PATH_MAX];
+	int rc;
+
+	for (unsigned n = 0;
+	     (rc = cgroupsel_mount_parse_nth(text, n, cand, sizeof(cand))) != -ENOENT; n++) {
+		if (rc < 0 || cgroupsel_is_root(cand) != 1)
+			continue;
+		if (strlen(cand) >= cap)
+			return -ENAMETOOLONG;
+		strcpy(out, cand);
+		*hier_root = true;
+		return 0;
+	}
+	*hier_root = false;
+	return cgroupsel_mount_parse(text, out, cap);
+}
+
+int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *text = NULL;
 	size_t len = 0;
+	bool root = false;
 	int rc;
 
 	if (!f)
@@ -28,9 +66,16 @@ int cgroupsel_mount(char *out, size_t cap)
 	rc = getdelim(&text, &len, '\0', f) < 0 ? (ferror(f) ? -EIO : -ENOENT) : 0;
 	fclose(f);
 	if (rc == 0)
-		rc = cgroupsel_mount_parse(text, out, cap);
+		rc = mount_choose(text, out, cap, &root);
 	free(text);
+	if (hier_root)
+		*hier_root = root;
 	return rc;
+}
+
+int cgroupsel_mount(char *out, size_t cap)
+{
+	return cgroupsel_mount_find(out, cap, NULL);
 }
 
 #define CGROUPSEL_FILEID_KERNFS 0xfe /* include/linux/exportfs.h, not in the uapi */
@@ -63,6 +108,8 @@ int cgroupsel_id(const char *path, uint64_t *id)
 struct walk {
 	struct cgroupsel_ids *ids;
 	struct cgroupsel_dirs *dirs;
+	struct cgroupsel_dirs *sel; /* the cgroups the patterns select, relative to the mount */
+	size_t mount_len;
 	char path[PATH_MAX];
 };
 
@@ -135,8 +182,10 @@ static int walk_pattern(struct walk *w, const char *pat)
 
 	while (*pat == '/')
 		pat++;
-	if (*pat == '\0')
-		return walk_subtree(w, 0);
+	if (*pat == '\0') {
+		rc = cgroupsel_dirs_add(w->sel, len > w->mount_len ? w->path + w->mount_len : "/");
+		return rc ? rc : walk_subtree(w, 0);
+	}
 	next = strchr(pat, '/');
 	clen = next ? (size_t)(next - pat) : strlen(pat);
 	if (clen > NAME_MAX)
@@ -159,8 +208,9 @@ static int walk_pattern(struct walk *w, const char *pat)
 	return rc;
 }
 
-int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
-		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+static int expand(const char *mount, const struct selpath_item *items, size_t n,
+		  struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs,
+		  struct cgroupsel_dirs *sel)
 {
 	struct walk *w = malloc(sizeof(*w));
 	int rc = 0;
@@ -169,6 +219,8 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
 		return -ENOMEM;
 	w->ids = ids;
 	w->dirs = dirs;
+	w->sel = sel;
+	w->mount_len = strlen(mount);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (strlen(mount) >= sizeof(w->path))
 			break;
@@ -177,6 +229,18 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
 	}
 	free(w);
 	return rc;
+}
+
+int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
+		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+{
+	return expand(mount, items, n, ids, dirs, NULL);
+}
+
+int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
+		    struct cgroupsel_ids *ids)
+{
+	return expand(mount, item, 1, ids, NULL, sel);
 }
 
 /* ---- the watch ---- */

@@ -12,8 +12,17 @@
 #include "config/selpath.h"
 #include "logic/cgroupsel.h"
 
-/* The cgroup2 mount point from /proc/self/mountinfo (cgroupsel_mount_parse):
- * "/sys/fs/cgroup" (unified) or "/sys/fs/cgroup/unified" (hybrid). Returns 0 or -errno. */
+/* Is the directory the cgroup2 hierarchy's root (not a namespace's or a subtree's)? 1, 0,
+ * or -errno. */
+int cgroupsel_is_root(const char *dir);
+/* The mount cgroup items are relative to, from /proc/self/mountinfo: the first candidate of
+ * cgroupsel_mount_parse_nth that shows the hierarchy's root ("/sys/fs/cgroup" unified,
+ * "/sys/fs/cgroup/unified" hybrid, the node's mounted into a container), *hier_root true;
+ * where none does, the first mount of the cgroup namespace's root (paths are then as
+ * /proc/self/cgroup shows them in here), *hier_root false. hier_root may be NULL.
+ * Returns 0 or -errno (-ENOENT: no cgroup2 mount of either). */
+int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root);
+/* cgroupsel_mount_find without the flag. */
 int cgroupsel_mount(char *out, size_t cap);
 
 /* The id of the cgroup at the directory path (the kernfs node id, which is what
@@ -26,6 +35,11 @@ int cgroupsel_id(const char *path, uint64_t *id);
  * walked. Returns 0, -ENOMEM or -E2BIG (more than CGROUPSEL_MAX_IDS). */
 int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
 		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs);
+/* One item as the daemon expands it, for --check -v: sel receives the cgroups its pattern
+ * selects (paths relative to mount, in walk order), ids every cgroup in their subtrees.
+ * Same returns. */
+int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
+		    struct cgroupsel_ids *ids);
 
 /* The watch: inotify on the walked directories (IN_CREATE / IN_DELETE of child cgroups and
  * the directory's own removal). The caller re-expands when cgroupsel_watch_changed says so

@@ -54,9 +54,22 @@ static bool field(const char *line, size_t len, unsigned n, const char **f, size
 	}
 }
 
-/* Is this mountinfo line a cgroup2 mount of the hierarchy's root? The fields after the
- * optional ones are found from the " - " separator. */
-static bool line_is_cgroup2(const char *line, size_t len)
+/* "/.." repeated: how the kernel shows the root of a mount made outside the reader's cgroup
+ * namespace and above its root (the path from the namespace's root up to it). */
+static bool root_is_above(const char *root, size_t rlen)
+{
+	if (rlen == 0 || rlen % 3)
+		return false;
+	for (size_t i = 0; i < rlen; i += 3)
+		if (memcmp(root + i, "/..", 3) != 0)
+			return false;
+	return true;
+}
+
+/* Is this mountinfo line a cgroup2 mount of the hierarchy's root (or, with above, of a root
+ * above the reader's cgroup namespace)? The fields after the optional ones are found from
+ * the " - " separator. */
+static bool line_is_cgroup2(const char *line, size_t len, bool above)
 {
 	const char *root, *sep = NULL, *fs;
 	size_t rlen, fslen;
@@ -70,10 +83,13 @@ static bool line_is_cgroup2(const char *line, size_t len)
 		return false;
 	if (!field(sep, len - (size_t)(sep - line), 0, &fs, &fslen))
 		return false;
-	return fslen == 7 && memcmp(fs, "cgroup2", 7) == 0 && rlen == 1 && root[0] == '/';
+	if (fslen != 7 || memcmp(fs, "cgroup2", 7) != 0)
+		return false;
+	return (rlen == 1 && root[0] == '/') || (above && root_is_above(root, rlen));
 }
 
-int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+/* The n-th cgroup2 mount whose root passes line_is_cgroup2(above). */
+static int mount_parse(const char *text, unsigned n, bool above, char *out, size_t cap)
 {
 	const char *line = text;
 
@@ -81,11 +97,22 @@ int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
 		const char *nl = strchr(line, '\n'), *mp;
 		size_t len = nl ? (size_t)(nl - line) : strlen(line), mplen;
 
-		if (line_is_cgroup2(line, len) && field(line, len, 4, &mp, &mplen))
+		if (line_is_cgroup2(line, len, above) && field(line, len, 4, &mp, &mplen) &&
+		    n-- == 0)
 			return unescape(mp, mplen, out, cap);
 		line += len + (nl != NULL);
 	}
 	return -ENOENT;
+}
+
+int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+{
+	return mount_parse(text, 0, false, out, cap);
+}
+
+int cgroupsel_mount_parse_nth(const char *text, unsigned n, char *out, size_t cap)
+{
+	return mount_parse(text, n, true, out, cap);
 }
 
 /* ---- ids ---- */

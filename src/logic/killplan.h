@@ -23,6 +23,7 @@ enum act_outcome {
 	OUT_NONE = 0, /* not a kill, or not carried out */
 	OUT_DESTROYED, /* SOCK_DESTROY took it */
 	OUT_GONE, /* already gone: its owner closed it first */
+	OUT_CLOSED, /* its owner had closed it (TIME_WAIT, an orphan): nothing to kill */
 	OUT_NFT_ARMED, /* reset armed in nftables until nft_deadline_ms */
 	OUT_FAILED, /* err, by method */
 };

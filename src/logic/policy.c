@@ -4,6 +4,7 @@
 #include "logic/policy.h"
 
 #include "logic/sock.h"
+#include "logic/vocab.h"
 
 /*
  * Kernel facts the rules rest on (net/ipv4/tcp_timer.c, tcp_output.c, tcp_input.c,
@@ -31,6 +32,22 @@
 bool policy_state_judged(uint8_t state)
 {
 	return state < 32 && (POLICY_STATES_JUDGED >> state & 1u);
+}
+
+bool policy_closed_by_owner(const struct sockdiag_conn *c)
+{
+	switch (c->state) {
+	case KW_TCP_TIME_WAIT:
+	case KW_TCP_CLOSE:
+		return true;
+	case KW_TCP_FIN_WAIT1:
+	case KW_TCP_FIN_WAIT2:
+	case KW_TCP_CLOSING:
+	case KW_TCP_LAST_ACK:
+		return c->inode == 0;
+	default:
+		return false;
+	}
 }
 
 static bool policy_sample_judged(const struct policy_sample *s)

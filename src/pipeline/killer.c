@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "logic/policy.h"
 #include "pipeline/killer.h"
 
 #define KILLER_BATCH 256u
@@ -32,6 +33,7 @@ static int killer_table_open(struct killer *k)
 void killer_init_remote(struct killer *k, int nft_fd)
 {
 	k->remote = true;
+	k->owner_check = true;
 	k->table_fd = nft_fd;
 }
 
@@ -138,6 +140,42 @@ static void killer_arm_reset(struct killer *k, struct kw_act *a, uint64_t timeou
 	a->nft_deadline_ms = now + timeout_ms;
 }
 
+/* Loss verdicts are judged from the table, without a fresh look at the socket: in another
+ * namespace, where a lost link is most often a container's runtime removing it after the
+ * container's processes exited, one lookup batch first says whether the owner had closed
+ * the socket (TIME_WAIT, an orphan): then there is nothing to kill and no kill line
+ * (OUT_CLOSED, or OUT_GONE when it is gone). A lookup that fails changes nothing: the kills
+ * go ahead. conns (KILLER_BATCH) is scratch. Returns how many of v[0..n) are left to destroy,
+ * moved to the front. */
+static size_t killer_owner_check(struct sockdiag *sd, struct kw_act **v, size_t n,
+				 struct sockdiag_conn *conns)
+{
+	struct kw_act *loss[KILLER_BATCH];
+	int errs[KILLER_BATCH];
+	size_t nl = 0, keep = 0;
+
+	for (size_t i = 0; i < n && i < KILLER_BATCH; i++)
+		if (kw_reason_is_loss(v[i]->why)) {
+			loss[nl] = v[i];
+			watch_conn_identity(v[i]->conn, &conns[nl++]);
+		}
+	if (nl == 0 || sockdiag_lookup(sd, conns, errs, nl) < 0)
+		return n;
+	for (size_t i = 0; i < nl; i++) {
+		if (errs[i] == -ENOENT)
+			loss[i]->out = OUT_GONE;
+		else if (errs[i] == 0 && policy_closed_by_owner(&conns[i]))
+			loss[i]->out = OUT_CLOSED;
+		else
+			continue;
+		loss[i]->method = "destroy";
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->out != OUT_GONE && v[i]->out != OUT_CLOSED)
+			v[keep++] = v[i];
+	return keep;
+}
+
 /* One batch of destroys; returns true when the kernel turned out to lack SOCK_DESTROY. */
 static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act **v, size_t n,
 			   uint64_t timeout_ms, uint64_t now)
@@ -147,6 +185,8 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 	bool changed = false;
 	int err;
 
+	if (k->owner_check)
+		n = killer_owner_check(sd, v, n, conns);
 	if (n == 0 || n > KILLER_BATCH)
 		return false;
 	watch_conn_identity(v[0]->conn, &conns[0]); /* n >= 1: gcc cannot see the loop runs */

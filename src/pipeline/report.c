@@ -208,6 +208,11 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 		report_conn(rv, LOG_NOTICE, "already-gone", why, e,
 			    " method=destroy error=\"no such socket\"");
 		break;
+	case OUT_CLOSED:
+		/* found, but only the kernel holds it now (killer.c, owner_check): not a kill */
+		report_conn(rv, LOG_NOTICE, "already-gone", why, e,
+			    " method=destroy error=\"closed by its owner\"");
+		break;
 	case OUT_NONE:
 		break;
 	}

@@ -439,7 +439,7 @@ void watch_settle(struct watch *w, struct watch_pass *p, const struct kw_act *ac
 			e->reported = true;
 		} else if (a->kind == ACT_DEFER) {
 			e->deferred = a->why;
-		} else if (a->out == OUT_DESTROYED || a->out == OUT_GONE) {
+		} else if (a->out == OUT_DESTROYED || a->out == OUT_GONE || a->out == OUT_CLOSED) {
 			e->deferred = REASON_NONE;
 			e->fate = FATE_KILLED;
 		} else if (a->out == OUT_NFT_ARMED) {

@@ -1,5 +1,5 @@
-/* keepwatch: libFuzzer target for the mountinfo reader that finds the cgroup2 mount —
- * arbitrary text: never past the buffer, and a found mount point is a bounded C string. */
+/* keepwatch: libFuzzer target for the mountinfo reader that finds the cgroup2 mount and its
+ * candidates — arbitrary text: never past the buffer, a found mount point a bounded string. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (rc == 0 && strnlen(out, sizeof(out)) == sizeof(out))
 		__builtin_trap();
+	/* the candidates of a cgroup namespace's view: every one a bounded string, then -ENOENT */
+	for (unsigned n = 0; n < 64; n++) {
+		rc = cgroupsel_mount_parse_nth(text, n, out, sizeof(out));
+		if (rc == -ENOENT)
+			break;
+		if (rc != 0 && rc != -ENAMETOOLONG)
+			__builtin_trap();
+		if (rc == 0 && strnlen(out, sizeof(out)) == sizeof(out))
+			__builtin_trap();
+	}
 	free(text);
 	return 0;
 }

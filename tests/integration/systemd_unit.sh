@@ -11,6 +11,7 @@
 # minute with a fast mirror (35 s here), several on a slow one; the rest takes ~20 s.
 # The container has its own network namespace: keepwatchd inside kills nothing on the host.
 . "$(dirname "$0")/../lib/netns.sh"
+. "$(dirname "$0")/../lib/debroot.sh"
 
 kw_init kwt-sysd
 kw_require_root
@@ -25,13 +26,12 @@ grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$KW_BUILD/CMakeCache.txt" ||
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 [ -n "$CG2" ] || kw_skip "no cgroup2 mount: systemd-nspawn cannot boot a container here"
 
-CACHE=${KW_DEBIAN_CACHE:-/var/cache/keepwatch-tests}
 SHARE="$KW_TMP/share"
 CONF=/etc/keepwatch/keepwatch.ini
 NSPAWN_PID=""
 CG=""
 LEADER=""
-mkdir -p "$SHARE" "$CACHE"
+mkdir -p "$SHARE"
 
 # ---- teardown: the container, then its cgroups (nspawn leaves payload/ and supervisor/
 # behind, in the cgroup2 tree and in the name=systemd one of a hybrid layout) ---------------
@@ -69,39 +69,10 @@ DEB=$(find "$KW_TMP/pkg" -maxdepth 1 -name '*.deb' 2>/dev/null | head -n1)
 cp "$DEB" "$SHARE/keepwatch.deb"
 DEPS=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/[(|].*//; s/[[:space:]]//g' | grep . | sort -u)
 
-# ---- the root: debootstrap minbase once, cached ---------------------------------------------
-debian_mirror() {
-	[ -n "${KW_DEBIAN_MIRROR:-}" ] && { echo "$KW_DEBIAN_MIRROR"; return; }
-	apt-cache policy 2>/dev/null |
-		awk '$2 ~ /^https?:\/\// && $3 ~ /^bookworm\/main$/ { print $2; found = 1; exit }
-		     END { if (!found) print "http://deb.debian.org/debian" }'
-}
+# ---- the root: debootstrap minbase once, cached (tests/lib/debroot.sh) ----------------------
+ROOT=""
 # shellcheck disable=SC2086 # DEPS is a list of package names
-INCLUDE=$(printf '%s\n' systemd systemd-sysv $DEPS | sort -u | paste -sd, -)
-KEY=$(printf '%s' "$INCLUDE" | md5sum | cut -c1-8)
-ROOT="$CACHE/bookworm-minbase-$KEY"
-exec 9>"$CACHE/.lock"
-flock -w 1200 9 || kw_skip "another run holds $CACHE/.lock for over 20 minutes"
-if [ ! -f "$ROOT/.kw-complete" ]; then
-	MIRROR=$(debian_mirror)
-	echo "# building $ROOT: debootstrap --variant=minbase bookworm from $MIRROR (once)"
-	rm -rf "$ROOT.tmp"
-	t0=$(date +%s)
-	if ! timeout 1200 debootstrap --variant=minbase --include="$INCLUDE" bookworm \
-		"$ROOT.tmp" "$MIRROR" >"$KW_TMP/debootstrap.log" 2>&1; then
-		tail -n 5 "$KW_TMP/debootstrap.log"
-		rm -rf "$ROOT.tmp"
-		kw_skip "debootstrap from $MIRROR failed (no network or mirror?)"
-	fi
-	touch "$ROOT.tmp/.kw-complete"
-	for old in "$CACHE"/bookworm-minbase-*; do
-		case "$old" in *.tmp) ;; *) [ -d "$old" ] && rm -rf "$old" ;; esac
-	done
-	mv "$ROOT.tmp" "$ROOT"
-	echo "# debootstrap took $(($(date +%s) - t0)) s"
-fi
-flock -u 9
-exec 9>&-
+kw_debroot ROOT bookworm-minbase systemd systemd-sysv $DEPS
 
 # ---- boot ---------------------------------------------------------------------------------
 # In a cgroup of its own (nspawn moves itself into payload/ and supervisor/ below the

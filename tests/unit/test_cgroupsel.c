@@ -27,6 +27,15 @@ static const char bind_first[] = /* a container's bind of a sub-cgroup comes fir
     "41 30 0:29 / /run/my\\040cgroups rw master:3 shared:12 - cgroup2 none rw\n";
 static const char v1_only[] =
     "35 33 0:30 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory\n";
+/* A container in a cgroup namespace of its own (what containerd and CRI-O give a pod on a
+ * cgroup v2 node): its own cgroup mounted at /sys/fs/cgroup shows "/", the node's root
+ * mounted over it shows "/../../.."; a bind of a subtree shows its path. */
+static const char in_cgns[] =
+    "116 88 0:37 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n"
+    "117 116 0:37 /../../.. /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw\n"
+    "118 88 0:37 /../x /host/x rw - cgroup2 cgroup2 rw\n"
+    "119 88 0:37 /.. /up rw - cgroup2 cgroup2 rw\n"
+    "120 88 0:37 /..x /no rw - cgroup2 cgroup2 rw\n";
 
 static void test_mount_parse(void)
 {
@@ -45,6 +54,40 @@ static void test_mount_parse(void)
 	CHECK(cgroupsel_mount_parse(hybrid, out, 8) == -ENAMETOOLONG);
 	/* the real one: this machine has one (hybrid: /sys/fs/cgroup/unified) */
 	CHECK(cgroupsel_mount(out, sizeof(out)) == 0 && out[0] == '/');
+
+	/* candidates for the hierarchy's root: "/" and "/.." repeated, in mountinfo order */
+	CHECK(cgroupsel_mount_parse(in_cgns, out, sizeof(out)) == 0 &&
+	      strcmp(out, "/sys/fs/cgroup") == 0);
+	CHECK(cgroupsel_mount_parse_nth(in_cgns, 0, out, sizeof(out)) == 0 &&
+	      strcmp(out, "/sys/fs/cgroup") == 0);
+	CHECK(cgroupsel_mount_parse_nth(in_cgns, 1, out, sizeof(out)) == 0 &&
+	      strcmp(out, "/sys/fs/cgroup") == 0);
+	CHECK(cgroupsel_mount_parse_nth(in_cgns, 2, out, sizeof(out)) == 0 &&
+		  strcmp(out, "/up") == 0,
+	      "got '%s'", out); /* not /host/x: a subtree below an ancestor */
+	CHECK(cgroupsel_mount_parse_nth(in_cgns, 3, out, sizeof(out)) == -ENOENT);
+	CHECK(cgroupsel_mount_parse_nth(bind_first, 0, out, sizeof(out)) == 0 &&
+	      strcmp(out, "/run/my cgroups") == 0);
+	CHECK(cgroupsel_mount_parse_nth(v1_only, 0, out, sizeof(out)) == -ENOENT);
+	CHECK(cgroupsel_mount_parse_nth(in_cgns, 1, out, 8) == -ENAMETOOLONG);
+}
+
+/* The root test on the real hierarchy: its mount is the root here (the host's cgroup
+ * namespace); a cgroup below it and a plain directory are not. */
+static void test_is_root(void)
+{
+	char mnt[256], dir[512];
+	bool hier_root = false;
+
+	CHECK(cgroupsel_mount_find(mnt, sizeof(mnt), &hier_root) == 0 && hier_root);
+	CHECK(cgroupsel_is_root(mnt) == 1, "%s", mnt);
+	CHECK(cgroupsel_is_root("/tmp") == 0);
+	CHECK(cgroupsel_is_root("/nonexistent/kwt") == 0);
+	snprintf(dir, sizeof(dir), "%s/kwt-unit-cgsel-%d", mnt, (int)getpid());
+	if (mkdir(dir, 0700) == 0) {
+		CHECK(cgroupsel_is_root(dir) == 0, "%s", dir);
+		rmdir(dir);
+	}
 }
 
 static char root[64];
@@ -99,6 +142,33 @@ static const char *const tree[] = { "/k",
 				    "/s",
 				    "/s/nginx.service" };
 
+/* --check -v's view of one item: the cgroups a pattern selects, relative to the mount. */
+static void test_match(void)
+{
+	struct cgroupsel_dirs sel = { 0 };
+	struct cgroupsel_ids ids = { 0 };
+	struct selpath_item item;
+
+	memset(&item, 0, sizeof(item));
+	snprintf(item.s, sizeof(item.s), "/k/*/pod*");
+	CHECK(cgroupsel_match(root, &item, &sel, &ids) == 0 && sel.n == 3 && ids.n == 4,
+	      "sel %zu ids %zu", sel.n, ids.n);
+	for (size_t i = 0; i < sel.n; i++)
+		CHECK(strncmp(sel.v[i], "/k/b", 4) == 0 && strstr(sel.v[i], "/pod"), "%s",
+		      sel.v[i]);
+	cgroupsel_dirs_free(&sel);
+	cgroupsel_ids_free(&ids);
+	snprintf(item.s, sizeof(item.s), "/");
+	CHECK(cgroupsel_match(root, &item, &sel, &ids) == 0 && sel.n == 1 &&
+	      strcmp(sel.v[0], "/") == 0 && ids.n == 10);
+	cgroupsel_dirs_free(&sel);
+	cgroupsel_ids_free(&ids);
+	snprintf(item.s, sizeof(item.s), "/k/none*");
+	CHECK(cgroupsel_match(root, &item, &sel, &ids) == 0 && sel.n == 0 && ids.n == 0);
+	cgroupsel_dirs_free(&sel);
+	cgroupsel_ids_free(&ids);
+}
+
 static void test_expand_and_watch(void)
 {
 	struct cgroupsel_ids ids = { 0 }, again = { 0 };
@@ -132,6 +202,7 @@ static void test_expand_and_watch(void)
 	CHECK(expand("/", NULL, &ids, NULL) == 10);
 	CHECK(expand("/nope", "/k/*/nope*", &ids, NULL) == 0);
 	CHECK(expand("/k/burst/pod1/cgroup.procs", NULL, &ids, NULL) == 0);
+	test_match();
 
 	/* the watch: dirs walked include where a pattern's cgroups may appear */
 	CHECK(cgroupsel_watch_open(&w) == 0);
@@ -213,6 +284,7 @@ int main(void)
 {
 	test_check();
 	test_mount_parse();
+	test_is_root();
 	test_expand_and_watch();
 	return check_done();
 }

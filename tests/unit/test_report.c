@@ -202,6 +202,26 @@ static void test_other_actions(void)
 	CHECK(metrics.svc[0].kills[REASON_KEEPALIVE] == 1, "already-gone is no kill");
 }
 
+/* Another namespace's loss kill that found the socket closed by its owner (killer.c,
+ * owner_check: a container stopped before its link went): said, not counted as a kill. */
+static void test_closed_line(void)
+{
+	struct watch_conn e;
+	struct kw_act a;
+	uint64_t before;
+
+	conn4(&e, 0, 41100); /* the table's view: the lookup that found it closed is scratch */
+	a = act(&e, REASON_ADDR_REMOVED, ACT_KILL, OUT_CLOSED);
+	before = metrics.svc[0].kills[REASON_ADDR_REMOVED];
+	capture();
+	report_acts(&metrics, &rv, &a, 1);
+	expect_lines("already-gone, closed by its owner",
+		     "action=already-gone reason=addr-removed service=web src=10.0.0.1:2000 "
+		     "dst=10.0.0.2:41100 ifname=eth7 state=ESTABLISHED probes=3 last_recv_ms=1200 "
+		     "unacked=0 method=destroy error=\"closed by its owner\"\n");
+	CHECK(metrics.svc[0].kills[REASON_ADDR_REMOVED] == before, "closed is no kill");
+}
+
 /* 20 kills of one service and reason: 16 lines, then the sum. */
 static void test_kill_summary(void)
 {
@@ -412,6 +432,7 @@ int main(void)
 	setup();
 	test_kill_lines();
 	test_other_actions();
+	test_closed_line();
 	test_kill_summary();
 	test_loss_named_when_said();
 	test_link_events();

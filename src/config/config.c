@@ -28,7 +28,8 @@ enum key_kind {
 	K_NETS,
 	K_ENFORCE,
 	K_NETNS,
-	K_CGROUP
+	K_CGROUP,
+	K_CGROUP_DIR
 };
 
 struct choice {
@@ -48,6 +49,7 @@ struct key_def {
 
 _Static_assert(sizeof(enum kill_method) == sizeof(int), "choice fields are int-sized");
 _Static_assert(sizeof(enum link_action) == sizeof(int), "choice fields are int-sized");
+_Static_assert(sizeof(enum sockops_mode) == sizeof(int), "choice fields are int-sized");
 
 static const struct choice kill_methods[] = { { "auto", KILL_AUTO },
 					      { "destroy", KILL_DESTROY },
@@ -56,6 +58,10 @@ static const struct choice kill_methods[] = { { "auto", KILL_AUTO },
 static const struct choice log_sinks[] = { { "syslog", LOG_SINK_SYSLOG },
 					   { "stderr", LOG_SINK_STDERR },
 					   { NULL, 0 } };
+static const struct choice sockops_modes[] = { { "auto", SOCKOPS_AUTO },
+					       { "on", SOCKOPS_ON },
+					       { "off", SOCKOPS_OFF },
+					       { NULL, 0 } };
 static const struct choice link_actions[] = { { "kill", LINK_KILL },
 					      { "log", LINK_LOG },
 					      { "ignore", LINK_IGNORE },
@@ -101,6 +107,11 @@ static const struct key_def global_keys[] = {
 	  .kind = K_PATH,
 	  .off = G(metrics_file),
 	  .size = sizeof(((struct kw_global *)0)->metrics_file) },
+	{ .name = KW_KEY_SOCKOPS, .kind = K_CHOICE, .off = G(sockops), .choices = sockops_modes },
+	{ .name = KW_KEY_SOCKOPS_CGROUP,
+	  .kind = K_CGROUP_DIR,
+	  .off = G(sockops_cgroup),
+	  .size = sizeof(((struct kw_global *)0)->sockops_cgroup) },
 };
 
 static const struct key_def service_keys[] = {
@@ -275,6 +286,16 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		}
 		break;
 	}
+	case K_CGROUP_DIR: /* one cgroup, not a pattern: where the hook attaches */
+		rc = selpath_cgroup_why(v, strlen(v), (char *)field, def->size, why);
+		if (!rc && selpath_has_glob(v)) {
+			snprintf(why, sizeof(why), "'%s': one cgroup, without glob characters",
+				 quote(q, v, strlen(v)));
+			rc = -EINVAL;
+		}
+		if (rc)
+			memset(field, 0, def->size);
+		break;
 	case K_PORTS:
 	case K_NETS:
 	case K_NETNS:
@@ -567,6 +588,26 @@ static void check_service(struct loader *ld, size_t i)
 	}
 }
 
+/* What only the whole file can say: enforce_keepalive in other network namespaces is done by
+ * the sock_ops hook alone (keepwatchd's own path reaches its own namespace's processes). */
+static void check_global(struct loader *ld)
+{
+	char hdr[QUOTE_MAX + 16];
+
+	if (ld->cfg->global.sockops != SOCKOPS_OFF)
+		return;
+	for (size_t i = 0; i < ld->cfg->n_services; i++) {
+		const struct kw_service *svc = &ld->cfg->services[i];
+
+		if (!svc->enforce_idle_s || !svc->n_netns)
+			continue;
+		snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
+		ld_error(ld, svc->line, hdr,
+			 "enforce_keepalive in other network namespaces (netns =) is set by the "
+			 "sockops hook at the handshake, and sockops = off");
+	}
+}
+
 /* A service is complete: check it, and against the ones before it, so errors come out in
  * the order of the file. */
 static void ld_end_section(struct loader *ld)
@@ -713,6 +754,8 @@ int config_load_mem(const char *name, const char *buf, size_t len, struct kw_con
 		ld->sys_err = -ENOMEM;
 	ld_flush(ld);
 	ld_end_section(ld);
+	if (!ld->sys_err)
+		check_global(ld);
 	rc = ld->sys_err ? ld->sys_err : ld->n_errors ? -EINVAL : 0;
 	if (ld->sys_err && err)
 		err(arg, name, 0, "", strerror(-ld->sys_err));
@@ -855,4 +898,9 @@ const char *config_kill_method_name(enum kill_method m)
 const char *config_link_action_name(enum link_action a)
 {
 	return choice_name(link_actions, (int)a);
+}
+
+const char *config_sockops_name(enum sockops_mode m)
+{
+	return choice_name(sockops_modes, (int)m);
 }

@@ -16,6 +16,13 @@ enum kill_method {
 	KILL_DESTROY,
 	KILL_NFT
 };
+/* sockops: the BPF sock_ops hook (keepalive set at the handshake, connections found as they
+ * are born) or the fallback (sock_diag dumps, pidfd_getfd); auto: the hook where it runs. */
+enum sockops_mode {
+	SOCKOPS_AUTO = 0,
+	SOCKOPS_ON,
+	SOCKOPS_OFF
+};
 enum link_action {
 	LINK_KILL = 0,
 	LINK_LOG,
@@ -34,6 +41,8 @@ struct kw_global {
 	uint64_t nft_timeout_ms;
 	char user[64]; /* "" = stay root */
 	char metrics_file[256]; /* "" = off */
+	enum sockops_mode sockops;
+	char sockops_cgroup[KW_PATH_ITEM_MAX]; /* the hook's attach point; "" = derived */
 };
 
 struct kw_service {
@@ -108,5 +117,6 @@ const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t
 
 const char *config_kill_method_name(enum kill_method m);
 const char *config_link_action_name(enum link_action a);
+const char *config_sockops_name(enum sockops_mode m);
 
 #endif

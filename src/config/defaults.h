@@ -18,6 +18,8 @@
 #define KW_KEY_DISCOVERY_INTERVAL "discovery_interval"
 #define KW_KEY_USER "user"
 #define KW_KEY_METRICS_FILE "metrics_file"
+#define KW_KEY_SOCKOPS "sockops"
+#define KW_KEY_SOCKOPS_CGROUP "sockops_cgroup"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"

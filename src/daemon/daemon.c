@@ -50,7 +50,8 @@ static void daemon_apply_logging(const struct kw_daemon *d)
 static int daemon_privs(struct kw_daemon *d, bool drop)
 {
 	struct privs_why why = { 0 };
-	bool ptrace = d->ns.enf.any; /* enforce_keepalive: pidfd_getfd on the services' sockets */
+	/* enforce_keepalive without the hook: pidfd_getfd on the services' sockets */
+	bool ptrace = d->ns.enf.any && !hook_attached(&d->hook);
 	int err = drop ? privs_drop_keep(d->cfg.global.user, &ptrace, &why) : privs_check(&why);
 
 	if (err == 0 && drop)
@@ -76,6 +77,8 @@ static void daemon_privs_reload(struct kw_daemon *d)
 {
 	struct privs_why why;
 
+	if (hook_attached(&d->hook)) /* the hook enforces: CAP_SYS_PTRACE is never held */
+		return;
 	if (d->ns.enf.any && !d->ptrace_kept) {
 		log_msg(LOG_WARNING,
 			"event=privileges warning=\"enforce_keepalive set by a reload, "
@@ -187,13 +190,77 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	daemon_name_losses(ns, acts.v, acts.n);
 	daemon_say_link_events(d, ns); /* the events first, then what was done about them */
 	report_acts(&d->metrics, &rv, acts.v, acts.n);
-	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass */
-	err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now);
-	if (err < 0)
+	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass: the
+	 * hook did it at the handshake (a dump's newborns it never saw are counted), or the
+	 * enforcer does it now */
+	if (hook_attached(&d->hook)) {
+		uint64_t counts[KW_MAX_SERVICES] = { 0 };
+
+		if (hook_unenforced(&d->hook, &d->cfg, p, counts))
+			report_hook_unenforced(&d->metrics, &d->cfg, ns->name, counts);
+	} else if ((err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now)) < 0) {
 		log_msg(LOG_ERR, "action=error what=enforce error=\"%s\"", strerror(-err));
+	}
 	watch_settle(&ns->watch, p, acts.v, acts.n);
 	kw_acts_free(&acts);
 	daemon_enforce(d, ns, now);
+}
+
+/* The hook's ring: each namespace's births and closes to its poller, as one pass each
+ * (plan, kill, report, settle), and the handshakes' enforcement said; a burst of lost
+ * records makes every namespace dump at its next poll. In bites of HOOK_READ_MAX. */
+static void daemon_hook_pass(struct kw_daemon *d, uint64_t now)
+{
+	struct hook_news news;
+	struct kw_netns *ns;
+	int rounds = 0;
+
+	if (!hook_attached(&d->hook))
+		return;
+	do {
+		hook_read(&d->hook, now, d->cfg.global.discovery_interval_ms, &news);
+		report_hook_read(&d->metrics, &d->hook, &news);
+		for (size_t i = 0; news.n && (ns = daemon_ns_at(d, i)); i++) {
+			struct watch_pass p = { 0 };
+			int n = hook_feed(&d->hook, &ns->watch, ns->cookie, ns->name, now, &p);
+
+			report_hook_error("sockops-feed", n);
+			if (n <= 0) {
+				watch_pass_free(&p);
+				continue;
+			}
+			daemon_act(d, ns, &p, now, 0);
+			report_enforce_outs(&d->metrics, &d->cfg, d->hook.out, d->hook.n_out);
+		}
+		for (size_t i = 0; news.lost && (ns = daemon_ns_at(d, i)); i++)
+			watch_request_discovery(&ns->watch);
+	} while (news.more && ++rounds < 16);
+}
+
+/* The hook's maps follow what is watched: every instance's namespace with its services
+ * (an instance that joins is added before its first dump), and the cgroup ids. */
+static void daemon_hook_sync(struct kw_daemon *d)
+{
+	struct kw_netns *ns;
+
+	if (!hook_attached(&d->hook))
+		return;
+	hook_netns_begin(&d->hook);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+		watch_set_fed(&ns->watch, true);
+		report_hook_error("sockops-netns",
+				  hook_netns_add(&d->hook, ns->cookie, ns->watch.svc_mask));
+	}
+	report_hook_error("sockops-netns", hook_netns_commit(&d->hook));
+	report_hook_error("sockops-cgroups", hook_cgroups(&d->hook, &d->cg, d->cfg.n_services));
+}
+
+static void daemon_on_ring(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	(void)lp;
+	(void)fd;
+	(void)events;
+	daemon_hook_pass(arg, kw_now_ms());
 }
 
 static void daemon_discover(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
@@ -215,6 +282,7 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	if (!report_metrics_due(&d->metrics, path, now))
 		return;
 	report_reset_watched(&d->metrics);
+	report_hook_counters(&d->metrics, &d->hook);
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
 		report_count_netns(&d->metrics, &ns->watch.table, ns->lm.resyncs,
 				   ns->lm.malformed + ns->sd.malformed);
@@ -329,6 +397,7 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
+	daemon_hook_pass(d, now); /* births first: the polls below may look at them */
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
 		daemon_tick(d, ns, now);
 		daemon_enforce(d, ns, now); /* owners not found yet: look again */
@@ -350,6 +419,9 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 	struct kw_netns *ns;
 
 	(void)lp;
+	daemon_hook_sync(d);
+	if (hook_next_read(&d->hook) < at)
+		at = hook_next_read(&d->hook);
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
 		uint64_t t = watch_next_deadline(&ns->watch, now);
 
@@ -385,7 +457,8 @@ void daemon_on_link(void *arg, const struct linkmon_event *ev)
 	struct linkstate_news news;
 
 	linkstate_apply(&ns->ls, &ns->lm.tab, ev, kw_now_ms(), &news);
-	if (news.loss)
+	/* connections born since the last look: a dump, unless the hook has them in its ring */
+	if (news.loss && !hook_attached(&d->hook))
 		watch_request_discovery(&ns->watch);
 	if (d->n_said_later == d->cap_said_later) {
 		size_t cap = d->cap_said_later ? 2 * d->cap_said_later : 16;
@@ -408,7 +481,11 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 {
 	struct watch_pass p = { 0 };
 	uint64_t now, retry_ms;
-	int err = linkmon_dispatch(&ns->lm);
+	int err;
+
+	/* the hook's births first, so that the losses below are judged on them too */
+	daemon_hook_pass(d, kw_now_ms());
+	err = linkmon_dispatch(&ns->lm);
 
 	now = kw_now_ms();
 	retry_ms = linkstate_resync_result(&ns->ls, ns->lm.resync_pending, now);
@@ -439,9 +516,26 @@ int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
 {
 	int err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns);
 
+	daemon_hook_sync(d); /* the hook sees its births from before its first dump on */
 	if (err == 0)
 		daemon_discover(d, ns, kw_now_ms());
 	return err;
+}
+
+/* A reload changes the hook's maps only: whether it runs and where is decided at start. */
+static void daemon_hook_reload(struct kw_daemon *d)
+{
+	char rel[KW_PATH_ITEM_MAX];
+
+	hookplan_attach_point(&d->cfg, rel, sizeof(rel));
+	if (hook_attached(&d->hook) &&
+	    (d->cfg.global.sockops == SOCKOPS_OFF || strcmp(d->hook.rel, rel) != 0))
+		log_msg(LOG_WARNING, "event=sockops warning=\"sockops or its attach point changed "
+				     "by a reload: restart keepwatchd for it to take effect\"");
+	else if (!hook_attached(&d->hook) && d->cfg.global.sockops == SOCKOPS_ON)
+		log_msg(LOG_WARNING, "event=sockops warning=\"sockops = on by a reload: restart "
+				     "keepwatchd for it to take effect\"");
+	report_hook_error("sockops-maps", hook_configure(&d->hook, &d->cfg, d->dry_run));
 }
 
 static void daemon_reload(struct kw_daemon *d)
@@ -468,6 +562,7 @@ static void daemon_reload(struct kw_daemon *d)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	report_reload(&d->metrics, true);
 	enforcer_configure(&d->ns.enf, &d->cfg);
+	daemon_hook_reload(d);
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
@@ -554,13 +649,19 @@ static int daemon_open(struct kw_daemon *d)
 	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0 ||
 	    (notify_watchdog_fd(&d->notify) >= 0 &&
 	     (err = loop_add(&d->loop, notify_watchdog_fd(&d->notify), EPOLLIN, daemon_on_watchdog,
-			     d)) < 0))
+			     d)) < 0) ||
+	    (hook_ring_fd(&d->hook) >= 0 &&
+	     (err = loop_add(&d->loop, hook_ring_fd(&d->hook), EPOLLIN, daemon_on_ring, d)) < 0))
 		log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(-err));
+	daemon_hook_sync(d); /* the own instance's namespace and the cgroups, known now */
 	return err;
 }
 
 static void daemon_close(struct kw_daemon *d)
 {
+	if (hook_attached(&d->hook))
+		log_msg(LOG_INFO, "event=sockops state=detached cgroup=%s", d->hook.dir);
+	hook_close(&d->hook); /* detached: connections born from now on are nobody's */
 	daemon_ns_close(d);
 	netns_close(&d->ns);
 	free(d->said_later);
@@ -584,6 +685,7 @@ int daemon_run(struct kw_daemon *d)
 	d->loop.epfd = -1;
 	d->notify.ready_fd = d->notify.watchdog_fd = -1;
 	d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
+	hook_init(&d->hook);
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -592,6 +694,8 @@ int daemon_run(struct kw_daemon *d)
 	err = metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
 	if (err == 0)
 		err = daemon_privs(d, false);
+	if (err == 0)
+		err = daemon_hook_start(d);
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0)

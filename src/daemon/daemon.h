@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "logic/killplan.h"
 #include "daemon/loop.h"
+#include "pipeline/hook.h"
 #include "pipeline/metrics.h"
 #include "pipeline/netns.h"
 #include "daemon/notify.h"
@@ -60,6 +61,7 @@ struct kw_daemon {
 	struct kw_metrics metrics; /* written by report_* */
 	struct notify notify; /* sd_notify and --ready-fd */
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
+	struct kw_hook hook; /* the sock_ops hook, or why not (daemon_hook.c) */
 };
 
 /* daemon_ns.c: the namespaces and cgroups the services live in */
@@ -87,6 +89,13 @@ int daemon_ns_check_cgroups(const struct kw_config *cfg,
 			    void (*err)(void *arg, const char *file, unsigned line, const char *key,
 					const char *msg),
 			    void *arg);
+
+/* daemon_hook.c */
+/* Before the namespace helper is forked and privileges drop: the hook or the fallback,
+ * chosen and said once; attached, with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE given up
+ * right after. Returns 0, or -errno when keepwatchd must not start (sockops = on and the
+ * hook failed, or enforcement only the hook can do), after the line saying why. */
+int daemon_hook_start(struct kw_daemon *d);
 
 /* daemon.c */
 /* A new instance joins the loop: its rtnetlink fd, then a first discovery. */

@@ -32,9 +32,26 @@ struct metrics_service {
 	uint64_t kills[METRICS_REASON_SLOTS]; /* connections killed, by reason */
 	uint64_t would_kills[METRICS_REASON_SLOTS]; /* dry run: verdicts not acted on */
 	uint64_t kill_failures; /* SOCK_DESTROY or nft refused */
-	uint64_t enforced; /* enforce_keepalive: connections whose keepalive was set */
-	uint64_t would_enforce; /* dry run: same, not done */
-	uint64_t enforce_failures; /* owner not found, pidfd_getfd or setsockopt refused */
+	/* enforce_keepalive, by where: [METRICS_AT_FALLBACK] keepwatchd on the owner's socket
+	 * after the handshake, [METRICS_AT_HANDSHAKE] the sock_ops program at it */
+	uint64_t enforced[2]; /* connections whose keepalive was set */
+	uint64_t would_enforce[2]; /* dry run: same, not done */
+	uint64_t enforce_failures[2]; /* owner not found, pidfd_getfd or setsockopt refused */
+	uint64_t unenforced; /* hook in use: found by a dump, born before it saw them: not set */
+};
+
+#define METRICS_AT_FALLBACK 0
+#define METRICS_AT_HANDSHAKE 1
+
+/* The sock_ops hook (report_hook.c copies them in before each write). */
+struct metrics_hook {
+	bool attached;
+	char reason[32]; /* when not: HOOK_REASON_* */
+	uint64_t records[4]; /* read from the ring, by enum sockops_type (1..3) */
+	uint64_t lost; /* records the ring had no room for (kernel's count) */
+	uint64_t overflows; /* bursts of them, each followed by a dump */
+	uint64_t malformed; /* records that did not decode */
+	uint64_t handshakes[5]; /* the kernel's count, by enum sockops_enf */
 };
 
 struct kw_metrics {
@@ -46,6 +63,7 @@ struct kw_metrics {
 	uint64_t netlink_malformed; /* same */
 	uint64_t route_lookups; /* same: RTM_GETROUTE requests sent */
 	uint64_t reloads_ok, reloads_failed;
+	struct metrics_hook hook;
 	uint64_t poll_buckets[METRICS_POLL_BUCKETS + 1]; /* per bucket, last one = +Inf */
 	uint64_t poll_count;
 	uint64_t poll_sum_us;
@@ -72,8 +90,9 @@ int metrics_set_services(struct kw_metrics *m, const struct kw_service *svcs, si
 /* Updaters; an out-of-range service or reason index is ignored. */
 void metrics_count_kill(struct kw_metrics *m, unsigned svc, unsigned reason, bool dry_run);
 void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc);
-void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run);
-void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc);
+void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run, bool at_handshake);
+void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc, bool at_handshake);
+void metrics_count_unenforced(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_count_link_event(struct kw_metrics *m, enum linkmon_event_kind kind);
 void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us);

@@ -14,6 +14,7 @@
 #include "kernel/routelookup.h"
 #include "kernel/nsopen.h"
 #include "kernel/sockdiag.h"
+#include "kernel/sockops.h"
 #include "pipeline/watch.h"
 
 /* One namespace. Each member is written by its own module only; the daemon holds its own
@@ -34,6 +35,9 @@ struct kw_netns {
 	/* enforce_keepalive: the queue of new connections and the owner cache (its sockets'
 	 * owners are this namespace's processes); fed by the daemon from the poller's passes */
 	struct enforcer enf;
+	/* The namespace's cookie (SO_NETNS_COOKIE of its sock_diag socket; 0 unknown): how the
+	 * sock_ops hook names it in its maps and records. */
+	uint64_t cookie;
 
 	/* Another namespace's (netns_open_foreign): its identity, name and the /proc/net
 	 * files its poller reads (enum nsopen_procnet order, -1 when not open). */

@@ -1,0 +1,137 @@
+/* keepwatch: keepwatchd's choice of the sock_ops hook at start — the facts of the host it
+ * reads, loading, the first maps, attaching, and the capabilities given up right after;
+ * and when the fallback cannot serve the configuration, the refusal to start.
+ * Calls nothing in daemon.c or daemon_ns.c: the loops over namespaces are the daemon's. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/privs.h"
+#include "kernel/cgroupsel.h"
+#include "pipeline/report.h"
+#include "shared/log.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#define DAEMON_CAP(c) (UINT64_C(1) << (c))
+/* Given up once the program is attached: loading's, and the fallback's CAP_SYS_PTRACE. */
+#define DAEMON_HOOK_DROP                                                                           \
+	(DAEMON_CAP(CAP_BPF) | DAEMON_CAP(CAP_PERFMON) | DAEMON_CAP(CAP_SYS_PTRACE))
+
+/* Kernel lockdown in confidentiality mode forbids reading kernel memory from BPF. */
+static bool daemon_lockdown_confidential(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/security/lockdown", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "[confidentiality]") != NULL;
+}
+
+static void daemon_hook_env(struct hookplan_env *env, struct utsname *u, char *mount, size_t cap)
+{
+	uint64_t eff = 0;
+
+	memset(env, 0, sizeof(*env));
+	env->built = sockops_built();
+	env->kernel_release = uname(u) == 0 ? u->release : NULL;
+	env->btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	env->lockdown_confidentiality = daemon_lockdown_confidential();
+	env->have_cgroup2 = cgroupsel_mount(mount, cap) == 0;
+	(void)privs_effective(&eff);
+	env->cap_bpf = eff & DAEMON_CAP(CAP_BPF);
+	env->cap_perfmon = eff & DAEMON_CAP(CAP_PERFMON);
+	env->cap_net_admin = eff & DAEMON_CAP(CAP_NET_ADMIN);
+}
+
+/* The daemon's own namespace, as the program names it; and the services that apply there
+ * before the namespace watch has looked (those without netns items). */
+static int daemon_hook_own(struct kw_daemon *d)
+{
+	uint64_t cookie = 0, mask = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	err = sockops_netns_cookie(fd, &cookie);
+	close(fd);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < d->cfg.n_services; i++)
+		if (!d->cfg.services[i].n_netns)
+			mask |= UINT64_C(1) << i;
+	hook_netns_begin(&d->hook);
+	if ((err = hook_netns_add(&d->hook, cookie, mask)) == 0)
+		err = hook_netns_commit(&d->hook);
+	return err;
+}
+
+/* The fallback cannot serve what is asked: keepwatchd must not start. */
+static int daemon_hook_refuse(struct kw_daemon *d)
+{
+	int svc = hookplan_hook_only(&d->cfg);
+
+	if (d->cfg.global.sockops == SOCKOPS_ON) {
+		log_msg(LOG_ERR,
+			"action=error what=sockops error=\"sockops = on, but the hook cannot run: "
+			"%s\" hint=\"set sockops = auto to run the fallback instead\"",
+			d->hook.why);
+		return -EOPNOTSUPP;
+	}
+	if (svc >= 0) {
+		log_msg(LOG_ERR,
+			"action=error what=sockops service=%s error=\"enforce_keepalive in other "
+			"network namespaces needs the sockops hook, which cannot run: %s\"",
+			d->cfg.services[svc].name, d->hook.why);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int daemon_hook_start(struct kw_daemon *d)
+{
+	struct hookplan_env env;
+	struct privs_why why;
+	struct utsname u;
+	char mount[256] = "";
+	int err = 0;
+
+	hook_init(&d->hook);
+	daemon_hook_env(&env, &u, mount, sizeof(mount));
+	(void)hook_start(&d->hook, &d->cfg, &env, mount);
+	if (d->hook.so.open) {
+		/* the first maps before the program runs: it selects nothing until then */
+		if ((err = daemon_hook_own(d)) < 0 ||
+		    (err = hook_configure(&d->hook, &d->cfg, d->dry_run)) < 0) {
+			snprintf(d->hook.why, sizeof(d->hook.why), "writing its maps: %s",
+				 strerror(-err));
+			d->hook.reason = HOOK_REASON_LOAD;
+			hook_close(&d->hook);
+		} else {
+			(void)hook_attach(&d->hook);
+		}
+	}
+	report_hook_state(&d->metrics, &d->hook);
+	if (!hook_attached(&d->hook))
+		return daemon_hook_refuse(d);
+	/* attached: loading's capabilities go, and CAP_SYS_PTRACE with them, before the
+	 * namespace helper is forked (it keeps only what this process still holds) */
+	if ((err = privs_drop_set(DAEMON_HOOK_DROP, &why)) < 0) {
+		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"", why.error);
+		return err;
+	}
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* keepwatch: the report of the sock_ops hook — its state at start (attached, or the fallback
+ * and why), a burst of lost ring records, connections it could not enforce, its errors, and
+ * its counters into the metrics. Decides nothing; writes only metrics. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/report.h"
+#include "shared/log.h"
+
+void report_hook_state(struct kw_metrics *m, const struct kw_hook *h)
+{
+	m->hook.attached = hook_attached(h);
+	snprintf(m->hook.reason, sizeof(m->hook.reason), "%s",
+		 m->hook.attached || !h->reason ? "" : h->reason);
+	if (m->hook.attached) {
+		log_msg(LOG_INFO,
+			"event=sockops state=attached cgroup=%s prog_id=%u link_id=%u variant=%s "
+			"others=%u",
+			h->dir, h->so.prog_id, h->so.link_id, h->cgroups ? "cgroup" : "plain",
+			h->so.others);
+		return;
+	}
+	log_msg(LOG_INFO, "event=sockops state=fallback reason=%s error=\"%s\"",
+		h->reason ? h->reason : "unknown", h->why);
+}
+
+void report_hook_read(struct kw_metrics *m, const struct kw_hook *h, const struct hook_news *n)
+{
+	memcpy(m->hook.records, h->read, sizeof(m->hook.records));
+	m->hook.malformed = h->malformed;
+	m->hook.lost = h->lost_seen;
+	m->hook.overflows = h->overflows;
+	if (n->overflow_began)
+		log_msg(LOG_WARNING,
+			"event=sockops-overflow lost=%" PRIu64
+			" note=\"the ring was full: connections born meanwhile are found by a dump "
+			"of every namespace now\"",
+			n->lost);
+}
+
+void report_hook_unenforced(struct kw_metrics *m, const struct kw_config *cfg, const char *netns,
+			    const uint64_t counts[KW_MAX_SERVICES])
+{
+	bool ns = netns && netns[0];
+
+	for (size_t i = 0; i < cfg->n_services && i < KW_MAX_SERVICES; i++) {
+		if (!counts[i])
+			continue;
+		metrics_count_unenforced(m, (unsigned)i, counts[i]);
+		log_msg(LOG_NOTICE,
+			"event=sockops-unenforced service=%s count=%" PRIu64 "%s%s note=\"born "
+			"before the sockops hook could see their handshake: keepalive not set "
+			"(keepwatchd --list shows them)\"",
+			cfg->services[i].name, counts[i], ns ? " netns=" : "", ns ? netns : "");
+	}
+}
+
+void report_hook_error(const char *what, int err)
+{
+	if (err < 0)
+		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"", what, strerror(-err));
+}
+
+void report_hook_counters(struct kw_metrics *m, const struct kw_hook *h)
+{
+	struct sockops_counters c;
+
+	hook_counters(h, &c);
+	memcpy(m->hook.handshakes, c.handshakes, sizeof(m->hook.handshakes));
+	m->hook.lost = c.lost;
+}

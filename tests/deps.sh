@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
       libmnl-dev libnftnl-dev libinih-dev libcap-ng-dev
+      libbpf-dev bpftool linux-libc-dev # the sock_ops hook: skeletons, and bpftool in its tests
       iproute2 nftables socat iperf3 python3 procps util-linux
       groff man-db systemd dpkg-dev file
       libsystemd-dev debootstrap systemd-container) # sd_notify; systemd_unit.sh boots Debian

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config/config.h"
 #include "logic/killplan.h"
@@ -96,6 +97,9 @@ int daemon_ns_check_cgroups(const struct kw_config *cfg,
  * right after. Returns 0, or -errno when keepwatchd must not start (sockops = on and the
  * hook failed, or enforcement only the hook can do), after the line saying why. */
 int daemon_hook_start(struct kw_daemon *d);
+/* --check: warnings (on out, FILE:LINE: key: warning: ...) where the config needs the hook
+ * and this host could not run it. Returns how many. */
+int daemon_hook_check(const struct kw_config *cfg, FILE *out);
 
 /* daemon.c */
 /* A new instance joins the loop: its rtnetlink fd, then a first discovery. */

@@ -135,3 +135,57 @@ int daemon_hook_start(struct kw_daemon *d)
 	}
 	return 0;
 }
+
+/* What --check can tell without loading anything: where the configuration needs the hook
+ * (sockops = on, or enforcement in other namespaces) and this host could not run it, a
+ * warning naming the service. Capabilities are the daemon's, not the checker's: assumed. */
+int daemon_hook_check(const struct kw_config *cfg, FILE *out)
+{
+	int svc = hookplan_hook_only(cfg), warnings = 0;
+	struct sockops_conflict c;
+	struct hookplan_env env;
+	struct sockops_why why;
+	struct hookplan plan;
+	struct utsname u;
+	char mount[256] = "", rel[KW_PATH_ITEM_MAX], dir[2 * KW_PATH_ITEM_MAX];
+	unsigned others;
+	char msg[1024];
+
+	if (cfg->global.sockops != SOCKOPS_ON && svc < 0)
+		return 0;
+	daemon_hook_env(&env, &u, mount, sizeof(mount));
+	env.cap_bpf = env.cap_perfmon = env.cap_net_admin = true;
+	hookplan_choose(cfg, &env, &plan);
+	if (plan.use) {
+		hookplan_attach_point(cfg, rel, sizeof(rel));
+		snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
+		int err = sockops_check(dir, mount, &c, &others, &why);
+
+		/* (a checker without CAP_NET_ADMIN cannot ask what is attached) */
+		if (err < 0 && err != -EPERM && err != -EOPNOTSUPP) {
+			plan.use = false;
+			snprintf(plan.why, sizeof(plan.why), "%s", why.error);
+		}
+	}
+	if (plan.use)
+		return 0;
+	if (svc >= 0) {
+		snprintf(msg, sizeof(msg),
+			 "warning: enforce_keepalive in other network namespaces needs the sockops "
+			 "hook, which cannot run here: %s (keepwatchd would refuse to start)",
+			 plan.why);
+		snprintf(rel, sizeof(rel), "[service %s]", cfg->services[svc].name);
+		config_error_print(out, cfg->path, cfg->services[svc].line, rel, msg);
+		warnings++;
+	}
+	if (cfg->global.sockops == SOCKOPS_ON) {
+		snprintf(msg, sizeof(msg),
+			 "warning: sockops = on, but the hook cannot run here: %s (keepwatchd "
+			 "would "
+			 "refuse to start)",
+			 plan.why);
+		config_error_print(out, cfg->path, 0, KW_KEY_SOCKOPS, msg);
+		warnings++;
+	}
+	return warnings;
+}

@@ -60,6 +60,9 @@ static int run_check(const char *path, pid_t reload_pid)
 		config_free(&cfg);
 		return 1;
 	}
+	/* What it cannot say either: whether this host runs the sockops hook where only it
+	 * can serve the config (a warning: the daemon itself refuses to start then). */
+	(void)daemon_hook_check(&cfg, stderr);
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
 	config_free(&cfg);
@@ -174,8 +177,9 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_VERSION:
-			printf("keepwatchd %s (%s)\n", KEEPWATCH_VERSION,
-			       notify_have_systemd() ? "+libsystemd" : "-libsystemd");
+			printf("keepwatchd %s (%s %s)\n", KEEPWATCH_VERSION,
+			       notify_have_systemd() ? "+libsystemd" : "-libsystemd",
+			       sockops_built() ? "+sockops" : "-sockops");
 			free(d);
 			return 0;
 		default:

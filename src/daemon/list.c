@@ -6,12 +6,13 @@
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/list_hook.h"
 #include "shared/jsonutil.h"
 #include "shared/log.h"
 #include "shared/sockutil.h"
 
 static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
-		       const struct watch_conn *e, bool json, bool show_ns)
+		       const struct watch_conn *e, bool json, bool show_ns, const char *enforced)
 {
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
@@ -33,25 +34,28 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
-		       ",\"netns\":\"%s\"}\n",
+		       ",\"netns\":\"%s\"%s%s%s}\n",
 		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
-		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		       s->last_ack_recv_ms, e->cookie, verdict, nsn,
+		       enforced ? ",\"enforced\":\"" : "", enforced ? enforced : "",
+		       enforced ? "\"" : "");
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %s%s%s\n",
+	       " %s%s%s%s%s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked, s->last_data_recv_ms,
-	       s->last_ack_recv_ms, verdict, show_ns ? " " : "",
-	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
+	       s->last_ack_recv_ms, verdict, enforced ? " " : "", enforced ? enforced : "",
+	       show_ns ? " " : "", show_ns ? (ns->name[0] ? ns->name : "-") : "");
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
 	struct kw_netns *ns = &d->ns;
+	struct list_hook lh = { .f = { .socks_fd = -1, .bss_fd = -1 } };
 	const char *what = NULL;
-	bool show_ns;
+	bool show_ns, show_hook;
 	int err, rc = 1;
 
 	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
@@ -78,15 +82,23 @@ int daemon_list(struct kw_daemon *d, bool json)
 	/* The NETNS column only where services live in other namespaces: the plain table
 	 * stays as it was. */
 	show_ns = d->n_foreign > 0 || d->own_extra;
+	/* the hook's view only where it matters: an enforcing service, or sockops = on */
+	list_hook_open(&lh, &d->cfg);
+	show_hook = list_hook_show(&lh, &d->cfg);
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s%s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
-		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
+		       "ACK_RCV", "VERDICT", lh.enforcing ? " ENFORCED" : "",
+		       show_ns ? " NETNS" : "");
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &d->cfg, e, json, show_ns);
+			list_print(ns, &d->cfg, e, json, show_ns,
+				   lh.enforcing ? list_hook_enforced(&lh, &d->cfg, e) : NULL);
+	if (show_hook)
+		list_hook_say(&lh, json);
 	rc = 0;
 out:
+	list_hook_close(&lh);
 	daemon_ns_close(d);
 	netns_close(&d->ns);
 	config_free(&d->cfg);

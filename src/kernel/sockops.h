@@ -15,7 +15,7 @@
 
 #define SOCKOPS_PROG_NAME "kw_sockops" /* how --list and the checks know ours */
 #define SOCKOPS_RING_BYTES_DEFAULT (2u << 20)
-#define SOCKOPS_LOG_MAX 160
+#define SOCKOPS_LOG_MAX 512
 
 /* Why a step failed: reason is a token for logs and metrics (hookplan.h lists them), error
  * the cause in words. */

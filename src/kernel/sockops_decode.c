@@ -7,9 +7,10 @@
 #include "kernel/bpf/sockops_abi.h"
 #include "kernel/sockops_decode.h"
 
-_Static_assert(SOCKOPS_ENF_COUNT == KW_SO_ENF_COUNT, "outcomes match the program's");
-_Static_assert(SOCKOPS_CLOSED == KW_SO_CLOSED && SOCKOPS_CONNECT == KW_SO_CONNECT &&
-		   SOCKOPS_ESTABLISHED == KW_SO_ESTABLISHED,
+_Static_assert((int)SOCKOPS_ENF_COUNT == (int)KW_SO_ENF_COUNT, "outcomes match the program's");
+_Static_assert((int)SOCKOPS_CLOSED == (int)KW_SO_CLOSED &&
+		   (int)SOCKOPS_CONNECT == (int)KW_SO_CONNECT &&
+		   (int)SOCKOPS_ESTABLISHED == (int)KW_SO_ESTABLISHED,
 	       "record types match the program's");
 
 static int sockops_take_sock(const struct kw_so_sock *s, struct sockops_event *out)

@@ -45,7 +45,7 @@ struct hookplan {
 	bool use; /* try the hook (loading can still fail: the caller says why then) */
 	bool cgroups; /* the variant that reads sockets' cgroup ids */
 	const char *reason; /* the fallback's, when !use */
-	char why[200]; /* the same in words */
+	char why[600]; /* the same in words */
 };
 
 /* "6.18.44-fc-v1272" -> 6, 18. Returns 0 or -EINVAL. */

@@ -29,7 +29,7 @@ enum hook_state {
 struct kw_hook {
 	enum hook_state state;
 	const char *reason; /* a HOOK_REASON_* token while in the fallback */
-	char why[SOCKOPS_LOG_MAX + 64]; /* the same in words */
+	char why[600]; /* the same in words */
 	char dir[2 * KW_PATH_ITEM_MAX]; /* the attach point, absolute */
 	char rel[KW_PATH_ITEM_MAX]; /* the same below the cgroup2 mount, as configured */
 	bool cgroups; /* the variant that reads sockets' cgroup ids */

@@ -27,12 +27,16 @@ wd_pair() {
 	mkdir -p "$WD_DIR"
 }
 
-# wd_config FILE SERVICE-KEYS...: a config with one service "relay" on port 2000.
+# wd_config FILE SERVICE-KEYS...: a config with one service "relay" on port 2000, run on
+# keepwatchd's own path (sockops = off: discovery dumps, pidfd_getfd enforcement). WD_SOCKOPS
+# other than off must name the test's own cgroup (sockops_cgroup = /kwt-...): a test never
+# attaches the hook at the cgroup2 root.
 wd_config() {
 	local f=$1
 	shift
 	{
 		printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
+		printf '%s\n' "${WD_SOCKOPS:-sockops = off}"
 		printf '[service relay]\nlocal_ports = 2000\n'
 		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$f"

@@ -29,7 +29,8 @@ enum key_kind {
 	K_ENFORCE,
 	K_NETNS,
 	K_CGROUP,
-	K_CGROUP_DIR
+	K_CGROUP_DIR,
+	K_RING
 };
 
 struct choice {
@@ -112,6 +113,11 @@ static const struct key_def global_keys[] = {
 	  .kind = K_CGROUP_DIR,
 	  .off = G(sockops_cgroup),
 	  .size = sizeof(((struct kw_global *)0)->sockops_cgroup) },
+	{ .name = KW_KEY_SOCKOPS_RING,
+	  .kind = K_RING,
+	  .off = G(sockops_ring),
+	  .min = KW_MIN_SOCKOPS_RING,
+	  .max = KW_MAX_SOCKOPS_RING },
 };
 
 static const struct key_def service_keys[] = {
@@ -231,6 +237,30 @@ static void set_choice(struct loader *ld, const struct key_def *def, void *field
 		 names);
 }
 
+/* "64k", "2M", "16384": bytes, a power of two within [min, max] (a ring buffer's size). */
+static int ring_size(const char *v, const struct key_def *def, unsigned *out, char *why)
+{
+	char q[QUOTE_MAX], *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (end != v && (*end == 'k' || *end == 'K'))
+		n <<= 10, end++;
+	else if (end != v && (*end == 'm' || *end == 'M'))
+		n <<= 20, end++;
+	if (end == v || *end || errno || *v == '-' || *v == '+' || n < def->min || n > def->max ||
+	    (n & (n - 1))) {
+		snprintf(why, PARSE_WHY_MAX,
+			 "'%s': a power of two from %llu k to %llu M bytes (64k, 2M)",
+			 quote(q, v, strlen(v)), (unsigned long long)def->min >> 10,
+			 (unsigned long long)def->max >> 20);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static void set_scalar(struct loader *ld, const struct key_def *def, const char *v)
 {
 	void *field = (char *)ld->obj + def->off;
@@ -286,8 +316,13 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		}
 		break;
 	}
-	case K_CGROUP_DIR: /* one cgroup, not a pattern: where the hook attaches */
-		rc = selpath_cgroup_why(v, strlen(v), (char *)field, def->size, why);
+	case K_RING:
+		rc = ring_size(v, def, &u, why);
+		if (!rc)
+			memcpy(field, &u, sizeof(u));
+		break;
+	case K_CGROUP_DIR: /* one cgroup, not a pattern: where the hook attaches; "" derived */
+		rc = v[0] ? selpath_cgroup_why(v, strlen(v), (char *)field, def->size, why) : 0;
 		if (!rc && selpath_has_glob(v)) {
 			snprintf(why, sizeof(why), "'%s': one cgroup, without glob characters",
 				 quote(q, v, strlen(v)));
@@ -720,6 +755,7 @@ static void global_defaults(struct kw_global *g)
 				 .log_level = LOG_INFO,
 				 .syslog_facility = LOG_DAEMON,
 				 .max_kills_per_second = KW_DEF_MAX_KILLS,
+				 .sockops_ring = KW_DEF_SOCKOPS_RING,
 				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS };
 }
 

@@ -43,6 +43,7 @@ struct kw_global {
 	char metrics_file[256]; /* "" = off */
 	enum sockops_mode sockops;
 	char sockops_cgroup[KW_PATH_ITEM_MAX]; /* the hook's attach point; "" = derived */
+	unsigned sockops_ring; /* bytes of the hook's ring, a power of two */
 };
 
 struct kw_service {

@@ -20,6 +20,7 @@
 #define KW_KEY_METRICS_FILE "metrics_file"
 #define KW_KEY_SOCKOPS "sockops"
 #define KW_KEY_SOCKOPS_CGROUP "sockops_cgroup"
+#define KW_KEY_SOCKOPS_RING "sockops_ring"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"
@@ -44,6 +45,7 @@
 #define KW_DEF_IDLE_TIMEOUT_MS 0u
 #define KW_DEF_UNACKED_TIMEOUT_MS 0u
 #define KW_DEF_LINK_GRACE_MS 0u
+#define KW_DEF_SOCKOPS_RING (2u << 20) /* bytes: ~20,000 records */
 
 /* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
 #define KW_MIN_POLL_INTERVAL_MS 10u
@@ -60,6 +62,8 @@
 #define KW_MAX_PATH_ITEMS 16u /* entries of netns = and cgroup = (globs cover the rest) */
 #define KW_PATH_ITEM_MAX 256u /* bytes of one netns or cgroup item, NUL included */
 #define KW_NETNS_DIR "/run/netns" /* where `ip netns` keeps the names */
+#define KW_MIN_SOCKOPS_RING (16u << 10)
+#define KW_MAX_SOCKOPS_RING (256u << 20)
 #define KW_MAX_CONFIG_BYTES (1u << 20) /* a config file larger than this is refused */
 
 #endif

@@ -54,6 +54,7 @@ int hook_start(struct kw_hook *h, const struct kw_config *cfg, const struct hook
 	o.cgroup_dir = h->dir;
 	o.cgroup_root = mount;
 	o.cgroups = plan.cgroups;
+	o.ring_bytes = cfg->global.sockops_ring;
 	if (sockops_open(&h->so, &o, &why) < 0) {
 		hook_fallback(h, why.reason ? why.reason : HOOK_REASON_LOAD, why.error);
 		return 0;

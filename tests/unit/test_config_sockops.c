@@ -53,6 +53,9 @@ static void test_cgroup(void)
 	config_free(&cfg);
 	CHECK(load("[global]\nsockops_cgroup = /\n", &cfg) == 0);
 	config_free(&cfg);
+	CHECK(load("[global]\nsockops_cgroup =\n", &cfg) == 0 && !cfg.global.sockops_cgroup[0],
+	      "empty: derived");
+	config_free(&cfg);
 	CHECK(load("[global]\n\nsockops_cgroup = /kube/*\n", &cfg) < 0 &&
 		  strstr(first, "s.ini:3: sockops_cgroup: '/kube/*': one cgroup, without glob"),
 	      "%s", first);
@@ -60,6 +63,30 @@ static void test_cgroup(void)
 		  strstr(first, "s.ini:2: sockops_cgroup: "),
 	      "%s", first);
 	CHECK(load("[global]\nsockops_cgroup = /a/../b\n", &cfg) < 0, "%s", first);
+}
+
+static void test_ring(void)
+{
+	struct kw_config cfg;
+
+	CHECK(load("[global]\n", &cfg) == 0 && cfg.global.sockops_ring == 2u << 20, "2 MiB");
+	config_free(&cfg);
+	CHECK(load("[global]\nsockops_ring = 64k\n", &cfg) == 0 &&
+	      cfg.global.sockops_ring == 65536);
+	config_free(&cfg);
+	CHECK(load("[global]\nsockops_ring = 16M\n", &cfg) == 0 &&
+	      cfg.global.sockops_ring == 16u << 20);
+	config_free(&cfg);
+	CHECK(load("[global]\nsockops_ring = 16384\n", &cfg) == 0);
+	config_free(&cfg);
+	CHECK(load("[global]\nsockops_ring = 100k\n", &cfg) < 0 &&
+		  !strcmp(first, "s.ini:2: sockops_ring: '100k': a power of two from 16 k to 256 "
+				 "M bytes (64k, 2M)"),
+	      "%s", first);
+	CHECK(load("[global]\nsockops_ring = 8k\n", &cfg) < 0, "below 16 k");
+	CHECK(load("[global]\nsockops_ring = 512M\n", &cfg) < 0, "above 256 M");
+	CHECK(load("[global]\nsockops_ring = -64k\n", &cfg) < 0);
+	CHECK(load("[global]\nsockops_ring = 64kb\n", &cfg) < 0);
 }
 
 static void test_netns_enforce_off(void)
@@ -86,10 +113,23 @@ static void test_netns_enforce_off(void)
 	config_free(&cfg);
 }
 
+/* The shipped file states the hook's defaults (run from tests/unit, as ctest does). */
+static void test_shipped(void)
+{
+	struct kw_config cfg;
+
+	CHECK(config_load("../../etc/keepwatch.ini", &cfg, collect, NULL) == 0, "%s", first);
+	CHECK(cfg.global.sockops == SOCKOPS_AUTO && !cfg.global.sockops_cgroup[0] &&
+	      cfg.global.sockops_ring == KW_DEF_SOCKOPS_RING);
+	config_free(&cfg);
+}
+
 int main(void)
 {
+	test_shipped();
 	test_modes();
 	test_cgroup();
+	test_ring();
 	test_netns_enforce_off();
 	return check_done();
 }

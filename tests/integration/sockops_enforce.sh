@@ -38,7 +38,6 @@ kw_veth "$NS_SRV" kwsrv1 79 "$NS_CLI2" kwcli1 80
 kw_addr "$NS_SRV" kwsrv1 10.78.0.1/24
 kw_addr "$NS_CLI2" kwcli1 10.78.0.2/24
 kw_bg "$NS_SRV" "$WD_DIR/server.log" "${EP[@]}" 0.0.0.0 2000
-EN_SERVER=$KW_LAST_PID
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server did not start"
 wd_control
 en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/old.log"

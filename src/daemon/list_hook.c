@@ -91,10 +91,11 @@ void list_hook_say(const struct list_hook *lh, bool json)
 		printf("{\"sockops\":{\"state\":\"%s\",\"cgroup\":\"%s\"", state, lh->dir);
 		if (lh->found)
 			printf(",\"prog_id\":%" PRIu32 ",\"set\":%" PRIu64 ",\"kept\":%" PRIu64
-			       ",\"would\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"lost\":%" PRIu64,
+			       ",\"would\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"adjusted\":%" PRIu64
+			       ",\"lost\":%" PRIu64,
 			       lh->f.prog_id, c->handshakes[SOCKOPS_ENF_SET],
 			       c->handshakes[SOCKOPS_ENF_KEPT], c->handshakes[SOCKOPS_ENF_WOULD],
-			       c->handshakes[SOCKOPS_ENF_FAILED], c->lost);
+			       c->handshakes[SOCKOPS_ENF_FAILED], c->guarded[0], c->lost);
 		printf("}}\n");
 		return;
 	}
@@ -103,11 +104,12 @@ void list_hook_say(const struct list_hook *lh, bool json)
 		return;
 	}
 	printf("# sockops: attached at %s (prog %" PRIu32 "): handshakes set %" PRIu64
-	       ", kept %" PRIu64 ", would %" PRIu64 ", failed %" PRIu64 "; records lost %" PRIu64
+	       ", kept %" PRIu64 ", would %" PRIu64 ", failed %" PRIu64
+	       "; owners' later setsockopt adjusted %" PRIu64 "; records lost %" PRIu64
 	       "; ENFORCED no = born before the hook could see it\n",
 	       lh->dir, lh->f.prog_id, c->handshakes[SOCKOPS_ENF_SET],
 	       c->handshakes[SOCKOPS_ENF_KEPT], c->handshakes[SOCKOPS_ENF_WOULD],
-	       c->handshakes[SOCKOPS_ENF_FAILED], c->lost);
+	       c->handshakes[SOCKOPS_ENF_FAILED], c->guarded[0], c->lost);
 }
 
 void list_hook_close(struct list_hook *lh)

@@ -21,22 +21,12 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "kernel/bpf/sockops_skel.h"
 #include "kernel/sockops.h"
 #include "kernel/sockops_priv.h"
-#include "sockops_cg.skel.h"
-#include "sockops_plain.skel.h"
 
 #define SOCKOPS_VERIFIER_LOG (256u * 1024u)
 #define SOCKOPS_QUERY_MAX 64u
-
-/* Both variants and sockops_priv.h agree on the globals' places. */
-#define SOCKOPS_SAME(f)                                                                            \
-	(offsetof(struct sockops_bss, f) == offsetof(struct kw_sockops_plain__bss, f) &&           \
-	 offsetof(struct sockops_bss, f) == offsetof(struct kw_sockops_cg__bss, f))
-_Static_assert(SOCKOPS_SAME(kw_slot) && SOCKOPS_SAME(kw_records) && SOCKOPS_SAME(kw_lost) &&
-		   SOCKOPS_SAME(kw_socks_full) && SOCKOPS_SAME(kw_enforced) &&
-		   sizeof(struct sockops_bss) == sizeof(struct kw_sockops_plain__bss),
-	       "the program's .bss layout");
 
 bool sockops_built(void)
 {
@@ -74,18 +64,62 @@ static void sockops_prog_name(uint32_t id, char *out, size_t cap)
 	close(fd);
 }
 
-/* The sock_ops programs attached at the cgroup directory path (not inherited ones). */
-static int sockops_query(const char *path, uint32_t *flags, uint32_t *ids, uint32_t *cnt)
+/* The programs of type attached at the cgroup directory path (not inherited ones). */
+static int sockops_query(const char *path, enum bpf_attach_type type, uint32_t *flags,
+			 uint32_t *ids, uint32_t *cnt)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
 
 	if (fd < 0)
 		return -errno;
 	*flags = 0;
-	if (bpf_prog_query(fd, BPF_CGROUP_SOCK_OPS, 0, flags, ids, cnt) < 0)
+	if (bpf_prog_query(fd, type, 0, flags, ids, cnt) < 0)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+/* The two attach types used: the program and its setsockopt guard. */
+static const struct {
+	enum bpf_attach_type type;
+	const char *name;
+} sockops_types[] = { { BPF_CGROUP_SOCK_OPS, "sock_ops" },
+		      { BPF_CGROUP_SETSOCKOPT, "setsockopt" } };
+
+/* One cgroup, one attach type: a program there ours could not run beside? */
+static int sockops_check_one(const char *path, size_t t, struct sockops_conflict *c,
+			     unsigned *others, struct sockops_why *why)
+{
+	uint32_t ids[SOCKOPS_QUERY_MAX] = { 0 }, cnt = SOCKOPS_QUERY_MAX, flags = 0;
+	int err = sockops_query(path, sockops_types[t].type, &flags, ids, &cnt);
+
+	if (err < 0) {
+		SAY(why, err == -EPERM ? "missing-capability" : "attach-failed",
+		    "querying the %s programs of %s: %s", sockops_types[t].name, path,
+		    strerror(-err));
+		return err;
+	}
+	if (cnt > 0 && !(flags & BPF_F_ALLOW_MULTI)) {
+		memset(c, 0, sizeof(*c));
+		c->prog_id = ids[0];
+		c->flags = flags;
+		snprintf(c->where, sizeof(c->where), "%s", path);
+		sockops_prog_name(ids[0], c->name, sizeof(c->name));
+		if (flags & BPF_F_ALLOW_OVERRIDE)
+			SAY(why, "override-program",
+			    "another tool's %s program %s (id %u) is attached at %s with override: "
+			    "ours below it would switch it off there",
+			    sockops_types[t].name, c->name, c->prog_id, path);
+		else
+			SAY(why, "exclusive-program",
+			    "another tool's %s program %s (id %u) is attached exclusively at %s: "
+			    "nothing may run beside it",
+			    sockops_types[t].name, c->name, c->prog_id, path);
+		return -EBUSY;
+	}
+	if (t == 0)
+		*others += cnt;
+	return 0;
 }
 
 int sockops_check(const char *dir, const char *root, struct sockops_conflict *c, unsigned *others,
@@ -100,34 +134,12 @@ int sockops_check(const char *dir, const char *root, struct sockops_conflict *c,
 		return -EINVAL;
 	}
 	for (;;) {
-		uint32_t ids[SOCKOPS_QUERY_MAX], cnt = SOCKOPS_QUERY_MAX, flags = 0;
 		char *slash;
-		int err = sockops_query(path, &flags, ids, &cnt);
+		int err;
 
-		if (err < 0) {
-			SAY(why, err == -EPERM ? "missing-capability" : "attach-failed",
-			    "querying the sock_ops programs of %s: %s", path, strerror(-err));
-			return err;
-		}
-		if (cnt > 0 && !(flags & BPF_F_ALLOW_MULTI)) {
-			memset(c, 0, sizeof(*c));
-			c->prog_id = ids[0];
-			c->flags = flags;
-			snprintf(c->where, sizeof(c->where), "%s", path);
-			sockops_prog_name(ids[0], c->name, sizeof(c->name));
-			if (flags & BPF_F_ALLOW_OVERRIDE)
-				SAY(why, "override-program",
-				    "another tool's sock_ops program %s (id %u) is attached at %s "
-				    "with override: ours below it would switch it off there",
-				    c->name, c->prog_id, path);
-			else
-				SAY(why, "exclusive-program",
-				    "another tool's sock_ops program %s (id %u) is attached "
-				    "exclusively at %s: nothing may run beside it",
-				    c->name, c->prog_id, path);
-			return -EBUSY;
-		}
-		*others += cnt;
+		for (size_t t = 0; t < sizeof(sockops_types) / sizeof(sockops_types[0]); t++)
+			if ((err = sockops_check_one(path, t, c, others, why)) < 0)
+				return err;
 		if (strlen(path) <= rlen)
 			return 0;
 		slash = strrchr(path + rlen, '/');
@@ -143,68 +155,73 @@ int sockops_check(const char *dir, const char *root, struct sockops_conflict *c,
 static int sockops_load(struct sockops *h, const struct sockops_opts *o, char *log,
 			struct sockops_why *why)
 {
-	struct kw_sockops_plain *p = NULL;
-	struct kw_sockops_cg *g = NULL;
-	struct bpf_program *prog;
+	struct sockops_skel *k = &h->skel;
 	size_t ring = o->ring_bytes ? o->ring_bytes : SOCKOPS_RING_BYTES_DEFAULT;
-	int err;
+	int err = sockops_skel_open(o->cgroups, k);
 
-	errno = 0;
-	if (o->cgroups)
-		g = kw_sockops_cg__open();
-	else
-		p = kw_sockops_plain__open();
-	if (!p && !g) {
-		err = errno ? -errno : -ENOMEM;
+	if (err < 0) {
 		SAY(why, "load-failed", "opening the program: %s", strerror(-err));
 		return err;
 	}
-	h->skel = o->cgroups ? (void *)g : (void *)p;
 	h->cgroups = o->cgroups;
-	h->obj = o->cgroups ? g->obj : p->obj;
-	prog = o->cgroups ? g->progs.kw_sockops : p->progs.kw_sockops;
-	bpf_map__set_max_entries(o->cgroups ? g->maps.kw_ring : p->maps.kw_ring, (uint32_t)ring);
-	if (o->cgroups)
-		g->rodata->kw_wake_bytes = ring / 4;
-	else
-		p->rodata->kw_wake_bytes = ring / 4;
-	bpf_program__set_log_buf(prog, log, SOCKOPS_VERIFIER_LOG);
-	err = o->cgroups ? kw_sockops_cg__load(g) : kw_sockops_plain__load(p);
-	if (err < 0) {
+	h->obj = k->obj;
+	bpf_map__set_max_entries(k->ring, (uint32_t)ring);
+	*k->wake_bytes = ring / 4;
+	bpf_program__set_log_buf(k->prog, log, SOCKOPS_VERIFIER_LOG);
+	if ((err = sockops_skel_load(k)) < 0) {
 		sockops_load_failed(err, log, why);
 		return err;
 	}
-	h->bss = o->cgroups ? (void *)g->bss : (void *)p->bss;
-	return sockops_take_fds(h, prog);
+	h->bss = k->bss;
+	return sockops_take_fds(h);
 }
 
 /* Is ours among the programs that now run for sockets of the attach point? */
-static int sockops_verify(struct sockops *h, int prog_fd, struct sockops_why *why)
+/* Is the program of link among those of type that now run for sockets of the attach point?
+ * Its id and the link's; *others: the programs beside it. */
+static int sockops_verify(struct sockops *h, struct bpf_link *link, struct bpf_program *prog,
+			  enum bpf_attach_type type, uint32_t *prog_id, uint32_t *link_id,
+			  unsigned *others, struct sockops_why *why)
 {
-	uint32_t ids[SOCKOPS_QUERY_MAX], cnt = SOCKOPS_QUERY_MAX, flags = 0;
+	uint32_t ids[SOCKOPS_QUERY_MAX] = { 0 }, cnt = SOCKOPS_QUERY_MAX, flags = 0;
 	struct bpf_prog_info pi;
 	struct bpf_link_info li;
 	uint32_t len = sizeof(pi);
 
 	memset(&pi, 0, sizeof(pi));
 	memset(&li, 0, sizeof(li));
-	if (bpf_obj_get_info_by_fd(prog_fd, &pi, &len) < 0)
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &pi, &len) < 0)
 		return -errno;
-	h->prog_id = pi.id;
+	*prog_id = pi.id;
 	len = sizeof(li);
-	if (bpf_obj_get_info_by_fd(bpf_link__fd(h->link), &li, &len) == 0)
-		h->link_id = li.id;
-	if (bpf_prog_query(h->cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_QUERY_EFFECTIVE, &flags, ids,
-			   &cnt) < 0)
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &li, &len) == 0)
+		*link_id = li.id;
+	if (bpf_prog_query(h->cgroup_fd, type, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt) < 0)
 		return -errno;
 	for (uint32_t i = 0; i < cnt && i < SOCKOPS_QUERY_MAX; i++) {
-		if (ids[i] == h->prog_id) {
-			h->others = cnt - 1;
+		if (ids[i] == pi.id) {
+			*others = cnt - 1;
 			return 0;
 		}
 	}
 	SAY(why, "attach-failed", "attached, but not among the %u program(s) that run there", cnt);
 	return -ENOENT;
+}
+
+static struct bpf_link *sockops_link(struct sockops *h, struct bpf_program *prog,
+				     struct sockops_why *why)
+{
+	struct bpf_link *link;
+	int err;
+
+	errno = 0;
+	link = prog ? bpf_program__attach_cgroup(prog, h->cgroup_fd) : NULL;
+	if (!link) {
+		err = errno ? -errno : -ENOENT;
+		SAY(why, err == -EPERM ? "exclusive-program" : "attach-failed", "attaching %s: %s",
+		    prog ? bpf_program__name(prog) : "?", strerror(-err));
+	}
+	return link;
 }
 
 int sockops_open(struct sockops *h, const struct sockops_opts *o, struct sockops_why *why)
@@ -248,24 +265,25 @@ fail:
 
 int sockops_attach(struct sockops *h, struct sockops_why *why)
 {
-	struct bpf_program *prog = bpf_object__find_program_by_name(h->obj, SOCKOPS_PROG_NAME);
-	int err;
+	unsigned guard_others = 0;
+	int err = -ENOENT;
 
 	why->reason = NULL;
-	errno = 0;
-	h->link = prog ? bpf_program__attach_cgroup(prog, h->cgroup_fd) : NULL;
-	if (!h->link) {
-		err = errno ? -errno : -ENOENT;
-		SAY(why, err == -EPERM ? "exclusive-program" : "attach-failed", "attaching: %s",
-		    strerror(-err));
-		return err;
-	}
-	if ((err = sockops_verify(h, bpf_program__fd(prog), why)) < 0) {
+	/* the guard first: no handshake is enforced before the owner's setsockopt is held to it */
+	if (!(h->guard_link = sockops_link(h, h->skel.guard, why)) ||
+	    (err = sockops_verify(h, h->guard_link, h->skel.guard, BPF_CGROUP_SETSOCKOPT,
+				  &h->guard_id, &h->guard_link_id, &guard_others, why)) < 0 ||
+	    !(h->link = sockops_link(h, h->skel.prog, why)) ||
+	    (err = sockops_verify(h, h->link, h->skel.prog, BPF_CGROUP_SOCK_OPS, &h->prog_id,
+				  &h->link_id, &h->others, why)) < 0) {
 		if (!why->reason)
 			SAY(why, "attach-failed", "checking the attachment: %s", strerror(-err));
-		bpf_link__destroy(h->link);
-		h->link = NULL;
-		return err;
+		if (h->link)
+			bpf_link__destroy(h->link);
+		if (h->guard_link)
+			bpf_link__destroy(h->guard_link);
+		h->link = h->guard_link = NULL;
+		return err < 0 ? err : -ENOENT;
 	}
 	return 0;
 }
@@ -273,14 +291,13 @@ int sockops_attach(struct sockops *h, struct sockops_why *why)
 void sockops_close(struct sockops *h)
 {
 	sockops_ring_unmap(h);
+	/* detached: the kernel drops a link with its last fd */
 	if (h->link)
-		bpf_link__destroy(h->link); /* detached: the kernel drops it with the last fd */
-	h->link = NULL;
-	if (h->skel && h->cgroups)
-		kw_sockops_cg__destroy(h->skel);
-	else if (h->skel)
-		kw_sockops_plain__destroy(h->skel);
-	h->skel = NULL;
+		bpf_link__destroy(h->link);
+	if (h->guard_link)
+		bpf_link__destroy(h->guard_link);
+	h->link = h->guard_link = NULL;
+	sockops_skel_destroy(&h->skel);
 	h->obj = NULL;
 	h->bss = NULL;
 	if (h->cgroup_fd >= 0)
@@ -324,8 +341,8 @@ static void sockops_found_maps(struct sockops_found *f, int prog_fd)
 
 int sockops_find(const char *dir, struct sockops_found *f)
 {
-	uint32_t ids[SOCKOPS_QUERY_MAX], cnt = SOCKOPS_QUERY_MAX, flags = 0;
-	int err = sockops_query(dir, &flags, ids, &cnt);
+	uint32_t ids[SOCKOPS_QUERY_MAX] = { 0 }, cnt = SOCKOPS_QUERY_MAX, flags = 0;
+	int err = sockops_query(dir, BPF_CGROUP_SOCK_OPS, &flags, ids, &cnt);
 
 	memset(f, 0, sizeof(*f));
 	f->socks_fd = f->bss_fd = -1;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/bpf/sockops_skel.h"
 #include "kernel/sockops_decode.h"
 #include "logic/hookmap.h"
 
@@ -47,6 +48,7 @@ struct sockops_counters {
 	uint64_t lost; /* no room in the ring */
 	uint64_t socks_full; /* kw_socks full: no close record for those */
 	uint64_t handshakes[SOCKOPS_ENF_COUNT]; /* by enforcement outcome */
+	uint64_t guarded[2]; /* owners' later setsockopt calls the rule changed, or would have */
 };
 
 struct sockops_ring {
@@ -57,16 +59,16 @@ struct sockops_ring {
 };
 
 struct sockops {
-	void *skel; /* the skeleton: kw_sockops_plain or kw_sockops_cg */
+	struct sockops_skel skel; /* the skeleton of one variant */
 	bool cgroups; /* which one */
 	struct bpf_object *obj;
-	struct bpf_link *link;
+	struct bpf_link *link, *guard_link; /* kw_sockops, kw_setsockopt */
 	int cgroup_fd;
 	int cfg_fd, ports_fd, net4_fd, net6_fd, netns_fd, cgroup_map_fd, socks_fd;
 	void *bss; /* mmapped: kw_slot and the counters */
 	unsigned slot; /* in use */
 	struct sockops_ring ring;
-	uint32_t prog_id, link_id;
+	uint32_t prog_id, link_id, guard_id, guard_link_id;
 	unsigned others; /* other programs that run beside ours at the attach point */
 	bool open;
 };
@@ -78,7 +80,8 @@ bool sockops_built(void);
  * Linux >= 5.14): what the program's bpf_get_netns_cookie() says there. */
 int sockops_netns_cookie(int fd, uint64_t *cookie);
 
-/* What is attached for sock_ops at dir and every cgroup above it, up to root: -EBUSY with
+/* What is attached for sock_ops and setsockopt at dir and every cgroup above it, up to root
+ * (the program and its guard attach there): -EBUSY with
  * *c filled when ours could not run beside it (and why->reason "exclusive-program" or
  * "override-program"), 0 when it can (*others: the programs that would run beside it),
  * other -errno when the query failed. Needs CAP_NET_ADMIN. */
@@ -89,8 +92,9 @@ int sockops_check(const char *dir, const char *root, struct sockops_conflict *c,
  * CAP_PERFMON too with o->cgroups), not attached yet: its maps can be written first. Returns
  * 0 or -errno with why filled. */
 int sockops_open(struct sockops *h, const struct sockops_opts *o, struct sockops_why *why);
-/* Attaches the loaded program at the attach point with a bpf_link (always multi-attach) and
- * checks that it is among the programs that now run there. Returns 0 or -errno with why. */
+/* Attaches the loaded programs at the attach point with bpf_links (always multi-attach): the
+ * setsockopt guard, then the sock_ops program; checks that each is among the programs that
+ * now run there. Returns 0 or -errno with why (nothing left attached). */
 int sockops_attach(struct sockops *h, struct sockops_why *why);
 /* Detaches (the link is destroyed: nothing is pinned, so the kernel would detach it anyway
  * when the process exits), unmaps and closes everything. Safe on a closed h. */

@@ -32,9 +32,8 @@ static int sockops_map_fd(struct bpf_object *obj, const char *name)
 }
 
 /* The maps' fds belong to the object (closed with it). */
-int sockops_take_fds(struct sockops *h, struct bpf_program *prog)
+int sockops_take_fds(struct sockops *h)
 {
-	(void)prog;
 	h->cfg_fd = sockops_map_fd(h->obj, "kw_cfg");
 	h->ports_fd = sockops_map_fd(h->obj, "kw_ports");
 	h->net4_fd = sockops_map_fd(h->obj, "kw_net4");
@@ -203,7 +202,7 @@ int sockops_write(struct sockops *h, const struct hookmap *m, const struct hookm
 	    (err = sockops_write_ids(h->cgroup_map_fd, cgroups, slot)) < 0)
 		return err;
 	/* the flip: every write above is done (bpf() syscalls), then one store */
-	__atomic_store_n(&b->kw_slot, slot, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->slot, slot, __ATOMIC_RELEASE);
 	h->slot = slot;
 	return 0;
 }

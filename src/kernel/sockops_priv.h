@@ -6,22 +6,17 @@
 
 #include <stdint.h>
 
+#include "kernel/bpf/sockops_abi.h"
 #include "kernel/sockops.h"
 
 struct bpf_program;
 
-/* The program's globals, as bpf/sockops.bpf.c defines them. */
-struct sockops_bss {
-	uint32_t kw_slot;
-	uint64_t kw_records[4];
-	uint64_t kw_lost;
-	uint64_t kw_socks_full;
-	uint64_t kw_enforced[SOCKOPS_ENF_COUNT];
-};
+/* The program's globals (bpf/sockops_abi.h). */
+#define sockops_bss kw_so_bss
 
 /* sockops_maps.c */
 void sockops_fds_init(struct sockops *h);
-int sockops_take_fds(struct sockops *h, struct bpf_program *prog);
+int sockops_take_fds(struct sockops *h);
 /* sockops_ring.c */
 void sockops_load_failed(int err, const char *log, struct sockops_why *why);
 int sockops_ring_map(struct sockops *h, struct sockops_why *why);

@@ -124,11 +124,13 @@ void sockops_counters_of(const struct sockops_bss *b, struct sockops_counters *c
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < 4; i++)
-		c->records[i] = __atomic_load_n(&b->kw_records[i], __ATOMIC_RELAXED);
-	c->lost = __atomic_load_n(&b->kw_lost, __ATOMIC_RELAXED);
-	c->socks_full = __atomic_load_n(&b->kw_socks_full, __ATOMIC_RELAXED);
+		c->records[i] = __atomic_load_n(&b->records[i], __ATOMIC_RELAXED);
+	c->lost = __atomic_load_n(&b->lost, __ATOMIC_RELAXED);
+	c->socks_full = __atomic_load_n(&b->socks_full, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < SOCKOPS_ENF_COUNT; i++)
-		c->handshakes[i] = __atomic_load_n(&b->kw_enforced[i], __ATOMIC_RELAXED);
+		c->handshakes[i] = __atomic_load_n(&b->enforced[i], __ATOMIC_RELAXED);
+	for (size_t i = 0; i < KW_SO_GUARD_COUNT; i++)
+		c->guarded[i] = __atomic_load_n(&b->guarded[i], __ATOMIC_RELAXED);
 }
 
 void sockops_counters(const struct sockops *h, struct sockops_counters *c)

@@ -249,6 +249,13 @@ static void metrics_hook(FILE *f, const struct metrics_hook *h)
 	for (size_t o = 0; o < 5; o++)
 		fprintf(f, "keepwatch_sockops_handshakes_total{outcome=\"%s\"} %" PRIu64 "\n",
 			outcome[o], h->handshakes[o]);
+	metrics_head(f, "keepwatch_sockops_owner_setsockopt_total", "counter",
+		     "Owners' keepalive setsockopt calls on enforced sockets that the rule "
+		     "adjusted (slower or off replaced), or would have under dry run.");
+	fprintf(f, "keepwatch_sockops_owner_setsockopt_total{outcome=\"adjusted\"} %" PRIu64 "\n",
+		h->owner_changes[0]);
+	fprintf(f, "keepwatch_sockops_owner_setsockopt_total{outcome=\"would\"} %" PRIu64 "\n",
+		h->owner_changes[1]);
 }
 
 static void metrics_poll_histogram(FILE *f, const struct kw_metrics *m)

@@ -52,6 +52,7 @@ struct metrics_hook {
 	uint64_t overflows; /* bursts of them, each followed by a dump */
 	uint64_t malformed; /* records that did not decode */
 	uint64_t handshakes[5]; /* the kernel's count, by enum sockops_enf */
+	uint64_t owner_changes[2]; /* owners' later setsockopt the rule adjusted / would have */
 };
 
 struct kw_metrics {

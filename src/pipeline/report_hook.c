@@ -68,5 +68,6 @@ void report_hook_counters(struct kw_metrics *m, const struct kw_hook *h)
 
 	hook_counters(h, &c);
 	memcpy(m->hook.handshakes, c.handshakes, sizeof(m->hook.handshakes));
+	memcpy(m->hook.owner_changes, c.guarded, sizeof(m->hook.owner_changes));
 	m->hook.lost = c.lost;
 }

@@ -126,24 +126,45 @@ kw_check "SIGKILL: the kernel detached it with the process (nothing pinned)" \
 wd_teardown
 ip netns del "$NS_CLI2" 2>/dev/null
 
-# --- 4: the origin bug's server: SO_KEEPALIVE at IPPROTO_TCP (TCP_DEFER_ACCEPT there), so
-# keepalive stays off; it sets its own timers on each socket it accepts, after the handshake.
-# The program turned keepalive on before accept(); the owner's later timers are its own
-# (handled as today: the next look judges what runs), and a dead peer is still ended ---
+# --- 4: owners that set their own options on each socket they accept, after the handshake:
+# the rule holds (the program's setsockopt guard: faster passes, slower or off is replaced).
+# The origin bug's server: SO_KEEPALIVE at IPPROTO_TCP (TCP_DEFER_ACCEPT there), then its own
+# 10 s idle and count 2 on each accepted socket ---
 wd_pair 4
 kw_bg "$NS_SRV" "$WD_DIR/server.log" "${EP[@]}" 0.0.0.0 2000 --keepalive bug
 kw_wait 5 grep -q listening "$WD_DIR/server.log" || kw_die "server did not start"
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 2s, 1s"
+sed -i "s|^log = syslog|log = syslog\nmetrics_file = $WD_DIR/kw.prom|" "$WD_DIR/kw.ini"
 wd_daemon "$WD_DIR/kw.ini" -v
 en_client "$NS_CLI" 10.77.0.1 "$WD_DIR/client.log"
 en_first_wait "10.77.0.2:$EN_PORT"
-kw_check "origin bug: keepalive on when the owner looks, right after accept()" \
-	test "$(en_first "10.77.0.2:$EN_PORT")" = "on=1 idle=10 intvl=1 cnt=2"
 kw_check "origin bug: set at the handshake from the listener's off,10,1,2" \
 	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=10.77.0.1:2000 dst=10.77.0.2:$EN_PORT at=handshake idle=2 intvl=1 cnt=5 was=off,10,1,2"
+kw_check "origin bug: after its own setsockopt calls the owner reads 2,1,5 (10 and 2 replaced)" \
+	test "$(en_first "10.77.0.2:$EN_PORT")" = "on=1 idle=2 intvl=1 cnt=5"
+kw_check "origin bug: the adjustments counted" kw_wait 3 \
+	grep -qE '^keepwatch_sockops_owner_setsockopt_total\{outcome="adjusted"\} [2-9]' "$WD_DIR/kw.prom"
+t0=$(kw_mono_ms)
 wd_poweroff "$NS_CLI"
-kw_check "origin bug: the powered-off peer ended (its owner's 10,1,2 runs: the kernel's timeout or keepwatchd's verdict)" \
-	kw_grep_wait 16 "$WD_DIR/server.log" "close peer=10.77.0.2:$EN_PORT errno=(103|110)"
+pat="$(wd_kill_pattern kill keepalive)dst=10.77.0.2:$EN_PORT "
+if kw_grep_wait 12 "$KW_SYSLOG" "$pat"; then
+	kw_ok "origin bug: the powered-off peer ended by keepwatchd's verdict, $(wd_ms_since "$t0" "$pat") ms after power-off"
+else
+	kw_fail "origin bug: no '$pat' within 12 s"
+fi
+kw_check "origin bug: its owner read ECONNABORTED" \
+	kw_grep_wait 5 "$WD_DIR/server.log" "close peer=10.77.0.2:$EN_PORT errno=103"
+wd_teardown
+
+# keepwatch-relay --keepalive off turns SO_KEEPALIVE off on each socket it accepts
+wd_pair 4
+wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2" "enforce_keepalive = 3s, 1s"
+wd_daemon "$WD_DIR/kw.ini" -v
+wd_relay_setup --keepalive off
+kw_check "relay --keepalive off: enforced at the handshake" \
+	kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=10.77.0.1:2000 .* at=handshake idle=3 intvl=1 "
+kw_check "relay --keepalive off: its SO_KEEPALIVE 0 replaced: the keepalive timer runs" \
+	kw_wait 5 bash -c "ip netns exec '$NS_SRV' ss -Htno state established '( sport = :2000 )' | grep -q 'timer:(keepalive'"
 wd_teardown
 
 # --- 5: a faster owner is kept; dry run sets nothing ---

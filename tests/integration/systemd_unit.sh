@@ -92,12 +92,17 @@ if [ ! -f "$ROOT/.kw-complete" ]; then
 		kw_skip "debootstrap from $MIRROR failed (no network or mirror?)"
 	fi
 	touch "$ROOT.tmp/.kw-complete"
+	# roots of other package dependencies (another branch's .deb) may be in use by a run
+	# of that branch right now: only those unused for a week go
 	for old in "$CACHE"/bookworm-minbase-*; do
-		case "$old" in *.tmp) ;; *) [ -d "$old" ] && rm -rf "$old" ;; esac
+		case "$old" in *.tmp) continue ;; esac
+		[ -n "$(find "$old/.kw-used" "$old" -maxdepth 0 -mtime -7 2>/dev/null)" ] ||
+			rm -rf "$old"
 	done
 	mv "$ROOT.tmp" "$ROOT"
 	echo "# debootstrap took $(($(date +%s) - t0)) s"
 fi
+touch "$ROOT/.kw-used"
 flock -u 9
 exec 9>&-
 

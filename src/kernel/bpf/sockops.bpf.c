@@ -1,7 +1,8 @@
 /* keepwatch: the sock_ops program — at each TCP handshake in its cgroup and below (in every
  * network namespace) it finds the connection's service in the maps keepwatchd fills, applies
  * enforce_keepalive there and then, and tells keepwatchd of the connection, and later of its
- * close, through a ring buffer read on keepwatchd's timer.
+ * close, through a ring buffer read on keepwatchd's timer. Its companion, kw_setsockopt,
+ * holds an enforced socket to the same rule when its owner sets keepalive options later.
  *
  * Built twice from this file: KW_SO_CGROUP=1 also reads the socket's cgroup id (through BTF,
  * which needs CAP_PERFMON to load), for services that select by cgroup; KW_SO_CGROUP=0 needs
@@ -32,11 +33,7 @@
 const volatile __u64 kw_wake_bytes = 1;
 
 /* .bss, mmapped by keepwatchd: the slot in use (it writes it), and counters (it reads them). */
-__u32 kw_slot;
-__u64 kw_records[4]; /* records written, by enum kw_so_type */
-__u64 kw_lost; /* records the ring had no room for */
-__u64 kw_socks_full; /* connections kw_socks had no room for (no close record for them) */
-__u64 kw_enforced[KW_SO_ENF_COUNT]; /* handshakes by outcome */
+struct kw_so_bss kw_bss;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -91,6 +88,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct kw_so_sock);
 } kw_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct kw_so_guard);
+} kw_guard SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -253,6 +257,28 @@ static __always_inline __u64 kw_services(struct bpf_sock_ops *skops, const struc
 	return m;
 }
 
+/* The guard of an enforced socket: the service's ask and the owner's view so far (what its
+ * listener passed on), for kw_setsockopt. */
+static __always_inline void kw_guard_set(struct bpf_sock_ops *skops, const struct kw_so_cfg *cfg,
+					 const struct kw_so_svc *want,
+					 const struct enforce_rule_cur *own)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct kw_so_guard *g;
+
+	if (!sk)
+		return;
+	g = bpf_sk_storage_get(&kw_guard, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!g)
+		return;
+	g->want = *want;
+	g->own_on = own->on;
+	g->own_idle_s = own->idle_s;
+	g->own_intvl_s = own->intvl_s;
+	g->own_cnt = own->cnt;
+	g->dry_run = cfg->dry_run;
+}
+
 /* enforce_keepalive at the handshake: the listener's keepalive (which the new socket has
  * inherited) read, the shared rule applied, the options set; the outcome into s. */
 static __always_inline void kw_enforce(struct bpf_sock_ops *skops, const struct kw_so_cfg *cfg,
@@ -274,6 +300,7 @@ static __always_inline void kw_enforce(struct bpf_sock_ops *skops, const struct 
 		s->err = (__s16)err;
 		return;
 	}
+	kw_guard_set(skops, cfg, want, &cur);
 	s->was_on = cur.on != 0;
 	s->was_idle_s = (__u16)cur.idle_s;
 	s->was_intvl_s = (__u16)cur.intvl_s;
@@ -316,7 +343,7 @@ static __always_inline void kw_submit(void *rec)
 /* An active open began (TCP_CONNECT_CB) or a handshake completed (either side). */
 static __always_inline void kw_born(struct bpf_sock_ops *skops, __u8 type)
 {
-	__u32 slot = kw_slot & 1;
+	__u32 slot = kw_bss.slot & 1;
 	struct kw_so_cfg *cfg = bpf_map_lookup_elem(&kw_cfg, &slot);
 	struct kw_so_rec r = { .type = type };
 	struct kw_so_rec *out;
@@ -339,16 +366,16 @@ static __always_inline void kw_born(struct bpf_sock_ops *skops, __u8 type)
 	 * any other program of this socket asked for */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (bpf_map_update_elem(&kw_socks, &r.cookie, &r.sock, BPF_ANY))
-		__sync_fetch_and_add(&kw_socks_full, 1);
+		__sync_fetch_and_add(&kw_bss.socks_full, 1);
 	if (r.sock.enf < KW_SO_ENF_COUNT)
-		__sync_fetch_and_add(&kw_enforced[r.sock.enf], 1);
+		__sync_fetch_and_add(&kw_bss.enforced[r.sock.enf], 1);
 	out = bpf_ringbuf_reserve(&kw_ring, sizeof(*out), 0);
 	if (!out) {
-		__sync_fetch_and_add(&kw_lost, 1);
+		__sync_fetch_and_add(&kw_bss.lost, 1);
 		return;
 	}
 	__builtin_memcpy(out, &r, sizeof(r));
-	__sync_fetch_and_add(&kw_records[type & 3], 1);
+	__sync_fetch_and_add(&kw_bss.records[type & 3], 1);
 	kw_submit(out);
 }
 
@@ -364,14 +391,14 @@ static __always_inline void kw_closed(struct bpf_sock_ops *skops)
 		return;
 	out = bpf_ringbuf_reserve(&kw_ring, sizeof(*out), 0);
 	if (!out) {
-		__sync_fetch_and_add(&kw_lost, 1);
+		__sync_fetch_and_add(&kw_bss.lost, 1);
 		return;
 	}
 	__builtin_memset(out, 0, sizeof(*out));
 	out->type = KW_SO_CLOSED;
 	out->cookie = cookie;
 	out->netns = bpf_get_netns_cookie(skops);
-	__sync_fetch_and_add(&kw_records[KW_SO_CLOSED], 1);
+	__sync_fetch_and_add(&kw_bss.records[KW_SO_CLOSED], 1);
 	kw_submit(out);
 }
 
@@ -392,6 +419,59 @@ int kw_sockops(struct bpf_sock_ops *skops)
 		break;
 	}
 	return 1; /* sock_ops programs return 1 */
+}
+
+/* An owner's setsockopt() of a keepalive option on a socket enforced at its handshake (run
+ * for processes of the cgroup, before the kernel applies it): the owner's view takes the
+ * new value, and the option gets what the rule makes of that view, as if keepwatchd had
+ * enforced after the owner's own setup of the socket. A faster owner keeps what it asks; a
+ * slower timer, a lower count or keepalive off becomes the service's. Dry run: counted. */
+SEC("cgroup/setsockopt")
+int kw_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct enforce_rule_cur own;
+	struct enforce_rule_out plan = {};
+	struct kw_so_guard *g;
+	int *val, want;
+
+	if (ctx->level == SOL_SOCKET ? ctx->optname != SO_KEEPALIVE
+				     : ctx->level != SOL_TCP || ctx->optname < TCP_KEEPIDLE ||
+					   ctx->optname > TCP_KEEPCNT)
+		return 1;
+	if (!ctx->sk || ctx->optlen < (int)sizeof(int))
+		return 1;
+	g = bpf_sk_storage_get(&kw_guard, ctx->sk, 0, 0);
+	val = ctx->optval;
+	if (!g || (void *)(val + 1) > ctx->optval_end)
+		return 1;
+	if (ctx->level == SOL_SOCKET)
+		g->own_on = *val != 0;
+	else if (ctx->optname == TCP_KEEPIDLE)
+		g->own_idle_s = *val;
+	else if (ctx->optname == TCP_KEEPINTVL)
+		g->own_intvl_s = *val;
+	else
+		g->own_cnt = *val;
+	own = (struct enforce_rule_cur){ .on = g->own_on,
+					 .idle_s = g->own_idle_s,
+					 .intvl_s = g->own_intvl_s,
+					 .cnt = g->own_cnt };
+	if (!enforce_rule(g->want.idle_s, g->want.intvl_s, g->want.probes, g->want.poll_ms, &own,
+			  &plan))
+		return 1; /* the owner's own keepalive is at least as fast: its own */
+	want = ctx->level == SOL_SOCKET        ? 1
+	       : ctx->optname == TCP_KEEPIDLE  ? plan.idle_s
+	       : ctx->optname == TCP_KEEPINTVL ? plan.intvl_s
+					       : plan.cnt;
+	if (want == *val)
+		return 1;
+	if (g->dry_run) {
+		__sync_fetch_and_add(&kw_bss.guarded[KW_SO_GUARD_WOULD], 1);
+		return 1;
+	}
+	*val = want;
+	__sync_fetch_and_add(&kw_bss.guarded[KW_SO_GUARD_ADJUSTED], 1);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -79,6 +79,36 @@ struct kw_so_sock {
 	__s16 err;
 };
 
+/* kw_guard (socket-local storage) of a socket enforced at its handshake: the service's ask,
+ * and the owner's own view of its keepalive (what its listener passed on, then each option
+ * it sets), so that each of its later setsockopt() calls gets what the rule makes of that
+ * view (kw_setsockopt): as if keepwatchd had enforced after the owner's own setup. */
+struct kw_so_guard {
+	struct kw_so_svc want;
+	__s32 own_on, own_idle_s, own_intvl_s, own_cnt;
+	__u8 dry_run; /* count, change nothing */
+	__u8 pad[7];
+};
+
+/* kw_guarded[]: the owner's later setsockopt calls the rule changed (or would have). */
+enum kw_so_guarded {
+	KW_SO_GUARD_ADJUSTED = 0,
+	KW_SO_GUARD_WOULD,
+	KW_SO_GUARD_COUNT
+};
+
+/* The program's globals (.bss), one struct so that its layout is this one: keepwatchd
+ * writes the slot in use and reads the counters through the mmapped map. */
+struct kw_so_bss {
+	__u32 slot;
+	__u32 pad;
+	__u64 records[4]; /* written to the ring, by enum kw_so_type */
+	__u64 lost; /* records the ring had no room for */
+	__u64 socks_full; /* connections kw_socks had no room for (no close record for them) */
+	__u64 enforced[KW_SO_ENF_COUNT]; /* handshakes by outcome */
+	__u64 guarded[KW_SO_GUARD_COUNT]; /* owners' later setsockopt calls the rule changed */
+};
+
 /* The ring's records. */
 enum kw_so_type {
 	KW_SO_CONNECT = 1, /* an active open began (TCP_CONNECT_CB) */

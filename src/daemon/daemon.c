@@ -218,7 +218,7 @@ static void daemon_hook_pass(struct kw_daemon *d, uint64_t now)
 	if (!hook_attached(&d->hook))
 		return;
 	do {
-		hook_read(&d->hook, now, d->cfg.global.discovery_interval_ms, &news);
+		hook_read(&d->hook, kw_now_us(), d->cfg.global.discovery_interval_ms, &news);
 		report_hook_read(&d->metrics, &d->hook, &news);
 		for (size_t i = 0; news.n && (ns = daemon_ns_at(d, i)); i++) {
 			struct watch_pass p = { 0 };

@@ -72,6 +72,7 @@ int sockops_decode(const void *data, size_t len, struct sockops_event *out)
 	out->cookie = r.cookie;
 	out->netns = r.netns; /* the record's own: the sock part says the same */
 	out->cgroup = r.cgroup;
+	out->ts_ns = r.ts_ns;
 	memcpy(out->src, r.src, sizeof(out->src));
 	memcpy(out->dst, r.dst, sizeof(out->dst));
 	/* an AF_INET address is in the first 4 bytes; the rest must not be mistaken for it */

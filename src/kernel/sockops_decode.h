@@ -32,6 +32,7 @@ struct sockops_event {
 	uint16_t sport, dport;
 	uint32_t bound_if;
 	uint64_t cookie, netns, cgroup;
+	uint64_t ts_ns; /* CLOCK_MONOTONIC at the handshake (or connect) */
 	uint8_t src[16], dst[16];
 	/* enforce_keepalive: set (or would set); KEPT: the owner's; and what it had */
 	uint16_t idle_s, intvl_s, was_idle_s, was_intvl_s;

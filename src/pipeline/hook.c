@@ -189,8 +189,25 @@ static int hook_alloc(struct kw_hook *h)
 	return -ENOMEM;
 }
 
-void hook_read(struct kw_hook *h, uint64_t now, uint64_t interval_ms, struct hook_news *news)
+/* A birth's age when read: its record's timestamp against the reader's clock. */
+static void hook_delay(struct kw_hook *h, const struct sockops_event *e, uint64_t now_us)
 {
+	static const uint64_t bounds[HOOK_DELAY_BUCKETS] = HOOK_DELAY_BOUNDS_US;
+	uint64_t d = now_us > e->ts_ns / 1000 ? now_us - e->ts_ns / 1000 : 0;
+	size_t b = 0;
+
+	while (b < HOOK_DELAY_BUCKETS && d > bounds[b])
+		b++;
+	h->delay_buckets[b]++;
+	h->delay_count++;
+	h->delay_sum_us += d;
+	if (d > h->delay_max_us)
+		h->delay_max_us = d;
+}
+
+void hook_read(struct kw_hook *h, uint64_t now_us, uint64_t interval_ms, struct hook_news *news)
+{
+	uint64_t now = now_us / 1000;
 	struct hook_ord *ord;
 	struct sockops_counters c;
 
@@ -202,6 +219,8 @@ void hook_read(struct kw_hook *h, uint64_t now, uint64_t interval_ms, struct hoo
 	h->n_ev = sockops_read(&h->so, h->ev, HOOK_READ_MAX, &h->malformed);
 	for (size_t i = 0; i < h->n_ev; i++) {
 		h->read[h->ev[i].type & 3]++;
+		if (h->ev[i].type == SOCKOPS_ESTABLISHED)
+			hook_delay(h, &h->ev[i], now_us);
 		ord[i] = (struct hook_ord){ .netns = h->ev[i].netns, .idx = i };
 	}
 	/* each namespace's records together, in ring order: a birth before its close */

@@ -18,6 +18,12 @@
 #include "pipeline/watch.h"
 
 #define HOOK_READ_MAX 4096u /* records per read: a burst is taken in bites of this size */
+/* Delay from a handshake to keepwatchd's read of its record: bounds in microseconds. */
+#define HOOK_DELAY_BUCKETS 10
+#define HOOK_DELAY_BOUNDS_US                                                                       \
+	{                                                                                          \
+		1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2000000, 5000000        \
+	}
 
 struct hook_ord; /* a record's place: its namespace, then ring order */
 
@@ -56,6 +62,9 @@ struct kw_hook {
 	bool overflowing; /* records are being lost: said once per burst */
 	uint64_t overflows; /* bursts */
 	uint64_t unenforced; /* connections of enforcing services found only by a dump */
+	/* how fresh births are when read: per bucket (last: +Inf), count, sum, max */
+	uint64_t delay_buckets[HOOK_DELAY_BUCKETS + 1];
+	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 
 /* What one read brought. */
@@ -88,9 +97,9 @@ int hook_netns_commit(struct kw_hook *h);
  * go): written when they changed. */
 int hook_cgroups(struct kw_hook *h, const struct watch_cgroups *cg, size_t n_services);
 
-/* Reads the ring (up to HOOK_READ_MAX records) and the kernel's loss counter; sets the next
- * read to now + interval_ms. */
-void hook_read(struct kw_hook *h, uint64_t now, uint64_t interval_ms, struct hook_news *news);
+/* Reads the ring (up to HOOK_READ_MAX records) and the kernel's loss counter at now_us (the
+ * monotonic clock, as the program's timestamps); sets the next read to now + interval_ms. */
+void hook_read(struct kw_hook *h, uint64_t now_us, uint64_t interval_ms, struct hook_news *news);
 /* The records of the namespace with that cookie (read last) to its poller: births entered,
  * closes filed as gone, into p; and their enforcement outcomes into h->out (netns: the name
  * for their lines). Returns how many records it had, or -ENOMEM. */

@@ -53,6 +53,9 @@ struct metrics_hook {
 	uint64_t malformed; /* records that did not decode */
 	uint64_t handshakes[5]; /* the kernel's count, by enum sockops_enf */
 	uint64_t owner_changes[2]; /* owners' later setsockopt the rule adjusted / would have */
+	/* handshake to read: the histogram (bounds HOOK_DELAY_BOUNDS_US, last +Inf), sum, max */
+	uint64_t delay_buckets[11];
+	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 
 struct kw_metrics {

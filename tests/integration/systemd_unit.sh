@@ -365,7 +365,7 @@ for path in handshake fallback; do
 		put_config "$KW_TMP/enforce-off.ini"
 		want_caps=0000000000081000 who='pid=[0-9]+' what="CAP_NET_ADMIN and CAP_SYS_PTRACE"
 	fi
-	enforced=$(journal_count '^action=enforce-keepalive service=fwd ')
+	enforced=$(journal_count "^action=enforce-keepalive service=fwd src=127.0.0.1:2100 .* $who idle=3 intvl=1 ")
 	C systemctl start keepwatchd
 	PID4=$(prop MainPID)
 	kw_check "enforce_keepalive ($path): $what" \

@@ -23,6 +23,7 @@ static struct kw_so_rec rec(void)
 	r.cookie = 0x1122334455667788ull;
 	r.netns = 4096;
 	r.cgroup = 99;
+	r.ts_ns = 123456789;
 	inet_pton(AF_INET, "10.77.0.1", r.src);
 	inet_pton(AF_INET, "10.77.0.2", r.dst);
 	memset(r.src + 4, 0xee, 12); /* whatever the program left there */
@@ -49,7 +50,8 @@ static void test_established(void)
 	CHECK(sockops_decode(&r, sizeof(r), &e) == 0);
 	CHECK(e.type == SOCKOPS_ESTABLISHED && e.family == AF_INET && e.sport == 2000 &&
 	      e.dport == 51234 && e.bound_if == 7);
-	CHECK(e.cookie == 0x1122334455667788ull && e.netns == 4096 && e.cgroup == 99);
+	CHECK(e.cookie == 0x1122334455667788ull && e.netns == 4096 && e.cgroup == 99 &&
+	      e.ts_ns == 123456789);
 	CHECK(!memcmp(e.src, ten, 4), "the address");
 	CHECK(e.src[4] == 0 && e.src[15] == 0, "past an AF_INET address: zeros");
 	CHECK(e.svc == 3 && e.enf == SOCKOPS_ENF_SET && e.idle_s == 2 && e.intvl_s == 1 &&

@@ -358,6 +358,7 @@ static __always_inline void kw_born(struct bpf_sock_ops *skops, __u8 type)
 	r.sock.svc = (__u8)kw_first(m);
 	r.sock.netns = r.netns;
 	r.cookie = bpf_get_socket_cookie(skops);
+	r.ts_ns = bpf_ktime_get_ns();
 	if (skops->sk)
 		r.bound_if = skops->sk->bound_dev_if;
 	if (type == KW_SO_ESTABLISHED && cfg->svc[r.sock.svc].idle_s)

@@ -124,6 +124,7 @@ struct kw_so_rec {
 	__u32 bound_if; /* SO_BINDTODEVICE, 0 none */
 	__u32 pad2;
 	__u64 cookie, netns, cgroup; /* cgroup 0: not read (no service selects by cgroup) */
+	__u64 ts_ns; /* CLOCK_MONOTONIC at the callback (bpf_ktime_get_ns) */
 	__u8 src[16], dst[16]; /* network order; AF_INET in the first 4 bytes */
 	struct kw_so_sock sock; /* svc and what enforce_keepalive did */
 };

@@ -17,6 +17,9 @@ static void report_enforce_line(const struct kw_config *cfg, int prio, const cha
 	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN], who[32];
 	bool ns = o->netns && o->netns[0];
 
+	if (!log_enabled(prio)) /* at a connection rate, the formatting is what costs */
+		return;
+
 	if (sockutil_format(it->family, it->src, it->sport, src, sizeof(src)) < 0)
 		snprintf(src, sizeof(src), "?");
 	if (sockutil_format(it->family, it->dst, it->dport, dst, sizeof(dst)) < 0)

@@ -65,6 +65,11 @@ void log_vmsg(int prio, const char *fmt, va_list ap)
 		fprintf(stderr, "%s: %s\n", log_cfg.ident, line);
 }
 
+bool log_enabled(int prio)
+{
+	return prio <= log_cfg.max_prio;
+}
+
 void log_msg(int prio, const char *fmt, ...)
 {
 	va_list ap;

@@ -20,6 +20,8 @@ void log_close(void);
 
 /* printf-style; prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG). */
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Would a line of prio be written? (to skip building one that would not) */
+bool log_enabled(int prio);
 void log_vmsg(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Maps "daemon", "local0".."local7", "user" to a facility; returns -EINVAL if unknown. */

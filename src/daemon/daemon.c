@@ -522,10 +522,13 @@ int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
 	return err;
 }
 
-/* A reload changes the hook's maps only: whether it runs and where is decided at start. */
+/* A reload changes the hook's maps only: whether it runs and where is decided at start. Its
+ * new slot is written as the new configuration sees the namespaces and cgroups (after
+ * daemon_ns_reload), then flipped. */
 static void daemon_hook_reload(struct kw_daemon *d)
 {
 	char rel[KW_PATH_ITEM_MAX];
+	struct kw_netns *ns;
 
 	hookplan_attach_point(&d->cfg, rel, sizeof(rel));
 	if (hook_attached(&d->hook) &&
@@ -535,7 +538,11 @@ static void daemon_hook_reload(struct kw_daemon *d)
 	else if (!hook_attached(&d->hook) && d->cfg.global.sockops == SOCKOPS_ON)
 		log_msg(LOG_WARNING, "event=sockops warning=\"sockops = on by a reload: restart "
 				     "keepwatchd for it to take effect\"");
-	report_hook_error("sockops-maps", hook_configure(&d->hook, &d->cfg, d->dry_run));
+	hook_netns_begin(&d->hook);
+	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+		report_hook_error("sockops-netns",
+				  hook_netns_add(&d->hook, ns->cookie, ns->watch.svc_mask));
+	report_hook_error("sockops-maps", hook_configure(&d->hook, &d->cfg, d->dry_run, &d->cg));
 }
 
 static void daemon_reload(struct kw_daemon *d)
@@ -562,11 +569,11 @@ static void daemon_reload(struct kw_daemon *d)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
 	report_reload(&d->metrics, true);
 	enforcer_configure(&d->ns.enf, &d->cfg);
-	daemon_hook_reload(d);
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
 	daemon_ns_reload(d);
+	daemon_hook_reload(d);
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
 		if ((err = watch_setup(&ns->watch)) < 0)
 			log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));

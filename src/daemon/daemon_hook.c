@@ -74,9 +74,7 @@ static int daemon_hook_own(struct kw_daemon *d)
 		if (!d->cfg.services[i].n_netns)
 			mask |= UINT64_C(1) << i;
 	hook_netns_begin(&d->hook);
-	if ((err = hook_netns_add(&d->hook, cookie, mask)) == 0)
-		err = hook_netns_commit(&d->hook);
-	return err;
+	return hook_netns_add(&d->hook, cookie, mask);
 }
 
 /* The fallback cannot serve what is asked: keepwatchd must not start. */
@@ -115,7 +113,7 @@ int daemon_hook_start(struct kw_daemon *d)
 	if (d->hook.so.open) {
 		/* the first maps before the program runs: it selects nothing until then */
 		if ((err = daemon_hook_own(d)) < 0 ||
-		    (err = hook_configure(&d->hook, &d->cfg, d->dry_run)) < 0) {
+		    (err = hook_configure(&d->hook, &d->cfg, d->dry_run, &d->cg)) < 0) {
 			snprintf(d->hook.why, sizeof(d->hook.why), "writing its maps: %s",
 				 strerror(-err));
 			d->hook.reason = HOOK_REASON_LOAD;

@@ -81,17 +81,56 @@ int hook_attach(struct kw_hook *h)
 	return 0;
 }
 
-int hook_configure(struct kw_hook *h, const struct kw_config *cfg, bool dry_run)
+/* The cgroup ids of cg as (id, services), and whether they are what was last written. */
+static int hook_cg_set(struct kw_hook *h, const struct watch_cgroups *cg, size_t n_services,
+		       struct hookmap_idset *out, const uint64_t **ids, size_t *n)
 {
+	bool same = true;
+
+	for (size_t i = 0; i < KW_MAX_SERVICES; i++) {
+		ids[i] = i < n_services ? cg->ids[i].v : NULL;
+		n[i] = i < n_services ? cg->ids[i].n : 0;
+		same = same && ids[i] == h->cg_seen[i] && n[i] == h->cg_seen_n[i];
+	}
+	if (same && out == NULL)
+		return 1;
+	return out ? hookmap_cgroups(out, ids, n, n_services) : 0;
+}
+
+static void hook_cg_take(struct kw_hook *h, struct hookmap_idset *set, const uint64_t **ids,
+			 const size_t *n)
+{
+	hookmap_ids_free(&h->cg);
+	h->cg = *set;
+	memset(set, 0, sizeof(*set));
+	memcpy(h->cg_seen, ids, sizeof(h->cg_seen));
+	memcpy(h->cg_seen_n, n, sizeof(h->cg_seen_n));
+}
+
+int hook_configure(struct kw_hook *h, const struct kw_config *cfg, bool dry_run,
+		   const struct watch_cgroups *cg)
+{
+	struct hookmap_idset cgs = { 0 };
+	const uint64_t *ids[KW_MAX_SERVICES];
+	size_t n[KW_MAX_SERVICES];
 	struct hookmap m;
 	int err;
 
 	if (!h->so.open)
 		return 0;
-	if ((err = hookmap_build(cfg, dry_run, &m)) < 0)
+	hookmap_ids_sort(&h->want);
+	if ((err = hook_cg_set(h, cg, cfg->n_services, &cgs, ids, n)) < 0)
 		return err;
-	err = sockops_write(&h->so, &m, &h->netns, &h->cg);
-	hookmap_free(&m);
+	if ((err = hookmap_build(cfg, dry_run, &m)) == 0) {
+		/* the new slot as the new configuration sees the namespaces and cgroups */
+		err = sockops_write(&h->so, &m, &h->want, &cgs);
+		hookmap_free(&m);
+	}
+	if (err == 0)
+		err = hookmap_ids_copy(&h->netns, &h->want);
+	if (err == 0)
+		hook_cg_take(h, &cgs, ids, n);
+	hookmap_ids_free(&cgs);
 	return err;
 }
 
@@ -133,28 +172,15 @@ int hook_cgroups(struct kw_hook *h, const struct watch_cgroups *cg, size_t n_ser
 	struct hookmap_idset now = { 0 };
 	const uint64_t *ids[KW_MAX_SERVICES];
 	size_t n[KW_MAX_SERVICES];
-	bool same = true;
 	int err;
 
-	if (!h->so.open)
+	if (!h->so.open || hook_cg_set(h, cg, n_services, NULL, ids, n) == 1)
 		return 0;
-	for (size_t i = 0; i < KW_MAX_SERVICES; i++) {
-		ids[i] = i < n_services ? cg->ids[i].v : NULL;
-		n[i] = i < n_services ? cg->ids[i].n : 0;
-		same = same && ids[i] == h->cg_seen[i] && n[i] == h->cg_seen_n[i];
-	}
-	if (same)
-		return 0;
-	err = hookmap_cgroups(&now, ids, n, n_services);
+	err = hook_cg_set(h, cg, n_services, &now, ids, n);
 	if (err == 0)
 		err = hookmap_ids_diff(&h->cg, &now, hook_put_cgroup, &h->so);
-	if (err == 0) {
-		hookmap_ids_free(&h->cg);
-		h->cg = now;
-		memcpy(h->cg_seen, ids, sizeof(ids));
-		memcpy(h->cg_seen_n, n, sizeof(n));
-		return 0;
-	}
+	if (err == 0)
+		hook_cg_take(h, &now, ids, n);
 	hookmap_ids_free(&now);
 	return err;
 }
@@ -192,11 +218,11 @@ static int hook_alloc(struct kw_hook *h)
 /* A birth's age when read: its record's timestamp against the reader's clock. */
 static void hook_delay(struct kw_hook *h, const struct sockops_event *e, uint64_t now_us)
 {
-	static const uint64_t bounds[HOOK_DELAY_BUCKETS] = HOOK_DELAY_BOUNDS_US;
+	static const uint64_t bounds[METRICS_DELAY_BUCKETS] = METRICS_DELAY_BOUNDS_US;
 	uint64_t d = now_us > e->ts_ns / 1000 ? now_us - e->ts_ns / 1000 : 0;
 	size_t b = 0;
 
-	while (b < HOOK_DELAY_BUCKETS && d > bounds[b])
+	while (b < METRICS_DELAY_BUCKETS && d > bounds[b])
 		b++;
 	h->delay_buckets[b]++;
 	h->delay_count++;
@@ -235,7 +261,8 @@ void hook_read(struct kw_hook *h, uint64_t now_us, uint64_t interval_ms, struct 
 		h->overflows++;
 	}
 	h->overflowing = news->lost != 0;
-	h->next_read_ms = now + interval_ms;
+	/* twice per interval: a birth waits at most half of it, scheduling delays included */
+	h->next_read_ms = now + (interval_ms > 1 ? interval_ms / 2 : 1);
 }
 
 /* A handshake's enforcement as the enforcer's outcome record: one report for both paths. */

@@ -15,16 +15,10 @@
 #include "logic/hookmap.h"
 #include "logic/hookplan.h"
 #include "pipeline/enforcer.h"
+#include "pipeline/metrics.h"
 #include "pipeline/watch.h"
 
 #define HOOK_READ_MAX 4096u /* records per read: a burst is taken in bites of this size */
-/* Delay from a handshake to keepwatchd's read of its record: bounds in microseconds. */
-#define HOOK_DELAY_BUCKETS 10
-#define HOOK_DELAY_BOUNDS_US                                                                       \
-	{                                                                                          \
-		1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2000000, 5000000        \
-	}
-
 struct hook_ord; /* a record's place: its namespace, then ring order */
 
 enum hook_state {
@@ -63,7 +57,7 @@ struct kw_hook {
 	uint64_t overflows; /* bursts */
 	uint64_t unenforced; /* connections of enforcing services found only by a dump */
 	/* how fresh births are when read: per bucket (last: +Inf), count, sum, max */
-	uint64_t delay_buckets[HOOK_DELAY_BUCKETS + 1];
+	uint64_t delay_buckets[METRICS_DELAY_BUCKETS + 1];
 	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 
@@ -85,9 +79,11 @@ int hook_start(struct kw_hook *h, const struct kw_config *cfg, const struct hook
 /* After the first maps are written: attaches. On failure back to the fallback, reason set. */
 int hook_attach(struct kw_hook *h);
 bool hook_attached(const struct kw_hook *h);
-/* The configuration into the maps (at start and each reload): written into the slot not in
- * use with the namespaces and cgroups known, then flipped. Returns 0 or -errno. */
-int hook_configure(struct kw_hook *h, const struct kw_config *cfg, bool dry_run);
+/* The configuration into the maps (at start and each reload), with the namespaces added since
+ * hook_netns_begin() and the cgroup ids of cg, as this configuration sees them: written into
+ * the slot not in use, then flipped. Returns 0 or -errno (the slot in use unchanged). */
+int hook_configure(struct kw_hook *h, const struct kw_config *cfg, bool dry_run,
+		   const struct watch_cgroups *cg);
 /* The namespaces watched now: begin, add each (its cookie, the services that apply there),
  * commit writes what changed into the slot in use. */
 void hook_netns_begin(struct kw_hook *h);
@@ -98,7 +94,8 @@ int hook_netns_commit(struct kw_hook *h);
 int hook_cgroups(struct kw_hook *h, const struct watch_cgroups *cg, size_t n_services);
 
 /* Reads the ring (up to HOOK_READ_MAX records) and the kernel's loss counter at now_us (the
- * monotonic clock, as the program's timestamps); sets the next read to now + interval_ms. */
+ * monotonic clock, as the program's timestamps); sets the next read half interval_ms later,
+ * so that a birth is read well within interval_ms. */
 void hook_read(struct kw_hook *h, uint64_t now_us, uint64_t interval_ms, struct hook_news *news);
 /* The records of the namespace with that cookie (read last) to its poller: births entered,
  * closes filed as gone, into p; and their enforcement outcomes into h->out (netns: the name

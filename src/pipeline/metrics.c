@@ -219,22 +219,18 @@ static void metrics_enforce(FILE *f, const struct kw_metrics *m)
 /* How fresh a new connection is when keepwatchd reads it from the hook's ring. */
 static void metrics_hook_delay(FILE *f, const struct metrics_hook *h)
 {
-	static const uint64_t bounds_us[] = { 1000,   5000,   10000,   50000,   100000,
-					      250000, 500000, 1000000, 2000000, 5000000 };
+	static const uint64_t bounds_us[METRICS_DELAY_BUCKETS] = METRICS_DELAY_BOUNDS_US;
 	const char *name = "keepwatch_sockops_discovery_delay_seconds";
 	uint64_t cum = 0;
 
-	_Static_assert(sizeof(bounds_us) / sizeof(bounds_us[0]) + 1 ==
-			   sizeof(h->delay_buckets) / sizeof(h->delay_buckets[0]),
-		       "one bucket per bound, and +Inf");
 	metrics_head(f, name, "histogram",
 		     "From a handshake to keepwatchd reading it from the hook's ring.");
-	for (size_t b = 0; b < sizeof(bounds_us) / sizeof(bounds_us[0]); b++) {
+	for (size_t b = 0; b < METRICS_DELAY_BUCKETS; b++) {
 		cum += h->delay_buckets[b];
 		fprintf(f, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name, (double)bounds_us[b] / 1e6,
 			cum);
 	}
-	cum += h->delay_buckets[sizeof(bounds_us) / sizeof(bounds_us[0])];
+	cum += h->delay_buckets[METRICS_DELAY_BUCKETS];
 	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum ", name, cum, name);
 	metrics_put_seconds(f, h->delay_sum_us);
 	fprintf(f, "\n%s_count %" PRIu64 "\n", name, h->delay_count);

@@ -23,6 +23,13 @@
 	{                                                                                          \
 		100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000      \
 	}
+/* The hook's delay from a handshake to keepwatchd's read of its record, in microseconds. */
+#define METRICS_DELAY_BUCKETS 11
+#define METRICS_DELAY_BOUNDS_US                                                                    \
+	{                                                                                          \
+		1000, 5000, 10000, 50000, 100000, 250000, 500000, 750000, 1000000, 2000000,        \
+		    5000000                                                                        \
+	}
 /* The file is rewritten at most this often by metrics_maybe_write(). */
 #define METRICS_MIN_INTERVAL_MS 1000u
 
@@ -53,8 +60,8 @@ struct metrics_hook {
 	uint64_t malformed; /* records that did not decode */
 	uint64_t handshakes[5]; /* the kernel's count, by enum sockops_enf */
 	uint64_t owner_changes[2]; /* owners' later setsockopt the rule adjusted / would have */
-	/* handshake to read: the histogram (bounds HOOK_DELAY_BOUNDS_US, last +Inf), sum, max */
-	uint64_t delay_buckets[11];
+	/* handshake to read: the histogram (METRICS_DELAY_BOUNDS_US, last +Inf), sum, max */
+	uint64_t delay_buckets[METRICS_DELAY_BUCKETS + 1];
 	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 

@@ -31,6 +31,7 @@ void report_hook_read(struct kw_metrics *m, const struct kw_hook *h, const struc
 	m->hook.malformed = h->malformed;
 	m->hook.lost = h->lost_seen;
 	m->hook.overflows = h->overflows;
+	_Static_assert(sizeof(m->hook.delay_buckets) == sizeof(h->delay_buckets), "one histogram");
 	memcpy(m->hook.delay_buckets, h->delay_buckets, sizeof(m->hook.delay_buckets));
 	m->hook.delay_count = h->delay_count;
 	m->hook.delay_sum_us = h->delay_sum_us;

@@ -3,10 +3,11 @@
 # (issue 19): keepwatchd in a namespace of its own; a `netns =` service whose server never
 # sets keepalive gets it at the handshake, its powered-off client is ended after the probes
 # and a healthy quiet one stays; a namespace created after start is enforced from its first
-# connection; a `cgroup =` service's server in the selected cgroup is enforced, the same port
-# served from another cgroup is not (the program reads the socket's cgroup: CAP_PERFMON at
-# load); keepwatchd ends with CAP_NET_ADMIN alone and its namespace helper without
-# CAP_SYS_PTRACE. Namespaces and cgroups of its own, removed by the trap.
+# connection, and so is a service a reload adds; a `cgroup =` service's server in the
+# selected cgroup is enforced, the same port served from another cgroup is not (the program
+# reads the socket's cgroup: CAP_PERFMON at load); keepwatchd ends with CAP_NET_ADMIN alone
+# and its namespace helper without CAP_SYS_PTRACE. Namespaces and cgroups of its own, removed
+# by the trap.
 source "$(dirname "$0")/../lib/netns.sh"
 source "$KW_SRC/tests/lib/wd.sh"
 source "$KW_SRC/tests/lib/sockops.sh"
@@ -134,6 +135,22 @@ kw_check "nothing counted as unenforced (no connection was born before the hook 
 	bash -c "! grep -q 'keepwatchd\[$DPID\]: event=sockops-unenforced' '$KW_SYSLOG'"
 kw_check "metrics: 4 enforced at the handshake (alpha 3, cg 1)" kw_wait 3 bash -c \
 	"grep -q '^keepwatch_keepalive_enforced_total{service=\"alpha\",at=\"handshake\"} 3$' '$KW_TMP/kw.prom' && grep -q '^keepwatch_keepalive_enforced_total{service=\"cg\",at=\"handshake\"} 1$' '$KW_TMP/kw.prom'"
+# a reload that adds a service in a namespace already watched: its maps are written as the
+# new configuration sees the namespaces (the first connection after the reload is enforced)
+kw_bg "$NS_A2" "$KW_TMP/a2b.log" "${EP[@]}" 0.0.0.0 2001
+kw_grep_wait 5 "$KW_TMP/a2b.log" listening || kw_die "second server in A2"
+cat >>"$CFG" <<EOF
+[service beta]
+local_ports = 2001
+netns = $P-sa2
+keepalive_probes = 2
+enforce_keepalive = 3s, 1s
+EOF
+kill -HUP "$DPID"
+kw_grep_wait 5 "$KW_SYSLOG" "keepwatchd\[$DPID\]: event=reload " || kw_fail "no reload"
+client "$NS_A2C" 10.83.0.1 2001 "$KW_TMP/a2bc.log"
+kw_check "reload: a new service in a watched namespace, enforced from its first connection" \
+	test "$(first "$KW_TMP/a2b.log" "10.83.0.2:$CL_PORT")" = "on=1 idle=3 intvl=1 cnt=9"
 kw_stop "$DPID"
 kw_check "on exit: nothing attached" test -z "$(so_attached "$SO_CG")"
 kw_done

@@ -633,6 +633,12 @@ static void test_counters(const char *dir)
 	m.hook.lost = 2;
 	m.hook.overflows = 1;
 	m.hook.handshakes[1] = 9;
+	m.hook.delay_buckets[0] = 3; /* <= 1 ms */
+	m.hook.delay_buckets[7] = 2; /* <= 750 ms */
+	m.hook.delay_buckets[METRICS_DELAY_BUCKETS] = 1; /* past 5 s */
+	m.hook.delay_count = 6;
+	m.hook.delay_sum_us = 9001500;
+	m.hook.delay_max_us = 7000000;
 
 	snprintf(path, sizeof(path), "%s/keepwatch.prom", dir);
 	CHECK(metrics_write(&m, path) == 0, "write");
@@ -697,6 +703,26 @@ static void test_counters(const char *dir)
 	CHECK(prom_get(&prom, "keepwatch_sockops_records_lost_total", "", NULL) == 2);
 	CHECK(prom_get(&prom, "keepwatch_sockops_ring_overflows_total", "", NULL) == 1);
 	CHECK(prom_get(&prom, "keepwatch_sockops_handshakes_total", "outcome=\"set\"", NULL) == 9);
+	CHECK(prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.001") ==
+		      3 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.5") ==
+		      3 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.75") ==
+		      5 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "5") ==
+		      5 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "+Inf") ==
+		      6,
+	      "discovery delay: cumulative buckets, +Inf holds all");
+	CHECK(prom_count(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket") ==
+		  METRICS_DELAY_BUCKETS + 1,
+	      "discovery delay: a bucket per bound and +Inf");
+	CHECK(prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_sum", "", NULL) ==
+		      9.0015 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_count", "", NULL) ==
+		      6 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_max_seconds", "", NULL) == 7,
+	      "discovery delay: sum, count, max");
 
 	test_reload(&m, path);
 	metrics_free(&m);

@@ -60,9 +60,12 @@ kwd() {
 		kw_die "keepwatchd ($name) did not start"
 	}
 }
-# prom NAME METRIC: a value of the last metrics file (0 when absent); a label set may follow
-# the metric name, as in the file.
-prom() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$KW_TMP/$1.prom"; }
+# prom NAME METRIC: a value of the last metrics file (0 when the metric is absent, "none" when
+# no file was written yet); a label set may follow the metric name, as in the file.
+prom() {
+	[ -f "$KW_TMP/$1.prom" ] || { echo none; return; }
+	awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$KW_TMP/$1.prom"
+}
 # p99 NAME: the histogram bucket holding the 99th percentile of the discovery delay, in ms.
 p99() {
 	awk -v n="keepwatch_sockops_discovery_delay_seconds_bucket" '

@@ -23,6 +23,11 @@ void list_hook_open(struct list_hook *lh, const struct kw_config *cfg)
 		lh->err = -ENOTCONN;
 		return;
 	}
+	if (!sockops_built()) { /* whatever the mount: nothing of ours could be attached */
+		lh->err = -EOPNOTSUPP;
+		snprintf(lh->dir, sizeof(lh->dir), "-");
+		return;
+	}
 	if (cgroupsel_mount(mount, sizeof(mount)) < 0) {
 		lh->err = -ENOENT;
 		snprintf(lh->dir, sizeof(lh->dir), "(no cgroup2 mount here)");

@@ -1,6 +1,6 @@
 /* keepwatch: keepwatch.ini — read through inih with exact line numbers, every key and every
- * service checked, all errors reported, all or nothing; and matching a connection to a service.
- * The lines come through config_read.c, which gives them their exact numbers. */
+ * service checked, all errors reported, all or nothing (config_match.c matches a connection
+ * to a service). The lines come through config_read.c, which gives them their exact numbers. */
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -237,30 +237,6 @@ static void set_choice(struct loader *ld, const struct key_def *def, void *field
 		 names);
 }
 
-/* "64k", "2M", "16384": bytes, a power of two within [min, max] (a ring buffer's size). */
-static int ring_size(const char *v, const struct key_def *def, unsigned *out, char *why)
-{
-	char q[QUOTE_MAX], *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (end != v && (*end == 'k' || *end == 'K'))
-		n <<= 10, end++;
-	else if (end != v && (*end == 'm' || *end == 'M'))
-		n <<= 20, end++;
-	if (end == v || *end || errno || *v == '-' || *v == '+' || n < def->min || n > def->max ||
-	    (n & (n - 1))) {
-		snprintf(why, PARSE_WHY_MAX,
-			 "'%s': a power of two from %llu k to %llu M bytes (64k, 2M)",
-			 quote(q, v, strlen(v)), (unsigned long long)def->min >> 10,
-			 (unsigned long long)def->max >> 20);
-		return -EINVAL;
-	}
-	*out = (unsigned)n;
-	return 0;
-}
-
 static void set_scalar(struct loader *ld, const struct key_def *def, const char *v)
 {
 	void *field = (char *)ld->obj + def->off;
@@ -277,7 +253,10 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 			memcpy(field, &ms, sizeof(ms));
 		break;
 	case K_UINT:
-		rc = parse_uint_why(v, (unsigned)def->min, (unsigned)def->max, &u, why);
+	case K_RING: /* a ring buffer's size: a power of two, "64k", "2M" */
+		rc = def->kind == K_UINT
+			 ? parse_uint_why(v, (unsigned)def->min, (unsigned)def->max, &u, why)
+			 : parse_ring_size_why(v, (unsigned)def->min, (unsigned)def->max, &u, why);
 		if (!rc)
 			memcpy(field, &u, sizeof(u));
 		break;
@@ -316,20 +295,8 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		}
 		break;
 	}
-	case K_RING:
-		rc = ring_size(v, def, &u, why);
-		if (!rc)
-			memcpy(field, &u, sizeof(u));
-		break;
 	case K_CGROUP_DIR: /* one cgroup, not a pattern: where the hook attaches; "" derived */
-		rc = v[0] ? selpath_cgroup_why(v, strlen(v), (char *)field, def->size, why) : 0;
-		if (!rc && selpath_has_glob(v)) {
-			snprintf(why, sizeof(why), "'%s': one cgroup, without glob characters",
-				 quote(q, v, strlen(v)));
-			rc = -EINVAL;
-		}
-		if (rc)
-			memset(field, 0, def->size);
+		rc = selpath_cgroup_dir_why(v, (char *)field, def->size, why);
 		break;
 	case K_PORTS:
 	case K_NETS:
@@ -809,36 +776,11 @@ int config_load_string(const char *name, const char *text, struct kw_config *cfg
 	return config_load_mem(name, text, strlen(text), cfg, err, arg);
 }
 
-/* The whole file into *buf (at most KW_MAX_CONFIG_BYTES). Returns 0, -errno or -EFBIG. */
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	int rc = 0;
-
-	*buf = NULL;
-	if (!f)
-		return -errno;
-	*buf = malloc(KW_MAX_CONFIG_BYTES + 1);
-	if (!*buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	errno = 0;
-	*len = fread(*buf, 1, KW_MAX_CONFIG_BYTES + 1, f);
-	if (ferror(f))
-		rc = errno ? -errno : -EIO;
-	else if (*len > KW_MAX_CONFIG_BYTES)
-		rc = -EFBIG;
-out:
-	fclose(f);
-	return rc;
-}
-
 int config_load(const char *path, struct kw_config *cfg, config_error_fn err, void *arg)
 {
 	size_t len = 0;
 	char *buf;
-	int rc = read_file(path, &buf, &len);
+	int rc = config_read_file(path, &buf, &len);
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (rc == 0)
@@ -876,47 +818,13 @@ void config_error_print(void *arg, const char *file, unsigned line, const char *
 	fprintf(arg ? arg : stderr, "%s\n", buf);
 }
 
-/* A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; match it as the IPv4 address
- * it is, as the kernel's inet_diag bytecode does. */
-static const void *unmap(int *family, const void *addr)
+void config_error_log(void *arg, const char *file, unsigned line, const char *key, const char *msg)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	char buf[512];
 
-	if (*family == AF_INET6 && memcmp(addr, mapped, sizeof(mapped)) == 0) {
-		*family = AF_INET;
-		return (const uint8_t *)addr + sizeof(mapped);
-	}
-	return addr;
-}
-
-_Static_assert(KW_MAX_SERVICES <= 64, "a service mask is 64 bits");
-
-const struct kw_service *config_match(const struct kw_config *cfg, int family, const void *laddr,
-				      uint16_t lport, const void *raddr, uint16_t rport)
-{
-	return config_match_mask(cfg, UINT64_MAX, family, laddr, lport, raddr, rport);
-}
-
-const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t mask, int family,
-					   const void *laddr, uint16_t lport, const void *raddr,
-					   uint16_t rport)
-{
-	int lfam = family, rfam = family;
-
-	laddr = unmap(&lfam, laddr);
-	raddr = unmap(&rfam, raddr);
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct kw_service *s = &cfg->services[i];
-
-		if (!(mask & (UINT64_C(1) << i)))
-			continue;
-		if (port_list_contains(s->local_ports, s->n_local_ports, lport) &&
-		    port_list_contains(s->remote_ports, s->n_remote_ports, rport) &&
-		    cidr_list_contains(s->local_net, s->n_local_net, lfam, laddr) &&
-		    cidr_list_contains(s->remote_net, s->n_remote_net, rfam, raddr))
-			return s;
-	}
-	return NULL;
+	(void)arg;
+	config_error_format(buf, sizeof(buf), file, line, key, msg);
+	log_msg(LOG_ERR, "%s", buf);
 }
 
 static const char *choice_name(const struct choice *c, int value)

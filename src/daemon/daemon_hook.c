@@ -10,9 +10,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/daemon_hook.h"
 #include "daemon/privs.h"
-#include "kernel/cgroupsel.h"
+#include "kernel/cgroupsel_fs.h"
 #include "pipeline/report.h"
 #include "shared/log.h"
 
@@ -59,7 +59,7 @@ static void daemon_hook_env(struct hookplan_env *env, struct utsname *u, char *m
 
 /* The daemon's own namespace, as the program names it; and the services that apply there
  * before the namespace watch has looked (those without netns items). */
-static int daemon_hook_own(struct kw_daemon *d)
+static int daemon_hook_own(struct kw_hook *h, const struct kw_config *cfg)
 {
 	uint64_t cookie = 0, mask = 0;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
@@ -70,61 +70,60 @@ static int daemon_hook_own(struct kw_daemon *d)
 	close(fd);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < d->cfg.n_services; i++)
-		if (!d->cfg.services[i].n_netns)
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (!cfg->services[i].n_netns)
 			mask |= UINT64_C(1) << i;
-	hook_netns_begin(&d->hook);
-	return hook_netns_add(&d->hook, cookie, mask);
+	hook_netns_begin(h);
+	return hook_netns_add(h, cookie, mask);
 }
 
 /* The fallback cannot serve what is asked: keepwatchd must not start. */
-static int daemon_hook_refuse(struct kw_daemon *d)
+static int daemon_hook_refuse(const struct kw_hook *h, const struct kw_config *cfg)
 {
-	int svc = hookplan_hook_only(&d->cfg);
+	int svc = hookplan_hook_only(cfg);
 
-	if (d->cfg.global.sockops == SOCKOPS_ON) {
+	if (cfg->global.sockops == SOCKOPS_ON) {
 		log_msg(LOG_ERR,
 			"action=error what=sockops error=\"sockops = on, but the hook cannot run: "
 			"%s\" hint=\"set sockops = auto to run the fallback instead\"",
-			d->hook.why);
+			h->why);
 		return -EOPNOTSUPP;
 	}
 	if (svc >= 0) {
 		log_msg(LOG_ERR,
 			"action=error what=sockops service=%s error=\"enforce_keepalive in other "
 			"network namespaces needs the sockops hook, which cannot run: %s\"",
-			d->cfg.services[svc].name, d->hook.why);
+			cfg->services[svc].name, h->why);
 		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-int daemon_hook_start(struct kw_daemon *d)
+int daemon_hook_start(struct kw_hook *h, const struct kw_config *cfg, bool dry_run,
+		      const struct watch_cgroups *cg, struct kw_metrics *m)
 {
 	struct hookplan_env env;
 	struct privs_why why;
 	struct utsname u;
-	char mount[256] = "";
+	char mount[256] = "", msg[300];
 	int err = 0;
 
-	hook_init(&d->hook);
+	hook_init(h);
 	daemon_hook_env(&env, &u, mount, sizeof(mount));
-	(void)hook_start(&d->hook, &d->cfg, &env, mount);
-	if (d->hook.so.open) {
+	(void)hook_start(h, cfg, &env, mount);
+	if (h->so.open) {
 		/* the first maps before the program runs: it selects nothing until then */
-		if ((err = daemon_hook_own(d)) < 0 ||
-		    (err = hook_configure(&d->hook, &d->cfg, d->dry_run, &d->cg)) < 0) {
-			snprintf(d->hook.why, sizeof(d->hook.why), "writing its maps: %s",
-				 strerror(-err));
-			d->hook.reason = HOOK_REASON_LOAD;
-			hook_close(&d->hook);
+		if ((err = daemon_hook_own(h, cfg)) < 0 ||
+		    (err = hook_configure(h, cfg, dry_run, cg)) < 0) {
+			snprintf(msg, sizeof(msg), "writing its maps: %s", strerror(-err));
+			hook_fail(h, HOOK_REASON_LOAD, msg);
 		} else {
-			(void)hook_attach(&d->hook);
+			(void)hook_attach(h);
 		}
 	}
-	report_hook_state(&d->metrics, &d->hook);
-	if (!hook_attached(&d->hook))
-		return daemon_hook_refuse(d);
+	report_hook_state(m, h);
+	if (!hook_attached(h))
+		return daemon_hook_refuse(h, cfg);
 	/* attached: loading's capabilities go, and CAP_SYS_PTRACE with them, before the
 	 * namespace helper is forked (it keeps only what this process still holds) */
 	if ((err = privs_drop_set(DAEMON_HOOK_DROP, &why)) < 0) {

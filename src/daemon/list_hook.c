@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "daemon/list_hook.h"
-#include "kernel/cgroupsel.h"
+#include "kernel/cgroupsel_fs.h"
 #include "logic/hookplan.h"
 
 void list_hook_open(struct list_hook *lh, const struct kw_config *cfg)

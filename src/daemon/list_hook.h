@@ -9,6 +9,7 @@
 #include "kernel/sockops.h"
 #include "logic/watch_table.h"
 
+/* Written only by list_hook.c. */
 struct list_hook {
 	bool enforcing; /* some service sets enforce_keepalive */
 	bool found;

@@ -110,6 +110,11 @@ bool linkmon_unlisted(int ifindex)
 	return !if_indextoname((unsigned)ifindex, name) && (errno == ENXIO || errno == ENODEV);
 }
 
+linkstate_unlisted_fn linkmon_unlisted_probe(const struct linkmon *lm)
+{
+	return lm->foreign ? NULL : linkmon_unlisted;
+}
+
 /* Into t (lm->tab, or a resync's fresh table); quiet: a dump, no events. */
 static int lm_apply_link(struct linkmon *lm, struct linktab *t, const struct nlmsghdr *nlh,
 			 bool quiet)
@@ -475,7 +480,7 @@ static void lm_diff_changed(struct linkmon *lm, const struct linktab *old)
 
 static int lm_resync(struct linkmon *lm, bool grow)
 {
-	struct linktab fresh, old;
+	struct linktab fresh;
 	int err;
 
 	if (grow && lm->rcvbuf < LINKMON_RCVBUF_MAX) {
@@ -493,10 +498,9 @@ static int lm_resync(struct linkmon *lm, bool grow)
 		return err;
 	lm->resync_pending = false;
 	lm_diff_removed(lm, &fresh);
-	old = lm->tab; /* lm's tables move to old, fresh's to lm */
-	lm->tab = fresh;
-	lm_diff_changed(lm, &old);
-	linktab_free(&old);
+	linktab_swap(&lm->tab, &fresh); /* fresh holds the old tables now */
+	lm_diff_changed(lm, &fresh);
+	linktab_free(&fresh);
 	lm->resyncs++;
 	lm_emit_link(lm, LM_RESYNC, NULL);
 	return 0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logic/linkstate.h"
 #include "logic/linktab.h"
 
 struct nlmsghdr;
@@ -33,13 +34,12 @@ int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
 int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out);
 int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
 
-/* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
- * "addr-added", "route-changed", "route-removed", "rule-changed", "resync": the spelling
- * of linkmon_watch and of log lines. Route cache entries (RTM_F_CLONED) make no event. */
-const char *linkmon_event_name(enum linkmon_event_kind kind);
+/* The events are named by kw_link_event_name() (vocab.h). Route cache entries
+ * (RTM_F_CLONED) make no event. */
 
 typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
 
+/* Written only by linkmon.c. */
 struct linkmon {
 	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, _ROUTE, _RULE */
 	struct mnl_socket *query; /* dumps */
@@ -88,4 +88,7 @@ int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
  * only after an RCU grace period)? A down announced for such a link is reported as
  * LM_LINK_REMOVED; callers acting later on a down link may ask again. */
 bool linkmon_unlisted(int ifindex);
+/* linkmon_unlisted where it can answer for lm's devices (keepwatchd's own namespace); NULL
+ * for another namespace's, whose devices if_indextoname() here cannot see. */
+linkstate_unlisted_fn linkmon_unlisted_probe(const struct linkmon *lm);
 #endif

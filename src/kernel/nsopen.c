@@ -36,10 +36,6 @@ enum nsopen_op {
 	NSOPEN_OP_PROCNET = 3
 };
 
-/* The only files NSOPEN_OP_PROCNET opens (protocol is the index): read-only counters. */
-static const char *const procnet_files[] = { "/proc/self/net/snmp", "/proc/self/net/sockstat",
-					     "/proc/self/net/sockstat6" };
-
 struct nsopen_req {
 	uint32_t magic;
 	int32_t op; /* enum nsopen_op */
@@ -63,7 +59,7 @@ static bool req_allowed(const struct nsopen_req *r)
 	if (r->op == NSOPEN_OP_IDENT)
 		return true;
 	if (r->op == NSOPEN_OP_PROCNET)
-		return r->protocol >= 0 && r->protocol < (int)NSOPEN_PROCNET_COUNT;
+		return r->protocol >= 0 && r->protocol < (int)PROCNET_FILES;
 	if (r->op != NSOPEN_OP_SOCKET || (base != SOCK_RAW && base != SOCK_DGRAM))
 		return false;
 	return r->protocol == NETLINK_ROUTE || r->protocol == NETLINK_SOCK_DIAG ||
@@ -138,9 +134,10 @@ static int helper_open(const struct nsopen_req *r, int own_ns, struct nsopen_rep
 		goto out;
 	}
 	/* /proc/self/net is looked up in the namespace the process is in at open time; the
-	 * file keeps reading that namespace afterwards. */
+	 * file keeps reading that namespace afterwards. The only files NSOPEN_OP_PROCNET
+	 * opens are procnet's read-only counters (protocol is the index, req_allowed). */
 	if (r->op == NSOPEN_OP_PROCNET)
-		fd = open(procnet_files[r->protocol], O_RDONLY | O_CLOEXEC);
+		fd = open(procnet_path((enum procnet_file)r->protocol), O_RDONLY | O_CLOEXEC);
 	else
 		fd = socket(AF_NETLINK, r->type | SOCK_CLOEXEC, r->protocol);
 	err = fd < 0 ? -errno : 0;
@@ -265,6 +262,17 @@ static void helper_main(int sock, pid_t parent)
 }
 
 /* ---- the parent's side ---- */
+
+void nsopen_init(struct nsopen *h)
+{
+	h->pid = 0;
+	h->fd = -1;
+}
+
+bool nsopen_running(const struct nsopen *h)
+{
+	return h->fd >= 0;
+}
 
 int nsopen_start(struct nsopen *h)
 {
@@ -409,7 +417,7 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 }
 
 int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
-		   enum nsopen_procnet which, int *fd)
+		   enum procnet_file which, int *fd)
 {
 	struct nsopen_req req;
 	int rc = req_init(&req, NSOPEN_OP_PROCNET, path);

@@ -4,10 +4,14 @@
 #ifndef KEEPWATCH_NSOPEN_H
 #define KEEPWATCH_NSOPEN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The parent's handle. The helper serves one request at a time, in order. */
+#include "kernel/procnet.h"
+
+/* The parent's handle. The helper serves one request at a time, in order. Written only by
+ * nsopen.c. */
 struct nsopen {
 	pid_t pid; /* the helper; 0 when not running */
 	int fd; /* the parent's end of the socketpair (SOCK_SEQPACKET), -1 when closed */
@@ -24,6 +28,9 @@ struct nsopen {
  * keeps only CAP_NET_ADMIN. The helper closes every other fd, dies with its parent
  * (PR_SET_PDEATHSIG) and exits when the socket is closed. Returns 0 or -errno. */
 int nsopen_start(struct nsopen *h);
+/* Not started (nsopen_running false); nsopen_stop is then a no-op. */
+void nsopen_init(struct nsopen *h);
+bool nsopen_running(const struct nsopen *h);
 
 /* Asks the helper for socket(AF_NETLINK, type, protocol) created inside the network
  * namespace at path. protocol is one of NETLINK_ROUTE, NETLINK_SOCK_DIAG and
@@ -38,18 +45,11 @@ int nsopen_start(struct nsopen *h);
 int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino, int type,
 		  int protocol, int *fd);
 
-/* The /proc/net files of a namespace the poller reads (its open counters and sockets in
- * use): the helper opens them inside the namespace, read-only; nothing else. */
-enum nsopen_procnet {
-	NSOPEN_PROCNET_SNMP,
-	NSOPEN_PROCNET_SOCKSTAT,
-	NSOPEN_PROCNET_SOCKSTAT6
-};
-#define NSOPEN_PROCNET_COUNT 3u
-/* Like nsopen_socket, for /proc/self/net/{snmp,sockstat,sockstat6} of the namespace at
- * path: *fd reads that namespace's counters for as long as it is open (pread at 0). */
+/* Like nsopen_socket, for a /proc/net file the poller reads (procnet.h: its open counters
+ * and sockets in use) of the namespace at path, read-only; the helper opens nothing else.
+ * *fd reads that namespace's counters for as long as it is open (pread at 0). */
 int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
-		   enum nsopen_procnet which, int *fd);
+		   enum procnet_file which, int *fd);
 
 /* Asks the helper what the file at path is, as it can see what this process may not
  * (/proc/PID/ns/net of other users' or non-dumpable processes, directories closed to this

@@ -58,6 +58,8 @@ struct sockops_ring {
 	void *prod; /* the producer page, then the data mapped twice */
 };
 
+/* The loaded program, its link, maps and ring (built without: nothing open).
+ * Written only by sockops.c, sockops_maps.c, sockops_ring.c, sockops_none.c, sockops_common.c. */
 struct sockops {
 	struct sockops_skel skel; /* the skeleton of one variant */
 	bool cgroups; /* which one */
@@ -75,6 +77,8 @@ struct sockops {
 
 /* Was keepwatchd built with the hook? */
 bool sockops_built(void);
+/* Nothing open: sockops_close is safe from here on. */
+void sockops_init(struct sockops *h);
 
 /* The network namespace cookie of the namespace socket fd lives in (SO_NETNS_COOKIE,
  * Linux >= 5.14): what the program's bpf_get_netns_cookie() says there. */

@@ -38,7 +38,7 @@ struct route_answer {
 	uint8_t type; /* RTN_* when err == 0 */
 };
 
-/* One connection's route state, embedded in its watch entry; written only by routestate_*. */
+/* One connection's route state, embedded in its watch entry. Written only by routestate.c. */
 struct route_track {
 	uint32_t mark, uid; /* from the last sock_diag sample */
 	int bound; /* idiag_if of that sample */
@@ -52,7 +52,8 @@ struct route_prefix {
 	uint8_t addr[16];
 };
 
-/* Per network namespace (a member of struct linkstate); all zero is empty. */
+/* Per network namespace (a member of struct linkstate, which calls routestate_* on it);
+ * all zero is empty. Written only by routestate.c. */
 struct routestate {
 	struct route_prefix *pending; /* changed prefixes since the last pass, unsorted */
 	size_t n_pending, cap_pending;
@@ -99,7 +100,8 @@ int routestate_query(struct route_query *q, int family, const uint8_t *src, cons
 /* Records the routing identity of a fresh sample. */
 void routestate_track_identity(struct route_track *t, uint32_t mark, uint32_t uid, int bound);
 
-/* Queries deduplicated by key (family, src, dst, mark, uid, bound device). */
+/* Queries deduplicated by key (family, src, dst, mark, uid, bound device). Written only by
+ * routestate.c (the answers: routelookup_run, at routestate's indices). */
 struct route_batch {
 	struct route_query *q;
 	struct route_answer *a; /* filled by the lookup */

@@ -21,6 +21,7 @@ struct timeq_slot {
 	struct timeq_node *node;
 };
 
+/* Written only by timeq.c. */
 struct timeq {
 	struct timeq_slot *v;
 	size_t n, cap;

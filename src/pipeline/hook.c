@@ -19,8 +19,7 @@ void hook_init(struct kw_hook *h)
 	memset(h, 0, sizeof(*h));
 	h->reason = HOOK_REASON_CONFIG_OFF;
 	h->next_read_ms = UINT64_MAX;
-	h->so.cgroup_fd = -1;
-	h->so.ring.fd = -1;
+	sockops_init(&h->so);
 }
 
 bool hook_attached(const struct kw_hook *h)
@@ -33,6 +32,12 @@ static void hook_fallback(struct kw_hook *h, const char *reason, const char *why
 	h->state = HOOK_STATE_FALLBACK;
 	h->reason = reason;
 	snprintf(h->why, sizeof(h->why), "%s", why);
+}
+
+void hook_fail(struct kw_hook *h, const char *reason, const char *why)
+{
+	hook_fallback(h, reason, why);
+	hook_close(h);
 }
 
 int hook_start(struct kw_hook *h, const struct kw_config *cfg, const struct hookplan_env *env,

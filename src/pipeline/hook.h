@@ -1,8 +1,7 @@
 /* keepwatch: the sock_ops hook as a stage of keepwatchd — chosen or not at start (and why),
  * its maps kept equal to the configuration, the namespaces and the cgroups watched, its ring
  * read into events for the pollers and enforcement outcomes for the report. Global like the
- * kill budget: one for every namespace. Written only by hook_*; logs nothing (report_hook.c
- * says what it did). */
+ * kill budget: one for every namespace. Logs nothing (report_hook.c says what it did). */
 #ifndef KEEPWATCH_HOOK_H
 #define KEEPWATCH_HOOK_H
 
@@ -26,6 +25,7 @@ enum hook_state {
 	HOOK_STATE_ATTACHED
 };
 
+/* Written only by hook.c. */
 struct kw_hook {
 	enum hook_state state;
 	const char *reason; /* a HOOK_REASON_* token while in the fallback */
@@ -76,6 +76,9 @@ void hook_init(struct kw_hook *h);
  * load; the caller decides whether that may go on (sockops = on: no). */
 int hook_start(struct kw_hook *h, const struct kw_config *cfg, const struct hookplan_env *env,
 	       const char *mount);
+/* Back to the fallback for good, for reason (a HOOK_REASON_*) and why (in words): the
+ * program, if loaded, closed (a failed first map write). */
+void hook_fail(struct kw_hook *h, const char *reason, const char *why);
 /* After the first maps are written: attaches. On failure back to the fallback, reason set. */
 int hook_attach(struct kw_hook *h);
 bool hook_attached(const struct kw_hook *h);

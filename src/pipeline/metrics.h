@@ -15,7 +15,7 @@
 /* Kill counters are indexed by enum kill_reason (vocab.h) as is, named by kw_reason_name().
  * Slot 0 (REASON_NONE) is never written out. */
 #define METRICS_REASON_SLOTS REASON_COUNT
-/* Link events are indexed by enum linkmon_event_kind, named by linkmon_event_name(). */
+/* Link events are indexed by enum linkmon_event_kind, named by kw_link_event_name() (vocab.h). */
 #define METRICS_LINK_EVENTS (LM_RESYNC + 1)
 /* Poll duration histogram: upper bounds in microseconds, +Inf implied after the last. */
 #define METRICS_POLL_BUCKETS 12
@@ -50,7 +50,7 @@ struct metrics_service {
 #define METRICS_AT_FALLBACK 0
 #define METRICS_AT_HANDSHAKE 1
 
-/* The sock_ops hook (report_hook.c copies them in before each write). */
+/* The sock_ops hook (report_hook.c hands them over with metrics_set_hook). */
 struct metrics_hook {
 	bool attached;
 	char reason[32]; /* when not: HOOK_REASON_* */
@@ -65,6 +65,7 @@ struct metrics_hook {
 	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 
+/* Written only by metrics.c and report.c. */
 struct kw_metrics {
 	struct metrics_service *svc; /* heap; index = index into cfg.services */
 	size_t n_svc;
@@ -104,6 +105,8 @@ void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc);
 void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run, bool at_handshake);
 void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc, bool at_handshake);
 void metrics_count_unenforced(struct kw_metrics *m, unsigned svc, uint64_t n);
+/* The hook's figures, replaced whole (report_hook.c edits a copy of m->hook). */
+void metrics_set_hook(struct kw_metrics *m, const struct metrics_hook *h);
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_count_link_event(struct kw_metrics *m, enum linkmon_event_kind kind);
 void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us);

@@ -10,10 +10,12 @@
 
 void report_hook_state(struct kw_metrics *m, const struct kw_hook *h)
 {
-	m->hook.attached = hook_attached(h);
-	snprintf(m->hook.reason, sizeof(m->hook.reason), "%s",
-		 m->hook.attached || !h->reason ? "" : h->reason);
-	if (m->hook.attached) {
+	struct metrics_hook mh = m->hook;
+
+	mh.attached = hook_attached(h);
+	snprintf(mh.reason, sizeof(mh.reason), "%s", mh.attached || !h->reason ? "" : h->reason);
+	metrics_set_hook(m, &mh);
+	if (mh.attached) {
 		log_msg(LOG_INFO,
 			"event=sockops state=attached cgroup=%s prog_id=%u link_id=%u variant=%s "
 			"others=%u",
@@ -27,15 +29,18 @@ void report_hook_state(struct kw_metrics *m, const struct kw_hook *h)
 
 void report_hook_read(struct kw_metrics *m, const struct kw_hook *h, const struct hook_news *n)
 {
-	memcpy(m->hook.records, h->read, sizeof(m->hook.records));
-	m->hook.malformed = h->malformed;
-	m->hook.lost = h->lost_seen;
-	m->hook.overflows = h->overflows;
-	_Static_assert(sizeof(m->hook.delay_buckets) == sizeof(h->delay_buckets), "one histogram");
-	memcpy(m->hook.delay_buckets, h->delay_buckets, sizeof(m->hook.delay_buckets));
-	m->hook.delay_count = h->delay_count;
-	m->hook.delay_sum_us = h->delay_sum_us;
-	m->hook.delay_max_us = h->delay_max_us;
+	struct metrics_hook mh = m->hook;
+
+	memcpy(mh.records, h->read, sizeof(mh.records));
+	mh.malformed = h->malformed;
+	mh.lost = h->lost_seen;
+	mh.overflows = h->overflows;
+	_Static_assert(sizeof(mh.delay_buckets) == sizeof(h->delay_buckets), "one histogram");
+	memcpy(mh.delay_buckets, h->delay_buckets, sizeof(mh.delay_buckets));
+	mh.delay_count = h->delay_count;
+	mh.delay_sum_us = h->delay_sum_us;
+	mh.delay_max_us = h->delay_max_us;
+	metrics_set_hook(m, &mh);
 	if (n->overflow_began)
 		log_msg(LOG_WARNING,
 			"event=sockops-overflow lost=%" PRIu64
@@ -69,10 +74,12 @@ void report_hook_error(const char *what, int err)
 
 void report_hook_counters(struct kw_metrics *m, const struct kw_hook *h)
 {
+	struct metrics_hook mh = m->hook;
 	struct sockops_counters c;
 
 	hook_counters(h, &c);
-	memcpy(m->hook.handshakes, c.handshakes, sizeof(m->hook.handshakes));
-	memcpy(m->hook.owner_changes, c.guarded, sizeof(m->hook.owner_changes));
-	m->hook.lost = c.lost;
+	memcpy(mh.handshakes, c.handshakes, sizeof(mh.handshakes));
+	memcpy(mh.owner_changes, c.guarded, sizeof(mh.owner_changes));
+	mh.lost = c.lost;
+	metrics_set_hook(m, &mh);
 }

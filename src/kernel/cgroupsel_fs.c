@@ -1,0 +1,243 @@
+/* keepwatch: cgroup selection, the half that touches cgroupfs — mountinfo read, a cgroup's
+ * id, the walk of the selected subtrees, and the inotify watch that says when to walk again. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel/cgroupsel_fs.h"
+
+/* ---- the mount and ids ---- */
+
+int cgroupsel_mount(char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!f)
+		return -errno;
+	rc = getdelim(&text, &len, '\0', f) < 0 ? (ferror(f) ? -EIO : -ENOENT) : 0;
+	fclose(f);
+	if (rc == 0)
+		rc = cgroupsel_mount_parse(text, out, cap);
+	free(text);
+	return rc;
+}
+
+#define CGROUPSEL_FILEID_KERNFS 0xfe /* include/linux/exportfs.h, not in the uapi */
+
+int cgroupsel_id(const char *path, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	struct stat sb;
+	int mnt;
+
+	/* kernfs exports the node id as an 8-byte handle of type FILEID_KERNFS; st_ino is the
+	 * same on 64-bit, and all there is on other file systems (the unit tests' scratch). */
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) == 0 &&
+	    h.fh.handle_bytes == sizeof(h.id) && h.fh.handle_type == CGROUPSEL_FILEID_KERNFS) {
+		memcpy(id, h.fh.f_handle, sizeof(*id));
+		return 0;
+	}
+	if (stat(path, &sb) < 0)
+		return -errno;
+	*id = (uint64_t)sb.st_ino;
+	return 0;
+}
+
+/* ---- the walk ---- */
+
+struct walk {
+	struct cgroupsel_ids *ids;
+	struct cgroupsel_dirs *dirs;
+	char path[PATH_MAX];
+};
+
+static bool is_dir_entry(const char *path, const struct dirent *de)
+{
+	struct stat sb;
+
+	if (de->d_type == DT_DIR)
+		return true;
+	if (de->d_type != DT_UNKNOWN)
+		return false;
+	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int walk_subtree(struct walk *w, unsigned depth);
+static int walk_pattern(struct walk *w, const char *pat);
+
+/* Each child directory of w->path whose name matches glob (NULL: any), w->path extended by
+ * it while it is visited: into the subtree (depth, when rest is NULL) or down the rest of
+ * a pattern. Stops at the first error. */
+static int walk_children(struct walk *w, const char *glob, unsigned depth, const char *rest)
+{
+	size_t len = strlen(w->path);
+	struct dirent *de;
+	int rc = 0;
+	DIR *d = opendir(w->path);
+
+	if (!d)
+		return 0;
+	while (!rc && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (glob && fnmatch(glob, de->d_name, FNM_PERIOD) != 0))
+			continue;
+		if (len + 1 + strlen(de->d_name) >= sizeof(w->path))
+			continue;
+		w->path[len] = '/';
+		strcpy(w->path + len + 1, de->d_name);
+		if (is_dir_entry(w->path, de))
+			rc = rest ? walk_pattern(w, rest) : walk_subtree(w, depth);
+		w->path[len] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+/* w->path is a selected cgroup: it and everything below it. */
+static int walk_subtree(struct walk *w, unsigned depth)
+{
+	uint64_t id = 0;
+	int rc;
+
+	if (cgroupsel_id(w->path, &id) < 0)
+		return 0; /* went meanwhile */
+	rc = cgroupsel_ids_add(w->ids, id);
+	if (!rc)
+		rc = cgroupsel_dirs_add(w->dirs, w->path);
+	if (rc || depth >= CGROUPSEL_MAX_DEPTH)
+		return rc;
+	return walk_children(w, NULL, depth + 1, NULL);
+}
+
+/* Matches the components of pat from w->path down; each directory a component is looked up
+ * in is watched, so a cgroup that appears there later is found. */
+static int walk_pattern(struct walk *w, const char *pat)
+{
+	size_t len = strlen(w->path), clen;
+	const char *next;
+	char comp[NAME_MAX + 1];
+	struct stat sb;
+	int rc;
+
+	while (*pat == '/')
+		pat++;
+	if (*pat == '\0')
+		return walk_subtree(w, 0);
+	next = strchr(pat, '/');
+	clen = next ? (size_t)(next - pat) : strlen(pat);
+	if (clen > NAME_MAX)
+		return 0;
+	memcpy(comp, pat, clen);
+	comp[clen] = '\0';
+	next = pat + clen;
+	rc = cgroupsel_dirs_add(w->dirs, w->path);
+	if (rc)
+		return rc;
+	if (selpath_has_glob(comp))
+		return walk_children(w, comp, 0, next);
+	if (len + 1 + clen >= sizeof(w->path))
+		return 0;
+	w->path[len] = '/';
+	strcpy(w->path + len + 1, comp);
+	if (stat(w->path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		rc = walk_pattern(w, next);
+	w->path[len] = '\0';
+	return rc;
+}
+
+int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
+		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+{
+	struct walk *w = malloc(sizeof(*w));
+	int rc = 0;
+
+	if (!w)
+		return -ENOMEM;
+	w->ids = ids;
+	w->dirs = dirs;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (strlen(mount) >= sizeof(w->path))
+			break;
+		strcpy(w->path, mount);
+		rc = walk_pattern(w, items[i].s);
+	}
+	free(w);
+	return rc;
+}
+
+/* ---- the watch ---- */
+
+void cgroupsel_watch_init(struct cgroupsel_watch *w)
+{
+	w->ifd = -1;
+}
+
+bool cgroupsel_watch_is_open(const struct cgroupsel_watch *w)
+{
+	return w->ifd >= 0;
+}
+
+int cgroupsel_watch_open(struct cgroupsel_watch *w)
+{
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return w->ifd < 0 ? -errno : 0;
+}
+
+int cgroupsel_watch_fd(const struct cgroupsel_watch *w)
+{
+	return w->ifd;
+}
+
+int cgroupsel_watch_add(struct cgroupsel_watch *w, const struct cgroupsel_dirs *dirs)
+{
+	const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
+			      IN_ONLYDIR;
+
+	for (size_t i = 0; i < dirs->n; i++)
+		if (inotify_add_watch(w->ifd, dirs->v[i], mask) < 0 && errno != ENOENT &&
+		    errno != ENOTDIR)
+			return -errno;
+	return 0;
+}
+
+int cgroupsel_watch_changed(struct cgroupsel_watch *w)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+
+	for (;;) {
+		ssize_t n = read(w->ifd, buf, sizeof(buf));
+
+		if (n < 0)
+			return errno == EAGAIN ? changed : -errno;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+
+			/* child cgroups, not the files a cgroup is made of */
+			if ((e->mask & (IN_ISDIR | IN_DELETE_SELF | IN_Q_OVERFLOW)))
+				changed = 1;
+			p += sizeof(*e) + e->len;
+		}
+	}
+}
+
+void cgroupsel_watch_close(struct cgroupsel_watch *w)
+{
+	if (w->ifd >= 0)
+		close(w->ifd);
+	w->ifd = -1;
+}

@@ -6,9 +6,10 @@
 #   bash tests/deps.sh demo   only what tests/demo.sh needs: build and run in namespaces
 set -euo pipefail
 build=(build-essential cmake pkg-config libmnl-dev libnftnl-dev libinih-dev libcap-ng-dev
-	libsystemd-dev) # libsystemd: sd_notify, optional at build time
+	libsystemd-dev # libsystemd: sd_notify, optional at build time
+	clang libbpf-dev bpftool linux-libc-dev) # the sock_ops hook (optional): clang -target bpf, skeletons
 run=(iproute2 nftables python3 procps util-linux) # namespaces, veths, the demo's peers
-test=(clang libclang-rt-14-dev clang-format clang-tidy shellcheck socat iperf3 groff man-db
+test=(libclang-rt-14-dev clang-format clang-tidy shellcheck socat iperf3 groff man-db
 	systemd dpkg-dev file debootstrap systemd-container # systemd_unit.sh boots Debian
 	podman runc netavark iptables) # container_podman.sh: runc (crun refuses hybrid cgroups),
 	# netavark's firewall rules (in the test's node namespace)

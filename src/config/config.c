@@ -28,7 +28,9 @@ enum key_kind {
 	K_NETS,
 	K_ENFORCE,
 	K_NETNS,
-	K_CGROUP
+	K_CGROUP,
+	K_CGROUP_DIR,
+	K_RING
 };
 
 struct choice {
@@ -48,6 +50,7 @@ struct key_def {
 
 _Static_assert(sizeof(enum kill_method) == sizeof(int), "choice fields are int-sized");
 _Static_assert(sizeof(enum link_action) == sizeof(int), "choice fields are int-sized");
+_Static_assert(sizeof(enum sockops_mode) == sizeof(int), "choice fields are int-sized");
 
 static const struct choice kill_methods[] = { { "auto", KILL_AUTO },
 					      { "destroy", KILL_DESTROY },
@@ -56,6 +59,10 @@ static const struct choice kill_methods[] = { { "auto", KILL_AUTO },
 static const struct choice log_sinks[] = { { "syslog", LOG_SINK_SYSLOG },
 					   { "stderr", LOG_SINK_STDERR },
 					   { NULL, 0 } };
+static const struct choice sockops_modes[] = { { "auto", SOCKOPS_AUTO },
+					       { "on", SOCKOPS_ON },
+					       { "off", SOCKOPS_OFF },
+					       { NULL, 0 } };
 static const struct choice link_actions[] = { { "kill", LINK_KILL },
 					      { "log", LINK_LOG },
 					      { "ignore", LINK_IGNORE },
@@ -105,6 +112,16 @@ static const struct key_def global_keys[] = {
 	  .kind = K_PATH,
 	  .off = G(state_file),
 	  .size = sizeof(((struct kw_global *)0)->state_file) },
+	{ .name = KW_KEY_SOCKOPS, .kind = K_CHOICE, .off = G(sockops), .choices = sockops_modes },
+	{ .name = KW_KEY_SOCKOPS_CGROUP,
+	  .kind = K_CGROUP_DIR,
+	  .off = G(sockops_cgroup),
+	  .size = sizeof(((struct kw_global *)0)->sockops_cgroup) },
+	{ .name = KW_KEY_SOCKOPS_RING,
+	  .kind = K_RING,
+	  .off = G(sockops_ring),
+	  .min = KW_MIN_SOCKOPS_RING,
+	  .max = KW_MAX_SOCKOPS_RING },
 };
 
 static const struct key_def service_keys[] = {
@@ -240,7 +257,10 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 			memcpy(field, &ms, sizeof(ms));
 		break;
 	case K_UINT:
-		rc = parse_uint_why(v, (unsigned)def->min, (unsigned)def->max, &u, why);
+	case K_RING: /* a ring buffer's size: a power of two, "64k", "2M" */
+		rc = def->kind == K_UINT
+			 ? parse_uint_why(v, (unsigned)def->min, (unsigned)def->max, &u, why)
+			 : parse_ring_size_why(v, (unsigned)def->min, (unsigned)def->max, &u, why);
 		if (!rc)
 			memcpy(field, &u, sizeof(u));
 		break;
@@ -279,6 +299,9 @@ static void set_scalar(struct loader *ld, const struct key_def *def, const char 
 		}
 		break;
 	}
+	case K_CGROUP_DIR: /* one cgroup, not a pattern: where the hook attaches; "" derived */
+		rc = selpath_cgroup_dir_why(v, (char *)field, def->size, why);
+		break;
 	case K_PORTS:
 	case K_NETS:
 	case K_NETNS:
@@ -571,6 +594,26 @@ static void check_service(struct loader *ld, size_t i)
 	}
 }
 
+/* What only the whole file can say: enforce_keepalive in other network namespaces is done by
+ * the sock_ops hook alone (keepwatchd's own path reaches its own namespace's processes). */
+static void check_global(struct loader *ld)
+{
+	char hdr[QUOTE_MAX + 16];
+
+	if (ld->cfg->global.sockops != SOCKOPS_OFF)
+		return;
+	for (size_t i = 0; i < ld->cfg->n_services; i++) {
+		const struct kw_service *svc = &ld->cfg->services[i];
+
+		if (!svc->enforce_idle_s || !svc->n_netns)
+			continue;
+		snprintf(hdr, sizeof(hdr), "[service %s]", svc->name);
+		ld_error(ld, svc->line, hdr,
+			 "enforce_keepalive in other network namespaces (netns =) is set by the "
+			 "sockops hook at the handshake, and sockops = off");
+	}
+}
+
 /* A service is complete: check it, and against the ones before it, so errors come out in
  * the order of the file. */
 static void ld_end_section(struct loader *ld)
@@ -683,6 +726,7 @@ static void global_defaults(struct kw_global *g)
 				 .log_level = LOG_INFO,
 				 .syslog_facility = LOG_DAEMON,
 				 .max_kills_per_second = KW_DEF_MAX_KILLS,
+				 .sockops_ring = KW_DEF_SOCKOPS_RING,
 				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS,
 				 .state_file = KW_DEF_STATE_FILE };
 }
@@ -718,6 +762,8 @@ int config_load_mem(const char *name, const char *buf, size_t len, struct kw_con
 		ld->sys_err = -ENOMEM;
 	ld_flush(ld);
 	ld_end_section(ld);
+	if (!ld->sys_err)
+		check_global(ld);
 	rc = ld->sys_err ? ld->sys_err : ld->n_errors ? -EINVAL : 0;
 	if (ld->sys_err && err)
 		err(arg, name, 0, "", strerror(-ld->sys_err));
@@ -735,36 +781,11 @@ int config_load_string(const char *name, const char *text, struct kw_config *cfg
 	return config_load_mem(name, text, strlen(text), cfg, err, arg);
 }
 
-/* The whole file into *buf (at most KW_MAX_CONFIG_BYTES). Returns 0, -errno or -EFBIG. */
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	int rc = 0;
-
-	*buf = NULL;
-	if (!f)
-		return -errno;
-	*buf = malloc(KW_MAX_CONFIG_BYTES + 1);
-	if (!*buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	errno = 0;
-	*len = fread(*buf, 1, KW_MAX_CONFIG_BYTES + 1, f);
-	if (ferror(f))
-		rc = errno ? -errno : -EIO;
-	else if (*len > KW_MAX_CONFIG_BYTES)
-		rc = -EFBIG;
-out:
-	fclose(f);
-	return rc;
-}
-
 int config_load(const char *path, struct kw_config *cfg, config_error_fn err, void *arg)
 {
 	size_t len = 0;
 	char *buf;
-	int rc = read_file(path, &buf, &len);
+	int rc = config_read_file(path, &buf, &len);
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (rc == 0)
@@ -782,35 +803,6 @@ void config_free(struct kw_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-int config_error_format(char *buf, size_t cap, const char *file, unsigned line, const char *key,
-			const char *msg)
-{
-	char where[32] = "";
-
-	if (line)
-		snprintf(where, sizeof(where), ":%u", line);
-	return snprintf(buf, cap, "%s%s: %s%s%s", file, where, key ? key : "",
-			key && *key ? ": " : "", msg);
-}
-
-void config_error_print(void *arg, const char *file, unsigned line, const char *key,
-			const char *msg)
-{
-	char buf[1024];
-
-	config_error_format(buf, sizeof(buf), file, line, key, msg);
-	fprintf(arg ? arg : stderr, "%s\n", buf);
-}
-
-void config_error_log(void *arg, const char *file, unsigned line, const char *key, const char *msg)
-{
-	char buf[512];
-
-	(void)arg;
-	config_error_format(buf, sizeof(buf), file, line, key, msg);
-	log_msg(LOG_ERR, "%s", buf);
-}
-
 static const char *choice_name(const struct choice *c, int value)
 {
 	while (c->name && c->value != value)
@@ -826,4 +818,9 @@ const char *config_kill_method_name(enum kill_method m)
 const char *config_link_action_name(enum link_action a)
 {
 	return choice_name(link_actions, (int)a);
+}
+
+const char *config_sockops_name(enum sockops_mode m)
+{
+	return choice_name(sockops_modes, (int)m);
 }

@@ -16,6 +16,13 @@ enum kill_method {
 	KILL_DESTROY,
 	KILL_NFT
 };
+/* sockops: the BPF sock_ops hook (keepalive set at the handshake, connections found as they
+ * are born) or the fallback (sock_diag dumps, pidfd_getfd); auto: the hook where it runs. */
+enum sockops_mode {
+	SOCKOPS_AUTO = 0,
+	SOCKOPS_ON,
+	SOCKOPS_OFF
+};
 enum link_action {
 	LINK_KILL = 0,
 	LINK_LOG,
@@ -35,6 +42,9 @@ struct kw_global {
 	char user[64]; /* "" = stay root */
 	char metrics_file[256]; /* "" = off */
 	char state_file[256]; /* enforced connections for --list; "" = off */
+	enum sockops_mode sockops;
+	char sockops_cgroup[KW_PATH_ITEM_MAX]; /* the hook's attach point; "" = derived */
+	unsigned sockops_ring; /* bytes of the hook's ring, a power of two */
 };
 
 struct kw_service {
@@ -111,5 +121,6 @@ const struct kw_service *config_match_mask(const struct kw_config *cfg, uint64_t
 
 const char *config_kill_method_name(enum kill_method m);
 const char *config_link_action_name(enum link_action a);
+const char *config_sockops_name(enum sockops_mode m);
 
 #endif

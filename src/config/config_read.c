@@ -7,11 +7,15 @@
  * leading blanks from key lines so an indented key is a key and not inih's multi-line
  * continuation, and passes indented lines without '=' through as continuations, which lists
  * use to span lines. Inline comments end a value where ';' or '#' follows a blank, in key
- * and continuation lines alike (inih itself would take only ';', and only in key lines). */
+ * and continuation lines alike (inih itself would take only ';', and only in key lines).
+ * And the file read into memory whole (config_read_file). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config_read.h"
+#include "config/defaults.h"
 
 void config_read_init(struct config_reader *rd, const char *buf, size_t len,
 		      const struct config_read_ops *ops, void *ctx)
@@ -100,4 +104,28 @@ char *config_read_line(char *str, int num, void *stream)
 	rd->in_key = true;
 	end = config_read_rskip(p, rd_comment(memchr(p, '=', (size_t)(end - p)), end));
 	return rd_emit(rd, str, num, "", p, end);
+}
+
+int config_read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+
+	*buf = NULL;
+	if (!f)
+		return -errno;
+	*buf = malloc(KW_MAX_CONFIG_BYTES + 1);
+	if (!*buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	errno = 0;
+	*len = fread(*buf, 1, KW_MAX_CONFIG_BYTES + 1, f);
+	if (ferror(f))
+		rc = errno ? -errno : -EIO;
+	else if (*len > KW_MAX_CONFIG_BYTES)
+		rc = -EFBIG;
+out:
+	fclose(f);
+	return rc;
 }

@@ -41,6 +41,9 @@ void config_read_init(struct config_reader *rd, const char *buf, size_t len,
 		      const struct config_read_ops *ops, void *ctx);
 /* inih's ini_reader: stream is a struct config_reader. */
 char *config_read_line(char *str, int num, void *stream);
+/* The whole file into *buf (at most KW_MAX_CONFIG_BYTES; the caller frees it). Returns 0,
+ * -errno or -EFBIG. */
+int config_read_file(const char *path, char **buf, size_t *len);
 
 static inline const char *config_read_lskip(const char *p, const char *end)
 {

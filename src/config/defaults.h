@@ -25,6 +25,9 @@
 #define KW_KEY_USER "user"
 #define KW_KEY_METRICS_FILE "metrics_file"
 #define KW_KEY_STATE_FILE "state_file"
+#define KW_KEY_SOCKOPS "sockops"
+#define KW_KEY_SOCKOPS_CGROUP "sockops_cgroup"
+#define KW_KEY_SOCKOPS_RING "sockops_ring"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"
@@ -52,6 +55,7 @@
 /* The connections whose keepalive keepwatchd changed, for --list; /run is gone at reboot,
  * as are the sockets. The unit's RuntimeDirectory=keepwatch makes the directory. */
 #define KW_DEF_STATE_FILE "/run/keepwatch/keepwatchd.state"
+#define KW_DEF_SOCKOPS_RING (2u << 20) /* bytes: ~20,000 records */
 
 /* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
 #define KW_MIN_POLL_INTERVAL_MS 10u
@@ -68,6 +72,8 @@
 #define KW_MAX_PATH_ITEMS 16u /* entries of netns = and cgroup = (globs cover the rest) */
 #define KW_PATH_ITEM_MAX 256u /* bytes of one netns or cgroup item, NUL included */
 #define KW_NETNS_DIR "/run/netns" /* where `ip netns` keeps the names */
+#define KW_MIN_SOCKOPS_RING (16u << 10)
+#define KW_MAX_SOCKOPS_RING (256u << 20)
 #define KW_MAX_CONFIG_BYTES (1u << 20) /* a config file larger than this is refused */
 
 #endif

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -629,4 +630,26 @@ int parse_keepalive_why(const char *s, uint32_t *idle_s, uint32_t *intvl_s, char
 	if (rc)
 		*idle_s = *intvl_s = 0;
 	return rc;
+}
+
+int parse_ring_size_why(const char *s, unsigned min, unsigned max, unsigned *out, char *why)
+{
+	char q[64], *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (end != s && (*end == 'k' || *end == 'K'))
+		n <<= 10, end++;
+	else if (end != s && (*end == 'm' || *end == 'M'))
+		n <<= 20, end++;
+	if (end == s || *end || errno || *s == '-' || *s == '+' || n < min || n > max ||
+	    (n & (n - 1))) {
+		snprintf(why, PARSE_WHY_MAX,
+			 "'%s': a power of two from %u k to %u M bytes (64k, 2M)",
+			 parse_quote(q, sizeof(q), s, strlen(s)), min >> 10, max >> 20);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
 }

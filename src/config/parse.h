@@ -72,6 +72,8 @@ const char *parse_quote(char *dst, size_t cap, const char *s, size_t len);
 int parse_duration_why(const char *s, uint64_t min, bool zero_off, uint64_t *ms, char *why);
 int parse_uint_why(const char *s, unsigned min, unsigned max, unsigned *out, char *why);
 int parse_bool_why(const char *s, bool *out, char *why);
+/* "64k", "2M", "16384": bytes, a power of two within [min, max] (a ring buffer's size). */
+int parse_ring_size_why(const char *s, unsigned min, unsigned max, unsigned *out, char *why);
 int parse_port_range_why(const char *s, size_t len, struct port_range *out, char *why);
 /* Also refuses host bits past the prefix (naming the network meant) and IPv4-mapped IPv6
  * networks (naming the IPv4 one). */

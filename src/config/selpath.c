@@ -168,6 +168,21 @@ int selpath_cgroup_why(const char *s, size_t len, char *out, size_t cap, char *w
 	return path_check(out, false, "cgroup path", why);
 }
 
+int selpath_cgroup_dir_why(const char *s, char *out, size_t cap, char *why)
+{
+	char q[QMAX];
+	int rc = s[0] ? selpath_cgroup_why(s, strlen(s), out, cap, why) : 0;
+
+	if (!rc && selpath_has_glob(s)) {
+		snprintf(why, PARSE_WHY_MAX, "'%s': one cgroup, without glob characters",
+			 parse_quote(q, sizeof(q), s, strlen(s)));
+		rc = -EINVAL;
+	}
+	if (rc)
+		memset(out, 0, cap);
+	return rc;
+}
+
 int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items, size_t n,
 		     char *why)
 {

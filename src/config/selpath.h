@@ -27,6 +27,10 @@ int selpath_netns_why(const char *s, size_t len, char *out, size_t cap, char *wh
  * allowed in any component. Same returns as selpath_netns_why. */
 int selpath_cgroup_why(const char *s, size_t len, char *out, size_t cap, char *why);
 
+/* One cgroup (where the sock_ops hook attaches), not a pattern: a cgroup path without glob
+ * characters, or "" (derived from the services). On error out is emptied. Same returns. */
+int selpath_cgroup_dir_why(const char *s, char *out, size_t cap, char *why);
+
 /* Checks the item of len bytes (a cgroup path when cgroup, else a netns item) into items[n];
  * an item already among items[0..n-1] is an error too. Same returns as above. */
 int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item *items, size_t n,

@@ -15,6 +15,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_hook.h"
 #include "daemon/daemon_ns.h"
 #include "daemon/loop.h"
 #include "daemon/notify.h"
@@ -22,8 +23,10 @@
 #include "daemon/privs.h"
 #include "daemon/reload_target.h"
 #include "logic/enforcelog.h"
+#include "logic/hookplan.h"
 #include "logic/killplan.h"
 #include "pipeline/config_filter.h"
+#include "pipeline/hook.h"
 #include "pipeline/metrics.h"
 #include "pipeline/netns.h"
 #include "pipeline/netns_route.h"
@@ -49,6 +52,7 @@ struct kw_daemon {
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
 	struct enforcelog enf_lines; /* the enforce lines' budget (written by report_enforce) */
 	struct daemon_state state; /* the connections whose keepalive it set; the state file */
+	struct kw_hook hook; /* the sock_ops hook, or why not (daemon_hook.c chooses) */
 };
 
 /* A reload's errors: each logged, the first kept for the event=reload-failed line. */
@@ -77,6 +81,7 @@ static void daemon_restart_needed(struct kw_daemon *d)
 	struct reload_target self = { .pid = getpid(),
 				      .comm = "keepwatchd",
 				      .ptrace = d->ptrace_kept,
+				      .hook = hook_attached(&d->hook),
 				      .helper = nsopen_running(&d->spaces.nsh),
 				      .uid = geteuid() };
 	char why[768];
@@ -110,7 +115,8 @@ static void daemon_apply_logging(const struct kw_daemon *d)
 static int daemon_privs(struct kw_daemon *d, bool drop)
 {
 	struct privs_why why = { 0 };
-	bool ptrace = d->ns.enf.any; /* enforce_keepalive: pidfd_getfd on the services' sockets */
+	/* enforce_keepalive without the hook: pidfd_getfd on the services' sockets */
+	bool ptrace = d->ns.enf.any && !hook_attached(&d->hook);
 	int err = drop ? privs_drop_keep(d->cfg.global.user, &ptrace, &why) : privs_check(&why);
 
 	if (err == 0 && drop)
@@ -136,6 +142,8 @@ static void daemon_privs_reload(struct kw_daemon *d)
 {
 	struct privs_why why;
 
+	if (hook_attached(&d->hook)) /* the hook enforces: CAP_SYS_PTRACE is never held */
+		return;
 	if (d->ns.enf.any || !d->ptrace_kept) /* gone for good: event=restart-needed says so */
 		return;
 	if (privs_drop_ptrace(&why) < 0) {
@@ -235,13 +243,80 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
 	daemon_report_acts(d, ns, acts.v, acts.n, now);
-	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass */
-	err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now);
-	if (err < 0)
+	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass: the
+	 * hook did it at the handshake (a dump's newborns it never saw are counted), or the
+	 * enforcer does it now */
+	if (hook_attached(&d->hook)) {
+		uint64_t counts[KW_MAX_SERVICES] = { 0 };
+
+		if (hook_unenforced(&d->hook, &d->cfg, p, counts))
+			report_hook_unenforced(&d->metrics, &d->cfg, ns->name, counts);
+	} else if ((err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now)) < 0) {
 		log_msg(LOG_ERR, "action=error what=enforce error=\"%s\"", strerror(-err));
+	}
 	watch_settle(&ns->watch, p, acts.v, acts.n);
 	kw_acts_free(&acts);
 	daemon_enforce(d, ns, now);
+}
+
+/* The hook's ring: each namespace's births and closes to its poller, as one pass each
+ * (plan, kill, report, settle), and the handshakes' enforcement said; a burst of lost
+ * records makes every namespace dump at its next poll. In bites of HOOK_READ_MAX. */
+static void daemon_hook_pass(struct kw_daemon *d, uint64_t now)
+{
+	struct hook_news news;
+	struct kw_netns *ns;
+	int rounds = 0;
+
+	if (!hook_attached(&d->hook))
+		return;
+	do {
+		hook_read(&d->hook, kw_now_us(), d->cfg.global.discovery_interval_ms, &news);
+		report_hook_read(&d->metrics, &d->hook, &news);
+		for (size_t i = 0; news.n && (ns = daemon_ns_at(&d->spaces, i)); i++) {
+			struct watch_pass p = { 0 };
+			int n = hook_feed(&d->hook, &ns->watch, ns->cookie, ns->name, now, &p);
+
+			report_hook_error("sockops-feed", n);
+			if (n <= 0) {
+				watch_pass_free(&p);
+				continue;
+			}
+			daemon_act(d, ns, &p, now, 0);
+			report_enforce_outs(&d->metrics, &d->enf_lines, &d->cfg, d->hook.out,
+					    d->hook.n_out, now);
+			daemon_state_take_outs(&d->state, d->hook.out, d->hook.n_out);
+		}
+		for (size_t i = 0; news.lost && (ns = daemon_ns_at(&d->spaces, i)); i++)
+			watch_request_discovery(&ns->watch);
+	} while (news.more && ++rounds < 16);
+}
+
+/* The hook's maps follow what is watched: every instance's namespace with its services
+ * (an instance that joins is added before its first dump), and the cgroup ids. */
+static void daemon_hook_sync(struct kw_daemon *d)
+{
+	struct kw_netns *ns;
+
+	if (!hook_attached(&d->hook))
+		return;
+	hook_netns_begin(&d->hook);
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
+		watch_set_fed(&ns->watch, true);
+		report_hook_error("sockops-netns",
+				  hook_netns_add(&d->hook, ns->cookie, ns->watch.svc_mask));
+	}
+	report_hook_error("sockops-netns", hook_netns_commit(&d->hook));
+	report_hook_error("sockops-cgroups",
+			  hook_cgroups(&d->hook, &d->spaces.cg, d->cfg.n_services));
+}
+
+static void daemon_on_ring(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	(void)lp;
+	(void)fd;
+	(void)events;
+	daemon_hook_pass(arg, kw_now_ms());
 }
 
 static void daemon_discover(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
@@ -263,6 +338,7 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	if (!report_metrics_due(&d->metrics, path, now))
 		return;
 	report_reset_watched(&d->metrics);
+	report_hook_counters(&d->metrics, &d->hook);
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		report_count_netns(&d->metrics, &ns->watch.table, ns->lm.resyncs,
 				   ns->lm.malformed + ns->sd.malformed);
@@ -379,6 +455,7 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
+	daemon_hook_pass(d, now); /* births first: the polls below may look at them */
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		daemon_tick(d, ns, now);
 		daemon_enforce(d, ns, now); /* owners not found yet: look again */
@@ -395,9 +472,14 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 static void daemon_discover_new(struct kw_daemon *d)
 {
 	struct kw_netns *ns;
+	bool synced = false;
 
-	while ((ns = daemon_ns_take_new(&d->spaces)))
+	while ((ns = daemon_ns_take_new(&d->spaces))) {
+		if (!synced) /* the hook sees their births from before their first dump on */
+			daemon_hook_sync(d);
+		synced = true;
 		daemon_discover(d, ns, kw_now_ms());
+	}
 }
 
 /* Before each sleep: new instances' first discovery, then the timer for the earliest of
@@ -412,8 +494,11 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 
 	(void)lp;
 	daemon_discover_new(d);
+	daemon_hook_sync(d);
 	now = kw_now_ms();
 	at = daemon_ns_deadline(&d->spaces, now);
+	if (hook_next_read(&d->hook) < at)
+		at = hook_next_read(&d->hook);
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		uint64_t t = watch_next_deadline(&ns->watch, now);
 
@@ -452,7 +537,8 @@ static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 	struct linkstate_news news;
 
 	linkstate_apply(&ns->ls, &ns->lm.tab, ev, kw_now_ms(), &news);
-	if (news.loss)
+	/* connections born since the last look: a dump, unless the hook has them in its ring */
+	if (news.loss && !hook_attached(&d->hook))
 		watch_request_discovery(&ns->watch);
 	if (report_holding_acts(&ns->hold))
 		daemon_say_held(d, ns, kw_now_ms(), true);
@@ -466,7 +552,11 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 {
 	struct watch_pass p = { 0 };
 	uint64_t now, retry_ms;
-	int err = linkmon_dispatch(&ns->lm);
+	int err;
+
+	/* the hook's births first, so that the losses below are judged on them too */
+	daemon_hook_pass(d, kw_now_ms());
+	err = linkmon_dispatch(&ns->lm);
 
 	now = kw_now_ms();
 	retry_ms = linkstate_resync_result(&ns->ls, ns->lm.resync_pending, now);
@@ -491,6 +581,30 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 	(void)fd;
 	(void)events;
 	daemon_netlink_read(ns->owner, ns);
+}
+
+/* A reload changes the hook's maps only: whether it runs and where is decided at start. Its
+ * new slot is written as the new configuration sees the namespaces and cgroups (after
+ * daemon_ns_reload), then flipped. */
+static void daemon_hook_reload(struct kw_daemon *d)
+{
+	char rel[KW_PATH_ITEM_MAX];
+	struct kw_netns *ns;
+
+	hookplan_attach_point(&d->cfg, rel, sizeof(rel));
+	if (hook_attached(&d->hook) &&
+	    (d->cfg.global.sockops == SOCKOPS_OFF || strcmp(d->hook.rel, rel) != 0))
+		log_msg(LOG_WARNING, "event=sockops warning=\"sockops or its attach point changed "
+				     "by a reload: restart keepwatchd for it to take effect\"");
+	else if (!hook_attached(&d->hook) && d->cfg.global.sockops == SOCKOPS_ON)
+		log_msg(LOG_WARNING, "event=sockops warning=\"sockops = on by a reload: restart "
+				     "keepwatchd for it to take effect\"");
+	hook_netns_begin(&d->hook);
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++)
+		report_hook_error("sockops-netns",
+				  hook_netns_add(&d->hook, ns->cookie, ns->watch.svc_mask));
+	report_hook_error("sockops-maps",
+			  hook_configure(&d->hook, &d->cfg, d->dry_run, &d->spaces.cg));
 }
 
 static void daemon_reload(struct kw_daemon *d)
@@ -529,6 +643,7 @@ static void daemon_reload(struct kw_daemon *d)
 	daemon_state_open(&d->state, &d->cfg);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
 	daemon_ns_reload(&d->spaces);
+	daemon_hook_reload(d);
 	daemon_discover_new(d);
 	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		if ((err = watch_setup(&ns->watch)) < 0)
@@ -611,8 +726,11 @@ static int daemon_open(struct kw_daemon *d)
 	    (err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns)) < 0 ||
 	    (notify_watchdog_fd(&d->notify) >= 0 &&
 	     (err = loop_add(&d->loop, notify_watchdog_fd(&d->notify), EPOLLIN, daemon_on_watchdog,
-			     d)) < 0))
+			     d)) < 0) ||
+	    (hook_ring_fd(&d->hook) >= 0 &&
+	     (err = loop_add(&d->loop, hook_ring_fd(&d->hook), EPOLLIN, daemon_on_ring, d)) < 0))
 		log_msg(LOG_ERR, "action=error what=epoll error=\"%s\"", strerror(-err));
+	daemon_hook_sync(d); /* the own instance's namespace and the cgroups, known now */
 	return err;
 }
 
@@ -620,6 +738,9 @@ static void daemon_close(struct kw_daemon *d)
 {
 	daemon_say_held(d, &d->ns, kw_now_ms(), true);
 	daemon_state_close(&d->state, &d->cfg, &d->spaces, kw_now_ms());
+	if (hook_attached(&d->hook))
+		log_msg(LOG_INFO, "event=sockops state=detached cgroup=%s", d->hook.dir);
+	hook_close(&d->hook); /* detached: connections born from now on are nobody's */
 	daemon_ns_close(&d->spaces);
 	netns_close(&d->ns);
 	if (d->timer_fd >= 0)
@@ -643,6 +764,7 @@ static int daemon_init(struct kw_daemon *d, const struct kw_cli *cli)
 	d->cli = cli;
 	d->timer_fd = d->signal_fd = -1;
 	loop_init_closed(&d->loop);
+	hook_init(&d->hook);
 	notify_init_closed(&d->notify);
 	daemon_ns_init(&d->spaces, &d->cfg, &d->ns, &hooks);
 	daemon_state_init(&d->state);
@@ -659,6 +781,8 @@ static int daemon_start(struct kw_daemon *d)
 {
 	int err = daemon_privs(d, false);
 
+	if (err == 0)
+		err = daemon_hook_start(&d->hook, &d->cfg, d->dry_run, &d->spaces.cg, &d->metrics);
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0) {

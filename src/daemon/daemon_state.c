@@ -81,17 +81,22 @@ void daemon_state_open(struct daemon_state *st, const struct kw_config *cfg)
 	st->set.dirty = st->set.n > 0; /* pruned and rewritten at the first write */
 }
 
-void daemon_state_take(struct daemon_state *st, const struct enforcer *e)
+void daemon_state_take_outs(struct daemon_state *st, const struct enforcer_out *o, size_t n)
 {
-	size_t n;
-	const struct enforcer_out *o = enforcer_outcomes(e, &n);
-
 	for (size_t i = 0; i < n; i++)
 		if (o[i].kind == ENFORCER_SET &&
 		    enforced_note(&st->set, o[i].it.cookie, (uint32_t)o[i].idle_s,
 				  (uint32_t)o[i].intvl_s, (uint32_t)o[i].cnt) < 0)
 			log_msg(LOG_ERR, "action=error what=state-file error=\"%s\"",
 				strerror(ENOMEM));
+}
+
+void daemon_state_take(struct daemon_state *st, const struct enforcer *e)
+{
+	size_t n;
+	const struct enforcer_out *o = enforcer_outcomes(e, &n);
+
+	daemon_state_take_outs(st, o, n);
 }
 
 /* What a write reads besides the set: the services' names and the watched connections. */

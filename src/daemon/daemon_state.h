@@ -3,6 +3,7 @@
 #ifndef KEEPWATCH_DAEMON_STATE_H
 #define KEEPWATCH_DAEMON_STATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "logic/enforced.h"
@@ -25,6 +26,7 @@ struct daemon_state {
 
 struct daemon_ns;
 struct enforcer;
+struct enforcer_out;
 struct kw_config;
 
 /* Nothing open: daemon_state_close is safe from here on. */
@@ -36,6 +38,8 @@ void daemon_state_init(struct daemon_state *st);
 void daemon_state_open(struct daemon_state *st, const struct kw_config *cfg);
 /* The connections whose keepalive an enforcer run set, into the set. */
 void daemon_state_take(struct daemon_state *st, const struct enforcer *e);
+/* The same for outcomes made elsewhere (the sock_ops hook's handshakes). */
+void daemon_state_take_outs(struct daemon_state *st, const struct enforcer_out *o, size_t n);
 /* The file rewritten when the set changed (at most every DAEMON_STATE_WRITE_MS) or closed
  * connections were pruned (looked for every DAEMON_STATE_PRUNE_MS). */
 void daemon_state_write(struct daemon_state *st, const struct kw_config *cfg,

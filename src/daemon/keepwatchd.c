@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/daemon_hook.h"
 #include "daemon/daemon_ns.h"
+#include "daemon/list_hook.h"
 #include "daemon/notify.h"
 #include "daemon/preview.h"
 #include "daemon/reload_target.h"
@@ -60,6 +62,7 @@ static void check_error(void *arg, const char *file, unsigned line, const char *
 static int reload_send(const struct kw_config *cfg, const char *path, pid_t pid)
 {
 	struct reload_target t;
+	struct list_hook lh;
 	char why[768];
 	enum reload_verdict v;
 	int err = reload_target_read(pid, &t);
@@ -69,6 +72,10 @@ static int reload_send(const struct kw_config *cfg, const char *path, pid_t pid)
 			err == -ESRCH ? "no such process" : strerror(-err));
 		return err;
 	}
+	/* a hook attached where this file attaches it enforces without CAP_SYS_PTRACE */
+	list_hook_open(&lh, cfg);
+	t.hook = lh.found;
+	list_hook_close(&lh);
 	v = reload_target_judge(cfg, &t, reload_cfg_uid(cfg), why, sizeof(why));
 	if (v == RELOAD_NOT_KEEPWATCHD) {
 		fprintf(stderr, "keepwatchd: --reload %ld: %s: nothing signalled\n", (long)pid,
@@ -109,6 +116,9 @@ static int run_check(const char *path, pid_t reload_pid, bool preview)
 		config_free(&cfg);
 		return 1;
 	}
+	/* What it cannot say either: whether this host runs the sockops hook where only it
+	 * can serve the config (a warning: the daemon itself refuses to start then). */
+	(void)daemon_hook_check(&cfg, stderr);
 	printf("config ok: %s, %zu service%s\n", path, cfg.n_services,
 	       cfg.n_services == 1 ? "" : "s");
 	if (preview && daemon_preview(&cfg, stdout) < 0) {
@@ -228,8 +238,9 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'V':
-			printf("keepwatchd %s (%s)\n", KEEPWATCH_VERSION,
-			       notify_have_systemd() ? "+libsystemd" : "-libsystemd");
+			printf("keepwatchd %s (%s %s)\n", KEEPWATCH_VERSION,
+			       notify_have_systemd() ? "+libsystemd" : "-libsystemd",
+			       sockops_built() ? "+sockops" : "-sockops");
 			return 0;
 		default:
 			usage(stderr);

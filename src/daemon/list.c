@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon_ns.h"
 #include "daemon/daemon_state.h"
+#include "daemon/list_hook.h"
 #include "pipeline/enforcer.h"
 #include "shared/jsonutil.h"
 #include "shared/log.h"
@@ -21,24 +22,42 @@
 struct list_view {
 	const struct kw_config *cfg;
 	const struct enforced_set *enforced; /* from the state file */
+	const struct list_hook *hook; /* the sock_ops program's view; NULL none */
 	bool json, show_ns, show_enforced;
 };
+
+/* ENFORCED: the values keepwatchd set (the state file), else what the handshake hook did
+ * (handshake, kept, would, failed, no), else "-". */
+static const char *list_enforced(const struct list_view *lv, const struct watch_conn *e,
+				 const struct enforced_conn *enf, char *buf, size_t len)
+{
+	const char *word = lv->hook ? list_hook_enforced(lv->hook, lv->cfg, e) : NULL;
+
+	if (enf) {
+		snprintf(buf, len, "%u,%u,%u", enf->idle_s, enf->intvl_s, enf->cnt);
+		return buf;
+	}
+	return word ? word : "-";
+}
 
 static void list_print(const struct kw_netns *ns, const struct list_view *lv,
 		       const struct watch_conn *e)
 {
 	const struct kw_config *cfg = lv->cfg;
 	const struct enforced_conn *enf = enforced_find(lv->enforced, e->cookie);
-	char ka[48] = "-";
+	char kabuf[48];
+	const char *ka = list_enforced(lv, e, enf, kabuf, sizeof(kabuf));
+	const char *hook = lv->hook ? list_hook_enforced(lv->hook, cfg, e) : NULL;
 	const struct policy_sample *s = &e->last;
+
+	if (hook && !strcmp(hook, "-"))
+		hook = NULL; /* JSON: null */
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
 	const char *verdict = kw_verdict_name(e->verdict);
 	const char *ifname = linkstate_ifname(&ns->ls, &ns->lm.tab, e->ifindex);
 
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
 	sockutil_format(e->family, e->dst, e->dport, dst, sizeof(dst));
-	if (enf)
-		snprintf(ka, sizeof(ka), "%u,%u,%u", enf->idle_s, enf->intvl_s, enf->cnt);
 	if (lv->json) {
 		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
 		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
@@ -52,10 +71,11 @@ static void list_print(const struct kw_netns *ns, const struct list_view *lv,
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
-		       ",\"netns\":\"%s\",\"enforced\":",
+		       ",\"netns\":\"%s\",\"hook\":%s%s%s,\"enforced\":",
 		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
-		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		       s->last_ack_recv_ms, e->cookie, verdict, nsn, hook ? "\"" : "",
+		       hook ? hook : "null", hook ? "\"" : "");
 		if (enf)
 			printf("{\"idle_s\":%u,\"intvl_s\":%u,\"cnt\":%u}}\n", enf->idle_s,
 			       enf->intvl_s, enf->cnt);
@@ -114,8 +134,10 @@ int daemon_list(const struct kw_cli *cli, bool json)
 	struct kw_netns *own = calloc(1, sizeof(*own)), *ns;
 	struct daemon_ns *dn = calloc(1, sizeof(*dn));
 	struct enforced_set enforced = { 0 };
+	struct list_hook lh = { .f = { .socks_fd = -1, .bss_fd = -1 } };
 	struct list_view lv = { .cfg = &cfg, .enforced = &enforced, .json = json };
 	const char *what = NULL;
+	bool show_hook;
 	int err, rc = 1;
 
 	if (!own || !dn) {
@@ -142,6 +164,10 @@ int daemon_list(const struct kw_cli *cli, bool json)
 	 * stays as it was. */
 	lv.show_ns = daemon_ns_spans(dn);
 	lv.show_enforced = list_any_enforced(&cfg, dn, &enforced);
+	/* the hook's view only where it matters: an enforcing service, or sockops = on */
+	list_hook_open(&lh, &cfg);
+	show_hook = list_hook_show(&lh, &cfg);
+	lv.hook = lh.enforcing ? &lh : NULL;
 	if (!json)
 		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-*s%s%s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
@@ -150,9 +176,12 @@ int daemon_list(const struct kw_cli *cli, bool json)
 	for (size_t i = 0; (ns = daemon_ns_at(dn, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
 			list_print(ns, &lv, e);
+	if (show_hook)
+		list_hook_say(&lh, json);
 	rc = 0;
 out:
 	enforced_free(&enforced);
+	list_hook_close(&lh);
 	daemon_ns_close(dn);
 	netns_close(own);
 	config_free(&cfg);

@@ -197,6 +197,43 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 	return 0;
 }
 
+int privs_effective(uint64_t *eff)
+{
+	struct privs_caps c = { 0 };
+	int rc = privs_read(&c);
+
+	*eff = rc == 0 ? c.eff : 0;
+	return rc;
+}
+
+int privs_drop_set(uint64_t mask, struct privs_why *why)
+{
+	struct privs_caps c = { 0 };
+	int rc = privs_read(&c);
+
+	memset(why, 0, sizeof(*why));
+	if (rc < 0) {
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+		return rc;
+	}
+	if (!(c.prm & mask))
+		return 0;
+	capng_get_caps_process();
+	for (unsigned cap = 0; cap < 64; cap++) {
+		if (!(mask & c.prm & PRIVS_BIT(cap)))
+			continue;
+		if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, cap) < 0) {
+			PRIVS_SAY(why, "cannot drop capability %u", cap);
+			return -EPERM;
+		}
+	}
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0 || privs_read(&c) < 0 || (c.prm & mask)) {
+		PRIVS_SAY(why, "cannot drop capabilities %#" PRIx64, mask);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int privs_drop_ptrace(struct privs_why *why)
 {
 	struct privs_caps c = { 0 };

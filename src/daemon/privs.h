@@ -4,6 +4,7 @@
 #define KEEPWATCH_PRIVS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* What a privilege step has to say, for the caller's one log line: on failure error
  * names the cause ("CAP_NET_ADMIN missing", "cannot switch to user U: CAP_SETUID
@@ -35,6 +36,15 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why);
 /* Gives CAP_SYS_PTRACE up for good (a reload left no service enforcing). Returns 0 (also
  * when it was not held) or -errno with why->error. */
 int privs_drop_ptrace(struct privs_why *why);
+
+/* The effective capability set (bit n: capability n), as the kernel says it. */
+int privs_effective(uint64_t *eff);
+/* Gives up the capabilities of mask (bit n: capability n) for good, effective and
+ * permitted: the sock_ops hook's CAP_BPF and CAP_PERFMON once it is attached, and
+ * CAP_SYS_PTRACE, which no process of keepwatchd holds while the hook is in use (dropped
+ * before the namespace helper is forked, so it never inherits it). Returns 0 (also for
+ * capabilities not held) or -errno with why->error. */
+int privs_drop_set(uint64_t mask, struct privs_why *why);
 
 /* After privs_drop(user): can the process, now that user, still read the config at path?
  * A SIGHUP reload reads it as that user; one that would fail is refused at start instead.

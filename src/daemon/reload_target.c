@@ -151,7 +151,7 @@ enum reload_verdict reload_target_judge(const struct kw_config *cfg, const struc
 		    t->comm[0] ? t->comm : "unnamed");
 		return RELOAD_NOT_KEEPWATCHD;
 	}
-	if ((svc = first_service(cfg, false)) && !t->ptrace)
+	if ((svc = first_service(cfg, false)) && !t->ptrace && !t->hook)
 		say(why, len, &o,
 		    "enforce_keepalive ([service %s]) needs CAP_SYS_PTRACE, which keepwatchd %d "
 		    "dropped at start (it keeps it only when a service enforces then)",

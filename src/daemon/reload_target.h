@@ -15,6 +15,7 @@ struct reload_target {
 	char comm[32]; /* its /proc/PID/comm */
 	bool ptrace; /* CAP_SYS_PTRACE permitted (kept at start for enforce_keepalive) */
 	bool helper; /* its namespace helper keepwatchd-ns runs (started for netns =) */
+	bool hook; /* its sock_ops hook is attached: it enforces at the handshake, no ptrace */
 	uid_t uid; /* effective */
 };
 

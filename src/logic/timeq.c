@@ -1,5 +1,7 @@
 /* keepwatch: the timer queue, a binary min-heap of embedded nodes with back-indexes so a
- * node can be moved or removed in O(log n). Pure: no clock, no I/O. */
+ * node can be moved or removed in O(log n). Each slot carries its node's deadline, so that
+ * sifting compares within the array and touches a node only to move it. Pure: no clock,
+ * no I/O. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -11,44 +13,44 @@ void timeq_node_init(struct timeq_node *node)
 	node->idx = TIMEQ_NONE;
 }
 
-static void timeq_place(struct timeq *q, size_t i, struct timeq_node *node)
+static void timeq_place(struct timeq *q, size_t i, struct timeq_slot s)
 {
-	q->v[i] = node;
-	node->idx = i;
+	q->v[i] = s;
+	s.node->idx = i;
 }
 
 static void timeq_up(struct timeq *q, size_t i)
 {
-	struct timeq_node *node = q->v[i];
+	struct timeq_slot s = q->v[i];
 
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
-		if (q->v[parent]->at <= node->at)
+		if (q->v[parent].at <= s.at)
 			break;
 		timeq_place(q, i, q->v[parent]);
 		i = parent;
 	}
-	timeq_place(q, i, node);
+	timeq_place(q, i, s);
 }
 
 static void timeq_down(struct timeq *q, size_t i)
 {
-	struct timeq_node *node = q->v[i];
+	struct timeq_slot s = q->v[i];
 
 	for (;;) {
 		size_t child = 2 * i + 1;
 
 		if (child >= q->n)
 			break;
-		if (child + 1 < q->n && q->v[child + 1]->at < q->v[child]->at)
+		if (child + 1 < q->n && q->v[child + 1].at < q->v[child].at)
 			child++;
-		if (node->at <= q->v[child]->at)
+		if (s.at <= q->v[child].at)
 			break;
 		timeq_place(q, i, q->v[child]);
 		i = child;
 	}
-	timeq_place(q, i, node);
+	timeq_place(q, i, s);
 }
 
 int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
@@ -57,6 +59,7 @@ int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
 		uint64_t before = node->at;
 
 		node->at = at;
+		q->v[node->idx].at = at;
 		if (at < before)
 			timeq_up(q, node->idx);
 		else
@@ -65,7 +68,7 @@ int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
 	}
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 256;
-		struct timeq_node **v = realloc(q->v, cap * sizeof(struct timeq_node *));
+		struct timeq_slot *v = realloc(q->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -73,7 +76,7 @@ int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
 		q->cap = cap;
 	}
 	node->at = at;
-	timeq_place(q, q->n++, node);
+	timeq_place(q, q->n++, (struct timeq_slot){ .at = at, .node = node });
 	timeq_up(q, node->idx);
 	return 0;
 }
@@ -81,7 +84,7 @@ int timeq_set(struct timeq *q, struct timeq_node *node, uint64_t at)
 void timeq_remove(struct timeq *q, struct timeq_node *node)
 {
 	size_t i = node->idx;
-	struct timeq_node *last;
+	struct timeq_slot last;
 
 	if (i == TIMEQ_NONE)
 		return;
@@ -90,7 +93,7 @@ void timeq_remove(struct timeq *q, struct timeq_node *node)
 	if (i == q->n)
 		return;
 	timeq_place(q, i, last);
-	if (i > 0 && q->v[(i - 1) / 2]->at > last->at)
+	if (i > 0 && q->v[(i - 1) / 2].at > last.at)
 		timeq_up(q, i);
 	else
 		timeq_down(q, i);
@@ -98,7 +101,7 @@ void timeq_remove(struct timeq *q, struct timeq_node *node)
 
 struct timeq_node *timeq_peek(const struct timeq *q)
 {
-	return q->n ? q->v[0] : NULL;
+	return q->n ? q->v[0].node : NULL;
 }
 
 void timeq_free(struct timeq *q)

@@ -15,9 +15,15 @@ struct timeq_node {
 
 #define TIMEQ_NONE ((size_t)-1)
 
+/* A heap slot: the node and its deadline (a copy of node->at, kept beside the pointer). */
+struct timeq_slot {
+	uint64_t at;
+	struct timeq_node *node;
+};
+
 /* Written only by timeq.c. */
 struct timeq {
-	struct timeq_node **v;
+	struct timeq_slot *v;
 	size_t n, cap;
 };
 

@@ -62,6 +62,10 @@ struct enforcer_out {
 	const char *error; /* FAILED with err 0: the cause in words */
 	bool say; /* FAILED: not said before for this process (or service) */
 	char hint[200]; /* FAILED: what to do, or "" */
+	/* where it was done: the sock_ops program at the handshake (pipeline/hook.c; then it.pid
+	 * is 0) or keepwatchd afterwards; netns: the namespace's name, NULL or "" for its own */
+	bool at_handshake;
+	const char *netns;
 };
 
 /* The run's debug line (event=enforce), said when say is set. */

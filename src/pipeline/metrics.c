@@ -71,18 +71,29 @@ void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc)
 		m->svc[svc].kill_failures++;
 }
 
-void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run)
+void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run, bool at_handshake)
 {
 	if (svc < m->n_svc && dry_run)
-		m->svc[svc].would_enforce++;
+		m->svc[svc].would_enforce[at_handshake]++;
 	else if (svc < m->n_svc)
-		m->svc[svc].enforced++;
+		m->svc[svc].enforced[at_handshake]++;
 }
 
-void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc)
+void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc, bool at_handshake)
 {
 	if (svc < m->n_svc)
-		m->svc[svc].enforce_failures++;
+		m->svc[svc].enforce_failures[at_handshake]++;
+}
+
+void metrics_set_hook(struct kw_metrics *m, const struct metrics_hook *h)
+{
+	m->hook = *h;
+}
+
+void metrics_count_unenforced(struct kw_metrics *m, unsigned svc, uint64_t n)
+{
+	if (svc < m->n_svc)
+		m->svc[svc].unenforced += n;
 }
 
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n)
@@ -167,15 +178,17 @@ static void metrics_per_service(FILE *f, const struct kw_metrics *m, bool failur
 	}
 }
 
-/* enforce_keepalive's three counters, per service. */
+/* enforce_keepalive's counters, per service and where it was done. */
 static void metrics_enforce(FILE *f, const struct kw_metrics *m)
 {
+	static const char *const at[2] = { "fallback", "handshake" };
 	static const struct {
 		const char *name, *help;
 		size_t off;
 	} c[] = {
 		{ "keepwatch_keepalive_enforced_total",
-		  "enforce_keepalive: connections whose kernel keepalive keepwatchd set.",
+		  "enforce_keepalive: connections whose kernel keepalive keepwatchd set, at the "
+		  "handshake (the sock_ops hook) or after it (the fallback).",
 		  offsetof(struct metrics_service, enforced) },
 		{ "keepwatch_keepalive_would_enforce_total",
 		  "Dry run: connections whose keepalive would have been set.",
@@ -188,14 +201,93 @@ static void metrics_enforce(FILE *f, const struct kw_metrics *m)
 	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
 		metrics_head(f, c[k].name, "counter", c[k].help);
 		for (size_t i = 0; i < m->n_svc; i++) {
-			uint64_t v;
+			for (size_t a = 0; a < 2; a++) {
+				uint64_t v;
 
-			memcpy(&v, (const char *)&m->svc[i] + c[k].off, sizeof(v));
-			fprintf(f, "%s{service=\"", c[k].name);
-			metrics_put_label(f, m->svc[i].name);
-			fprintf(f, "\"} %" PRIu64 "\n", v);
+				memcpy(&v, (const char *)&m->svc[i] + c[k].off + a * sizeof(v),
+				       sizeof(v));
+				fprintf(f, "%s{service=\"", c[k].name);
+				metrics_put_label(f, m->svc[i].name);
+				fprintf(f, "\",at=\"%s\"} %" PRIu64 "\n", at[a], v);
+			}
 		}
 	}
+	metrics_head(f, "keepwatch_keepalive_unenforced_total", "counter",
+		     "enforce_keepalive with the sock_ops hook: connections found by a dump that "
+		     "were born before the hook could see them, whose keepalive was not set.");
+	for (size_t i = 0; i < m->n_svc; i++) {
+		fputs("keepwatch_keepalive_unenforced_total{service=\"", f);
+		metrics_put_label(f, m->svc[i].name);
+		fprintf(f, "\"} %" PRIu64 "\n", m->svc[i].unenforced);
+	}
+}
+
+/* How fresh a new connection is when keepwatchd reads it from the hook's ring. */
+static void metrics_hook_delay(FILE *f, const struct metrics_hook *h)
+{
+	static const uint64_t bounds_us[METRICS_DELAY_BUCKETS] = METRICS_DELAY_BOUNDS_US;
+	const char *name = "keepwatch_sockops_discovery_delay_seconds";
+	uint64_t cum = 0;
+
+	metrics_head(f, name, "histogram",
+		     "From a handshake to keepwatchd reading it from the hook's ring.");
+	for (size_t b = 0; b < METRICS_DELAY_BUCKETS; b++) {
+		cum += h->delay_buckets[b];
+		fprintf(f, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name, (double)bounds_us[b] / 1e6,
+			cum);
+	}
+	cum += h->delay_buckets[METRICS_DELAY_BUCKETS];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum ", name, cum, name);
+	metrics_put_seconds(f, h->delay_sum_us);
+	fprintf(f, "\n%s_count %" PRIu64 "\n", name, h->delay_count);
+	metrics_head(f, "keepwatch_sockops_discovery_delay_max_seconds", "gauge",
+		     "The longest such delay so far.");
+	fputs("keepwatch_sockops_discovery_delay_max_seconds ", f);
+	metrics_put_seconds(f, h->delay_max_us);
+	fputc('\n', f);
+}
+
+/* The sock_ops hook: its state, what it read, what it lost, and the kernel's own count of
+ * handshakes by outcome (exact even when records were lost). */
+static void metrics_hook(FILE *f, const struct metrics_hook *h)
+{
+	static const char *const type[4] = { NULL, "connect", "established", "closed" };
+	static const char *const outcome[5] = { "none", "set", "would", "kept", "failed" };
+
+	metrics_head(f, "keepwatch_sockops_info", "gauge",
+		     "The sock_ops hook: attached, or the fallback and why.");
+	fprintf(f, "keepwatch_sockops_info{state=\"%s\",reason=\"",
+		h->attached ? "attached" : "fallback");
+	metrics_put_label(f, h->attached ? "" : h->reason);
+	fputs("\"} 1\n", f);
+	metrics_head(f, "keepwatch_sockops_records_total", "counter",
+		     "Records read from the sock_ops hook's ring, by type.");
+	for (size_t t = 1; t < 4; t++)
+		fprintf(f, "keepwatch_sockops_records_total{type=\"%s\"} %" PRIu64 "\n", type[t],
+			h->records[t]);
+	metrics_head(f, "keepwatch_sockops_records_lost_total", "counter",
+		     "Records the ring had no room for (each burst is followed by a dump).");
+	fprintf(f, "keepwatch_sockops_records_lost_total %" PRIu64 "\n", h->lost);
+	metrics_head(f, "keepwatch_sockops_ring_overflows_total", "counter",
+		     "Bursts of lost records, each followed by a dump of every namespace.");
+	fprintf(f, "keepwatch_sockops_ring_overflows_total %" PRIu64 "\n", h->overflows);
+	metrics_head(f, "keepwatch_sockops_records_malformed_total", "counter",
+		     "Ring records that did not decode, skipped.");
+	fprintf(f, "keepwatch_sockops_records_malformed_total %" PRIu64 "\n", h->malformed);
+	metrics_head(f, "keepwatch_sockops_handshakes_total", "counter",
+		     "Handshakes of watched connections the program saw, by what it did about "
+		     "keepalive (the kernel's count).");
+	for (size_t o = 0; o < 5; o++)
+		fprintf(f, "keepwatch_sockops_handshakes_total{outcome=\"%s\"} %" PRIu64 "\n",
+			outcome[o], h->handshakes[o]);
+	metrics_hook_delay(f, h);
+	metrics_head(f, "keepwatch_sockops_owner_setsockopt_total", "counter",
+		     "Owners' keepalive setsockopt calls on enforced sockets that the rule "
+		     "adjusted (slower or off replaced), or would have under dry run.");
+	fprintf(f, "keepwatch_sockops_owner_setsockopt_total{outcome=\"adjusted\"} %" PRIu64 "\n",
+		h->owner_changes[0]);
+	fprintf(f, "keepwatch_sockops_owner_setsockopt_total{outcome=\"would\"} %" PRIu64 "\n",
+		h->owner_changes[1]);
 }
 
 static void metrics_poll_histogram(FILE *f, const struct kw_metrics *m)
@@ -271,6 +363,7 @@ int metrics_format(const struct kw_metrics *m, FILE *f)
 		     "Kills the kernel refused, by service.");
 	metrics_per_service(f, m, true);
 	metrics_enforce(f, m);
+	metrics_hook(f, &m->hook);
 	metrics_globals(f, m);
 	metrics_poll_histogram(f, m);
 	return ferror(f) ? -EIO : 0;

@@ -23,6 +23,13 @@
 	{                                                                                          \
 		100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000      \
 	}
+/* The hook's delay from a handshake to keepwatchd's read of its record, in microseconds. */
+#define METRICS_DELAY_BUCKETS 11
+#define METRICS_DELAY_BOUNDS_US                                                                    \
+	{                                                                                          \
+		1000, 5000, 10000, 50000, 100000, 250000, 500000, 750000, 1000000, 2000000,        \
+		    5000000                                                                        \
+	}
 /* The file is rewritten at most this often by metrics_maybe_write(). */
 #define METRICS_MIN_INTERVAL_MS 1000u
 
@@ -32,9 +39,30 @@ struct metrics_service {
 	uint64_t kills[METRICS_REASON_SLOTS]; /* connections killed, by reason */
 	uint64_t would_kills[METRICS_REASON_SLOTS]; /* dry run: verdicts not acted on */
 	uint64_t kill_failures; /* SOCK_DESTROY or nft refused */
-	uint64_t enforced; /* enforce_keepalive: connections whose keepalive was set */
-	uint64_t would_enforce; /* dry run: same, not done */
-	uint64_t enforce_failures; /* owner not found, pidfd_getfd or setsockopt refused */
+	/* enforce_keepalive, by where: [METRICS_AT_FALLBACK] keepwatchd on the owner's socket
+	 * after the handshake, [METRICS_AT_HANDSHAKE] the sock_ops program at it */
+	uint64_t enforced[2]; /* connections whose keepalive was set */
+	uint64_t would_enforce[2]; /* dry run: same, not done */
+	uint64_t enforce_failures[2]; /* owner not found, pidfd_getfd or setsockopt refused */
+	uint64_t unenforced; /* hook in use: found by a dump, born before it saw them: not set */
+};
+
+#define METRICS_AT_FALLBACK 0
+#define METRICS_AT_HANDSHAKE 1
+
+/* The sock_ops hook (report_hook.c hands them over with metrics_set_hook). */
+struct metrics_hook {
+	bool attached;
+	char reason[32]; /* when not: HOOK_REASON_* */
+	uint64_t records[4]; /* read from the ring, by enum sockops_type (1..3) */
+	uint64_t lost; /* records the ring had no room for (kernel's count) */
+	uint64_t overflows; /* bursts of them, each followed by a dump */
+	uint64_t malformed; /* records that did not decode */
+	uint64_t handshakes[5]; /* the kernel's count, by enum sockops_enf */
+	uint64_t owner_changes[2]; /* owners' later setsockopt the rule adjusted / would have */
+	/* handshake to read: the histogram (METRICS_DELAY_BOUNDS_US, last +Inf), sum, max */
+	uint64_t delay_buckets[METRICS_DELAY_BUCKETS + 1];
+	uint64_t delay_count, delay_sum_us, delay_max_us;
 };
 
 /* Written only by metrics.c and report.c. */
@@ -47,6 +75,7 @@ struct kw_metrics {
 	uint64_t netlink_malformed; /* same */
 	uint64_t route_lookups; /* same: RTM_GETROUTE requests sent */
 	uint64_t reloads_ok, reloads_failed;
+	struct metrics_hook hook;
 	uint64_t poll_buckets[METRICS_POLL_BUCKETS + 1]; /* per bucket, last one = +Inf */
 	uint64_t poll_count;
 	uint64_t poll_sum_us;
@@ -73,8 +102,11 @@ int metrics_set_services(struct kw_metrics *m, const struct kw_service *svcs, si
 /* Updaters; an out-of-range service or reason index is ignored. */
 void metrics_count_kill(struct kw_metrics *m, unsigned svc, unsigned reason, bool dry_run);
 void metrics_count_kill_failed(struct kw_metrics *m, unsigned svc);
-void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run);
-void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc);
+void metrics_count_enforce(struct kw_metrics *m, unsigned svc, bool dry_run, bool at_handshake);
+void metrics_count_enforce_failed(struct kw_metrics *m, unsigned svc, bool at_handshake);
+void metrics_count_unenforced(struct kw_metrics *m, unsigned svc, uint64_t n);
+/* The hook's figures, replaced whole (report_hook.c edits a copy of m->hook). */
+void metrics_set_hook(struct kw_metrics *m, const struct metrics_hook *h);
 void metrics_set_watched(struct kw_metrics *m, unsigned svc, uint64_t n);
 void metrics_count_link_event(struct kw_metrics *m, enum linkmon_event_kind kind);
 void metrics_observe_poll(struct kw_metrics *m, uint64_t duration_us);

@@ -23,6 +23,7 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 	*what = "sock_diag";
 	if ((err = sockdiag_open(&ns->sd)) < 0)
 		return err;
+	(void)sockops_netns_cookie(sockdiag_fd(&ns->sd), &ns->cookie);
 	*what = "rtnetlink";
 	if ((err = linkmon_open(&ns->lm, fn, fn ? ns : NULL)) < 0 ||
 	    (err = routelookup_open(&ns->rl)) < 0)
@@ -86,6 +87,7 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 	fds[2] = -1;
 	if (err < 0)
 		goto out;
+	(void)sockops_netns_cookie(sockdiag_fd(&ns->sd), &ns->cookie);
 	*what = "rtnetlink";
 	err = linkmon_open_fds(&ns->lm, fn, fn ? ns : NULL, fds[0], fds[1]);
 	fds[0] = fds[1] = -1;

@@ -12,6 +12,7 @@
 #include "kernel/procnet.h"
 #include "kernel/routelookup.h"
 #include "kernel/sockdiag.h"
+#include "kernel/sockops.h"
 #include "logic/linkstate.h"
 #include "pipeline/enforcer.h"
 #include "pipeline/killer.h"
@@ -43,6 +44,9 @@ struct kw_netns {
 	/* the /proc/net counters the poller reads: by path in the own namespace, opened
 	 * inside it by the helper for another */
 	struct procnet pn;
+	/* The namespace's cookie (SO_NETNS_COOKIE of its sock_diag socket; 0 unknown): how the
+	 * sock_ops hook names it in its maps and records. */
+	uint64_t cookie;
 
 	/* Another namespace's (netns_open_foreign): its identity and name. */
 	bool foreign;

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "pipeline/enforcer.h"
+#include "pipeline/hook.h"
 #include "pipeline/killer.h"
 #include "logic/enforcelog.h"
 #include "logic/killplan.h"
@@ -94,5 +95,22 @@ void report_enforce_outcome(struct kw_metrics *m, struct enforcelog *el,
 /* The summaries of an enforce-line window that ended by now (UINT64_MAX: the open one,
  * before a reload renumbers the services). */
 void report_enforce_roll(struct enforcelog *el, const struct kw_config *cfg, uint64_t now);
+/* The same for outcome records made elsewhere: the sock_ops hook's handshakes (hook.c). */
+void report_enforce_outs(struct kw_metrics *m, struct enforcelog *el, const struct kw_config *cfg,
+			 const struct enforcer_out *o, size_t n, uint64_t now);
+
+/* report_hook.c: the sock_ops hook. Its state at start: event=sockops state=attached ... or
+ * state=fallback reason=... error="..." (and the metrics' keepwatch_sockops_info). */
+void report_hook_state(struct kw_metrics *m, const struct kw_hook *h);
+/* A read's counters into the metrics; event=sockops-overflow at the first loss of a burst. */
+void report_hook_read(struct kw_metrics *m, const struct kw_hook *h, const struct hook_news *n);
+/* event=sockops-unenforced service=S count=N per service of a dump that found connections the
+ * hook never saw (counts from hook_unenforced), and their counter. */
+void report_hook_unenforced(struct kw_metrics *m, const struct kw_config *cfg, const char *netns,
+			    const uint64_t counts[KW_MAX_SERVICES]);
+/* action=error what=WHAT error="..." when err < 0. */
+void report_hook_error(const char *what, int err);
+/* The kernel's counters into the metrics, before the file is written. */
+void report_hook_counters(struct kw_metrics *m, const struct kw_hook *h);
 
 #endif

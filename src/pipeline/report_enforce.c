@@ -10,19 +10,29 @@
 #include "pipeline/report.h"
 #include "shared/sockutil.h"
 
-/* action=... service= src= dst= pid= and the tail: the format keepwatchd(8) documents. */
+/* action=... service= src= dst= pid= (or at=handshake) and the tail, then netns= for another
+ * namespace: the format keepwatchd(8) documents. */
 static void report_enforce_line(const struct kw_config *cfg, int prio, const char *action,
-				const struct enforcer_item *it, const char *tail)
+				const struct enforcer_out *o, const char *tail)
 {
-	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
+	const struct enforcer_item *it = &o->it;
+	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN], who[32];
+	bool ns = o->netns && o->netns[0];
+
+	if (!log_enabled(prio)) /* at a connection rate, the formatting is what costs */
+		return;
 
 	if (sockutil_format(it->family, it->src, it->sport, src, sizeof(src)) < 0)
 		snprintf(src, sizeof(src), "?");
 	if (sockutil_format(it->family, it->dst, it->dport, dst, sizeof(dst)) < 0)
 		snprintf(dst, sizeof(dst), "?");
-	log_msg(prio, "action=%s service=%s src=%s dst=%s pid=%d%s", action,
-		it->svc < cfg->n_services ? cfg->services[it->svc].name : "?", src, dst,
-		(int)it->pid, tail);
+	if (o->at_handshake)
+		snprintf(who, sizeof(who), "at=handshake");
+	else
+		snprintf(who, sizeof(who), "pid=%d", (int)it->pid);
+	log_msg(prio, "action=%s service=%s src=%s dst=%s %s%s%s%s", action,
+		it->svc < cfg->n_services ? cfg->services[it->svc].name : "?", src, dst, who, tail,
+		ns ? " netns=" : "", ns ? o->netns : "");
 }
 
 static void report_enforce_failed(const struct kw_config *cfg, const struct enforcer_out *o)
@@ -38,7 +48,7 @@ static void report_enforce_failed(const struct kw_config *cfg, const struct enfo
 			     o->error ? o->error : "unknown");
 	if (o->hint[0] && n > 0 && (size_t)n < sizeof(tail))
 		snprintf(tail + n, sizeof(tail) - (size_t)n, " hint=\"%s\"", o->hint);
-	report_enforce_line(cfg, LOG_WARNING, "enforce-failed", &o->it, tail);
+	report_enforce_line(cfg, LOG_WARNING, "enforce-failed", o, tail);
 }
 
 void report_enforce_roll(struct enforcelog *el, const struct kw_config *cfg, uint64_t now)
@@ -65,25 +75,33 @@ void report_enforce_outcome(struct kw_metrics *m, struct enforcelog *el,
 	switch (o->kind) {
 	case ENFORCER_SET:
 	case ENFORCER_WOULD:
-		metrics_count_enforce(m, o->it.svc, o->kind == ENFORCER_WOULD);
+		metrics_count_enforce(m, o->it.svc, o->kind == ENFORCER_WOULD, o->at_handshake);
 		if (!enforcelog_note(el, o->it.svc, kind, now))
 			break; /* counted for the window's summary */
 		snprintf(tail, sizeof(tail), " idle=%d intvl=%d cnt=%d was=%s,%d,%d,%d", o->idle_s,
 			 o->intvl_s, o->cnt, o->was_on ? "on" : "off", o->was_idle_s,
 			 o->was_intvl_s, o->was_cnt);
-		report_enforce_line(cfg, LOG_INFO, enforcelog_action(kind), &o->it, tail);
+		report_enforce_line(cfg, LOG_INFO, enforcelog_action(kind), o, tail);
 		break;
 	case ENFORCER_KEPT:
 		snprintf(tail, sizeof(tail), " reason=owner-faster idle=%d intvl=%d cnt=%d",
 			 o->idle_s, o->intvl_s, o->cnt);
-		report_enforce_line(cfg, LOG_DEBUG, "keepalive-kept", &o->it, tail);
+		report_enforce_line(cfg, LOG_DEBUG, "keepalive-kept", o, tail);
 		break;
 	case ENFORCER_FAILED:
-		metrics_count_enforce_failed(m, o->it.svc);
+		metrics_count_enforce_failed(m, o->it.svc, o->at_handshake);
 		if (o->say)
 			report_enforce_failed(cfg, o);
 		break;
 	}
+}
+
+void report_enforce_outs(struct kw_metrics *m, struct enforcelog *el, const struct kw_config *cfg,
+			 const struct enforcer_out *o, size_t n, uint64_t now)
+{
+	report_enforce_roll(el, cfg, now); /* a minute that ended is summed up first */
+	for (size_t i = 0; i < n; i++)
+		report_enforce_outcome(m, el, cfg, &o[i], now);
 }
 
 void report_enforce(struct kw_metrics *m, struct enforcelog *el, const struct kw_config *cfg,
@@ -92,9 +110,7 @@ void report_enforce(struct kw_metrics *m, struct enforcelog *el, const struct kw
 	size_t n;
 	const struct enforcer_out *o = enforcer_outcomes(e, &n);
 
-	report_enforce_roll(el, cfg, now); /* a minute that ended is summed up first */
-	for (size_t i = 0; i < n; i++)
-		report_enforce_outcome(m, el, cfg, &o[i], now);
+	report_enforce_outs(m, el, cfg, o, n, now);
 	if (!e->sum.say)
 		return;
 	log_msg(LOG_DEBUG,

@@ -311,7 +311,7 @@ int watch_discover(struct watch *w, uint64_t now, struct watch_pass *p)
 	p->discovered = true;
 	p->watched = w->table.count;
 	w->discovery_due = false;
-	w->next_discovery_ms = watch_next_discovery(w, now);
+	w->next_discovery_ms = w->fed ? UINT64_MAX : watch_next_discovery(w, now);
 	return err;
 }
 
@@ -406,7 +406,7 @@ bool watch_discovery_wanted(struct watch *w, uint64_t now)
 
 	if (w->discovery_due)
 		return true;
-	if (now < w->next_discovery_ms)
+	if (w->fed || now < w->next_discovery_ms)
 		return false;
 	if (w->proc.opens(w->proc.arg, &opens) < 0 || opens != w->opens_seen) {
 		w->discovery_due = true;
@@ -500,20 +500,29 @@ uint64_t watch_next_deadline(const struct watch *w, uint64_t now)
 /* Keepalive cannot fire before TCP_KEEPIDLE + N * TCP_KEEPINTVL, both at least 1 s;
  * window probes back off from the 200 ms minimum RTO, so three of them take 1.4 s. Link
  * and address losses trigger their own dump. Without any threshold, once a minute. */
+/* The soonest a connection of s could earn a verdict after its birth, 60 s without any. */
+static uint64_t watch_first_verdict_ms(const struct kw_service *s)
+{
+	uint64_t earliest = 60000, ka = 1000u * (1u + s->keepalive_probes);
+
+	if (s->keepalive_probes && (ka < 1400 ? ka : 1400) < earliest)
+		earliest = ka < 1400 ? ka : 1400;
+	if (s->idle_timeout_ms && s->idle_timeout_ms < earliest)
+		earliest = s->idle_timeout_ms;
+	if (s->unacked_timeout_ms && s->unacked_timeout_ms < earliest)
+		earliest = s->unacked_timeout_ms;
+	return earliest;
+}
+
 uint64_t watch_discovery_pace(const struct kw_config *cfg)
 {
 	uint64_t earliest = 60000, pace = cfg->global.discovery_interval_ms;
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct kw_service *s = &cfg->services[i];
-		uint64_t ka = 1000u * (1u + s->keepalive_probes);
 
-		if (s->keepalive_probes && (ka < 1400 ? ka : 1400) < earliest)
-			earliest = ka < 1400 ? ka : 1400;
-		if (s->idle_timeout_ms && s->idle_timeout_ms < earliest)
-			earliest = s->idle_timeout_ms;
-		if (s->unacked_timeout_ms && s->unacked_timeout_ms < earliest)
-			earliest = s->unacked_timeout_ms;
+		if (watch_first_verdict_ms(s) < earliest)
+			earliest = watch_first_verdict_ms(s);
 		if (s->enforce_idle_s) /* keepalive set within discovery_interval of a birth */
 			earliest = 0;
 	}
@@ -611,4 +620,90 @@ int watch_remap(struct watch *w)
 void watch_clear(struct watch *w)
 {
 	watch_table_free(&w->table);
+}
+
+/* ---- fed by the sock_ops hook ---- */
+
+void watch_set_fed(struct watch *w, bool fed)
+{
+	w->fed = fed;
+	if (!fed && w->next_discovery_ms == UINT64_MAX)
+		w->next_discovery_ms = 0;
+}
+
+/* A birth in the table: as a dump would enter it, without tcp_info yet. */
+static struct watch_conn *watch_enter(struct watch *w, const struct sockdiag_conn *c,
+				      const struct kw_service *svc)
+{
+	struct watch_conn *e = watch_insert(&w->table, c->cookie);
+
+	if (!e)
+		return NULL;
+	e->family = c->family;
+	memcpy(e->src, c->src, 16);
+	memcpy(e->dst, c->dst, 16);
+	e->sport = c->sport;
+	e->dport = c->dport;
+	e->ifindex = watch_resolve_ifindex(w, c);
+	e->bound_if = c->ifindex;
+	e->cgroup_id = c->cgroup_id;
+	e->svc = (unsigned)(svc - w->cfg->services);
+	e->state = c->state;
+	e->seen_gen = w->table.gen;
+	return e;
+}
+
+int watch_feed_births(struct watch *w, const struct sockdiag_conn *c, size_t n, uint64_t now,
+		      struct watch_pass *p)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		const struct kw_service *svc =
+		    config_match_mask(w->cfg, watch_services_for(w, c[i].cgroup_id), c[i].family,
+				      c[i].src, c[i].sport, c[i].dst, c[i].dport);
+		struct watch_conn *e;
+		enum kill_reason why;
+
+		/* (a service a reload removed, or a connection a dump found first) */
+		if (!svc || watch_find(&w->table, c[i].cookie))
+			continue;
+		if (!(e = watch_enter(w, &c[i], svc)))
+			return -ENOMEM;
+		if ((err = watch_batch_push(&p->newborn, e)) < 0)
+			break;
+		why = watch_loss_verdict(w, e, now);
+		if (why != REASON_NONE && svc->on_link_loss != LINK_IGNORE) {
+			e->verdict = why;
+			if ((err = watch_schedule(&w->table, e,
+						  now + w->cfg->global.poll_interval_ms)) == 0)
+				err = watch_batch_push(&p->by[why], e);
+			continue;
+		}
+		/* nothing to look at before a verdict could come: a short-lived connection then
+		 * costs no lookup at all */
+		err = watch_schedule(&w->table, e, now + watch_first_verdict_ms(svc));
+	}
+	p->watched = w->table.count;
+	return err;
+}
+
+int watch_feed_closes(struct watch *w, const uint64_t *cookies, size_t n, struct watch_pass *p)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		struct watch_conn *e = watch_find(&w->table, cookies[i]);
+		bool judged = false;
+
+		if (!e || e->fate == FATE_KILLED)
+			continue;
+		/* born and judged lost in this very pass: it stays a verdict (the kill finds it
+		 * gone), as an entry is never both acted on and gone */
+		for (size_t k = 0; e->verdict != REASON_NONE && k < p->by[e->verdict].n; k++)
+			judged = judged || p->by[e->verdict].v[k] == e;
+		if (!judged)
+			err = watch_batch_push(&p->gone, e);
+	}
+	return err;
 }

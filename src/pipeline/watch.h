@@ -70,6 +70,9 @@ struct watch {
 	bool discovery_grid;
 	bool discovery_due; /* forced by a loss, a reload, or new connections */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
+	/* The sock_ops hook feeds births and closes (watch_feed_*): no discovery then but the
+	 * ones asked for (start, reload, a namespace newly found, a ring overflow). */
+	bool fed;
 };
 
 /*
@@ -132,6 +135,17 @@ void watch_pass_free(struct watch_pass *p);
  * look at cookie's entry again by at, unless it is already due sooner, gone or being
  * killed. Returns 0 or -ENOMEM. */
 int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at);
+
+/* Input from the sock_ops hook: connections born in this namespace (identity only: family,
+ * tuple, bound device, cookie, cgroup id, state) enter the table, are judged against the
+ * losses at once and first looked up when a verdict could first come; known ones are left
+ * as they are. Returns 0 or -ENOMEM. */
+int watch_feed_births(struct watch *w, const struct sockdiag_conn *c, size_t n, uint64_t now,
+		      struct watch_pass *p);
+/* ... and connections that reached TCP_CLOSE: filed in p->gone (removed when settled). */
+int watch_feed_closes(struct watch *w, const uint64_t *cookies, size_t n, struct watch_pass *p);
+/* Whether the hook feeds this poller (set by the daemon while the hook is attached). */
+void watch_set_fed(struct watch *w, bool fed);
 
 /* The next wake-up: the earliest due connection or discovery check, but never sooner
  * than next_poll_ms, so that busy periods coalesce into one batch per poll_interval (the

@@ -178,6 +178,11 @@ void log_vmsg(int prio, const char *fmt, va_list ap)
 		log_stderr(prio, line);
 }
 
+bool log_enabled(int prio)
+{
+	return prio <= log_cfg.max_prio;
+}
+
 void log_msg(int prio, const char *fmt, ...)
 {
 	va_list ap;

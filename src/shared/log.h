@@ -31,6 +31,8 @@ bool log_syslog_unreachable(void);
 
 /* printf-style; prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG). */
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Would a line of prio be written? (to skip building one that would not) */
+bool log_enabled(int prio);
 void log_vmsg(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* A line as stderr shows it: "ts=2026-11-24T10:20:31.415+01:00 level=warning MSG" (local

@@ -62,8 +62,8 @@ phase() {
 	printf -v "PCT_$name" '%s' "$(kb_fmt %.2f "($c1 - $c0) / ($w1 - $w0) * 100")"
 	printf -v "RES_$name" '%s' "$(grep '^accepted=' "$KW_TMP/probe-$name.out")"
 	printf -v "MET_$name" '%s / %s' \
-		"$(awk '/^keepwatch_keepalive_enforced_total\{service="bench"\}/ { print $2 }' "$KW_TMP/$name.prom")" \
-		"$(awk '/^keepwatch_keepalive_enforce_failures_total\{service="bench"\}/ { print $2 }' "$KW_TMP/$name.prom")"
+		"$(awk '/^keepwatch_keepalive_enforced_total\{service="bench"/ { s += $2 } END { print s + 0 }' "$KW_TMP/$name.prom")" \
+		"$(awk '/^keepwatch_keepalive_enforce_failures_total\{service="bench"/ { s += $2 } END { print s + 0 }' "$KW_TMP/$name.prom")"
 	printf -v "HWM_$name" '%s' "$(kb_hwm_kb "$pid_kwd")"
 	kb_stop "$pid_kwd"
 }

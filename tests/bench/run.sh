@@ -7,8 +7,9 @@
 #   -o FILE   where the markdown goes (default tests/bench/results.md)
 #   --quick   shorter windows and fewer runs, for development (not for the README)
 #   NAME...   only these benchmarks (default: poll idle kill reaction detect relay route enforce)
-#             (not among them: tests/bench/containers.sh, keepwatchd as the node agent of
-#             100 podman containers, ~8 min; run it alone: KW_BUILD=build bash ...)
+#             (not by default: netns, sockops (the latter sets up 1,000,000 sockets), and
+#             tests/bench/containers.sh, keepwatchd as the node agent of 100 podman
+#             containers, ~8 min; run that alone: KW_BUILD=build bash ...)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
 	-b) BUILD=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift 2 ;;
 	-o) OUT=$2; shift 2 ;;
 	--quick) QUICK=1; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) NAMES+=("$1"); shift ;;
 	esac

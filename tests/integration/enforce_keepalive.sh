@@ -80,7 +80,7 @@ kw_check "healthy silent peer of the same service alive 10 s later" \
 kw_check "exactly one kill" test "$(wd_kills)" -eq 1
 kw_check "control connection (unwatched port) untouched" wd_control_alive
 kw_check "metrics: two connections enforced" \
-	kw_grep_wait 3 "$WD_DIR/kw.prom" '^keepwatch_keepalive_enforced_total\{service="relay"\} 2$'
+	kw_grep_wait 3 "$WD_DIR/kw.prom" '^keepwatch_keepalive_enforced_total\{service="relay",at="fallback"\} 2$'
 wd_teardown
 ip netns del "$NS_CLI2" 2>/dev/null
 

@@ -72,7 +72,9 @@ SRV_B=$SRV_LAST
 
 CFG="$KW_TMP/kw.ini"
 {
-	printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
+	# keepwatchd's own path: the hook has its own test (it.sockops_netns), which attaches
+	# at its own cgroup, never at the root as the default would here
+	printf '[global]\npoll_interval = 100ms\nlog = syslog\nsockops = off\n'
 	printf '[service alpha]\nlocal_ports = 2000\nnetns = %s\nkeepalive_probes = 2\n' "$NS_A"
 	printf '[service beta]\nlocal_ports = 2000-2001\nnetns = %s, %s-sc*\nkeepalive_probes = 2\n' \
 		"$NS_B" "$P"

@@ -79,7 +79,10 @@ kw_debroot ROOT bookworm-minbase systemd systemd-sysv $DEPS
 # cgroup it starts in); --volatile=overlay: the cached root is never written.
 # --system-call-filter=pidfd_getfd: nspawn's own seccomp filter (systemd 252) refuses it to
 # the whole container with EPERM, even with CAP_SYS_PTRACE; enforce_keepalive needs it
-# (a host's keepwatchd runs under the unit's filter alone).
+# (a host's keepwatchd runs under the unit's filter alone). The same for bpf, and
+# --capability=CAP_BPF,CAP_PERFMON, which nspawn leaves out of the container's bounding set:
+# the sock_ops hook then loads under the unit's sandbox and attaches at the container's
+# cgroup2 root, which is the test's own cgroup (never the host's root).
 CG="$CG2/$KW_PREFIX"
 mkdir "$CG" || kw_skip "cannot create a cgroup under $CG2"
 t0=$(kw_mono_ms)
@@ -87,7 +90,8 @@ t0=$(kw_mono_ms)
 	echo "$BASHPID" >"$CG/cgroup.procs" || exit 1
 	exec env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -q -D "$ROOT" --boot \
 		--register=no --keep-unit --private-network --volatile=overlay \
-		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw" --system-call-filter=pidfd_getfd
+		--machine="$KW_PREFIX" --bind-ro="$SHARE:/kw" --system-call-filter='pidfd_getfd bpf' \
+		--capability=CAP_BPF,CAP_PERFMON
 ) >"$KW_TMP/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
 
@@ -173,6 +177,8 @@ echo "# STATUS=$status"
 kw_check "STATUS= at READY=1 names what is watched, the first socket dump done" \
 	test "$status" = "watching 1 connection of 1 service (relay), 0 links down, kills: destroy"
 kw_check "CAP_NET_ADMIN only" C grep -qx 'CapEff:.*0000000000001000' "/proc/$PID1/status"
+kw_check "the sock_ops hook attached under the unit's sandbox (CAP_BPF, bpf() allowed)" \
+	journal_has '^event=sockops state=attached cgroup=/sys/fs/cgroup '
 
 # ---- a kill through the sandbox (sock_diag destroy under SystemCallFilter etc.) -------------
 kw_check "the idle connection is killed from inside the sandbox" \
@@ -241,10 +247,11 @@ kw_check "netns: no netns-open error" bash -c "! timeout 10 nsenter -t $LEADER -
 PIDN=$(prop MainPID)
 HELPER=$(C cat "/proc/$PIDN/task/$PIDN/children" | tr -d " ") # no pgrep: procps is absent
 kw_check "netns: the main process keeps CAP_NET_ADMIN only" C grep -qx 'CapEff:.*0000000000001000' "/proc/$PIDN/status"
-# CAP_DAC_OVERRIDE (1), CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_SYS_ADMIN (21)
+# CAP_DAC_OVERRIDE (1), CAP_NET_ADMIN (12), CAP_SYS_ADMIN (21); CAP_SYS_PTRACE (19) was given
+# up before the helper was forked, as the hook is in use: no process of keepwatchd holds it
 kw_check "netns: the main process's one child is keepwatchd-ns" test "$(C cat "/proc/${HELPER:-0}/comm")" = keepwatchd-ns
-kw_check "netns: the helper keepwatchd-ns holds SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_OVERRIDE" \
-	C grep -qx 'CapEff:.*0000000000281002' "/proc/${HELPER:-0}/status"
+kw_check "netns, the hook in use: the helper holds SYS_ADMIN, NET_ADMIN, DAC_OVERRIDE, not SYS_PTRACE" \
+	C grep -qx 'CapEff:.*0000000000201002' "/proc/${HELPER:-0}/status"
 put_config "$GOOD"
 C systemctl restart keepwatchd
 C sh -c 'umount /run/netns/kwt-unit; rm -f /run/netns/kwt-unit'
@@ -294,9 +301,11 @@ C rm -f /run/systemd/system/keepwatchd.service.d/user.conf
 C systemctl daemon-reload
 
 # ---- enforce_keepalive through the sandbox ----------------------------------------------------
-# keepwatch-relay from the .deb, inside the container as nobody, without keepalive: keepwatchd
-# (root, CAP_SYS_PTRACE kept) must see it under ProtectProc=invisible, read its /proc/PID/fd
-# and pidfd_getfd its socket under SystemCallFilter=.
+# keepwatch-relay from the .deb, inside the container as nobody, without keepalive. With the
+# hook (its listener's cgroup is the container's, where the program runs) keepwatchd holds
+# CAP_NET_ADMIN alone and the program sets keepalive at the handshake; with sockops = off,
+# keepwatchd (root, CAP_SYS_PTRACE kept) must see the relay under ProtectProc=invisible, read
+# its /proc/PID/fd and pidfd_getfd its socket under SystemCallFilter=.
 ENF="$KW_TMP/enforce.ini"
 cat >"$ENF" <<'EOF'
 [global]
@@ -308,7 +317,6 @@ local_ports = 2100
 keepalive_probes = 2
 enforce_keepalive = 3s, 1s
 EOF
-put_config "$ENF"
 nsenter --net="$NETNS" "${PY[@]}" sink 127.0.0.1 2200 >"$KW_TMP/sink.log" 2>&1 </dev/null &
 KW_PIDS+=("$!")
 kw_wait 5 grep -q listening "$KW_TMP/sink.log" || echo "# the sink did not start"
@@ -316,31 +324,42 @@ C systemd-run -q --unit=kwt-fwd -p User=nobody /usr/bin/keepwatch-relay \
 	--listen 127.0.0.1:2100 --connect 127.0.0.1:2200 --keepalive off
 kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Hltn 'sport = :2100' | grep -q ." ||
 	echo "# the relay is not listening"
-C systemctl start keepwatchd
-PID4=$(prop MainPID)
-kw_check "enforce_keepalive: CAP_NET_ADMIN and CAP_SYS_PTRACE kept" \
-	C grep -qx 'CapEff:.*0000000000081000' "/proc/$PID4/status"
-nsenter --net="$NETNS" "${PY[@]}" client 127.0.0.1 2100 >"$KW_TMP/fwd-client.log" 2>&1 </dev/null &
-KW_PIDS+=("$!")
-kw_check "enforce_keepalive: the relay's socket (user nobody) enforced from inside the sandbox" \
-	kw_wait 10 journal_has '^action=enforce-keepalive service=fwd src=127.0.0.1:2100 .* idle=3 intvl=1 '
-kw_check "enforce_keepalive: no enforce-failed" bash -c \
-	"! timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -q '^action=enforce-failed'"
-kw_check "enforce_keepalive: the kernel's keepalive timer runs on the relay's socket" \
-	kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
-journal | grep -E '^(action=enforce|event=(enforce|privileges))' | tail -n 5 | sed 's/^/# /'
-# What it changed is on record where --list finds it: the state file in the unit's
-# RuntimeDirectory= (writable under ProtectSystem=strict), the default config path.
 list_enforced() {
 	C env ASAN_OPTIONS=detect_leaks=0 /usr/sbin/keepwatchd --list 2>&1 |
 		grep -Eq '^fwd .* 3,1,[0-9]+ *$'
 }
-kw_check "enforce_keepalive: --list (default config) shows the socket in ENFORCED" \
-	kw_wait 5 list_enforced
-C systemctl stop keepwatchd
 state_kept() { C test -s /run/keepwatch/keepwatchd.state && list_enforced; }
-kw_check "stopped: the state file stays (RuntimeDirectoryPreserve=), --list still shows it" \
-	state_kept
+for path in handshake fallback; do
+	if [ $path = handshake ]; then
+		put_config "$ENF"
+		want_caps=0000000000001000 who='at=handshake' what="CAP_NET_ADMIN alone"
+	else
+		sed 's/^\[global\]$/[global]\nsockops = off/' "$ENF" >"$KW_TMP/enforce-off.ini"
+		put_config "$KW_TMP/enforce-off.ini"
+		want_caps=0000000000081000 who='pid=[0-9]+' what="CAP_NET_ADMIN and CAP_SYS_PTRACE"
+	fi
+	enforced=$(journal_count "^action=enforce-keepalive service=fwd src=127.0.0.1:2100 .* $who idle=3 intvl=1 ")
+	C systemctl start keepwatchd
+	PID4=$(prop MainPID)
+	kw_check "enforce_keepalive ($path): $what" \
+		C grep -qx "CapEff:.*$want_caps" "/proc/$PID4/status"
+	nsenter --net="$NETNS" "${PY[@]}" client 127.0.0.1 2100 >"$KW_TMP/fwd-$path.log" 2>&1 </dev/null &
+	KW_PIDS+=("$!")
+	kw_check "enforce_keepalive ($path): the relay's socket (user nobody) enforced from inside the sandbox" \
+		kw_wait 10 bash -c "[ \$(timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -Ec '^action=enforce-keepalive service=fwd src=127.0.0.1:2100 .* $who idle=3 intvl=1 ') -gt $enforced ]"
+	kw_check "enforce_keepalive ($path): no enforce-failed" bash -c \
+		"! timeout 10 nsenter -t $LEADER -a journalctl -q -o cat -u keepwatchd --no-pager | grep -q '^action=enforce-failed'"
+	kw_check "enforce_keepalive ($path): the kernel's keepalive timer runs on the relay's socket" \
+		kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Htno state established '( sport = :2100 )' | grep -q 'timer:(keepalive'"
+	journal | grep -E '^(action=enforce|event=(enforce|privileges|sockops))' | tail -n 4 | sed 's/^/# /'
+	# What it changed is on record where --list finds it: the state file in the unit's
+	# RuntimeDirectory= (writable under ProtectSystem=strict), the default config path.
+	kw_check "enforce_keepalive ($path): --list (default config) shows the socket in ENFORCED" \
+		kw_wait 5 list_enforced
+	C systemctl stop keepwatchd
+	kw_check "stopped ($path): the state file stays (RuntimeDirectoryPreserve=), --list still shows it" \
+		state_kept
+done
 C systemctl stop kwt-fwd
 put_config "$GOOD"
 

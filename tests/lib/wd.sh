@@ -26,7 +26,9 @@ wd_pair() {
 }
 
 # wd_config FILE SERVICE-KEYS...: a config with one service "relay" on port 2000 (its
-# state_file FILE without .ini, .state).
+# state_file FILE without .ini, .state), run on keepwatchd's own path (sockops = off:
+# discovery dumps, pidfd_getfd enforcement). WD_SOCKOPS other than off must name the test's
+# own cgroup (sockops_cgroup = /kwt-...): a test never attaches the hook at the cgroup2 root.
 wd_config() {
 	local f=$1
 	shift
@@ -34,6 +36,7 @@ wd_config() {
 		printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
 		# the state file beside the config: the host's /run stays untouched
 		printf 'state_file = %s.state\n' "${f%.*}"
+		printf '%s\n' "${WD_SOCKOPS:-sockops = off}"
 		printf '[service relay]\nlocal_ports = 2000\n'
 		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$f"

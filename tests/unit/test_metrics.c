@@ -621,6 +621,24 @@ static void test_counters(const char *dir)
 	metrics_observe_poll(&m, 100); /* on a bound: le is inclusive */
 	metrics_observe_poll(&m, 101);
 	metrics_observe_poll(&m, 2000000); /* past the last bound: +Inf only */
+	metrics_count_enforce(&m, 0, false, true);
+	metrics_count_enforce(&m, 0, false, true);
+	metrics_count_enforce(&m, 0, false, false);
+	metrics_count_enforce(&m, 1, true, true);
+	metrics_count_enforce_failed(&m, 1, false);
+	metrics_count_unenforced(&m, 0, 4);
+	m.hook.attached = false;
+	snprintf(m.hook.reason, sizeof(m.hook.reason), "kernel-too-old");
+	m.hook.records[3] = 6;
+	m.hook.lost = 2;
+	m.hook.overflows = 1;
+	m.hook.handshakes[1] = 9;
+	m.hook.delay_buckets[0] = 3; /* <= 1 ms */
+	m.hook.delay_buckets[7] = 2; /* <= 750 ms */
+	m.hook.delay_buckets[METRICS_DELAY_BUCKETS] = 1; /* past 5 s */
+	m.hook.delay_count = 6;
+	m.hook.delay_sum_us = 9001500;
+	m.hook.delay_max_us = 7000000;
 
 	snprintf(path, sizeof(path), "%s/keepwatch.prom", dir);
 	CHECK(metrics_write(&m, path) == 0, "write");
@@ -664,6 +682,47 @@ static void test_counters(const char *dir)
 	CHECK(prom_get(&prom, "keepwatch_poll_duration_seconds_sum", "", NULL) == 2.000251,
 	      "sum exact");
 	CHECK(prom_get(&prom, "keepwatch_last_poll_duration_seconds", "", NULL) == 2, "last poll");
+	CHECK(prom_get(&prom, "keepwatch_keepalive_enforced_total",
+		       "at=\"handshake\",service=\"web\"", NULL) == 2 &&
+		  prom_get(&prom, "keepwatch_keepalive_enforced_total",
+			   "at=\"fallback\",service=\"web\"", NULL) == 1,
+	      "enforced: at the handshake 2, by the fallback 1");
+	CHECK(prom_get(&prom, "keepwatch_keepalive_would_enforce_total",
+		       "at=\"handshake\",service=\"db\"", NULL) == 1,
+	      "would enforce at the handshake");
+	CHECK(prom_get(&prom, "keepwatch_keepalive_enforce_failures_total",
+		       "at=\"fallback\",service=\"db\"", NULL) == 1,
+	      "failures by the fallback");
+	CHECK(prom_count(&prom, "keepwatch_keepalive_enforced_total") == 6, "3 services x 2");
+	CHECK(prom_get(&prom, "keepwatch_keepalive_unenforced_total", "service=\"web\"", NULL) ==
+	      4);
+	CHECK(prom_get(&prom, "keepwatch_sockops_info",
+		       "reason=\"kernel-too-old\",state=\"fallback\"", NULL) == 1,
+	      "the hook's state and reason");
+	CHECK(prom_get(&prom, "keepwatch_sockops_records_total", "type=\"closed\"", NULL) == 6);
+	CHECK(prom_get(&prom, "keepwatch_sockops_records_lost_total", "", NULL) == 2);
+	CHECK(prom_get(&prom, "keepwatch_sockops_ring_overflows_total", "", NULL) == 1);
+	CHECK(prom_get(&prom, "keepwatch_sockops_handshakes_total", "outcome=\"set\"", NULL) == 9);
+	CHECK(prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.001") ==
+		      3 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.5") ==
+		      3 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "0.75") ==
+		      5 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "5") ==
+		      5 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket", "", "+Inf") ==
+		      6,
+	      "discovery delay: cumulative buckets, +Inf holds all");
+	CHECK(prom_count(&prom, "keepwatch_sockops_discovery_delay_seconds_bucket") ==
+		  METRICS_DELAY_BUCKETS + 1,
+	      "discovery delay: a bucket per bound and +Inf");
+	CHECK(prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_sum", "", NULL) ==
+		      9.0015 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_seconds_count", "", NULL) ==
+		      6 &&
+		  prom_get(&prom, "keepwatch_sockops_discovery_delay_max_seconds", "", NULL) == 7,
+	      "discovery delay: sum, count, max");
 
 	test_reload(&m, path);
 	metrics_free(&m);

@@ -23,9 +23,9 @@ static uint64_t model_min(void)
 static int heap_ok(const struct timeq *q)
 {
 	for (size_t i = 0; i < q->n; i++) {
-		if (q->v[i]->idx != i)
+		if (q->v[i].node->idx != i || q->v[i].at != q->v[i].node->at)
 			return 0;
-		if (i && q->v[(i - 1) / 2]->at > q->v[i]->at)
+		if (i && q->v[(i - 1) / 2].at > q->v[i].at)
 			return 0;
 	}
 	return 1;

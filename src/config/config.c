@@ -101,6 +101,7 @@ static const struct key_def global_keys[] = {
 	  .kind = K_PATH,
 	  .off = G(metrics_file),
 	  .size = sizeof(((struct kw_global *)0)->metrics_file) },
+	{ .name = KW_KEY_WATCH_ROUTES, .kind = K_BOOL, .off = G(watch_routes) },
 };
 
 static const struct key_def service_keys[] = {
@@ -679,7 +680,8 @@ static void global_defaults(struct kw_global *g)
 				 .log_level = LOG_INFO,
 				 .syslog_facility = LOG_DAEMON,
 				 .max_kills_per_second = KW_DEF_MAX_KILLS,
-				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS };
+				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS,
+				 .watch_routes = KW_DEF_WATCH_ROUTES };
 }
 
 int config_load_mem(const char *name, const char *buf, size_t len, struct kw_config *cfg,

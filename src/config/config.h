@@ -34,6 +34,7 @@ struct kw_global {
 	uint64_t nft_timeout_ms;
 	char user[64]; /* "" = stay root */
 	char metrics_file[256]; /* "" = off */
+	bool watch_routes; /* route, rule and nexthop changes followed (route-removed) */
 };
 
 struct kw_service {

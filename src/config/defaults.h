@@ -18,6 +18,7 @@
 #define KW_KEY_DISCOVERY_INTERVAL "discovery_interval"
 #define KW_KEY_USER "user"
 #define KW_KEY_METRICS_FILE "metrics_file"
+#define KW_KEY_WATCH_ROUTES "watch_routes"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"
@@ -42,6 +43,7 @@
 #define KW_DEF_IDLE_TIMEOUT_MS 0u
 #define KW_DEF_UNACKED_TIMEOUT_MS 0u
 #define KW_DEF_LINK_GRACE_MS 0u
+#define KW_DEF_WATCH_ROUTES true
 
 /* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
 #define KW_MIN_POLL_INTERVAL_MS 10u

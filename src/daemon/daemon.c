@@ -187,7 +187,9 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	daemon_name_losses(ns, acts.v, acts.n);
 	daemon_say_link_events(d, ns); /* the events first, then what was done about them */
 	report_acts(&d->metrics, &rv, acts.v, acts.n);
-	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass */
+	/* enforce_keepalive and the route pass read the pass's newborns before watch_settle
+	 * frees the pass */
+	netns_route_newborns(ns, &d->cfg, p, now);
 	err = enforcer_take(&ns->enf, &d->cfg, p, &ns->watch.table, now);
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=enforce error=\"%s\"", strerror(-err));
@@ -480,6 +482,9 @@ static void daemon_reload(struct kw_daemon *d)
 		err = killer_reload(&ns->killer, d->cfg.global.kill_method, &note);
 		if (i == 0 || err < 0)
 			report_method(&note, err);
+		if ((err = netns_route_configure(ns, &d->cfg, kw_now_ms())) < 0)
+			log_msg(LOG_ERR, "action=error what=watch-routes error=\"%s\"",
+				strerror(-err));
 	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");

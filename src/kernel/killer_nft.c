@@ -351,7 +351,7 @@ static int nft_killer_socket(struct nft_killer *k, int fd)
 	if (mnl_socket_bind(k->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	k->portid = mnl_socket_get_portid(k->nl);
-	k->seq = (uint32_t)time(NULL);
+	k->seq = nlutil_seq_base();
 	return 0;
 }
 

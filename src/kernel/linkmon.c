@@ -34,7 +34,10 @@
 #define LM_GROUPS                                                                                  \
 	(LM_GROUP(RTNLGRP_LINK) | LM_GROUP(RTNLGRP_IPV4_IFADDR) | LM_GROUP(RTNLGRP_IPV6_IFADDR) |  \
 	 LM_GROUP(RTNLGRP_IPV4_ROUTE) | LM_GROUP(RTNLGRP_IPV6_ROUTE) |                             \
-	 LM_GROUP(RTNLGRP_IPV4_RULE) | LM_GROUP(RTNLGRP_IPV6_RULE))
+	 LM_GROUP(RTNLGRP_IPV4_RULE) | LM_GROUP(RTNLGRP_IPV6_RULE) | LM_GROUP(RTNLGRP_NEXTHOP))
+/* The route groups, left by linkmon_watch_routes(lm, false). */
+static const unsigned lm_route_groups[] = { RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE,
+					    RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_NEXTHOP };
 
 /* ---- events */
 
@@ -185,16 +188,25 @@ static int lm_apply_addr(struct linkmon *lm, struct linktab *t, const struct nlm
 	return 0;
 }
 
-/* Routes and rules are not tabled: each change is passed on as it comes. A family we do
- * not follow (multicast routing, MPLS) is foreign; a cache entry is no configured route. */
+/* Routes, rules and nexthops are not tabled: each change is passed on as it comes. A
+ * family we do not follow (multicast routing, MPLS) is foreign; a cache entry is no
+ * configured route. A nexthop group or blackhole has no family (AF_UNSPEC). */
 static void lm_apply_route(struct linkmon *lm, const struct nlmsghdr *nlh)
 {
+	bool nexthop = nlh->nlmsg_type == RTM_NEWNEXTHOP || nlh->nlmsg_type == RTM_DELNEXTHOP;
 	struct linkmon_event ev;
 
-	if (lm_foreign(nlh, false))
+	/* AF_INET or AF_INET6; for a nexthop AF_UNSPEC too (the link check's family) */
+	if (lm_foreign(nlh, false) && (!nexthop || lm_foreign(nlh, true)))
 		return;
 	memset(&ev, 0, sizeof(ev));
-	if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) {
+	if (nexthop) {
+		if (linkmon_decode_nexthop(nlh, &ev.nexthop) < 0) {
+			lm->malformed++;
+			return;
+		}
+		ev.kind = LM_NEXTHOP_CHANGED;
+	} else if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) {
 		if (linkmon_decode_rule(nlh, &ev.rule) < 0) {
 			lm->malformed++;
 			return;
@@ -227,6 +239,8 @@ static int lm_apply(struct linkmon *lm, struct linktab *t, const struct nlmsghdr
 	case RTM_DELROUTE:
 	case RTM_NEWRULE:
 	case RTM_DELRULE:
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
 		if (!quiet)
 			lm_apply_route(lm, nlh);
 		return 0;
@@ -423,6 +437,18 @@ static int lm_rcvbuf_read(struct linkmon *lm)
 	return 0;
 }
 
+int linkmon_watch_routes(struct linkmon *lm, bool on)
+{
+	int fd = mnl_socket_get_fd(lm->events);
+
+	for (size_t i = 0; i < sizeof(lm_route_groups) / sizeof(lm_route_groups[0]); i++)
+		if (setsockopt(fd, SOL_NETLINK,
+			       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+			       &lm_route_groups[i], sizeof(lm_route_groups[i])) < 0)
+			return -errno;
+	return 0;
+}
+
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes)
 {
 	int fd = mnl_socket_get_fd(lm->events);
@@ -532,7 +558,7 @@ int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int eve
 	lm->fn = fn;
 	lm->arg = arg;
 	lm->foreign = events_fd >= 0;
-	lm->seq = (uint32_t)time(NULL);
+	lm->seq = nlutil_seq_base();
 	err = lm_rxbuf_fit(lm, LM_RXBUF_MIN);
 	if (err < 0)
 		goto out;

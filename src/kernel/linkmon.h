@@ -32,16 +32,23 @@ int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
  * exactly 4/16 bytes, RTA_OIF/RTA_TABLE not 4 bytes, RTA_OIF above INT32_MAX. */
 int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out);
 int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
+/* Nexthop objects (RTM_NEWNEXTHOP/DELNEXTHOP, RTNLGRP_NEXTHOP). Also rejected: a family
+ * other than AF_UNSPEC/AF_INET/AF_INET6, no NHA_ID or NHA_ID 0, NHA_ID/NHA_OIF not 4
+ * bytes, NHA_OIF above INT32_MAX, NHA_GATEWAY not 4 or 16 bytes. */
+int linkmon_decode_nexthop(const struct nlmsghdr *nlh, struct linkmon_nexthop *out);
 
 /* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
- * "addr-added", "route-changed", "route-removed", "rule-changed", "resync": the spelling
+ * "addr-added", "route-changed", "route-removed", "rule-changed", "nexthop-changed",
+ * "resync": the spelling
  * of linkmon_watch and of log lines. Route cache entries (RTM_F_CLONED) make no event. */
 const char *linkmon_event_name(enum linkmon_event_kind kind);
 
 typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
 
 struct linkmon {
-	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, _ROUTE, _RULE */
+	/* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, and while routes are watched (all but
+	 * watch_routes = off) IPV4/IPV6_ROUTE, _RULE and NEXTHOP */
+	struct mnl_socket *events;
 	struct mnl_socket *query; /* dumps */
 	uint32_t seq;
 	int rcvbuf; /* SO_RCVBUF of events as set (half what getsockopt shows), grown on ENOBUFS */
@@ -77,6 +84,9 @@ int linkmon_fd(const struct linkmon *lm);
  * ordinary events and then LM_RESYNC; if that dump fails, dispatch returns its error and
  * the next call starts with the resync. Only datagrams from the kernel are read. */
 int linkmon_dispatch(struct linkmon *lm);
+/* Follows route, rule and nexthop changes (on, the state after open) or not (the groups
+ * are left: a full BGP table's churn costs nothing). Returns 0 or -errno. */
+int linkmon_watch_routes(struct linkmon *lm, bool on);
 /* Sets SO_RCVBUF of the events socket (SO_RCVBUFFORCE when allowed). Tests use a tiny
  * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);

@@ -231,6 +231,9 @@ static void linkstate_note_routes(struct linkstate *ls, const struct linkmon_eve
 	case LM_RULE_CHANGED:
 		routestate_note_all(&ls->routes, ev->rule.family, now);
 		break;
+	/* the routes using a nexthop changed or went with it, silently (and an IPv6
+	 * nexthop may carry IPv4 routes) */
+	case LM_NEXTHOP_CHANGED:
 	case LM_RESYNC: /* route events may have been lost with the rest */
 	case LM_LINK_ADMIN_DOWN: /* IPv4 drops the routes through it without a word */
 	case LM_LINK_REMOVED:
@@ -274,6 +277,7 @@ void linkstate_apply(struct linkstate *ls, const struct linktab *lt, const struc
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
+	case LM_NEXTHOP_CHANGED:
 		news->loss = false; /* the route pass decides (linkstate_note_routes) */
 		break;
 	case LM_RESYNC:

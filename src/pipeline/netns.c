@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 
 #include "pipeline/netns.h"
+#include "pipeline/netns_route.h"
 
 int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_fn fn,
 	       const char **what)
@@ -29,6 +30,9 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 	watch_init(&ns->watch, cfg, &ns->ls, &ns->lm.tab, &ns->sd);
 	*what = "filter";
 	if ((err = watch_setup(&ns->watch)) < 0)
+		return err;
+	*what = "rtnetlink";
+	if ((err = netns_route_configure(ns, cfg, 0)) < 0)
 		return err;
 	*what = NULL;
 	return 0;
@@ -137,6 +141,9 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 					      .arg = ns };
 	*what = "filter";
 	if ((err = watch_setup(&ns->watch)) < 0)
+		goto out;
+	*what = "rtnetlink";
+	if ((err = netns_route_configure(ns, cfg, 0)) < 0)
 		goto out;
 	*what = NULL;
 out:

@@ -79,6 +79,7 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const cha
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
+	case LM_NEXTHOP_CHANGED:
 		break; /* counted; the route pass says what they meant (report_route_pass) */
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64 "%s%s", lm->resyncs,

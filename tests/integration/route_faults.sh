@@ -117,7 +117,7 @@ done
 # 7. Lookup answers from the kernel only; a sequence base nobody can guess.
 kw_ns NSF forge
 out=$(ip netns exec "$NSF" "$KW_BUILD/tools/nl_forge" route 2>&1)
-echo "$out" | sed 's/^/    /'
+printf '    %s\n' "${out//$'\n'/$'\n'    }"
 kw_check "route lookups: a forged 'reachable' is not taken (the kernel's ENETUNREACH is)" \
 	grep -q "^route lookup rc=0 err=-101 " <<<"$out"
 kw_check "route lookups: the forgery counted" grep -q "^route foreign=1$" <<<"$out"

@@ -173,7 +173,12 @@ static void test_defaults_and_empty(void)
 	CHECK(!cfg.global.dry_run && cfg.global.max_kills_per_second == KW_DEF_MAX_KILLS);
 	CHECK(cfg.global.nft_timeout_ms == KW_DEF_NFT_TIMEOUT_MS);
 	CHECK(cfg.global.user[0] == '\0' && cfg.global.metrics_file[0] == '\0');
+	CHECK(cfg.global.watch_routes == KW_DEF_WATCH_ROUTES && cfg.global.watch_routes);
 	config_free(&cfg);
+	CHECK(load("[global]\nwatch_routes = off\n", &cfg, &es) == 0 && es.n == 0 &&
+	      !cfg.global.watch_routes);
+	config_free(&cfg);
+	EXPECT_ONE("[global]\nwatch_routes = sometimes\n", 2, "watch_routes", "not a boolean");
 
 	CHECK(load("; only comments\n# and these\n\n   \n[global]\n", &cfg, &es) == 0 && es.n == 0);
 	config_free(&cfg);

@@ -23,7 +23,7 @@ daemon() {
 		printf '[service s]\n'
 		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$DIR/kw.ini"
-	kw_bg_syslog_ready 10 "$SRV" "$DIR/kw.err" "$KW_BUILD/keepwatchd" -c "$DIR/kw.ini" -f -v \
+	kw_bg_syslog_ready 30 "$SRV" "$DIR/kw.err" "$KW_BUILD/keepwatchd" -c "$DIR/kw.ini" -f -v \
 		--ready-fd 3 || { cat "$DIR/kw.err"; kw_die "keepwatchd did not start"; }
 	KWD=$KW_LAST_PID
 }

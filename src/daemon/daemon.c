@@ -131,19 +131,6 @@ static void daemon_say_link_events(struct kw_daemon *d, struct kw_netns *ns)
 #define DAEMON_NAME_WAIT_US 2000
 #define DAEMON_NAME_STEP_US 100
 
-/* Whether a device left its namespace's index can be asked only in the daemon's own
- * namespace (if_indextoname); elsewhere nothing is unlisted and a down stays a down. */
-static bool daemon_never_unlisted(int ifindex)
-{
-	(void)ifindex;
-	return false;
-}
-
-static bool (*daemon_unlisted_fn(const struct kw_netns *ns))(int)
-{
-	return ns->lm.foreign ? daemon_never_unlisted : linkmon_unlisted;
-}
-
 static bool daemon_unsure(const struct kw_netns *ns, const struct kw_act *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -155,10 +142,10 @@ static bool daemon_unsure(const struct kw_netns *ns, const struct kw_act *v, siz
 
 static void daemon_name_losses(struct kw_netns *ns, struct kw_act *v, size_t n)
 {
-	if (ns->lm.foreign || !daemon_unsure(ns, v, n))
+	if (!daemon_unsure(ns, v, n))
 		return;
 	for (int waited = 0; waited < DAEMON_NAME_WAIT_US; waited += DAEMON_NAME_STEP_US) {
-		linkstate_mark_unlisted(&ns->ls, daemon_unlisted_fn(ns));
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
 		if (!daemon_unsure(ns, v, n))
 			break;
 		usleep(DAEMON_NAME_STEP_US);
@@ -305,7 +292,7 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 	if (linkstate_resync_due(&ns->ls, now))
 		daemon_netlink_read(d, ns);
 	if (linkstate_grace_poll(&ns->ls, &d->cfg, now)) {
-		linkstate_mark_unlisted(&ns->ls, daemon_unlisted_fn(ns));
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
@@ -416,7 +403,7 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 	retry_ms = linkstate_resync_result(&ns->ls, ns->lm.resync_pending, now);
 	if (err < 0)
 		report_netlink_error(err, retry_ms);
-	if (linkstate_burst_end(&ns->ls, daemon_unlisted_fn(ns))) {
+	if (linkstate_burst_end(&ns->ls, linkmon_unlisted_fn, &ns->lm)) {
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);

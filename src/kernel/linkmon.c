@@ -104,13 +104,70 @@ static bool lm_foreign(const struct nlmsghdr *nlh, bool link)
 	return family != AF_INET && family != AF_INET6;
 }
 
-/* Is the device gone from the namespace's index (unregistering) though RTM_DELLINK has
- * not come yet? Only ENODEV/ENXIO say so; any other failure says nothing. */
-bool linkmon_unlisted(int ifindex)
+/* The answer to one RTM_GETLINK of ours on the query socket: 1 listed, 0 unlisted
+ * (ENODEV), -errno otherwise. Its own buffer: the caller may be walking lm->rxbuf. Only a
+ * small part of the answer is read (MSG_TRUNC): its header says which it is. */
+static int lm_getlink_answer(struct linkmon *lm, uint32_t seq)
 {
-	char name[IF_NAMESIZE];
+	for (int r = 0; r < LM_DUMP_TRIES; r++) {
+		_Alignas(struct nlmsghdr) uint8_t buf[512];
+		const struct nlmsghdr *nlh = (const void *)buf;
+		struct sockaddr_nl sa;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr msg = { .msg_name = &sa,
+				      .msg_namelen = sizeof(sa),
+				      .msg_iov = &iov,
+				      .msg_iovlen = 1 };
+		ssize_t n;
 
-	return !if_indextoname((unsigned)ifindex, name) && (errno == ENXIO || errno == ENODEV);
+		do
+			n = recvmsg(mnl_socket_get_fd(lm->query), &msg, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if (!nlutil_from_kernel(&msg) || (size_t)n < sizeof(*nlh) || nlh->nlmsg_seq != seq)
+			continue; /* a forgery, or a late answer to an abandoned dump */
+		if (nlh->nlmsg_type == RTM_NEWLINK)
+			return 1;
+		if (nlh->nlmsg_type == NLMSG_ERROR &&
+		    (size_t)n >= sizeof(*nlh) + sizeof(struct nlmsgerr))
+			return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error ==
+				       -ENODEV
+				   ? 0
+				   : -EPROTO;
+		return -EPROTO;
+	}
+	return -EPROTO;
+}
+
+bool linkmon_unlisted(struct linkmon *lm, int ifindex)
+{
+	union {
+		struct nlmsghdr h;
+		uint8_t b[MNL_NLMSG_HDRLEN + 32];
+	} req;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (!lm->query || ifindex <= 0)
+		return false;
+	memset(&req, 0, sizeof(req));
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++lm->seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	if (mnl_socket_sendto(lm->query, nlh, nlh->nlmsg_len) < 0)
+		return false;
+	return lm_getlink_answer(lm, nlh->nlmsg_seq) == 0;
+}
+
+bool linkmon_unlisted_fn(void *lm, int ifindex)
+{
+	return linkmon_unlisted(lm, ifindex);
 }
 
 /* Into t (lm->tab, or a resync's fresh table); quiet: a dump, no events. */
@@ -143,8 +200,7 @@ static int lm_apply_link(struct linkmon *lm, struct linktab *t, const struct nlm
 	err = linktab_put_link(t, &l);
 	if (err < 0)
 		return err;
-	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && !lm->foreign &&
-	    linkmon_unlisted(l.ifindex)) {
+	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && linkmon_unlisted(lm, l.ifindex)) {
 		/* Being deleted: the kernel announces the down, flushes the addresses and only
 		 * after an RCU grace period sends RTM_DELLINK; the device is unlisted already.
 		 * Say what happens now, so that no loss is blamed on the down or the addresses. */

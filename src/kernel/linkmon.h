@@ -61,8 +61,8 @@ struct linkmon {
 	size_t rxbuf_len;
 	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
 	bool resync_pending; /* a resync dump failed: the next dispatch tries again first */
-	/* its sockets are in another namespace: if_indextoname() here cannot say whether one of
-	 * its devices is being deleted (linkmon_unlisted), so the down is taken as a down */
+	/* its sockets were made in another namespace (linkmon_open_fds): if_indextoname()
+	 * here would ask the wrong one; linkmon_unlisted asks through query instead */
 	bool foreign;
 };
 
@@ -95,7 +95,10 @@ int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
 
 /* Is the device gone from the namespace's index though RTM_DELLINK has not come yet (it
  * is being deleted: the kernel announces the down, flushes addresses, and sends DELLINK
- * only after an RCU grace period)? A down announced for such a link is reported as
- * LM_LINK_REMOVED; callers acting later on a down link may ask again. */
-bool linkmon_unlisted(int ifindex);
+ * only after an RCU grace period)? An RTM_GETLINK for ifindex on lm's query socket, so it
+ * asks lm's namespace, whichever that is: only ENODEV says yes, any other failure no. A
+ * down announced for such a link is reported as LM_LINK_REMOVED; callers acting later on
+ * a down link may ask again (linkmon_unlisted_fn, arg the struct linkmon). */
+bool linkmon_unlisted(struct linkmon *lm, int ifindex);
+bool linkmon_unlisted_fn(void *lm, int ifindex);
 #endif

@@ -25,10 +25,13 @@ enum act_outcome {
 	OUT_GONE, /* already gone: its owner closed it first */
 	OUT_NFT_ARMED, /* reset armed in nftables until nft_deadline_ms */
 	OUT_FAILED, /* err, by method */
+	/* not killed: just before the kill it had left ESTABLISHED, SYN-SENT and SYN-RECV
+	 * (its owner closed it: FIN-WAIT, TIME-WAIT...) or was gone: no kill, no count */
+	OUT_CLOSED,
 };
 
-/* One action on one entry. killplan writes conn..quiet, the killer out..nft_deadline_ms,
- * report reads it all, and the poller settles the entry from it (watch_settle). */
+/* One action on one entry. killplan writes conn..quiet, the killer out..at_kill, report
+ * reads it all, and the poller settles the entry from it (watch_settle). */
 struct kw_act {
 	struct watch_conn *conn;
 	enum kill_reason why;
@@ -38,6 +41,10 @@ struct kw_act {
 	int err; /* OUT_FAILED: -errno */
 	const char *method; /* "destroy" or "nft", once carried out */
 	uint64_t nft_deadline_ms;
+	/* The connection as the killer saw it just before the kill (a lookup, or the pass's
+	 * own sample): what the kill line says. state 0 when not looked at (not a kill). */
+	uint8_t state;
+	struct policy_sample at_kill;
 };
 
 struct kw_acts {

@@ -101,11 +101,11 @@ static int linkstate_down_add(struct linkstate *ls, const struct linkmon_link *l
 	return 0;
 }
 
-void linkstate_mark_unlisted(struct linkstate *ls, bool (*unlisted)(int ifindex))
+void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg)
 {
 	for (size_t i = 0; i < ls->n_down; i++)
 		if (!ls->down[i].removed && !ls->down[i].no_carrier && unlisted &&
-		    unlisted(ls->down[i].ifindex))
+		    unlisted(arg, ls->down[i].ifindex))
 			ls->down[i].removed = true;
 }
 
@@ -123,12 +123,12 @@ enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum 
 	return why == REASON_LINK_DOWN && dl && dl->removed ? REASON_LINK_REMOVED : why;
 }
 
-bool linkstate_burst_end(struct linkstate *ls, bool (*unlisted)(int ifindex))
+bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg)
 {
 	if (!ls->loss_pending)
 		return false;
 	ls->loss_pending = false;
-	linkstate_mark_unlisted(ls, unlisted);
+	linkstate_mark_unlisted(ls, unlisted, arg);
 	return true;
 }
 

@@ -67,13 +67,18 @@ struct linkstate_news {
 void linkstate_apply(struct linkstate *ls, const struct linktab *lt, const struct linkmon_event *ev,
 		     uint64_t now, struct linkstate_news *news);
 
+/* Has the device ifindex left its namespace's index (it is being deleted)? arg: the
+ * caller's (linkmon_unlisted_fn and the namespace's struct linkmon). */
+typedef bool (*linkstate_unlisted_fn)(void *arg, int ifindex);
+
 /* After a burst of events (one rtnetlink read): true when losses are pending, to be judged
  * once. A link is deleted by announcing it down, flushing its addresses and only later
- * RTM_DELLINK: a down link that unlisted(ifindex) says has left the namespace's index is
- * marked removed first, so its connections are named link-removed whatever their family. */
-bool linkstate_burst_end(struct linkstate *ls, bool (*unlisted)(int ifindex));
+ * RTM_DELLINK: a down link that unlisted(arg, ifindex) says has left the namespace's index
+ * is marked removed first, so its connections are named link-removed whatever their
+ * family. */
+bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
 /* The same marking alone, before judging when a grace or settle time ended. */
-void linkstate_mark_unlisted(struct linkstate *ls, bool (*unlisted)(int ifindex));
+void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
 /* True when ifindex is administratively down and not known removed: a deletion in
  * progress would look like this for a moment. */
 bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex);

@@ -43,7 +43,10 @@ int killer_reload(struct killer *k, enum kill_method m, struct killer_note *note
 void killer_close(struct killer *k);
 
 /* Carries out the ACT_KILL actions of acts[0..n) through sd at now (nft resets live for
- * nft_timeout_ms) and fills in their outcome. Returns true when SOCK_DESTROY turned out
+ * nft_timeout_ms) and fills in their outcome. Only connections still ESTABLISHED, SYN-SENT
+ * or SYN-RECV just before the kill are killed (an exact lookup, unless the pass sampled
+ * the connection at now); the others are OUT_CLOSED. Each action's state and at_kill say
+ * what the kill line is to say. Returns true when SOCK_DESTROY turned out
  * to be unsupported on the way: the method changed (killer_uses_nft says to what). */
 bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
 		size_t n, uint64_t now);

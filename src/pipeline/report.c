@@ -19,12 +19,13 @@ static const char *report_reason(enum kill_reason r)
 	return name ? name : "none";
 }
 
-/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). */
-static void report_conn(const struct report_view *rv, int prio, const char *action,
-			enum kill_reason why, const struct watch_conn *e, const char *tail)
+/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). state and
+ * s: the connection as last seen (for a kill: just before it). */
+static void report_conn_as(const struct report_view *rv, int prio, const char *action,
+			   enum kill_reason why, const struct watch_conn *e, uint8_t state,
+			   const struct policy_sample *s, const char *tail)
 {
 	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
-	const struct policy_sample *s = &e->last;
 	uint32_t last_recv = s->last_data_recv_ms < s->last_ack_recv_ms ? s->last_data_recv_ms
 									: s->last_ack_recv_ms;
 
@@ -36,9 +37,23 @@ static void report_conn(const struct report_view *rv, int prio, const char *acti
 		"action=%s reason=%s service=%s src=%s dst=%s ifname=%s state=%s probes=%u "
 		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s%s%s",
 		action, report_reason(why), rv->cfg->services[e->svc].name, src, dst,
-		linkstate_ifname(rv->ls, &rv->lm->tab, e->ifindex), kw_state_name(e->state),
-		s->probes, last_recv, s->unacked, tail ? tail : "",
-		rv->netns && rv->netns[0] ? " netns=" : "", rv->netns ? rv->netns : "");
+		linkstate_ifname(rv->ls, &rv->lm->tab, e->ifindex), kw_state_name(state), s->probes,
+		last_recv, s->unacked, tail ? tail : "", rv->netns && rv->netns[0] ? " netns=" : "",
+		rv->netns ? rv->netns : "");
+}
+
+static void report_conn(const struct report_view *rv, int prio, const char *action,
+			enum kill_reason why, const struct watch_conn *e, const char *tail)
+{
+	report_conn_as(rv, prio, action, why, e, e->state, &e->last, tail);
+}
+
+/* A kill's line: the connection as the killer saw it just before. */
+static void report_act(const struct report_view *rv, int prio, const char *action,
+		       const struct kw_act *a, const char *tail)
+{
+	report_conn_as(rv, prio, action, a->why, a->conn, a->state ? a->state : a->conn->state,
+		       a->state ? &a->at_kill : &a->conn->last, tail);
 }
 
 static void report_link(const char *netns, const char *event, const struct linkmon_link *l,
@@ -182,13 +197,13 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 	case OUT_DESTROYED:
 		metrics_count_kill(m, e->svc, a->why, false);
 		if (killlog_note(kl, e->svc, a->why))
-			report_conn(rv, LOG_WARNING, "kill", a->why, e, " method=destroy");
+			report_act(rv, LOG_WARNING, "kill", a, " method=destroy");
 		break;
 	case OUT_NFT_ARMED:
 		metrics_count_kill(m, e->svc, a->why, false);
 		snprintf(tail, sizeof(tail), " method=nft%s", report_nft_caveat(rv, a));
 		if (killlog_note(kl, e->svc, a->why))
-			report_conn(rv, LOG_WARNING, "kill", a->why, e, tail);
+			report_act(rv, LOG_WARNING, "kill", a, tail);
 		break;
 	case OUT_FAILED:
 		/* One refusal is one failure, however often the standing verdict is retried. */
@@ -197,13 +212,18 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 		metrics_count_kill_failed(m, e->svc);
 		snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", a->method, -a->err,
 			 strerror(-a->err));
-		report_conn(rv, LOG_ERR, "kill-failed", a->why, e, tail);
+		report_act(rv, LOG_ERR, "kill-failed", a, tail);
 		break;
 	case OUT_GONE:
 		/* its owner closed it first (or this identity cannot reach it): not a kill,
 		 * and said so */
-		report_conn(rv, LOG_NOTICE, "already-gone", a->why, e,
-			    " method=destroy error=\"no such socket\"");
+		report_act(rv, LOG_NOTICE, "already-gone", a,
+			   " method=destroy error=\"no such socket\"");
+		break;
+	case OUT_CLOSED:
+		/* its owner had closed it (a container stop: the server exits, then its link
+		 * goes): ending anyway, not a kill */
+		report_act(rv, LOG_DEBUG, "not-killed", a, " note=\"closed by its owner\"");
 		break;
 	case OUT_NONE:
 		break;

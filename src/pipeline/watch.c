@@ -162,6 +162,7 @@ int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_con
 	e->timer = c->timer;
 	routestate_track_identity(&e->route, c->mark, c->uid, (int)c->ifindex);
 	policy_sample_from_conn(c, &e->last);
+	e->last_ms = now;
 	if ((err = watch_nft_check(e, now, p)) < 0)
 		return err;
 	if (e->fate != FATE_NONE) /* an armed nft reset: look again each poll */
@@ -524,7 +525,7 @@ void watch_settle(struct watch *w, struct watch_pass *p, const struct kw_act *ac
 			e->reported = true;
 		} else if (a->kind == ACT_DEFER) {
 			e->deferred = a->why;
-		} else if (a->out == OUT_DESTROYED || a->out == OUT_GONE) {
+		} else if (a->out == OUT_DESTROYED || a->out == OUT_GONE || a->out == OUT_CLOSED) {
 			e->deferred = REASON_NONE;
 			e->fate = FATE_KILLED;
 		} else if (a->out == OUT_NFT_ARMED) {

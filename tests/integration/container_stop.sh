@@ -5,6 +5,7 @@
 # container's namespace and in a namespace of its own (netns =). A veth deleted under live
 # connections gives link-removed for IPv4 and IPv6, in every namespace, whichever end is
 # deleted, and event=link-removed (not a link-down with cause=admin-down).
+# shellcheck disable=SC2153 # SRV and CLI are set by kw_ns
 source "$(dirname "$0")/../lib/netns.sh"
 kw_require_root
 command -v nsenter >/dev/null || kw_skip "nsenter (util-linux) not installed"
@@ -28,7 +29,8 @@ setup() {
 	mkdir -p "$DIR"
 	{
 		printf '[global]\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' "$DIR/kw.prom"
-		printf '[service web]\nlocal_ports = 2000-2001\nkeepalive_probes = 2\n'
+		printf '[service web]\nlocal_ports = 2000-2001\nkeepalive_probes = 2\nlink_grace = %s\n' \
+			"${GRACE:-0}"
 		[ "$1" = own ] || printf 'netns = %s\n' "$SRV"
 	} >"$DIR/kw.ini"
 	if [ "$1" = own ]; then
@@ -92,22 +94,22 @@ for where in own foreign; do
 	done
 done
 
-# A veth deleted under live connections: both families killed as link-removed.
-for where in own foreign; do
-	for side in srv cli; do
-		setup $where
-		delete $side
-		for a in "10.77.0.1:2000" "\[fd77::1\]:2001"; do
-			kw_check "veth deleted ($where, $side side): $a killed as link-removed" \
-				kw_grep_wait 3 "$KW_SYSLOG" \
-				"keepwatchd\[$KWD\]: action=kill reason=link-removed service=web src=$a .*$SUFFIX\$"
-		done
-		kw_check "veth deleted ($where, $side side): no other reason" \
-			test "$(kills)" = 2
-		kw_check "veth deleted ($where, $side side): event=link-removed, no link-down" \
-			bash -c "grep -qE 'keepwatchd\[$KWD\]: event=link-removed ifname=kwsrv0' '$KW_SYSLOG' &&
-				! grep -qE 'keepwatchd\[$KWD\]: event=link-down ifname=kwsrv0' '$KW_SYSLOG'"
-		teardown
+# A veth deleted under live connections: both families killed as link-removed, at once,
+# with and without a grace (the shipped config's 2 s).
+for case in own/srv/0 own/cli/0 foreign/srv/0 foreign/cli/0 own/srv/2s foreign/cli/2s; do
+	IFS=/ read -r where side GRACE <<<"$case"
+	setup "$where"
+	delete "$side"
+	for a in "10.77.0.1:2000" "\[fd77::1\]:2001"; do
+		kw_check "veth deleted ($where, $side side, grace $GRACE): $a killed as link-removed" \
+			kw_grep_wait 1 "$KW_SYSLOG" \
+			"keepwatchd\[$KWD\]: action=kill reason=link-removed service=web src=$a .*$SUFFIX\$"
 	done
+	kw_check "veth deleted ($where, $side side, grace $GRACE): no other kill" test "$(kills)" = 2
+	kw_check "veth deleted ($where, $side side, grace $GRACE): event=link-removed, no link-down" \
+		bash -c "grep -qE 'keepwatchd\[$KWD\]: event=link-removed ifname=kwsrv0' '$KW_SYSLOG' &&
+			! grep -qE 'keepwatchd\[$KWD\]: event=link-down ifname=kwsrv0' '$KW_SYSLOG'"
+	teardown
 done
+GRACE=0
 kw_done

@@ -268,7 +268,7 @@ static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *a
  * service without link_grace acts now, the others when linkstate's grace clock ends). */
 static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
-	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm };
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
 	struct netns_route_pass rp;
 	struct watch_pass p = { 0 };
 	uint64_t t0 = kw_now_us();

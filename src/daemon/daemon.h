@@ -53,6 +53,9 @@ struct kw_daemon {
 	struct nsopen nsh; /* the privileged helper; pid 0 when no service sets netns */
 	struct nsmap_watch nsw;
 	bool nsw_open;
+	/* items that matched nothing when warned about (bit j of [i]: item j of services[i]);
+	 * said again when they match (daemon_ns.c) */
+	uint16_t netns_unmatched[KW_MAX_SERVICES], cg_unmatched[KW_MAX_SERVICES];
 	struct watch_cgroups cg; /* the ids the services' cgroup items select now */
 	struct cgroupsel_watch cgw; /* ifd -1 when no service selects by cgroup */
 	char cg_mount[256];

@@ -85,20 +85,60 @@ static void ns_own_update(struct kw_daemon *d)
 	d->ns.watch.cg = &d->cg;
 }
 
+/* ---- items that match nothing ---- */
+
+/* hit[i] bit j: item j of key (netns or cgroup) of services[i] matched. With announce (at
+ * start and reload) every item that matches nothing is warned about; otherwise those
+ * warned about that match now are said, once. *unmatched keeps what was warned. */
+static void ns_selector_news(const struct kw_config *cfg, bool cgroup, const uint16_t *hit,
+			     uint16_t *unmatched, bool announce)
+{
+	const char *key = cgroup ? "cgroup" : "netns";
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct kw_service *s = &cfg->services[i];
+		size_t n = cgroup ? s->n_cgroup : s->n_netns;
+
+		if (announce)
+			unmatched[i] = 0;
+		for (size_t j = 0; j < n; j++) {
+			const char *item = cgroup ? s->cgroup[j].s : s->netns[j].s;
+			uint16_t bit = (uint16_t)(1u << j);
+
+			if (announce && !(hit[i] & bit)) {
+				unmatched[i] |= bit;
+				log_msg(LOG_WARNING,
+					"event=selector-unmatched service=%s key=%s item=\"%s\" "
+					"note=\"matches nothing now: guarded once it appears\"",
+					s->name, key, item);
+			} else if (!announce && (unmatched[i] & bit) && (hit[i] & bit)) {
+				unmatched[i] &= (uint16_t)~bit;
+				log_msg(LOG_NOTICE,
+					"event=selector-matched service=%s key=%s item=\"%s\"",
+					s->name, key, item);
+			}
+		}
+	}
+}
+
 /* ---- cgroups ---- */
 
-static int cg_expand(struct kw_daemon *d, struct watch_cgroups *out, struct cgroupsel_dirs *dirs)
+static int cg_expand(struct kw_daemon *d, struct watch_cgroups *out, struct cgroupsel_dirs *dirs,
+		     uint16_t *hit)
 {
+	bool matched;
 	int err;
 
 	for (size_t i = 0; i < d->cfg.n_services; i++) {
 		const struct kw_service *s = &d->cfg.services[i];
 
-		if (!s->n_cgroup)
-			continue;
-		err = cgroupsel_expand(d->cg_mount, s->cgroup, s->n_cgroup, &out->ids[i], dirs);
-		if (err < 0)
-			return err;
+		for (size_t j = 0; j < s->n_cgroup; j++) {
+			err = cgroupsel_expand_item(d->cg_mount, s->cgroup[j].s, &out->ids[i], dirs,
+						    &matched);
+			if (err < 0)
+				return err;
+			hit[i] |= matched ? (uint16_t)(1u << j) : 0;
+		}
 	}
 	return 0;
 }
@@ -115,13 +155,14 @@ static void cg_refresh(struct kw_daemon *d, bool force)
 {
 	struct watch_cgroups next;
 	struct cgroupsel_dirs dirs = { 0 };
+	uint16_t hit[KW_MAX_SERVICES] = { 0 };
 	struct kw_netns *ns;
 	bool same = true;
 	size_t ids = 0;
 	int err;
 
 	memset(&next, 0, sizeof(next));
-	err = cg_expand(d, &next, &dirs);
+	err = cg_expand(d, &next, &dirs, hit);
 	if (err == 0 && (err = cgroupsel_watch_add(&d->cgw, &dirs)) < 0)
 		log_msg(LOG_ERR, "action=error what=cgroup-watch error=\"%s\"", strerror(-err));
 	cgroupsel_dirs_free(&dirs);
@@ -131,6 +172,7 @@ static void cg_refresh(struct kw_daemon *d, bool force)
 		cg_free(&next);
 		return;
 	}
+	ns_selector_news(&d->cfg, true, hit, d->cg_unmatched, force);
 	for (size_t i = 0; i < KW_MAX_SERVICES; i++) {
 		same = same && cgroupsel_ids_equal(&next.ids[i], &d->cg.ids[i]);
 		ids += next.ids[i].n;
@@ -397,13 +439,18 @@ static void ns_apply(struct kw_daemon *d, const struct nsmap_event *ev, uint64_t
 	}
 }
 
-static void ns_run(struct kw_daemon *d, uint64_t now)
+/* announce: the first run of a watch (start, reload): items that match nothing are
+ * warned about. */
+static void ns_run(struct kw_daemon *d, uint64_t now, bool announce)
 {
 	struct nsmap_events ev = { 0 };
+	uint64_t scans = d->nsw.scans;
 	int err = nsmap_watch_run(&d->nsw, now, &ev);
 
 	if (err < 0)
 		log_msg(LOG_ERR, "action=error what=netns-watch error=\"%s\"", strerror(-err));
+	if (d->nsw.scans != scans)
+		ns_selector_news(&d->cfg, false, d->nsw.last.hit, d->netns_unmatched, announce);
 	for (size_t i = 0; i < ev.n; i++)
 		ns_apply(d, &ev.v[i], now);
 	nsmap_events_free(&ev);
@@ -436,7 +483,7 @@ static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
 	(void)lp;
 	(void)fd;
 	(void)events;
-	ns_run(arg, kw_now_ms());
+	ns_run(arg, kw_now_ms(), false);
 }
 
 int daemon_ns_open(struct kw_daemon *d)
@@ -480,7 +527,7 @@ int daemon_ns_watch(struct kw_daemon *d)
 		return 0;
 	if ((err = ns_watch_open(d, kw_now_ms())) < 0)
 		return err;
-	ns_run(d, kw_now_ms());
+	ns_run(d, kw_now_ms(), true);
 	return 0;
 }
 
@@ -551,7 +598,7 @@ void daemon_ns_reload(struct kw_daemon *d)
 	ns_watch_close(d);
 	d->own_extra = 0;
 	if (ns_services_with(&d->cfg, true) && ns_watch_open(d, now) == 0)
-		ns_run(d, now);
+		ns_run(d, now, true);
 	cur = d->nsw_open ? nsmap_watch_set(&d->nsw) : &keep;
 	for (size_t i = d->n_foreign; i-- > 0;)
 		if (!nsmap_set_find(cur, d->foreign[i]->dev, d->foreign[i]->ino))
@@ -579,7 +626,7 @@ uint64_t daemon_ns_deadline(const struct kw_daemon *d, uint64_t now)
 void daemon_ns_tick(struct kw_daemon *d, uint64_t now)
 {
 	if (d->nsw_open && nsmap_watch_timeout(&d->nsw, now) == 0)
-		ns_run(d, now);
+		ns_run(d, now, false);
 	for (size_t i = d->n_retry; i-- > 0;) {
 		struct nsmap_ns m;
 

@@ -1,6 +1,7 @@
 /* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
  * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,8 +12,11 @@
 #include "shared/sockutil.h"
 
 static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
-		       const struct watch_conn *e, bool json, bool show_ns)
+		       const struct watch_conn *e, const struct cgroupsel_names *cgn, bool json,
+		       bool show_ns)
 {
+	/* the cgroup the socket carries: its creator's (for an accepted one, the listener's) */
+	const char *cg = cgroupsel_name_of(cgn, e->cgroup_id);
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
 	const char *verdict = e->verdict == REASON_NONE ? "alive" : kw_reason_name(e->verdict);
@@ -24,32 +28,36 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 		char svc[JSONUTIL_ESCAPED_MAX(KW_SERVICE_NAME_MAX + 1)];
 		char ifn[JSONUTIL_ESCAPED_MAX(IF_NAMESIZE)];
 		char nsn[JSONUTIL_ESCAPED_MAX(2 * KW_PATH_ITEM_MAX)];
+		char cgn_s[JSONUTIL_ESCAPED_MAX(PATH_MAX)];
 
 		/* names are the operator's and the kernel's: any byte but NUL may be in them */
 		jsonutil_escape(cfg->services[e->svc].name, svc, sizeof(svc));
 		jsonutil_escape(ifname, ifn, sizeof(ifn));
 		jsonutil_escape(ns->name, nsn, sizeof(nsn));
+		jsonutil_escape(cg ? cg : "", cgn_s, sizeof(cgn_s));
 		printf("{\"service\":\"%s\",\"state\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
 		       "\"ifname\":\"%s\",\"timer\":\"%s\",\"timer_expires_ms\":%" PRIu32 ","
 		       "\"probes\":%u,\"unacked\":%" PRIu32 ",\"last_data_recv_ms\":%" PRIu32 ","
 		       "\"last_ack_recv_ms\":%" PRIu32 ",\"cookie\":%" PRIu64 ",\"verdict\":\"%s\""
-		       ",\"netns\":\"%s\"}\n",
+		       ",\"cgroup\":\"%s\",\"cgroup_id\":%" PRIu64 ",\"netns\":\"%s\"}\n",
 		       svc, kw_state_name(e->state), src, dst, ifn, kw_timer_name(e->timer),
 		       s->timer_expires_ms, s->probes, s->unacked, s->last_data_recv_ms,
-		       s->last_ack_recv_ms, e->cookie, verdict, nsn);
+		       s->last_ack_recv_ms, e->cookie, verdict, cgn_s, e->cgroup_id, nsn);
 		return;
 	}
 	printf("%-12s %-11s %-28s %-28s %-9s %-9s %6u %7" PRIu32 " %9" PRIu32 " %9" PRIu32
-	       " %s%s%s\n",
+	       " %-7s%s%s %s\n",
 	       cfg->services[e->svc].name, kw_state_name(e->state), src, dst,
 	       kw_timer_name(e->timer), ifname, s->probes, s->unacked, s->last_data_recv_ms,
 	       s->last_ack_recv_ms, verdict, show_ns ? " " : "",
-	       show_ns ? (ns->name[0] ? ns->name : "-") : "");
+	       show_ns ? (ns->name[0] ? ns->name : "-") : "", cg ? cg : "-");
 }
 
 int daemon_list(struct kw_daemon *d, bool json)
 {
 	struct kw_netns *ns = &d->ns;
+	struct cgroupsel_names cgn = { 0 };
+	char mount[PATH_MAX];
 	const char *what = NULL;
 	bool show_ns;
 	int err, rc = 1;
@@ -75,18 +83,21 @@ int daemon_list(struct kw_daemon *d, bool json)
 			goto out;
 		}
 	}
-	/* The NETNS column only where services live in other namespaces: the plain table
-	 * stays as it was. */
+	/* The NETNS column only where services live in other namespaces; CGROUP last, the
+	 * socket's (a cgroup = item selects by it), "-" where it is not known. */
 	show_ns = d->n_foreign > 0 || d->own_extra;
+	if (cgroupsel_mount(mount, sizeof(mount)) == 0)
+		(void)cgroupsel_names_build(mount, &cgn);
 	if (!json)
-		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %s%s\n", "SERVICE",
+		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-7s%s %s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
-		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "");
+		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "", "CGROUP");
 	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &d->cfg, e, json, show_ns);
+			list_print(ns, &d->cfg, e, &cgn, json, show_ns);
 	rc = 0;
 out:
+	cgroupsel_names_free(&cgn);
 	daemon_ns_close(d);
 	netns_close(&d->ns);
 	config_free(&d->cfg);

@@ -61,6 +61,21 @@ static bool field(const char *line, size_t len, unsigned n, const char **f, size
 	}
 }
 
+/* Is root (a mountinfo root field) the hierarchy's root as this process sees it: "/", or
+ * "/.." repeated (a private cgroup namespace, a container's, shows a mount of the
+ * hierarchy's root as rooted above its own root)? */
+static bool root_is_top(const char *root, size_t rlen)
+{
+	if (rlen == 1 && root[0] == '/')
+		return true;
+	if (rlen == 0 || rlen % 3 != 0)
+		return false;
+	for (size_t i = 0; i < rlen; i += 3)
+		if (memcmp(root + i, "/..", 3) != 0)
+			return false;
+	return true;
+}
+
 /* Is this mountinfo line a cgroup2 mount of the hierarchy's root? The fields after the
  * optional ones are found from the " - " separator. */
 static bool line_is_cgroup2(const char *line, size_t len)
@@ -77,38 +92,67 @@ static bool line_is_cgroup2(const char *line, size_t len)
 		return false;
 	if (!field(sep, len - (size_t)(sep - line), 0, &fs, &fslen))
 		return false;
-	return fslen == 7 && memcmp(fs, "cgroup2", 7) == 0 && rlen == 1 && root[0] == '/';
+	return fslen == 7 && memcmp(fs, "cgroup2", 7) == 0 && root_is_top(root, rlen);
 }
 
-int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+int cgroupsel_mount_next(const char *text, size_t *pos, char *out, size_t cap)
 {
-	const char *line = text;
+	const char *line = text + *pos;
 
 	while (*line) {
 		const char *nl = strchr(line, '\n'), *mp;
 		size_t len = nl ? (size_t)(nl - line) : strlen(line), mplen;
+		bool hit = line_is_cgroup2(line, len) && field(line, len, 4, &mp, &mplen);
 
-		if (line_is_cgroup2(line, len) && field(line, len, 4, &mp, &mplen))
-			return unescape(mp, mplen, out, cap);
 		line += len + (nl != NULL);
+		*pos = (size_t)(line - text);
+		if (hit)
+			return unescape(mp, mplen, out, cap);
 	}
 	return -ENOENT;
 }
 
+int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
+{
+	size_t pos = 0;
+
+	return cgroupsel_mount_next(text, &pos, out, cap);
+}
+
+/* The hierarchy's root directory is kernfs node 1: a cgroup2 mount made inside a private
+ * cgroup namespace shows "/" as its root but holds only the namespace's subtree. */
+#define CGROUPSEL_ROOT_INO 1
+
 int cgroupsel_mount(char *out, size_t cap)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *text = NULL;
-	size_t len = 0;
+	char *text = NULL, cand[PATH_MAX];
+	size_t len = 0, pos = 0;
+	bool seen = false;
+	struct stat sb;
 	int rc;
 
 	if (!f)
 		return -errno;
 	rc = getdelim(&text, &len, '\0', f) < 0 ? (ferror(f) ? -EIO : -ENOENT) : 0;
 	fclose(f);
-	if (rc == 0)
-		rc = cgroupsel_mount_parse(text, out, cap);
+	/* Several may show (one mounted over another): the first whose directory is the
+	 * hierarchy's root is the one; if none is, the first names the subtree seen. */
+	while (rc == 0 && (rc = cgroupsel_mount_next(text, &pos, cand, sizeof(cand))) == 0) {
+		if (!seen && strlen(cand) < cap)
+			strcpy(out, cand);
+		seen = true;
+		if (stat(cand, &sb) == 0 && sb.st_ino == CGROUPSEL_ROOT_INO) {
+			if (strlen(cand) >= cap)
+				rc = -ENAMETOOLONG;
+			else
+				strcpy(out, cand);
+			break;
+		}
+	}
 	free(text);
+	if (rc == -ENOENT && seen)
+		return -EXDEV;
 	return rc;
 }
 
@@ -233,6 +277,7 @@ void cgroupsel_dirs_free(struct cgroupsel_dirs *dirs)
 struct walk {
 	struct cgroupsel_ids *ids;
 	struct cgroupsel_dirs *dirs;
+	bool matched; /* a pattern selected a cgroup */
 	char path[PATH_MAX];
 };
 
@@ -294,8 +339,10 @@ static int walk_pattern(struct walk *w, const char *pat)
 
 	while (*pat == '/')
 		pat++;
-	if (*pat == '\0')
+	if (*pat == '\0') {
+		w->matched = true;
 		return walk_subtree(w, 0);
+	}
 	next = strchr(pat, '/');
 	clen = next ? (size_t)(next - pat) : strlen(pat);
 	if (clen > NAME_MAX)
@@ -336,24 +383,144 @@ static int walk_pattern(struct walk *w, const char *pat)
 	return rc;
 }
 
-int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
-		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+int cgroupsel_expand_item(const char *mount, const char *item, struct cgroupsel_ids *ids,
+			  struct cgroupsel_dirs *dirs, bool *matched)
 {
 	struct walk *w = malloc(sizeof(*w));
 	int rc = 0;
 
+	*matched = false;
 	if (!w)
 		return -ENOMEM;
 	w->ids = ids;
 	w->dirs = dirs;
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (strlen(mount) >= sizeof(w->path))
-			break;
+	w->matched = false;
+	if (strlen(mount) < sizeof(w->path)) {
 		strcpy(w->path, mount);
-		rc = walk_pattern(w, items[i].s);
+		rc = walk_pattern(w, item);
+		*matched = w->matched;
 	}
 	free(w);
 	return rc;
+}
+
+int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
+		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
+{
+	bool matched;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = cgroupsel_expand_item(mount, items[i].s, ids, dirs, &matched);
+	return rc;
+}
+
+/* ---- names ---- */
+
+struct names_walk {
+	struct cgroupsel_names *out;
+	size_t mount_len;
+	char path[PATH_MAX];
+};
+
+static int names_add(struct names_walk *w, uint64_t id)
+{
+	struct cgroupsel_names *o = w->out;
+	const char *rel = w->path + w->mount_len;
+
+	if (o->n == CGROUPSEL_MAX_IDS)
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct cgroupsel_name *v = realloc(o->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n].id = id;
+	o->v[o->n].path = strdup(rel[0] ? rel : "/");
+	if (!o->v[o->n].path)
+		return -ENOMEM;
+	o->n++;
+	return 0;
+}
+
+static int names_walk(struct names_walk *w, unsigned depth)
+{
+	size_t len = strlen(w->path);
+	uint64_t id = 0;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	if (cgroupsel_id(w->path, &id) < 0)
+		return 0;
+	if ((rc = names_add(w, id)) < 0 || depth >= CGROUPSEL_MAX_DEPTH)
+		return rc;
+	if (!(d = opendir(w->path)))
+		return 0;
+	while (!rc && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || len + 1 + strlen(de->d_name) >= sizeof(w->path))
+			continue;
+		w->path[len] = '/';
+		strcpy(w->path + len + 1, de->d_name);
+		if (is_dir_entry(w->path, de))
+			rc = names_walk(w, depth + 1);
+		w->path[len] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	const struct cgroupsel_name *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int cgroupsel_names_build(const char *mount, struct cgroupsel_names *out)
+{
+	struct names_walk *w;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(mount) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (!(w = malloc(sizeof(*w))))
+		return -ENOMEM;
+	w->out = out;
+	w->mount_len = strlen(mount);
+	strcpy(w->path, mount);
+	rc = names_walk(w, 0);
+	free(w);
+	if (rc < 0) {
+		cgroupsel_names_free(out);
+		return rc;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), names_cmp);
+	return 0;
+}
+
+const char *cgroupsel_name_of(const struct cgroupsel_names *names, uint64_t id)
+{
+	struct cgroupsel_name key = { .id = id }, *hit;
+
+	if (!names->n || !id)
+		return NULL;
+	hit = bsearch(&key, names->v, names->n, sizeof(key), names_cmp);
+	return hit ? hit->path : NULL;
+}
+
+void cgroupsel_names_free(struct cgroupsel_names *names)
+{
+	for (size_t i = 0; i < names->n; i++)
+		free(names->v[i].path);
+	free(names->v);
+	memset(names, 0, sizeof(*names));
 }
 
 /* ---- can the host do it ---- */
@@ -363,12 +530,20 @@ int cgroupsel_check(const struct kw_config *cfg, int mount_rc, int probe_rc,
 				const char *msg),
 		    void *arg)
 {
-	char msg[256], hdr[KW_SERVICE_NAME_MAX + 16];
+	char msg[384], hdr[KW_SERVICE_NAME_MAX + 16];
 	int rc = 0;
 
 	if (mount_rc == 0 && probe_rc == 0)
 		return 0;
-	if (mount_rc < 0)
+	if (mount_rc == -EXDEV)
+		snprintf(msg, sizeof(msg),
+			 "cgroup = needs the whole cgroup2 hierarchy, but keepwatchd runs in a "
+			 "private cgroup namespace (a container's) whose cgroup2 mount holds its "
+			 "own subtree only: run it in the host's (podman or docker run "
+			 "--cgroupns=host), or mount the host's /sys/fs/cgroup into it "
+			 "(Kubernetes: "
+			 "a hostPath volume there)");
+	else if (mount_rc < 0)
 		snprintf(msg, sizeof(msg),
 			 "cgroup = needs a cgroup v2 (cgroup2) mount, and /proc/self/mountinfo "
 			 "shows none (%s)",

@@ -27,11 +27,18 @@ struct cgroupsel_dirs {
 };
 
 /* Pure: the mount point of the first cgroup2 mount of the hierarchy's root in text (the
- * contents of /proc/self/mountinfo), octal escapes decoded. Returns 0, -ENOENT (no cgroup2
- * mount: a cgroup v1 only host) or -ENAMETOOLONG. */
+ * contents of /proc/self/mountinfo), octal escapes decoded: its root field "/", or "/.."
+ * repeated (in a private cgroup namespace, a container's, the host's mount shows rooted
+ * above the namespace's root; paths below it are still the hierarchy's, and socket cgroup
+ * ids are global). Returns 0, -ENOENT (no cgroup2 mount: a cgroup v1 only host) or
+ * -ENAMETOOLONG. cgroupsel_mount_next does the same from *pos on and moves *pos past the
+ * line, to walk them all. */
 int cgroupsel_mount_parse(const char *text, char *out, size_t cap);
-/* The same from /proc/self/mountinfo: "/sys/fs/cgroup" (unified) or
- * "/sys/fs/cgroup/unified" (hybrid). Returns 0 or -errno. */
+int cgroupsel_mount_next(const char *text, size_t *pos, char *out, size_t cap);
+/* The same from /proc/self/mountinfo, the first whose directory is the hierarchy's root
+ * (inode 1): "/sys/fs/cgroup" (unified) or "/sys/fs/cgroup/unified" (hybrid). Returns 0,
+ * -EXDEV when the only ones hold a subtree (a cgroup2 mount made inside a private cgroup
+ * namespace shows "/" as its root), or -errno. */
 int cgroupsel_mount(char *out, size_t cap);
 
 /* The id of the cgroup at the directory path (the kernfs node id, which is what
@@ -44,10 +51,30 @@ int cgroupsel_id(const char *path, uint64_t *id);
  * walked. Returns 0, -ENOMEM or -E2BIG (more than CGROUPSEL_MAX_IDS). */
 int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
 		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs);
+/* The same for one item; *matched says whether it selected any cgroup. */
+int cgroupsel_expand_item(const char *mount, const char *item, struct cgroupsel_ids *ids,
+			  struct cgroupsel_dirs *dirs, bool *matched);
 bool cgroupsel_contains(const struct cgroupsel_ids *ids, uint64_t id);
 bool cgroupsel_ids_equal(const struct cgroupsel_ids *a, const struct cgroupsel_ids *b);
 void cgroupsel_ids_free(struct cgroupsel_ids *ids);
 void cgroupsel_dirs_free(struct cgroupsel_dirs *dirs);
+
+/* Every cgroup's path by id, for naming a socket's cgroup (--list): paths relative to the
+ * mount ("/" the root), sorted by id. */
+struct cgroupsel_name {
+	uint64_t id;
+	char *path; /* heap */
+};
+struct cgroupsel_names {
+	struct cgroupsel_name *v;
+	size_t n, cap;
+};
+/* Walks the whole hierarchy below mount (at most CGROUPSEL_MAX_IDS cgroups and
+ * CGROUPSEL_MAX_DEPTH levels: past that, names are left out). Returns 0 or -ENOMEM. */
+int cgroupsel_names_build(const char *mount, struct cgroupsel_names *out);
+/* The path of cgroup id, NULL if not known. */
+const char *cgroupsel_name_of(const struct cgroupsel_names *names, uint64_t id);
+void cgroupsel_names_free(struct cgroupsel_names *names);
 
 struct kw_config;
 /* For --check and start: can this host serve the config's cgroup selectors? mount_rc is what

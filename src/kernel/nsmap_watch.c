@@ -48,8 +48,8 @@ static int stat_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	return 1;
 }
 
-/* One candidate file. */
-static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t svc)
+/* One candidate file, of item j of service svc. */
+static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t svc, size_t j)
 {
 	struct nsmap_ns ns;
 	const char *base = strrchr(path, '/');
@@ -65,6 +65,7 @@ static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t 
 		c->st->pending++; /* created, not mounted yet; or not a namespace at all */
 		return 0;
 	}
+	c->st->hit[svc] |= (uint16_t)(1u << j);
 	memset(&ns, 0, sizeof(ns));
 	ns.dev = dev;
 	ns.ino = ino;
@@ -75,7 +76,8 @@ static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t 
 	return nsmap_set_add(c->out, &ns);
 }
 
-static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item, size_t svc)
+static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item, size_t svc,
+		     size_t j)
 {
 	char pattern[2 * KW_PATH_ITEM_MAX];
 	bool by_name = !selpath_is_path(item);
@@ -85,7 +87,7 @@ static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item
 	snprintf(pattern, sizeof(pattern), "%s%s%s", by_name ? netns_dir : "", by_name ? "/" : "",
 		 item);
 	if (!selpath_has_glob(item))
-		return scan_path(c, pattern, by_name, svc);
+		return scan_path(c, pattern, by_name, svc, j);
 	memset(&g, 0, sizeof(g));
 	grc = glob(pattern, 0, NULL, &g);
 	if (grc == GLOB_NOSPACE)
@@ -93,7 +95,7 @@ static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item
 	else if (grc == GLOB_ABORTED)
 		scan_fail(c, pattern, -EIO);
 	for (size_t i = 0; grc == 0 && i < g.gl_pathc && !rc; i++)
-		rc = scan_path(c, g.gl_pathv[i], by_name, svc);
+		rc = scan_path(c, g.gl_pathv[i], by_name, svc, j);
 	globfree(&g);
 	return rc;
 }
@@ -123,7 +125,7 @@ int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_i
 	}
 	for (size_t i = 0; i < cfg->n_services && !rc; i++)
 		for (size_t j = 0; j < cfg->services[i].n_netns && !rc; j++)
-			rc = scan_item(&c, netns_dir, cfg->services[i].netns[j].s, i);
+			rc = scan_item(&c, netns_dir, cfg->services[i].netns[j].s, i, j);
 	return rc;
 }
 

@@ -17,6 +17,8 @@ struct nsmap_scan_stats {
 	unsigned failed; /* matched but stat failed other than ENOENT (EACCES...) */
 	int first_err; /* -errno of the first failure */
 	char first_path[2 * KW_PATH_ITEM_MAX];
+	/* bit j of hit[i]: item j of cfg->services[i]'s netns reached a namespace */
+	uint16_t hit[KW_MAX_SERVICES];
 };
 
 /* Expands every service's netns items (names relative to netns_dir, normally

@@ -12,6 +12,11 @@
 #include "pipeline/report.h"
 #include "shared/sockutil.h"
 
+/* " netns=NAME" at the end of a line about another namespace, nothing for the own one:
+ * two arguments for "%s%s". */
+#define REPORT_NETNS(rv)                                                                           \
+	(rv)->netns && (rv)->netns[0] ? " netns=" : "", (rv)->netns ? (rv)->netns : ""
+
 static const char *report_reason(enum kill_reason r)
 {
 	const char *name = kw_reason_name(r);
@@ -113,9 +118,10 @@ static void report_route_move(const struct report_view *rv, const struct netns_r
 		snprintf(dst, sizeof(dst), "?");
 	log_msg(LOG_NOTICE,
 		"event=egress-changed old_ifname=%s old_ifindex=%d new_ifname=%s new_ifindex=%d "
-		"connections=%zu dst=%s",
+		"connections=%zu dst=%s%s%s",
 		linkstate_ifname(rv->ls, &rv->lm->tab, m->old_oif), m->old_oif,
-		linkstate_ifname(rv->ls, &rv->lm->tab, m->new_oif), m->new_oif, m->conns, dst);
+		linkstate_ifname(rv->ls, &rv->lm->tab, m->new_oif), m->new_oif, m->conns, dst,
+		REPORT_NETNS(rv));
 }
 
 void report_route_pass(const struct report_view *rv, const struct netns_route_pass *p,
@@ -133,14 +139,15 @@ void report_route_pass(const struct report_view *rv, const struct netns_route_pa
 	for (size_t i = 0; i < p->n_moves; i++)
 		report_route_move(rv, &p->moves[i]);
 	if (p->lost)
-		log_msg(LOG_NOTICE, "event=route-lost connections=%zu peers=%zu", p->lost,
-			p->lost_peers);
+		log_msg(LOG_NOTICE, "event=route-lost connections=%zu peers=%zu%s%s", p->lost,
+			p->lost_peers, REPORT_NETNS(rv));
 	if (p->back)
-		log_msg(LOG_NOTICE, "event=route-back connections=%zu", p->back);
+		log_msg(LOG_NOTICE, "event=route-back connections=%zu%s%s", p->back,
+			REPORT_NETNS(rv));
 	log_msg(LOG_DEBUG,
 		"event=route-pass affected=%zu lookups=%zu lost=%zu back=%zu moved=%zu "
-		"took_us=%" PRIu64,
-		p->affected, p->lookups, p->lost, p->back, p->moved, took_us);
+		"took_us=%" PRIu64 "%s%s",
+		p->affected, p->lookups, p->lost, p->back, p->moved, took_us, REPORT_NETNS(rv));
 }
 
 void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
@@ -164,11 +171,11 @@ void report_pass(struct kw_metrics *m, const struct report_view *rv, const struc
 		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"", p->err_what,
 			strerror(-p->err));
 	if (p->discovered)
-		log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, p->watched,
-			took_us);
+		log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64 "%s%s",
+			p->watched, took_us, REPORT_NETNS(rv));
 	else if (p->looked)
-		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu", p->looked,
-			p->gone.n, p->watched - p->gone.n);
+		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu%s%s", p->looked,
+			p->gone.n, p->watched - p->gone.n, REPORT_NETNS(rv));
 }
 
 /* What the nft path cannot promise, said in the alert rather than hidden: a reset

@@ -22,7 +22,7 @@ cg_cleanup() {
 	local d
 	kw_cleanup
 	for d in "$CG/app" "$CG/ns" "$CG"; do
-		[ -n "$CG" ] && [ -d "$d" ] || continue
+		if [ -z "$CG" ] || [ ! -d "$d" ]; then continue; fi
 		for _ in $(seq 1 40); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
 	done
 	return 0
@@ -47,8 +47,8 @@ KW_NSENTER=1 KW_PROPAGATION=slave kw_bg_syslog_ready 30 "$NS_D" "$KW_TMP/kwd.err
 }
 DPID=$KW_LAST_PID
 unmatched() { # SERVICE KEY ITEM
-	kw_grep_wait 3 "$KW_SYSLOG" \
-		"keepwatchd\[$DPID\]: event=selector-unmatched service=$1 key=$2 item=\"$3\" "
+	kw_wait 3 grep -qF "keepwatchd[$DPID]: event=selector-unmatched service=$1 key=$2 item=\"$3\" " \
+		"$KW_SYSLOG"
 }
 kw_check "start: netns glob matching nothing warned (service, key, item)" unmatched pods netns "$P-pod*"
 kw_check "start: netns name matching nothing warned" unmatched pods netns "$P-never"
@@ -114,18 +114,30 @@ kw_check "reload: the one that matches is not" \
 	bash -c "[ \$(grep -c 'keepwatchd\[$DPID\]: event=selector-unmatched service=pods key=netns item=\"$P-pod\*\"' '$KW_SYSLOG') = 1 ]"
 kw_stop "$DPID"
 
-# In a private cgroup namespace (a container's), the cgroup2 mount is rooted outside it.
+# In a private cgroup namespace (a container's): the host's cgroup2 mount shows rooted
+# above it (/..): its paths and ids are the hierarchy's, and it serves. A cgroup2 mount made
+# inside the namespace holds only its subtree: refused, with the cause and the fix.
 if [ -n "$CG" ]; then
 	mkdir -p "$CG/ns"
-	out=$(sh -c "echo \$\$ > '$CG/ns/cgroup.procs' && exec unshare -C '$KW_BUILD/keepwatchd' --check -c '$CFG'" 2>&1)
+	# incg ARGS...: unshare -C ARGS, from a shell moved into the cgroup first
+	incg() {
+		# shellcheck disable=SC2016 # expanded by that shell
+		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec unshare -C "$@"' sh "$CG/ns" "$@" 2>&1
+	}
+	out=$(incg "$KW_BUILD/keepwatchd" --check -c "$CFG")
 	printf '    %s\n' "${out//$'\n'/$'\n'    }"
-	kw_check "cgroup namespace: --check fails" test -n "$out"
-	kw_check "cgroup namespace: the error names the private cgroup namespace" \
+	kw_check "cgroup namespace, the host's mount seen as /..: config ok" grep -q "config ok" <<<"$out"
+	# (in a mount namespace of its own: the host's mount goes there only)
+	out=$(incg -m sh -c "umount '$CGMNT' && mount -t cgroup2 none '$CGMNT' &&
+		exec '$KW_BUILD/keepwatchd' --check -c '$CFG'")
+	printf '    %s\n' "${out//$'\n'/$'\n'    }"
+	kw_check "cgroup namespace, its own cgroup2 mount: --check fails" \
+		grep -q "\[service app\]: cgroup = " <<<"$out"
+	kw_check "... the error names the private cgroup namespace" \
 		grep -q "private cgroup namespace" <<<"$out"
-	kw_check "cgroup namespace: ... and the fix (the host's cgroup namespace)" \
-		grep -q -- "--cgroupns=host" <<<"$out"
-	kw_check "cgroup namespace: no claim that there is no cgroup2 mount" \
-		bash -c "! grep -q 'shows none' <<<'$out'"
+	kw_check "... and the fix (the host's cgroup namespace)" grep -q -- "--cgroupns=host" <<<"$out"
+	no_none() { ! grep -q 'shows none' <<<"$out"; }
+	kw_check "... no claim that there is no cgroup2 mount" no_none
 else
 	kw_ok "# SKIP cgroup parts: no cgroup2 mount or kernel < 5.8"
 fi

@@ -67,6 +67,11 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 		log_msg(LOG_INFO, "event=privileges uid=%u gid=%u caps=CAP_NET_ADMIN%s",
 			(unsigned)getuid(), (unsigned)getgid(), ptrace ? ",CAP_SYS_PTRACE" : "");
 	}
+	/* CAP_SYS_PTRACE kept for enforce_keepalive: ptrace(2) and process_vm_* are closed
+	 * to it (seccomp), so it does not reach into the namespace helper that way */
+	if (drop && ptrace && (err = nsopen_confine_parent()) < 0)
+		log_msg(LOG_WARNING, "event=privileges warning=\"seccomp filter: %s\"",
+			strerror(-err));
 	return 0;
 }
 
@@ -575,7 +580,9 @@ int daemon_run(struct kw_daemon *d)
 	d->timer_fd = d->signal_fd = -1;
 	d->loop.epfd = -1;
 	d->notify.ready_fd = d->notify.watchdog_fd = -1;
-	d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
+	d->nsw.ifd = d->cgw.ifd = -1;
+	nshelper_init(&d->nsh);
+	d->nsh_wfd = d->nsh_hfd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
@@ -612,5 +619,5 @@ int daemon_run(struct kw_daemon *d)
 	daemon_notify_status(d, now, true);
 	err = loop_run(&d->loop);
 	daemon_close(d);
-	return err < 0 ? 1 : 0;
+	return d->exit_code ? d->exit_code : err < 0 ? 1 : 0;
 }

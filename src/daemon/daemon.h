@@ -13,7 +13,7 @@
 #include "pipeline/netns.h"
 #include "daemon/notify.h"
 #include "kernel/nsmap_watch.h"
-#include "kernel/nsopen.h"
+#include "daemon/nshelper.h"
 
 #include "logic/linkstate.h"
 
@@ -50,7 +50,9 @@ struct kw_daemon {
 	struct daemon_ns_retry *retry; /* namespaces whose sockets could not be opened yet */
 	size_t n_retry, cap_retry;
 	uint64_t own_extra; /* services whose netns items reach the own namespace */
-	struct nsopen nsh; /* the privileged helper; pid 0 when no service sets netns */
+	struct nshelper nsh; /* the privileged helper; not running when no service sets netns */
+	int nsh_wfd, nsh_hfd; /* its sockets as the loop watches them, -1 none */
+	int exit_code; /* non-zero: the loop was stopped to exit with it */
 	struct nsmap_watch nsw;
 	bool nsw_open;
 	/* items that matched nothing when warned about (bit j of [i]: item j of services[i]);
@@ -64,6 +66,10 @@ struct kw_daemon {
 	struct notify notify; /* sd_notify and --ready-fd */
 	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
 };
+
+/* The namespace helper is lost and no new worker can be started: keepwatchd exits with
+ * this (EX_TEMPFAIL), which the unit's RestartForceExitStatus= restarts. */
+#define DAEMON_EXIT_HELPER_LOST 75
 
 /* daemon_ns.c: the namespaces and cgroups the services live in */
 /* i = 0 the own instance, then each other namespace's; NULL past the end. */

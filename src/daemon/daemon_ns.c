@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
@@ -22,6 +24,7 @@
 #include "pipeline/report.h"
 
 #define DAEMON_NS_RETRY_MS 1000u /* a namespace whose sockets could not be opened */
+#define DAEMON_NS_FD_RESERVE 64u /* at most: descriptors left to all but namespaces */
 
 struct daemon_ns_retry {
 	struct nsmap_ns ns;
@@ -285,11 +288,58 @@ static void ns_retry_drop(struct kw_daemon *d, size_t i)
 	d->retry[i] = d->retry[--d->n_retry];
 }
 
-/* Logged once per namespace and cause; tried again every DAEMON_NS_RETRY_MS. */
+/* What the fd limit allows: RLIMIT_NOFILE against the descriptors in use and
+ * NSOPEN_NS_FDS per namespace (5 netlink sockets, 3 /proc/net files). */
+struct ns_budget {
+	unsigned long limit;
+	size_t in_use, fit;
+};
+
+static void ns_budget_get(const struct kw_daemon *d, struct ns_budget *b)
+{
+	struct rlimit rl = { 0 };
+	size_t base;
+
+	b->limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long)rl.rlim_cur : 0;
+	b->in_use = 0;
+	for (int fd = 0; fd < (int)b->limit && fd < 1 << 20; fd++)
+		b->in_use += fcntl(fd, F_GETFD) >= 0;
+	/* what the namespaces open now hold comes back to each of them in the budget */
+	base = b->in_use - (b->in_use > d->n_foreign * NSOPEN_NS_FDS ? d->n_foreign * NSOPEN_NS_FDS
+								     : b->in_use);
+	/* transient ones: enforce_keepalive's duplicates, a dump, a metrics write */
+	base += b->limit / 16 < DAEMON_NS_FD_RESERVE ? b->limit / 16 : DAEMON_NS_FD_RESERVE;
+	b->fit = b->limit > base ? (b->limit - base) / NSOPEN_NS_FDS : 0;
+}
+
+/* At start and reload: how many namespaces the fd limit lets keepwatchd guard, said, and
+ * warned about when the items reach more. */
+static void ns_budget_say(struct kw_daemon *d)
+{
+	const struct nsmap_set *cur = nsmap_watch_set(&d->nsw);
+	struct ns_budget b;
+	size_t want = 0;
+
+	if (!d->nsw_open)
+		return;
+	for (size_t i = 0; i < cur->n; i++)
+		want += !cur->v[i].own;
+	ns_budget_get(d, &b);
+	log_msg(
+	    want > b.fit ? LOG_WARNING : LOG_INFO,
+	    "event=fd-budget fd_limit=%lu fds_in_use=%zu per_netns=%u netns=%zu netns_fit=%zu%s",
+	    b.limit, b.in_use, (unsigned)NSOPEN_NS_FDS, want, b.fit,
+	    want > b.fit ? " hint=\"raise the fd limit: LimitNOFILE= (systemd), ulimit -n\"" : "");
+}
+
+/* Logged once per namespace and cause; tried again every DAEMON_NS_RETRY_MS. Running out
+ * of descriptors says the limit and how many namespaces fit. */
 static void ns_retry_later(struct kw_daemon *d, const struct nsmap_ns *m, const char *what, int err,
 			   uint64_t now)
 {
 	size_t i = ns_find_retry(d, m->dev, m->ino);
+	struct ns_budget b;
+	char extra[128] = "";
 
 	if (i == SIZE_MAX) {
 		if (d->n_retry == d->cap_retry) {
@@ -308,11 +358,16 @@ static void ns_retry_later(struct kw_daemon *d, const struct nsmap_ns *m, const 
 		i = d->n_retry++;
 		d->retry[i] = (struct daemon_ns_retry){ .err = 0 };
 	}
+	if (err == -EMFILE || err == -ENFILE) {
+		ns_budget_get(d, &b);
+		snprintf(extra, sizeof(extra), " fd_limit=%lu per_netns=%u netns_fit=%zu", b.limit,
+			 (unsigned)NSOPEN_NS_FDS, b.fit);
+	}
 	if (d->retry[i].err != err)
 		log_msg(LOG_ERR,
-			"action=error what=netns-open netns=%s path=%s step=%s error=\"%s\" "
+			"action=error what=netns-open netns=%s path=%s step=%s error=\"%s\"%s "
 			"retry_ms=%u",
-			m->name, m->path, what, strerror(-err), DAEMON_NS_RETRY_MS);
+			m->name, m->path, what, strerror(-err), extra, DAEMON_NS_RETRY_MS);
 	d->retry[i].ns = *m;
 	d->retry[i].err = err;
 	d->retry[i].next_ms = now + DAEMON_NS_RETRY_MS;
@@ -336,23 +391,46 @@ static int ns_push(struct kw_daemon *d, struct kw_netns *ns)
 	return 0;
 }
 
-/* A namespace appeared: its instance, opened through the helper, joins the loop. */
+/* A namespace appeared: its descriptors are asked of the helper, without waiting; the
+ * instance is made when they come (ns_opened). */
 static void ns_up(struct kw_daemon *d, const struct nsmap_ns *m, uint64_t now)
 {
-	struct kw_netns *ns = calloc(1, sizeof(*ns));
-	struct killer_note note;
-	const char *what = "alloc";
-	char svcs[256];
-	int err = -ENOMEM;
+	int err;
 
-	if (!ns)
+	if (nshelper_opening(&d->nsh, m->dev, m->ino))
+		return;
+	err = nshelper_open_ns(&d->nsh, m, now);
+	if (err < 0)
+		ns_retry_later(d, m, "helper", err, now);
+}
+
+/* The helper's answer for m: the instance, opened on its descriptors, joins the loop. A
+ * namespace that went or is no longer configured meanwhile is left. */
+static void ns_opened(struct kw_daemon *d, struct nshelper_open *o, uint64_t now)
+{
+	const struct nsmap_ns *m = d->nsw_open ? nsmap_set_find(nsmap_watch_set(&d->nsw), o->ns.dev,
+								o->ns.ino)
+					       : NULL;
+	struct kw_netns *ns = NULL;
+	struct killer_note note;
+	const char *what = "helper";
+	char svcs[256];
+	size_t r;
+	int err = o->err;
+
+	if (!m || m->own || ns_find(d, o->ns.dev, o->ns.ino) != SIZE_MAX)
+		return; /* its descriptors are closed with the news */
+	if (err == -EMFILE || err == -ENFILE)
+		what = "fds";
+	if (err < 0)
+		goto fail;
+	err = -ENOMEM;
+	what = "alloc";
+	if (!(ns = calloc(1, sizeof(*ns))))
 		goto fail;
 	ns->owner = d;
-	what = "helper";
-	err = d->nsh.fd < 0 ? -EPERM : 0;
-	if (err == 0)
-		err = netns_open_foreign(ns, &d->cfg, &d->nsh, m->path, m->dev, m->ino, m->name,
-					 m->services, &d->cg, daemon_on_link, &what);
+	err = netns_open_foreign(ns, &d->cfg, o->fds, m->dev, m->ino, m->name, m->services, &d->cg,
+				 daemon_on_link, &what);
 	if (err == 0) {
 		what = "kill-method";
 		err = killer_open(&ns->killer, &ns->sd, d->cfg.global.kill_method, &note);
@@ -368,6 +446,10 @@ static void ns_up(struct kw_daemon *d, const struct nsmap_ns *m, uint64_t now)
 	}
 	log_msg(LOG_NOTICE, "event=netns-up netns=%s services=%s", ns->name,
 		ns_services_str(&d->cfg, m->services, svcs, sizeof(svcs)));
+	if ((r = ns_find_retry(d, m->dev, m->ino)) != SIZE_MAX) {
+		log_msg(LOG_NOTICE, "event=netns-open netns=%s retried=yes", m->name);
+		ns_retry_drop(d, r);
+	}
 	return;
 fail:
 	if (ns) {
@@ -458,8 +540,9 @@ static void ns_run(struct kw_daemon *d, uint64_t now, bool announce)
 
 /* How a scan identifies a file: stat here first (a rescan after every change in
  * /run/netns then costs no round trip to the helper), the helper only for what this
- * process may not see (/proc/PID/ns/net of other users' processes, closed directories).
- * The helper checks the namespace's type when it opens it. */
+ * process may not see (/proc/PID/ns/net of other users' processes, closed directories):
+ * its last answer, never a wait (-EAGAIN until the first: the scan keeps what it had). The
+ * helper checks the namespace's type when it opens it. */
 static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 {
 	struct kw_daemon *d = arg;
@@ -475,7 +558,7 @@ static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	}
 	if (errno == ENOENT || errno == ESRCH)
 		return -errno;
-	return nsopen_ident(&d->nsh, path, dev, ino);
+	return nshelper_ident(&d->nsh, path, dev, ino, kw_now_ms());
 }
 
 static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
@@ -486,15 +569,123 @@ static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
 	ns_run(arg, kw_now_ms(), false);
 }
 
+/* ---- the helper ---- */
+
+static void ns_on_helper(struct loop *lp, int fd, uint32_t events, void *arg);
+
+/* The loop follows the helper's sockets: a new worker brings a new one, a lost one closed
+ * its own. Done before anything else may reuse the number of a closed one. */
+static void ns_helper_fds(struct kw_daemon *d)
+{
+	int w = nshelper_worker_fd(&d->nsh), h = nshelper_helper_fd(&d->nsh);
+
+	if (d->loop.epfd < 0)
+		return;
+	if (d->nsh_wfd >= 0 && d->nsh_wfd != w)
+		(void)loop_del(&d->loop, d->nsh_wfd);
+	if (d->nsh_hfd >= 0 && d->nsh_hfd != h)
+		(void)loop_del(&d->loop, d->nsh_hfd);
+	if (w >= 0 && d->nsh_wfd != w && loop_add(&d->loop, w, EPOLLIN, ns_on_helper, d) < 0)
+		w = -1;
+	if (h >= 0 && d->nsh_hfd != h && loop_add(&d->loop, h, EPOLLIN, ns_on_helper, d) < 0)
+		h = -1;
+	d->nsh_wfd = w;
+	d->nsh_hfd = h;
+}
+
+/* Every namespace the watch knows that has no instance and is not being opened or waiting
+ * for a retry: asked for (a new worker serves). */
+static void ns_open_missing(struct kw_daemon *d, uint64_t now)
+{
+	const struct nsmap_set *cur;
+
+	if (!d->nsw_open)
+		return;
+	cur = nsmap_watch_set(&d->nsw);
+	for (size_t i = 0; i < cur->n; i++)
+		if (!cur->v[i].own && ns_find(d, cur->v[i].dev, cur->v[i].ino) == SIZE_MAX)
+			ns_up(d, &cur->v[i], now);
+}
+
+static void ns_helper_news(struct kw_daemon *d, struct nshelper_news *n, uint64_t now)
+{
+	if (n->worker_lost)
+		log_msg(LOG_ERR,
+			"event=netns-helper-lost what=worker pid=%d%s restart_in_ms=%" PRIu64,
+			n->lost_pid, n->stalled ? " cause=stalled" : "", n->restart_in_ms);
+	if (n->helper_lost)
+		log_msg(LOG_ERR,
+			"event=netns-helper-lost what=helper pid=%d note=\"no worker can be "
+			"started any more\"",
+			n->helper_pid);
+	if (n->worker_started)
+		log_msg(LOG_NOTICE, "event=netns-helper-restart pid=%d restarts=%u", n->started_pid,
+			d->nsh.restarts);
+	if (n->reload_err < 0)
+		log_msg(LOG_ERR, "action=error what=netns-helper-reload error=\"%s\"",
+			strerror(-n->reload_err));
+	for (size_t i = 0; i < n->n_opens; i++)
+		ns_opened(d, &n->opens[i], now);
+	if (n->worker_started)
+		ns_open_missing(d, now);
+	if (n->idents_changed || n->worker_started) {
+		nsmap_watch_touch(&d->nsw);
+		ns_run(d, now, false);
+	}
+	if (n->fatal && !d->exit_code) {
+		/* nothing can open namespaces any more: a fresh keepwatchd can (systemd
+		 * restarts it: RestartForceExitStatus=) */
+		log_msg(LOG_ERR,
+			"event=stop reason=\"namespace helper lost, no new worker can be "
+			"started\" exit=%d",
+			DAEMON_EXIT_HELPER_LOST);
+		d->exit_code = DAEMON_EXIT_HELPER_LOST;
+		loop_stop(&d->loop);
+	}
+}
+
+static void ns_on_helper(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct kw_daemon *d = arg;
+	struct nshelper_news news = { 0 };
+	uint64_t now = kw_now_ms();
+
+	(void)lp;
+	(void)fd;
+	(void)events;
+	nshelper_read(&d->nsh, now, &news);
+	ns_helper_fds(d);
+	ns_helper_news(d, &news, now);
+	nshelper_news_free(&news);
+}
+
+/* The soft fd limit up to the hard one, where allowed (systemd's filter refuses, and its
+ * LimitNOFILE= sets both). */
+static void ns_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int daemon_ns_open(struct kw_daemon *d)
 {
 	int err;
 
-	d->nsh.fd = -1;
+	nshelper_init(&d->nsh);
+	d->nsh_wfd = d->nsh_hfd = -1;
 	d->nsw.ifd = -1;
-	if (ns_services_with(&d->cfg, true) && (err = nsopen_start(&d->nsh)) < 0) {
-		log_msg(LOG_ERR, "action=error what=netns-helper error=\"%s\"", strerror(-err));
-		return err;
+	if (ns_services_with(&d->cfg, true)) {
+		ns_fd_limit();
+		if ((err = nshelper_start(&d->nsh, d->config_path, kw_now_ms())) < 0) {
+			log_msg(LOG_ERR, "action=error what=netns-helper error=\"%s\"",
+				strerror(-err));
+			return err;
+		}
+		ns_helper_fds(d);
 	}
 	if ((err = cg_open(d)) < 0)
 		return err;
@@ -510,7 +701,7 @@ static int ns_watch_open(struct kw_daemon *d, uint64_t now)
 
 	if (err == 0) {
 		d->nsw_open = true;
-		if (d->nsh.fd >= 0)
+		if (nshelper_running(&d->nsh))
 			nsmap_watch_set_ident(&d->nsw, ns_ident, d);
 		err = loop_add(&d->loop, nsmap_watch_fd(&d->nsw), EPOLLIN, ns_on_watch, d);
 	}
@@ -528,20 +719,41 @@ int daemon_ns_watch(struct kw_daemon *d)
 	if ((err = ns_watch_open(d, kw_now_ms())) < 0)
 		return err;
 	ns_run(d, kw_now_ms(), true);
+	ns_budget_say(d);
 	return 0;
+}
+
+/* --list: one scan, each namespace opened on the spot (a one-shot caller may wait). */
+static int ns_ident_once(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct kw_daemon *d = arg;
+	struct statfs sfs;
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && statfs(path, &sfs) == 0) {
+		if (sfs.f_type != NSFS_MAGIC)
+			return 0;
+		*dev = (uint64_t)sb.st_dev;
+		*ino = (uint64_t)sb.st_ino;
+		return 1;
+	}
+	if (errno == ENOENT || errno == ESRCH)
+		return -errno;
+	return nsopen_ident(&d->nsh.h, path, dev, ino);
 }
 
 int daemon_ns_open_once(struct kw_daemon *d)
 {
 	struct nsmap_set set = { 0 };
 	struct nsmap_scan_stats st = { 0 };
+	int fds[NSOPEN_NS_FDS];
 	const char *what;
 	int err;
 
 	if (!ns_services_with(&d->cfg, true))
 		return 0;
-	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR, d->nsh.fd >= 0 ? ns_ident : NULL, d, &set,
-			       &st);
+	err = nsmap_scan_ident(&d->cfg, KW_NETNS_DIR,
+			       nshelper_running(&d->nsh) ? ns_ident_once : NULL, d, &set, &st);
 	for (size_t i = 0; err == 0 && i < set.n; i++) {
 		const struct nsmap_ns *m = &set.v[i];
 		struct kw_netns *ns;
@@ -555,14 +767,17 @@ int daemon_ns_open_once(struct kw_daemon *d)
 			break;
 		}
 		ns->owner = d;
-		err = netns_open_foreign(ns, &d->cfg, &d->nsh, m->path, m->dev, m->ino, m->name,
-					 m->services, &d->cg, NULL, &what);
+		what = "helper";
+		err = nsopen_open_ns(&d->nsh.h, m->path, m->dev, m->ino, fds);
+		if (err == 0)
+			err = netns_open_foreign(ns, &d->cfg, fds, m->dev, m->ino, m->name,
+						 m->services, &d->cg, NULL, &what);
 		if (err == 0)
 			err = ns_push(d, ns);
-		if (err < 0) {
+		if (err != 0) {
 			log_msg(LOG_ERR,
 				"action=error what=netns-open netns=%s step=%s error=\"%s\"",
-				m->name, what, strerror(-err));
+				m->name, what, strerror(err < 0 ? -err : EPROTO));
 			netns_close(ns);
 			free(ns);
 			err = 0;
@@ -590,9 +805,13 @@ void daemon_ns_reload(struct kw_daemon *d)
 
 	if (ns_any_cgroup(&d->cfg) && cg_open(d) == 0)
 		cg_refresh(d, true);
-	if (ns_services_with(&d->cfg, true) && d->nsh.fd < 0)
+	if (ns_services_with(&d->cfg, true) && !nshelper_running(&d->nsh))
 		log_msg(LOG_ERR, "action=error what=netns-helper error=\"not running: netns = "
 				 "needs a restart of keepwatchd to take effect\"");
+	/* the worker reads the file too (its items bound what it opens), before any request
+	 * of the new watch: it serves them in order */
+	if (nshelper_running(&d->nsh))
+		nshelper_reload(&d->nsh);
 	/* A fresh watch for the new items; its first run says every namespace appeared:
 	 * instances that stay are updated, the others dropped. */
 	ns_watch_close(d);
@@ -608,14 +827,15 @@ void daemon_ns_reload(struct kw_daemon *d)
 			ns_retry_drop(d, i);
 	ns_own_update(d);
 	ns_refilter(d, &d->ns);
+	ns_budget_say(d);
 }
 
 uint64_t daemon_ns_deadline(const struct kw_daemon *d, uint64_t now)
 {
-	uint64_t at = UINT64_MAX;
+	uint64_t at = nshelper_deadline(&d->nsh);
 	int t = d->nsw_open ? nsmap_watch_timeout(&d->nsw, now) : -1;
 
-	if (t >= 0)
+	if (t >= 0 && now + (uint64_t)t < at)
 		at = now + (uint64_t)t;
 	for (size_t i = 0; i < d->n_retry; i++)
 		if (d->retry[i].next_ms < at)
@@ -625,21 +845,19 @@ uint64_t daemon_ns_deadline(const struct kw_daemon *d, uint64_t now)
 
 void daemon_ns_tick(struct kw_daemon *d, uint64_t now)
 {
+	struct nshelper_news news = { 0 };
+
+	nshelper_tick(&d->nsh, now, &news);
+	ns_helper_fds(d);
+	ns_helper_news(d, &news, now);
+	nshelper_news_free(&news);
 	if (d->nsw_open && nsmap_watch_timeout(&d->nsw, now) == 0)
 		ns_run(d, now, false);
 	for (size_t i = d->n_retry; i-- > 0;) {
-		struct nsmap_ns m;
-
 		if (i >= d->n_retry || d->retry[i].next_ms > now)
 			continue;
-		m = d->retry[i].ns;
 		d->retry[i].next_ms = now + DAEMON_NS_RETRY_MS;
-		ns_up(d, &m, now);
-		if (ns_find(d, m.dev, m.ino) != SIZE_MAX &&
-		    (i = ns_find_retry(d, m.dev, m.ino)) != SIZE_MAX) {
-			log_msg(LOG_NOTICE, "event=netns-open netns=%s retried=yes", m.name);
-			ns_retry_drop(d, i);
-		}
+		ns_up(d, &d->retry[i].ns, now);
 	}
 }
 
@@ -659,6 +877,10 @@ void daemon_ns_close(struct kw_daemon *d)
 	}
 	d->cgw.ifd = -1;
 	cg_free(&d->cg);
-	if (d->nsh.pid > 0 || d->nsh.fd >= 0)
-		nsopen_stop(&d->nsh);
+	if (d->loop.epfd >= 0 && d->nsh_wfd >= 0)
+		(void)loop_del(&d->loop, d->nsh_wfd);
+	if (d->loop.epfd >= 0 && d->nsh_hfd >= 0)
+		(void)loop_del(&d->loop, d->nsh_hfd);
+	d->nsh_wfd = d->nsh_hfd = -1;
+	nshelper_stop(&d->nsh);
 }

@@ -62,7 +62,9 @@ int daemon_list(struct kw_daemon *d, bool json)
 	bool show_ns;
 	int err, rc = 1;
 
-	d->loop.epfd = d->nsh.fd = d->nsw.ifd = d->cgw.ifd = -1;
+	d->loop.epfd = d->nsw.ifd = d->cgw.ifd = -1;
+	nshelper_init(&d->nsh);
+	d->nsh_wfd = d->nsh_hfd = -1;
 	if (daemon_load_config(d, &d->cfg) < 0)
 		return 1;
 	log_set_level(LOG_ERR);

@@ -15,7 +15,7 @@
 void nshelper_init(struct nshelper *nh)
 {
 	memset(nh, 0, sizeof(*nh));
-	nh->h.fd = nh->h.wfd = -1;
+	nh->h.fd = nh->h.wfd = nh->h.wpidfd = -1;
 }
 
 int nshelper_start(struct nshelper *nh, const char *config_path, uint64_t now)

@@ -110,7 +110,7 @@ int nsopen_start(struct nsopen *h, const char *config_path)
 	pid_t parent = getpid(), pid;
 
 	memset(h, 0, sizeof(*h));
-	h->fd = h->wfd = -1;
+	h->fd = h->wfd = h->wpidfd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	pid = fork();
@@ -163,8 +163,14 @@ void nsopen_worker_stop(struct nsopen *h)
 	if (h->wfd >= 0)
 		close(h->wfd);
 	h->wfd = -1;
-	if (h->worker > 0)
-		kill(h->worker, SIGKILL); /* the helper, its parent, reaps it */
+	/* the helper, its parent, reaps it; by its pidfd, a pid reused since cannot be hit */
+	if (h->wpidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, h->wpidfd, SIGKILL, NULL, 0);
+	else if (h->worker > 0)
+		kill(h->worker, SIGKILL);
+	if (h->wpidfd >= 0)
+		close(h->wpidfd);
+	h->wpidfd = -1;
 	h->worker = 0;
 }
 
@@ -218,12 +224,13 @@ int nsopen_spawned(struct nsopen *h)
 		close_all(fds, nfds);
 		return -EPROTO;
 	}
-	if (rep.err < 0 || ctrunc || nfds != 1) {
+	if (rep.err < 0 || ctrunc || nfds < 1 || nfds > 2 || nfds != rep.nfds) {
 		close_all(fds, nfds);
 		return rep.err < 0 ? rep.err : ctrunc ? -EMFILE : -EPROTO;
 	}
 	h->worker = rep.pid;
 	h->wfd = fds[0];
+	h->wpidfd = nfds == 2 ? fds[1] : -1;
 	return 0;
 }
 
@@ -289,10 +296,13 @@ int nsopen_receive(struct nsopen *h, struct nsopen_answer *a)
 	n = nsopen_recv_msg(h->wfd, &rep, sizeof(rep), MSG_DONTWAIT, a->fds, &a->nfds, &ctrunc);
 	if (n == -EAGAIN)
 		return -EAGAIN;
-	if (n <= 0) { /* EOF or reset: the worker is gone */
+	if (n <= 0) { /* EOF or reset: the worker is gone (and may be reaped: no signal) */
 		close(h->wfd);
 		h->wfd = -1;
 		h->worker = 0;
+		if (h->wpidfd >= 0)
+			close(h->wpidfd);
+		h->wpidfd = -1;
 		return -EPIPE;
 	}
 	if (n != (ssize_t)sizeof(rep) || rep.magic != NSOPEN_MAGIC) {

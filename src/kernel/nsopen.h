@@ -57,6 +57,7 @@ struct nsopen {
 	int fd; /* the control socket to it (SOCK_SEQPACKET), -1 when closed */
 	pid_t worker; /* its worker keepwatchd-nsw serving requests, 0 none */
 	int wfd; /* the socket to the worker, -1 none */
+	int wpidfd; /* the worker's pidfd, from the helper (a signal never hits a reused pid) */
 	bool spawning; /* a worker was asked for and has not come yet */
 	uint32_t next_id;
 };

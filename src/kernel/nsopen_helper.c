@@ -337,7 +337,7 @@ static _Noreturn void worker_main(int sock, const char *config_path)
 static void helper_spawn(int sock, const struct nsopen_req *req, const char *config_path)
 {
 	struct nsopen_rep rep = { .magic = NSOPEN_MAGIC, .id = req->id, .op = req->op };
-	int sv[2];
+	int sv[2], fds[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -358,10 +358,15 @@ static void helper_spawn(int sock, const struct nsopen_req *req, const char *con
 		(void)nsopen_send_rep(sock, &rep, NULL, 0);
 		return;
 	}
+	/* its pidfd too, taken before it can be reaped: keepwatchd signals it by that */
+	fds[0] = sv[0];
+	fds[1] = (int)syscall(SYS_pidfd_open, pid, 0);
 	rep.pid = (int32_t)pid;
-	rep.nfds = 1;
-	(void)nsopen_send_rep(sock, &rep, &sv[0], 1);
+	rep.nfds = fds[1] >= 0 ? 2 : 1;
+	(void)nsopen_send_rep(sock, &rep, fds, rep.nfds);
 	close(sv[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
 }
 
 _Noreturn void nsopen_helper_main(int sock, pid_t parent, const char *config_path)

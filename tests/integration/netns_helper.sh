@@ -21,12 +21,14 @@ PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
 # daemon NAME CFG [WRAPPER...]: keepwatchd in namespace D (of its own), with the config,
 # debug lines on; DPID.
 daemon() {
-	local cfg=$1
+	local cfg=$1 t0
 	shift
+	t0=$(kw_mono_ms)
 	KW_NSENTER=1 KW_PROPAGATION=slave kw_bg_syslog_ready 30 "$NS_D" "$KW_TMP/kwd.err" \
 		"$@" "$KW_BUILD/keepwatchd" -c "$cfg" -f -v --ready-fd 3 || {
 		cat "$KW_TMP/kwd.err"
-		kw_die "keepwatchd did not become ready"
+		kw_die "keepwatchd did not become ready ($(($(kw_mono_ms) - t0)) ms," \
+			"$(kill -0 "$KW_LAST_PID" 2>/dev/null && echo running || echo gone))"
 	}
 	DPID=$KW_LAST_PID
 }

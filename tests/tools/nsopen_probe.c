@@ -229,7 +229,7 @@ static int cmd_watch(int argc, char **argv)
 	struct kw_service svc = { .local_ports = { { 1, 65535 } }, .n_local_ports = 1 };
 	struct nsmap_events ev = { 0 };
 	struct nsmap_watch w;
-	struct nsopen h = { .pid = 0, .fd = -1, .wfd = -1 };
+	struct nsopen h = { .pid = 0, .fd = -1, .wfd = -1, .wpidfd = -1 };
 	const char *config;
 	bool helper = false, nobody = false;
 	uint64_t until;

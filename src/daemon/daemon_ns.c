@@ -543,9 +543,10 @@ static void ns_run(struct kw_daemon *d, uint64_t now, bool announce)
  * process may not see (/proc/PID/ns/net of other users' processes, closed directories):
  * its last answer, never a wait (-EAGAIN until the first: the scan keeps what it had). The
  * helper checks the namespace's type when it opens it. */
-static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+/* stat here: 1 a namespace, 0 no namespace (yet), -ENOENT/-ESRCH gone, or -EACCES for
+ * what only the helper can see. */
+static int ns_stat(const char *path, uint64_t *dev, uint64_t *ino)
 {
-	struct kw_daemon *d = arg;
 	struct statfs sfs;
 	struct stat sb;
 
@@ -556,9 +557,15 @@ static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 		*ino = (uint64_t)sb.st_ino;
 		return 1;
 	}
-	if (errno == ENOENT || errno == ESRCH)
-		return -errno;
-	return nshelper_ident(&d->nsh, path, dev, ino, kw_now_ms());
+	return errno == ENOENT || errno == ESRCH ? -errno : -EACCES;
+}
+
+static int ns_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct kw_daemon *d = arg;
+	int rc = ns_stat(path, dev, ino);
+
+	return rc != -EACCES ? rc : nshelper_ident(&d->nsh, path, dev, ino, kw_now_ms());
 }
 
 static void ns_on_watch(struct loop *lp, int fd, uint32_t events, void *arg)
@@ -727,19 +734,9 @@ int daemon_ns_watch(struct kw_daemon *d)
 static int ns_ident_once(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 {
 	struct kw_daemon *d = arg;
-	struct statfs sfs;
-	struct stat sb;
+	int rc = ns_stat(path, dev, ino);
 
-	if (stat(path, &sb) == 0 && statfs(path, &sfs) == 0) {
-		if (sfs.f_type != NSFS_MAGIC)
-			return 0;
-		*dev = (uint64_t)sb.st_dev;
-		*ino = (uint64_t)sb.st_ino;
-		return 1;
-	}
-	if (errno == ENOENT || errno == ESRCH)
-		return -errno;
-	return nsopen_ident(&d->nsh.h, path, dev, ino);
+	return rc != -EACCES ? rc : nsopen_ident(&d->nsh.h, path, dev, ino);
 }
 
 int daemon_ns_open_once(struct kw_daemon *d)

@@ -91,6 +91,8 @@ void config_free(struct kw_config *cfg);
  * key left out when 0 or ""), the format --check and SIGHUP reports use. */
 void config_error_print(void *arg, const char *file, unsigned line, const char *key,
 			const char *msg);
+/* The same, logged at LOG_ERR (log.h): the daemon's config_error_fn; arg unused. */
+void config_error_log(void *arg, const char *file, unsigned line, const char *key, const char *msg);
 /* The same line into buf (no newline), for log_msg; returns what snprintf returns. */
 int config_error_format(char *buf, size_t cap, const char *file, unsigned line, const char *key,
 			const char *msg);

@@ -141,8 +141,15 @@ int parse_port_range(const char *s, size_t len, struct port_range *out)
 	return out->lo > out->hi ? -EDOM : 0;
 }
 
-int parse_port_list(const char *s, struct port_range *out, size_t cap, size_t *n)
+/* The items of list s, each parsed by one() into out[*n] (elem bytes each, cap at most): a
+ * bad item's error first, then -E2BIG for one too many. */
+static int parse_list_into(const char *s, void *out, size_t elem, size_t cap, size_t *n,
+			   int (*one)(const char *item, size_t len, void *into))
 {
+	union {
+		struct port_range port;
+		struct cidr cidr;
+	} tmp;
 	struct parse_list it;
 	const char *item;
 	size_t len;
@@ -151,16 +158,25 @@ int parse_port_list(const char *s, struct port_range *out, size_t cap, size_t *n
 	*n = 0;
 	parse_list_init(&it, s);
 	while ((rc = parse_list_next(&it, &item, &len)) > 0) {
-		struct port_range r;
-
-		rc = parse_port_range(item, len, &r);
-		if (rc < 0)
-			return rc == -EDOM ? -ERANGE : rc;
+		if ((rc = one(item, len, &tmp)) < 0)
+			return rc;
 		if (*n >= cap)
 			return -E2BIG;
-		out[(*n)++] = r;
+		memcpy((char *)out + (*n)++ * elem, &tmp, elem);
 	}
 	return rc;
+}
+
+static int parse_port_item(const char *item, size_t len, void *into)
+{
+	int rc = parse_port_range(item, len, into);
+
+	return rc == -EDOM ? -ERANGE : rc;
+}
+
+int parse_port_list(const char *s, struct port_range *out, size_t cap, size_t *n)
+{
+	return parse_list_into(s, out, sizeof(*out), cap, n, parse_port_item);
 }
 
 static void cidr_mask(struct cidr *c, bool *host_bits)
@@ -225,29 +241,18 @@ int parse_cidr(const char *s, struct cidr *out)
 	return rc;
 }
 
+/* A list item is a network: host bits set are an error. */
+static int parse_cidr_item(const char *item, size_t len, void *into)
+{
+	bool host_bits;
+	int rc = parse_cidr_loose(item, len, into, &host_bits);
+
+	return rc < 0 ? rc : host_bits ? -EINVAL : 0;
+}
+
 int parse_cidr_list(const char *s, struct cidr *out, size_t cap, size_t *n)
 {
-	struct parse_list it;
-	const char *item;
-	size_t len;
-	int rc;
-
-	*n = 0;
-	parse_list_init(&it, s);
-	while ((rc = parse_list_next(&it, &item, &len)) > 0) {
-		struct cidr c;
-		bool host_bits;
-
-		rc = parse_cidr_loose(item, len, &c, &host_bits);
-		if (rc < 0)
-			return rc;
-		if (host_bits)
-			return -EINVAL;
-		if (*n >= cap)
-			return -E2BIG;
-		out[(*n)++] = c;
-	}
-	return rc;
+	return parse_list_into(s, out, sizeof(*out), cap, n, parse_cidr_item);
 }
 
 int parse_bool(const char *s, bool *out)

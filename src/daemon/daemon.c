@@ -15,33 +15,49 @@
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
-#include "pipeline/config_filter.h"
-#include "shared/log.h"
-#include "pipeline/netns_route.h"
+#include "daemon/daemon_ns.h"
+#include "daemon/loop.h"
+#include "daemon/notify.h"
 #include "daemon/privs.h"
+#include "logic/killplan.h"
+#include "pipeline/config_filter.h"
+#include "pipeline/metrics.h"
+#include "pipeline/netns.h"
+#include "pipeline/netns_route.h"
 #include "pipeline/report.h"
+#include "shared/log.h"
 
-static void daemon_config_error(void *arg, const char *file, unsigned line, const char *key,
-				const char *msg)
+/* keepwatchd while it runs. Written only by daemon.c. */
+struct kw_daemon {
+	const struct kw_cli *cli;
+	struct kw_config cfg;
+	bool dry_run; /* cfg or command line */
+
+	struct loop loop;
+	int timer_fd;
+	int signal_fd;
+	uint64_t timer_at; /* what timer_fd is armed for, 0 none */
+
+	struct kw_netns ns; /* keepwatchd's own namespace */
+	struct daemon_ns spaces; /* the other namespaces, the helper, the cgroups */
+	struct killplan plan; /* the kill budget (global: max_kills_per_second) */
+	struct kw_metrics metrics; /* written by report_* */
+	struct notify notify; /* sd_notify and --ready-fd */
+	bool ptrace_kept; /* CAP_SYS_PTRACE kept at start for enforce_keepalive */
+};
+
+int daemon_load_config(const char *path, struct kw_config *out)
 {
-	char buf[512];
-
-	(void)arg;
-	config_error_format(buf, sizeof(buf), file, line, key, msg);
-	log_msg(LOG_ERR, "%s", buf);
-}
-
-int daemon_load_config(struct kw_daemon *d, struct kw_config *out)
-{
-	return config_filter_load(d->config_path, out, daemon_config_error, d);
+	return config_filter_load(path, out, config_error_log, NULL);
 }
 
 static void daemon_apply_logging(const struct kw_daemon *d)
 {
 	const struct kw_global *g = &d->cfg.global;
-	unsigned sinks = g->log_sinks | (d->foreground ? LOG_SINK_STDERR : 0);
+	unsigned sinks = g->log_sinks | (d->cli->foreground ? LOG_SINK_STDERR : 0);
 
-	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility, d->verbose ? LOG_DEBUG : g->log_level);
+	log_init(KW_SYSLOG_IDENT, sinks, g->syslog_facility,
+		 d->cli->verbose ? LOG_DEBUG : g->log_level);
 }
 
 /* The privilege steps say why they failed; the line is said here, once. After the drop,
@@ -54,7 +70,7 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 	int err = drop ? privs_drop_keep(d->cfg.global.user, &ptrace, &why) : privs_check(&why);
 
 	if (err == 0 && drop)
-		err = privs_check_config(d->config_path, d->cfg.global.user, &why);
+		err = privs_check_config(d->cli->config_path, d->cfg.global.user, &why);
 	if (err < 0) {
 		log_msg(LOG_ERR, "action=error what=privileges error=\"%s\"%s%s%s", why.error,
 			why.hint ? " hint=\"" : "", why.hint ? why.hint : "", why.hint ? "\"" : "");
@@ -120,50 +136,58 @@ static void daemon_enforce(struct kw_daemon *d, struct kw_netns *ns, uint64_t no
 		(void)watch_look_at(&ns->watch, ch[i].cookie, now + ch[i].look_ms);
 }
 
-/* The link events of this read, held back by daemon_on_link until the kills are done. */
-static void daemon_say_link_events(struct kw_daemon *d, struct kw_netns *ns)
+static struct report_view daemon_view(const struct kw_daemon *d, const struct kw_netns *ns)
 {
-	for (size_t i = 0; i < d->n_said_later; i++)
-		report_link_event(&d->metrics, &ns->lm, ns->name, &d->said_later[i].ev,
-				  &d->said_later[i].news);
-	d->n_said_later = 0;
+	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
+
+	return rv;
 }
 
-/* A deleted link announces down a moment before it leaves the namespace's index, so a
- * link-down with link_grace = 0 may have been a deletion: the kills are done by now, and a
- * short bounded look (up to DAEMON_NAME_WAIT_US) only delays their lines, to name the
- * cause right (link-removed). */
-#define DAEMON_NAME_WAIT_US 2000
-#define DAEMON_NAME_STEP_US 100
-
-static bool daemon_unsure(const struct kw_netns *ns, const struct kw_act *v, size_t n)
+/* What report holds for ns, said now (the read's link events, kill lines whose names are
+ * final), unless kill lines still wait for a name that may change (linkstate_naming_until:
+ * a link-down whose link may turn out deleted). force: say them anyway, with the names
+ * linkstate knows now. Only a look at the kernel's index, never a wait: the timer comes
+ * back at the latest when the name is final (daemon_before_sleep). */
+static void daemon_say_held(struct kw_daemon *d, struct kw_netns *ns, uint64_t now, bool force)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].why == REASON_LINK_DOWN &&
-		    linkstate_may_be_deleted(&ns->ls, v[i].conn->ifindex))
-			return true;
-	return false;
-}
+	struct report_view rv = daemon_view(d, ns);
 
-static void daemon_name_losses(struct kw_netns *ns, struct kw_act *v, size_t n)
-{
-	if (!daemon_unsure(ns, v, n))
-		return;
-	for (int waited = 0; waited < DAEMON_NAME_WAIT_US; waited += DAEMON_NAME_STEP_US) {
+	if (report_holding_acts(&ns->hold)) {
 		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
-		if (!daemon_unsure(ns, v, n))
-			break;
-		usleep(DAEMON_NAME_STEP_US);
+		if (!force && now < report_hold_until(&ns->hold) &&
+		    linkstate_naming_until(&ns->ls, linkmon_unlisted_fn, now))
+			return;
 	}
-	for (size_t i = 0; i < n; i++)
-		v[i].why = linkstate_rename(&ns->ls, v[i].conn->ifindex, v[i].why);
+	report_say_held(&ns->hold, &d->metrics, &rv);
+}
+
+/* The actions' lines, after the kills: the read's link events first (held by
+ * daemon_on_link), then one line per action; those of a link-down whose link may still
+ * turn out deleted are held until their name is final, the kills themselves being done. */
+static void daemon_report_acts(struct kw_daemon *d, struct kw_netns *ns, const struct kw_act *v,
+			       size_t n, uint64_t now)
+{
+	struct report_view rv = daemon_view(d, ns);
+	uint64_t until;
+
+	/* the kills took a while: look once (linkmon asks the namespace's own index) */
+	linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
+	until = linkstate_naming_until(&ns->ls, linkmon_unlisted_fn, now);
+	if (until && (report_holding_acts(&ns->hold) || killplan_any(v, n, REASON_LINK_DOWN))) {
+		if (!report_holding_acts(&ns->hold))
+			report_say_held(&ns->hold, &d->metrics, &rv); /* the events before them */
+		if (report_hold_acts(&ns->hold, v, n, until) == 0)
+			return;
+	}
+	report_say_held(&ns->hold, &d->metrics, &rv);
+	report_acts(&d->metrics, &rv, v, n);
 }
 
 /* The rest of the pipeline for one pass of ns's poller: plan, kill, report, settle. */
 static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pass *p, uint64_t now,
 		       uint64_t took_us)
 {
-	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
+	struct report_view rv = daemon_view(d, ns);
 	struct kw_acts acts = { 0 };
 	int err;
 
@@ -176,9 +200,7 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 		log_msg(LOG_ERR, "action=error what=plan error=\"%s\"", strerror(-err));
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
-	daemon_name_losses(ns, acts.v, acts.n);
-	daemon_say_link_events(d, ns); /* the events first, then what was done about them */
-	report_acts(&d->metrics, &rv, acts.v, acts.n);
+	daemon_report_acts(d, ns, acts.v, acts.n, now);
 	/* enforce_keepalive and the route pass read the pass's newborns before watch_settle
 	 * frees the pass */
 	netns_route_newborns(ns, &d->cfg, p, now);
@@ -209,7 +231,7 @@ static void daemon_metrics(struct kw_daemon *d, uint64_t now)
 	if (!report_metrics_due(&d->metrics, path, now))
 		return;
 	report_reset_watched(&d->metrics);
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		report_count_netns(&d->metrics, &ns->watch.table, ns->lm.resyncs,
 				   ns->lm.malformed + ns->sd.malformed);
 		report_count_routes(&d->metrics, ns->rl.lookups, ns->rl.malformed);
@@ -244,7 +266,7 @@ static void daemon_notify_status(struct kw_daemon *d, uint64_t now, bool ready)
 	struct kw_netns *ns;
 	int err;
 
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		watched += ns->watch.table.count;
 		down += ns->ls.n_down;
 	}
@@ -273,13 +295,14 @@ static void daemon_on_watchdog(struct loop *lp, int fd, uint32_t events, void *a
  * service without link_grace acts now, the others when linkstate's grace clock ends). */
 static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
-	struct report_view rv = { .cfg = &d->cfg, .ls = &ns->ls, .lm = &ns->lm, .netns = ns->name };
+	struct report_view rv = daemon_view(d, ns);
 	struct netns_route_pass rp;
 	struct watch_pass p = { 0 };
 	uint64_t t0 = kw_now_us();
 
 	(void)netns_route_pass(ns, &d->cfg, now, &rp);
 	report_route_pass(&rv, &rp, kw_now_us() - t0);
+	watch_route_back(&ns->watch, &rp.back_conns);
 	if (rp.lost) {
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
@@ -287,13 +310,14 @@ static void daemon_route_pass(struct kw_daemon *d, struct kw_netns *ns, uint64_t
 	netns_route_pass_free(&rp);
 }
 
-/* A resync retry, a link_grace that ended, a due route pass, then the poll when it is
- * due. */
+/* Held lines whose time came, a resync retry, a link_grace that ended, a due route pass,
+ * then the poll when it is due. */
 static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 {
 	struct watch_pass p = { 0 };
 	uint64_t t0;
 
+	daemon_say_held(d, ns, now, false);
 	if (linkstate_resync_due(&ns->ls, now))
 		daemon_netlink_read(d, ns);
 	if (linkstate_grace_poll(&ns->ls, &d->cfg, now)) {
@@ -323,28 +347,40 @@ static void daemon_on_timer(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "action=error what=timerfd error=\"%s\"", strerror(errno));
 	now = kw_now_ms();
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		daemon_tick(d, ns, now);
 		daemon_enforce(d, ns, now); /* owners not found yet: look again */
 	}
-	daemon_ns_tick(d, now);
+	daemon_ns_tick(&d->spaces, now);
 	daemon_metrics(d, now);
 	daemon_notify_status(d, now, false);
 }
 
-/* Before each sleep: the timer for the earliest of the next poll, the next due
- * connection or discovery check, any grace end and a pending route pass; set only when
- * it moved. */
+/* Instances of other namespaces that joined since the last look (daemon_ns.c hands them
+ * over as data): a first discovery each, as the own one had at start. */
+static void daemon_discover_new(struct kw_daemon *d)
+{
+	struct kw_netns *ns;
+
+	while ((ns = daemon_ns_take_new(&d->spaces)))
+		daemon_discover(d, ns, kw_now_ms());
+}
+
+/* Before each sleep: new instances' first discovery, then the timer for the earliest of
+ * the next poll, the next due connection or discovery check, any grace end, a pending
+ * route pass and held lines; set only when it moved. */
 static void daemon_before_sleep(struct loop *lp, void *arg)
 {
 	struct kw_daemon *d = arg;
-	uint64_t now = kw_now_ms();
-	uint64_t at = daemon_ns_deadline(d, now);
+	uint64_t now, at;
 	struct itimerspec its = { 0 };
 	struct kw_netns *ns;
 
 	(void)lp;
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+	daemon_discover_new(d);
+	now = kw_now_ms();
+	at = daemon_ns_deadline(&d->spaces, now);
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		uint64_t t = watch_next_deadline(&ns->watch, now);
 
 		t = linkstate_next_deadline(&ns->ls, &d->cfg, now, t);
@@ -352,6 +388,8 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 			t = routestate_due(&ns->ls.routes);
 		if (ns->enf.n && ns->enf.next_ms < t) /* owners not found yet: look again */
 			t = ns->enf.next_ms;
+		if (report_hold_until(&ns->hold) < t) /* lines waiting for a name */
+			t = report_hold_until(&ns->hold);
 		if (t < at)
 			at = t;
 	}
@@ -371,8 +409,9 @@ static void daemon_before_sleep(struct loop *lp, void *arg)
 /* linkmon's callback, while it dispatches: the event is applied, and said once the burst's
  * kills are done (no syslog write before the destroys); losses are judged once the whole
  * burst is read (daemon_netlink_read), since a deleted link announces down, then address
- * removals, then RTM_DELLINK, and the cause is the last. */
-void daemon_on_link(void *arg, const struct linkmon_event *ev)
+ * removals, then RTM_DELLINK, and the cause is the last. Kill lines still held from an
+ * earlier read are said before this event, their names as now known. */
+static void daemon_on_link(void *arg, const struct linkmon_event *ev)
 {
 	struct kw_netns *ns = arg;
 	struct kw_daemon *d = ns->owner;
@@ -381,18 +420,9 @@ void daemon_on_link(void *arg, const struct linkmon_event *ev)
 	linkstate_apply(&ns->ls, &ns->lm.tab, ev, kw_now_ms(), &news);
 	if (news.loss)
 		watch_request_discovery(&ns->watch);
-	if (d->n_said_later == d->cap_said_later) {
-		size_t cap = d->cap_said_later ? 2 * d->cap_said_later : 16;
-		struct daemon_link_news *v = realloc(d->said_later, cap * sizeof(*v));
-
-		if (!v) { /* said now rather than never */
-			report_link_event(&d->metrics, &ns->lm, ns->name, ev, &news);
-			return;
-		}
-		d->said_later = v;
-		d->cap_said_later = cap;
-	}
-	d->said_later[d->n_said_later++] = (struct daemon_link_news){ .ev = *ev, .news = news };
+	if (report_holding_acts(&ns->hold))
+		daemon_say_held(d, ns, kw_now_ms(), true);
+	report_hold_event(&ns->hold, &d->metrics, &ns->lm, ns->name, ev, &news);
 }
 
 /* One rtnetlink read: the events, then their losses judged once on the known table, then
@@ -413,7 +443,7 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
 	}
-	daemon_say_link_events(d, ns);
+	daemon_say_held(d, ns, now, false);
 	/* Connections born since the last look on a lost link: one dump, right now. */
 	if (ns->watch.discovery_due)
 		daemon_discover(d, ns, kw_now_ms());
@@ -429,15 +459,6 @@ static void daemon_on_netlink(struct loop *lp, int fd, uint32_t events, void *ar
 	daemon_netlink_read(ns->owner, ns);
 }
 
-int daemon_ns_added(struct kw_daemon *d, struct kw_netns *ns)
-{
-	int err = loop_add(&d->loop, linkmon_fd(&ns->lm), EPOLLIN, daemon_on_netlink, ns);
-
-	if (err == 0)
-		daemon_discover(d, ns, kw_now_ms());
-	return err;
-}
-
 static void daemon_reload(struct kw_daemon *d)
 {
 	struct kw_config next = { 0 };
@@ -446,17 +467,20 @@ static void daemon_reload(struct kw_daemon *d)
 	int err;
 
 	(void)notify_reloading(&d->notify, kw_now_us());
-	err = daemon_load_config(d, &next);
+	err = daemon_load_config(d->cli->config_path, &next);
 	if (err < 0) {
 		report_reload(&d->metrics, false);
 		log_msg(LOG_ERR, "event=reload-failed file=%s error=\"%s\" keeping=running-config",
-			d->config_path, strerror(-err));
+			d->cli->config_path, strerror(-err));
 		daemon_notify_status(d, kw_now_ms(), true);
 		return;
 	}
+	/* held lines name services of the configuration they were decided under */
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++)
+		daemon_say_held(d, ns, kw_now_ms(), true);
 	config_free(&d->cfg);
 	d->cfg = next;
-	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
+	d->dry_run = d->cfg.global.dry_run || d->cli->dry_run;
 	daemon_apply_logging(d);
 	if (metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services) < 0)
 		log_msg(LOG_ERR, "action=error what=metrics error=\"%s\"", strerror(ENOMEM));
@@ -465,8 +489,9 @@ static void daemon_reload(struct kw_daemon *d)
 	daemon_privs_reload(d);
 	daemon_metrics_dir(d);
 	/* Services, cgroups and namespaces first: each instance then filters and remaps. */
-	daemon_ns_reload(d);
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
+	daemon_ns_reload(&d->spaces);
+	daemon_discover_new(d);
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++) {
 		if ((err = watch_setup(&ns->watch)) < 0)
 			log_msg(LOG_ERR, "action=error what=filter error=\"%s\"", strerror(-err));
 		if ((err = watch_remap(&ns->watch)) < 0)
@@ -478,9 +503,9 @@ static void daemon_reload(struct kw_daemon *d)
 			log_msg(LOG_ERR, "action=error what=watch-routes error=\"%s\"",
 				strerror(-err));
 	}
-	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->config_path,
+	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->cli->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+	for (size_t i = 0; (ns = daemon_ns_at(&d->spaces, i)); i++)
 		daemon_discover(d, ns, kw_now_ms());
 	daemon_notify_status(d, kw_now_ms(), true);
 }
@@ -531,19 +556,17 @@ static int daemon_open(struct kw_daemon *d)
 	int err;
 
 	if ((err = loop_init(&d->loop)) < 0 || (err = daemon_open_fds(d)) < 0 ||
-	    (err = notify_init(&d->notify, d->ready_fd)) < 0) {
+	    (err = notify_init(&d->notify, d->cli->ready_fd)) < 0) {
 		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(-err));
 		return err;
 	}
-	ns->name = "";
-	ns->owner = d;
-	if ((err = netns_open(ns, &d->cfg, daemon_on_link, &what)) < 0) {
+	if ((err = netns_open(ns, &d->cfg, daemon_on_link, d, &what)) < 0) {
 		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"", what, strerror(-err));
 		return err;
 	}
 	err = killer_open(&ns->killer, &ns->sd, d->cfg.global.kill_method, &note);
 	report_method(&note, err);
-	if (err < 0 || (err = daemon_ns_open(d)) < 0)
+	if (err < 0 || (err = daemon_ns_open(&d->spaces)) < 0)
 		return err;
 	loop_set_before_sleep(&d->loop, daemon_before_sleep, d);
 	if ((err = loop_add(&d->loop, d->signal_fd, EPOLLIN, daemon_on_signal, d)) < 0 ||
@@ -558,9 +581,9 @@ static int daemon_open(struct kw_daemon *d)
 
 static void daemon_close(struct kw_daemon *d)
 {
-	daemon_ns_close(d);
+	daemon_say_held(d, &d->ns, kw_now_ms(), true);
+	daemon_ns_close(&d->spaces);
 	netns_close(&d->ns);
-	free(d->said_later);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
 	if (d->signal_fd >= 0)
@@ -571,26 +594,31 @@ static void daemon_close(struct kw_daemon *d)
 	config_free(&d->cfg);
 }
 
-int daemon_run(struct kw_daemon *d)
+/* Nothing open yet, each part in the state its close accepts; the configuration loaded. */
+static int daemon_init(struct kw_daemon *d, const struct kw_cli *cli)
 {
-	struct watch_pass p = { 0 };
-	uint64_t now, t0 = kw_now_us();
-	int err;
+	const struct daemon_ns_hooks hooks = { .loop = &d->loop,
+					       .on_link = daemon_on_link,
+					       .on_netlink = daemon_on_netlink,
+					       .owner = d };
 
+	d->cli = cli;
 	d->timer_fd = d->signal_fd = -1;
-	d->loop.epfd = -1;
-	d->notify.ready_fd = d->notify.watchdog_fd = -1;
-	d->nsw.ifd = d->cgw.ifd = -1;
-	nshelper_init(&d->nsh);
-	d->nsh_wfd = d->nsh_hfd = -1;
-	if (daemon_load_config(d, &d->cfg) < 0)
-		return 1;
-	d->dry_run = d->cfg.global.dry_run || d->cli_dry_run;
-	daemon_apply_logging(d);
+	loop_init_closed(&d->loop);
+	notify_init_closed(&d->notify);
+	daemon_ns_init(&d->spaces, &d->cfg, &d->ns, &hooks);
 	metrics_init(&d->metrics);
-	err = metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
-	if (err == 0)
-		err = daemon_privs(d, false);
+	if (daemon_load_config(cli->config_path, &d->cfg) < 0)
+		return -EINVAL;
+	d->dry_run = d->cfg.global.dry_run || cli->dry_run;
+	daemon_apply_logging(d);
+	return metrics_set_services(&d->metrics, d->cfg.services, d->cfg.n_services);
+}
+
+static int daemon_start(struct kw_daemon *d)
+{
+	int err = daemon_privs(d, false);
+
 	if (err == 0)
 		err = daemon_open(d);
 	if (err == 0)
@@ -598,19 +626,39 @@ int daemon_run(struct kw_daemon *d)
 	if (err == 0)
 		err = daemon_privs(d, true);
 	if (err == 0)
-		err = daemon_ns_watch(d);
+		err = daemon_ns_watch(&d->spaces);
+	return err;
+}
+
+int daemon_run(const struct kw_cli *cli)
+{
+	struct kw_daemon *d = calloc(1, sizeof(*d));
+	struct watch_pass p = { 0 };
+	uint64_t now, t0 = kw_now_us();
+	int err, exit_code;
+
+	if (!d) {
+		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(ENOMEM));
+		return 1;
+	}
+	err = daemon_init(d, cli);
+	if (err == 0)
+		err = daemon_start(d);
 	if (err < 0) {
 		daemon_close(d);
+		free(d);
 		return 1;
 	}
 	log_msg(LOG_NOTICE, "event=start version=%s config=%s services=%zu dry_run=%s",
-		KEEPWATCH_VERSION, d->config_path, d->cfg.n_services, d->dry_run ? "yes" : "no");
+		KEEPWATCH_VERSION, cli->config_path, d->cfg.n_services, d->dry_run ? "yes" : "no");
 	if (d->cfg.n_services == 0)
 		log_msg(LOG_NOTICE,
 			"event=idle reason=\"no [service] in %s: nothing is guarded, "
 			"links are watched\"",
-			d->config_path);
-	/* The first poll: the filters were just built, so it is a discovery. */
+			cli->config_path);
+	/* The first discoveries of the other namespaces found at start, then the own one's
+	 * first poll: the filters were just built, so it is a discovery. */
+	daemon_discover_new(d);
 	now = kw_now_ms();
 	(void)watch_poll(&d->ns.watch, now, &p);
 	daemon_act(d, &d->ns, &p, now, kw_now_us() - t0);
@@ -618,6 +666,8 @@ int daemon_run(struct kw_daemon *d)
 	 * just now: from here on every loss is seen. */
 	daemon_notify_status(d, now, true);
 	err = loop_run(&d->loop);
+	exit_code = d->spaces.exit_code; /* the namespace helper lost for good */
 	daemon_close(d);
-	return d->exit_code ? d->exit_code : err < 0 ? 1 : 0;
+	free(d);
+	return exit_code ? exit_code : err < 0 ? 1 : 0;
 }

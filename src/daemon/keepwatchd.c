@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
-#include "shared/log.h"
+#include "daemon/daemon_ns.h"
 #include "daemon/notify.h"
 #include "pipeline/config_filter.h"
+#include "shared/log.h"
 
 static void usage(FILE *f)
 {
@@ -122,30 +123,24 @@ int main(int argc, char **argv)
 		{ "reload", required_argument, NULL, OPT_RELOAD },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kw_daemon *d = calloc(1, sizeof(*d));
+	struct kw_cli cli = { .config_path = KW_DEFAULT_CONFIG_PATH, .ready_fd = -1 };
 	bool check = false, list = false, json = false;
 	pid_t reload_pid = 0;
-	int c, rc;
+	int c;
 
-	if (!d) {
-		perror("keepwatchd");
-		return 1;
-	}
-	d->config_path = KW_DEFAULT_CONFIG_PATH;
-	d->ready_fd = -1;
 	while ((c = getopt_long(argc, argv, "c:fnvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			d->config_path = optarg;
+			cli.config_path = optarg;
 			break;
 		case 'f':
-			d->foreground = true;
+			cli.foreground = true;
 			break;
 		case 'n':
-			d->cli_dry_run = true;
+			cli.dry_run = true;
 			break;
 		case 'v':
-			d->verbose = true;
+			cli.verbose = true;
 			break;
 		case OPT_CHECK:
 			check = true;
@@ -158,47 +153,36 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			free(d);
 			return 0;
 		case OPT_RELOAD:
-			if (!(reload_pid = parse_pid(optarg))) {
-				free(d);
+			if (!(reload_pid = parse_pid(optarg)))
 				return 2;
-			}
 			check = true;
 			break;
 		case OPT_READY_FD:
-			if ((d->ready_fd = parse_ready_fd(optarg)) < 0) {
-				free(d);
+			if ((cli.ready_fd = parse_ready_fd(optarg)) < 0)
 				return 2;
-			}
 			break;
 		case OPT_VERSION:
 			printf("keepwatchd %s (%s)\n", KEEPWATCH_VERSION,
 			       notify_have_systemd() ? "+libsystemd" : "-libsystemd");
-			free(d);
 			return 0;
 		default:
 			usage(stderr);
-			free(d);
 			return 2;
 		}
 	}
 	if (optind < argc || (json && !list) || (check && list) ||
-	    (d->ready_fd >= 0 && (check || list))) {
+	    (cli.ready_fd >= 0 && (check || list))) {
 		fprintf(stderr, "keepwatchd: %s\n",
 			optind < argc ? "unexpected argument" : "conflicting options");
 		usage(stderr);
-		free(d);
 		return 2;
 	}
 	log_init(KW_SYSLOG_IDENT, LOG_SINK_STDERR, LOG_DAEMON, LOG_INFO);
 	if (check)
-		rc = run_check(d->config_path, reload_pid);
-	else if (list)
-		rc = daemon_list(d, json);
-	else
-		rc = daemon_run(d);
-	free(d);
-	return rc;
+		return run_check(cli.config_path, reload_pid);
+	if (list)
+		return daemon_list(&cli, json);
+	return daemon_run(&cli);
 }

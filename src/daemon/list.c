@@ -1,12 +1,15 @@
 /* keepwatch: `keepwatchd --list` — one discovery, then the watched connections with the
  * poller's verdicts, in ss-like columns or as JSON lines. No killer: kills nothing. */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_ns.h"
 #include "shared/jsonutil.h"
 #include "shared/log.h"
 #include "shared/sockutil.h"
@@ -19,7 +22,7 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 	const char *cg = cgroupsel_name_of(cgn, e->cgroup_id);
 	const struct policy_sample *s = &e->last;
 	char src[SOCKUTIL_ADDRSTRLEN] = "?", dst[SOCKUTIL_ADDRSTRLEN] = "?";
-	const char *verdict = e->verdict == REASON_NONE ? "alive" : kw_reason_name(e->verdict);
+	const char *verdict = kw_verdict_name(e->verdict);
 	const char *ifname = linkstate_ifname(&ns->ls, &ns->lm.tab, e->ifindex);
 
 	sockutil_format(e->family, e->src, e->sport, src, sizeof(src));
@@ -53,55 +56,72 @@ static void list_print(const struct kw_netns *ns, const struct kw_config *cfg,
 	       show_ns ? (ns->name[0] ? ns->name : "-") : "", cg ? cg : "-");
 }
 
-int daemon_list(struct kw_daemon *d, bool json)
+/* One discovery in every namespace (their instances opened without a loop). */
+static int list_discover(const struct daemon_ns *dn)
 {
-	struct kw_netns *ns = &d->ns;
+	struct kw_netns *ns;
+
+	for (size_t i = 0; (ns = daemon_ns_at(dn, i)); i++) {
+		struct watch_pass p = { 0 };
+		int err = watch_discover(&ns->watch, kw_now_ms(), &p);
+
+		watch_pass_free(&p);
+		if (err < 0) {
+			fprintf(stderr, "keepwatchd: --list: %s%s%s\n", ns->name,
+				ns->name[0] ? ": " : "", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int daemon_list(const struct kw_cli *cli, bool json)
+{
+	static const struct daemon_ns_hooks no_loop = { 0 };
+	struct kw_config cfg = { 0 };
+	struct kw_netns *own = calloc(1, sizeof(*own)), *ns;
+	struct daemon_ns *dn = calloc(1, sizeof(*dn));
 	struct cgroupsel_names cgn = { 0 };
 	char mount[PATH_MAX];
 	const char *what = NULL;
 	bool show_ns;
 	int err, rc = 1;
 
-	d->loop.epfd = d->nsw.ifd = d->cgw.ifd = -1;
-	nshelper_init(&d->nsh);
-	d->nsh_wfd = d->nsh_hfd = -1;
-	if (daemon_load_config(d, &d->cfg) < 0)
-		return 1;
+	if (!own || !dn) {
+		fprintf(stderr, "keepwatchd: --list: %s\n", strerror(ENOMEM));
+		goto out_free;
+	}
+	daemon_ns_init(dn, &cfg, own, &no_loop);
+	if (daemon_load_config(cli->config_path, &cfg) < 0)
+		goto out;
 	log_set_level(LOG_ERR);
-	ns->name = "";
-	if ((err = netns_open(ns, &d->cfg, NULL, &what)) < 0 || (err = daemon_ns_open(d)) < 0 ||
-	    (err = daemon_ns_open_once(d)) < 0) {
+	if ((err = netns_open(own, &cfg, NULL, NULL, &what)) < 0 ||
+	    (err = daemon_ns_open(dn)) < 0 || (err = daemon_ns_open_once(dn)) < 0) {
 		fprintf(stderr, "keepwatchd: --list: %s\n", strerror(-err));
 		goto out;
 	}
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++) {
-		struct watch_pass p = { 0 };
-
-		err = watch_discover(&ns->watch, kw_now_ms(), &p);
-		watch_pass_free(&p);
-		if (err < 0) {
-			fprintf(stderr, "keepwatchd: --list: %s%s%s\n", ns->name,
-				ns->name[0] ? ": " : "", strerror(-err));
-			goto out;
-		}
-	}
+	if (list_discover(dn) < 0)
+		goto out;
 	/* The NETNS column only where services live in other namespaces; CGROUP last, the
 	 * socket's (a cgroup = item selects by it), "-" where it is not known. */
-	show_ns = d->n_foreign > 0 || d->own_extra;
+	show_ns = daemon_ns_spans(dn);
 	if (cgroupsel_mount(mount, sizeof(mount)) == 0)
 		(void)cgroupsel_names_build(mount, &cgn);
 	if (!json)
 		printf("%-12s %-11s %-28s %-28s %-9s %-9s %6s %7s %9s %9s %-7s%s %s\n", "SERVICE",
 		       "STATE", "LOCAL", "PEER", "TIMER", "IFNAME", "PROBES", "UNACKED", "DATA_RCV",
 		       "ACK_RCV", "VERDICT", show_ns ? " NETNS" : "", "CGROUP");
-	for (size_t i = 0; (ns = daemon_ns_at(d, i)); i++)
+	for (size_t i = 0; (ns = daemon_ns_at(dn, i)); i++)
 		WATCH_FOREACH(&ns->watch.table, e)
-			list_print(ns, &d->cfg, e, &cgn, json, show_ns);
+			list_print(ns, &cfg, e, &cgn, json, show_ns);
 	rc = 0;
 out:
 	cgroupsel_names_free(&cgn);
-	daemon_ns_close(d);
-	netns_close(&d->ns);
-	config_free(&d->cfg);
+	daemon_ns_close(dn);
+	netns_close(own);
+	config_free(&cfg);
+out_free:
+	free(dn);
+	free(own);
 	return rc;
 }

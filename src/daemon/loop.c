@@ -1,5 +1,5 @@
-/* keepwatch: the event loop — one epoll instance, its fds (a few per namespace), one handler each.
- * Timers are a timerfd like any other fd, so the loop itself knows nothing of time. */
+/* keepwatch: the event loop — one epoll instance, its fds (a few per namespace), one handler
+ * each; timers are timerfds like any other fd, so the loop itself knows nothing of time. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,12 @@
 #include <unistd.h>
 
 #include "daemon/loop.h"
+
+void loop_init_closed(struct loop *lp)
+{
+	memset(lp, 0, sizeof(*lp));
+	lp->epfd = -1;
+}
 
 int loop_init(struct loop *lp)
 {

@@ -19,6 +19,7 @@ struct loop_slot {
 	void *arg;
 };
 
+/* Written only by loop.c. */
 struct loop {
 	int epfd;
 	bool stop;
@@ -30,6 +31,8 @@ struct loop {
 	void *before_sleep_arg;
 };
 
+/* No epoll instance yet: loop_free is a no-op, loop_init opens one. */
+void loop_init_closed(struct loop *lp);
 int loop_init(struct loop *lp);
 void loop_free(struct loop *lp);
 /* Watches fd for events (EPOLLIN ...); fn runs for each readiness. Returns 0 or -errno. */

@@ -61,12 +61,17 @@ static int notify_watchdog_open(struct notify *n)
 }
 #endif
 
+void notify_init_closed(struct notify *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->ready_fd = n->watchdog_fd = -1;
+}
+
 int notify_init(struct notify *n, int ready_fd)
 {
 	int flags;
 
-	memset(n, 0, sizeof(*n));
-	n->ready_fd = n->watchdog_fd = -1;
+	notify_init_closed(n);
 	if (ready_fd >= 0) {
 		flags = fcntl(ready_fd, F_GETFD);
 		if (flags < 0)

@@ -13,6 +13,7 @@
 #define NOTIFY_STATUS_MIN_INTERVAL_MS 1000
 #define NOTIFY_STATUS_MAX 256
 
+/* Written only by notify.c. */
 struct notify {
 	int ready_fd; /* --ready-fd: written "READY=1\n" once, then closed; -1 none */
 	int watchdog_fd; /* periodic timerfd when WatchdogSec= is set; -1 none */
@@ -31,6 +32,8 @@ bool notify_have_systemd(void);
  * event loop must read to ping it. Returns 0 or -errno (the timerfd could not be made,
  * or ready_fd is not an open descriptor: -EBADF). Never logs. */
 int notify_init(struct notify *n, int ready_fd);
+/* Nothing taken or opened yet (notify_free is then a no-op); notify_init does the rest. */
+void notify_init_closed(struct notify *n);
 void notify_free(struct notify *n);
 
 /* -1 without a watchdog: else a CLOCK_MONOTONIC timerfd firing every

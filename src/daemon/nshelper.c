@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #define NSHELPER_MAX_IDENTS 4096u
@@ -15,7 +16,33 @@
 void nshelper_init(struct nshelper *nh)
 {
 	memset(nh, 0, sizeof(*nh));
-	nh->h.fd = nh->h.wfd = nh->h.wpidfd = -1;
+	nsopen_init(&nh->h);
+	nh->loop_wfd = nh->loop_hfd = -1;
+}
+
+void nshelper_follow(struct nshelper *nh, struct loop *lp, loop_fn fn, void *arg)
+{
+	int w = nshelper_worker_fd(nh), h = nshelper_helper_fd(nh);
+
+	if (nh->loop_wfd >= 0 && nh->loop_wfd != w)
+		(void)loop_del(lp, nh->loop_wfd);
+	if (nh->loop_hfd >= 0 && nh->loop_hfd != h)
+		(void)loop_del(lp, nh->loop_hfd);
+	if (w >= 0 && nh->loop_wfd != w && loop_add(lp, w, EPOLLIN, fn, arg) < 0)
+		w = -1;
+	if (h >= 0 && nh->loop_hfd != h && loop_add(lp, h, EPOLLIN, fn, arg) < 0)
+		h = -1;
+	nh->loop_wfd = w;
+	nh->loop_hfd = h;
+}
+
+void nshelper_unfollow(struct nshelper *nh, struct loop *lp)
+{
+	if (nh->loop_wfd >= 0)
+		(void)loop_del(lp, nh->loop_wfd);
+	if (nh->loop_hfd >= 0)
+		(void)loop_del(lp, nh->loop_hfd);
+	nh->loop_wfd = nh->loop_hfd = -1;
 }
 
 int nshelper_start(struct nshelper *nh, const char *config_path, uint64_t now)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/loop.h"
 #include "kernel/nsopen.h"
 #include "logic/nsmap.h"
 
@@ -36,7 +37,7 @@ struct nshelper_ident {
 	bool asked; /* a request is out */
 };
 
-/* Written only by nshelper_*. */
+/* Written only by nshelper.c. */
 struct nshelper {
 	struct nsopen h;
 	struct nshelper_pending *pend;
@@ -48,6 +49,7 @@ struct nshelper {
 	uint64_t worker_since; /* when the worker in place started */
 	uint64_t last_answer_ms;
 	unsigned restarts; /* workers started after the first */
+	int loop_wfd, loop_hfd; /* its sockets as a loop watches them (nshelper_follow), -1 */
 };
 
 /* What a read or a tick brought, for the caller to act on and log. */
@@ -73,6 +75,11 @@ struct nshelper_news {
 };
 
 void nshelper_init(struct nshelper *nh);
+/* lp watches the helper's sockets (readable: fn with arg), after a start, a read or a tick:
+ * a new worker brings a new one, a lost one closed its own. Call it before anything else
+ * may reuse the number of a closed one. nshelper_unfollow: lp watches none any more. */
+void nshelper_follow(struct nshelper *nh, struct loop *lp, loop_fn fn, void *arg);
+void nshelper_unfollow(struct nshelper *nh, struct loop *lp);
 /* Starts the helper and its first worker (nsopen_start). 0 or -errno. */
 int nshelper_start(struct nshelper *nh, const char *config_path, uint64_t now);
 bool nshelper_running(const struct nshelper *nh);

@@ -40,16 +40,30 @@ static int privs_read(struct privs_caps *c)
 
 #define PRIVS_SAY(why, ...) snprintf((why)->error, sizeof((why)->error), __VA_ARGS__)
 
+/* The capabilities, or why not (in why). */
+static int privs_get(struct privs_caps *c, struct privs_why *why)
+{
+	int rc = privs_read(c);
+
+	if (rc < 0)
+		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+	return rc;
+}
+
+/* The start of each step: why cleared, the capabilities read. */
+static int privs_begin(struct privs_caps *c, struct privs_why *why)
+{
+	memset(why, 0, sizeof(*why));
+	return privs_get(c, why);
+}
+
 int privs_check(struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
-	int rc = privs_read(&c);
+	int rc = privs_begin(&c, why);
 
-	memset(why, 0, sizeof(*why));
-	if (rc < 0) {
-		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	if (c.eff & PRIVS_BIT(CAP_NET_ADMIN))
 		return 0;
 	PRIVS_SAY(why, "CAP_NET_ADMIN missing%s",
@@ -99,12 +113,10 @@ static int privs_can_switch(const struct privs_caps *have, const char *user, str
 static int privs_verify(uint64_t want, struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
-	int rc = privs_read(&c);
+	int rc = privs_get(&c, why);
 
-	if (rc < 0) {
-		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	if (c.eff == want && c.prm == c.eff && c.inh == 0)
 		return 0;
 	PRIVS_SAY(why,
@@ -126,11 +138,9 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 	rc = privs_check(why);
 	if (rc < 0)
 		return rc;
-	rc = privs_read(&have);
-	if (rc < 0) {
-		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+	rc = privs_get(&have, why);
+	if (rc < 0)
 		return rc;
-	}
 	if (user && user[0]) {
 		rc = privs_lookup(user, &uid, &gid, why);
 		if (rc < 0)
@@ -190,13 +200,10 @@ int privs_drop_keep(const char *user, bool *keep_ptrace, struct privs_why *why)
 int privs_drop_ptrace(struct privs_why *why)
 {
 	struct privs_caps c = { 0 };
-	int rc = privs_read(&c);
+	int rc = privs_begin(&c, why);
 
-	memset(why, 0, sizeof(*why));
-	if (rc < 0) {
-		PRIVS_SAY(why, "cannot read capabilities: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	if (!(c.prm & PRIVS_BIT(CAP_SYS_PTRACE)))
 		return 0;
 	capng_get_caps_process();

@@ -557,7 +557,7 @@ static void lm_diff_changed(struct linkmon *lm, const struct linktab *old)
 
 static int lm_resync(struct linkmon *lm, bool grow)
 {
-	struct linktab fresh, old;
+	struct linktab fresh;
 	int err;
 
 	if (grow && lm->rcvbuf < LINKMON_RCVBUF_MAX) {
@@ -575,10 +575,9 @@ static int lm_resync(struct linkmon *lm, bool grow)
 		return err;
 	lm->resync_pending = false;
 	lm_diff_removed(lm, &fresh);
-	old = lm->tab; /* lm's tables move to old, fresh's to lm */
-	lm->tab = fresh;
-	lm_diff_changed(lm, &old);
-	linktab_free(&old);
+	linktab_swap(&lm->tab, &fresh); /* fresh holds the old tables now */
+	lm_diff_changed(lm, &fresh);
+	linktab_free(&fresh);
 	lm->resyncs++;
 	lm_emit_link(lm, LM_RESYNC, NULL);
 	return 0;

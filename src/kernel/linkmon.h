@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logic/linkstate.h"
 #include "logic/linktab.h"
 
 struct nlmsghdr;
@@ -37,14 +38,12 @@ int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
  * bytes, NHA_OIF above INT32_MAX, NHA_GATEWAY not 4 or 16 bytes. */
 int linkmon_decode_nexthop(const struct nlmsghdr *nlh, struct linkmon_nexthop *out);
 
-/* "link-admin-down", "link-carrier-lost", "link-removed", "link-up", "addr-removed",
- * "addr-added", "route-changed", "route-removed", "rule-changed", "nexthop-changed",
- * "resync": the spelling
- * of linkmon_watch and of log lines. Route cache entries (RTM_F_CLONED) make no event. */
-const char *linkmon_event_name(enum linkmon_event_kind kind);
+/* The events are named by kw_link_event_name() (vocab.h). Route cache entries
+ * (RTM_F_CLONED) make no event. */
 
 typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
 
+/* Written only by linkmon.c. */
 struct linkmon {
 	/* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, and while routes are watched (all but
 	 * watch_routes = off) IPV4/IPV6_ROUTE, _RULE and NEXTHOP */

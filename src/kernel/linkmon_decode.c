@@ -305,32 +305,3 @@ int linkmon_decode_nexthop(const struct nlmsghdr *nlh, struct linkmon_nexthop *o
 	*out = nh;
 	return 0;
 }
-
-const char *linkmon_event_name(enum linkmon_event_kind kind)
-{
-	switch (kind) {
-	case LM_LINK_ADMIN_DOWN:
-		return "link-admin-down";
-	case LM_LINK_CARRIER_LOST:
-		return "link-carrier-lost";
-	case LM_LINK_REMOVED:
-		return "link-removed";
-	case LM_LINK_UP:
-		return "link-up";
-	case LM_ADDR_REMOVED:
-		return "addr-removed";
-	case LM_ADDR_ADDED:
-		return "addr-added";
-	case LM_ROUTE_CHANGED:
-		return "route-changed";
-	case LM_ROUTE_REMOVED:
-		return "route-removed";
-	case LM_RULE_CHANGED:
-		return "rule-changed";
-	case LM_NEXTHOP_CHANGED:
-		return "nexthop-changed";
-	case LM_RESYNC:
-		return "resync";
-	}
-	return "unknown";
-}

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 
 /* nft_payload zeroes the unused tail of the last 32-bit register it loads, so a 2-byte
  * port occupies 4 bytes of the key: the port in network order, then two zero bytes. */

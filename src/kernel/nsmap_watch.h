@@ -49,11 +49,13 @@ int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_i
 #define NSMAP_FAST_MS 100u
 #define NSMAP_FAST_FOR_MS 3000u
 
+/* Written only by nsmap_watch.c. */
 struct nsmap_dir {
 	int wd; /* -1: not watched (missing) */
 	char path[2 * KW_PATH_ITEM_MAX];
 };
 
+/* Written only by nsmap_watch.c. */
 struct nsmap_watch {
 	int ifd;
 	const struct kw_config *cfg; /* borrowed; must outlive the watch */

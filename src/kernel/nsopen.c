@@ -23,78 +23,6 @@
 
 #define NSOPEN_SPAWN_WAIT_MS 1000
 
-/* ---- messages ---- */
-
-int nsopen_send_rep(int sock, const struct nsopen_rep *rep, const int *fds, int nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * NSOPEN_NS_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > NSOPEN_NS_FDS)
-		return -EINVAL;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-ssize_t nsopen_recv_msg(int sock, void *buf, size_t len, int flags, int *fds, int *nfds,
-			bool *ctrunc)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * NSOPEN_NS_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
-	ssize_t n;
-
-	*nfds = 0;
-	do
-		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	/* Every descriptor that came is ours to close, whatever else went wrong. When this
-	 * process is at its fd limit the kernel installs what fits and drops the rest
-	 * (MSG_CTRUNC): that one request fails, nothing else. */
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*nfds < NSOPEN_NS_FDS)
-				fds[(*nfds)++] = fd;
-			else
-				close(fd);
-		}
-	}
-	*ctrunc = (msg.msg_flags & MSG_CTRUNC) != 0;
-	return n;
-}
-
 static void close_all(int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -104,13 +32,18 @@ static void close_all(int *fds, int n)
 
 /* ---- the helper and its workers ---- */
 
+void nsopen_init(struct nsopen *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = h->wfd = h->wpidfd = -1;
+}
+
 int nsopen_start(struct nsopen *h, const char *config_path)
 {
 	int sv[2], err;
 	pid_t parent = getpid(), pid;
 
-	memset(h, 0, sizeof(*h));
-	h->fd = h->wfd = h->wpidfd = -1;
+	nsopen_init(h);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	pid = fork();
@@ -405,7 +338,7 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 }
 
 int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
-		   enum nsopen_procnet which, int *fd)
+		   enum procnet_file which, int *fd)
 {
 	struct nsopen_req req;
 	int rc = req_path(&req, NSOPEN_OP_PROCNET, path);

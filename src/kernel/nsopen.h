@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kernel/procnet.h"
+
 /*
  * Two processes, both non-dumpable and deaf to every catchable signal but SIGKILL (a stop
  * signal for the unit, a SIGHUP meant for keepwatchd: both end with keepwatchd itself):
@@ -41,17 +43,14 @@ enum nsopen_ns_fd {
 };
 
 /* The /proc/net files of a namespace the poller reads (its open counters and sockets in
- * use), in NSOPEN_FD_SNMP order. */
-enum nsopen_procnet {
-	NSOPEN_PROCNET_SNMP,
-	NSOPEN_PROCNET_SOCKSTAT,
-	NSOPEN_PROCNET_SOCKSTAT6
-};
-#define NSOPEN_PROCNET_COUNT 3u
+ * use) come in NSOPEN_FD_SNMP order, which is procnet.h's (enum procnet_file). */
+_Static_assert(NSOPEN_FD_SOCKSTAT6 - NSOPEN_FD_SNMP + 1 == PROCNET_FILES &&
+		   NSOPEN_FD_SOCKSTAT - NSOPEN_FD_SNMP == PROCNET_SOCKSTAT,
+	       "nsopen's /proc/net descriptors in procnet_file order");
 
 #define NSOPEN_TIMEOUT_MS 5000 /* the synchronous calls wait this long for an answer */
 
-/* The parent's handle. */
+/* The parent's handle. Written only by nsopen.c. */
 struct nsopen {
 	pid_t pid; /* the helper keepwatchd-ns; 0 when not running */
 	int fd; /* the control socket to it (SOCK_SEQPACKET), -1 when closed */
@@ -69,6 +68,8 @@ struct nsopen {
  * socket is closed. config_path: whose netns items bound what workers open. Returns 0 or
  * -errno. */
 int nsopen_start(struct nsopen *h, const char *config_path);
+/* Not started: no helper, no worker, every descriptor -1 (nsopen_stop is then a no-op). */
+void nsopen_init(struct nsopen *h);
 /* Closes the sockets and reaps the helper (it exits on EOF; SIGKILL after 1 s). */
 void nsopen_stop(struct nsopen *h);
 
@@ -120,7 +121,7 @@ int nsopen_socket(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino
 /* /proc/self/net/{snmp,sockstat,sockstat6} of the namespace at path, read-only: *fd reads
  * that namespace's counters for as long as it is open (pread at 0). */
 int nsopen_procnet(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
-		   enum nsopen_procnet which, int *fd);
+		   enum procnet_file which, int *fd);
 /* All NSOPEN_NS_FDS descriptors of the namespace at path, in one answer. */
 int nsopen_open_ns(struct nsopen *h, const char *path, uint64_t dev, uint64_t ino,
 		   int fds[NSOPEN_NS_FDS]);

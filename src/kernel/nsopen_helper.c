@@ -211,7 +211,7 @@ static int worker_make(const struct nsopen_req *r, int *fds)
 			worker_take(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
 					   open_ns_protocols[i]),
 				    fds, &n, &err);
-		for (size_t i = 0; i < NSOPEN_PROCNET_COUNT; i++)
+		for (size_t i = 0; i < PROCNET_FILES; i++)
 			worker_take(open(procnet_files[i], O_RDONLY | O_CLOEXEC), fds, &n, &err);
 	}
 	if (!err)
@@ -283,7 +283,7 @@ static void worker_handle(struct worker *w, const struct nsopen_req *r, struct n
 	}
 	if ((r->op == NSOPEN_OP_SOCKET && !worker_socket_allowed(r->type, r->protocol)) ||
 	    (r->op == NSOPEN_OP_PROCNET &&
-	     (r->protocol < 0 || r->protocol >= (int)NSOPEN_PROCNET_COUNT)) ||
+	     (r->protocol < 0 || r->protocol >= (int)PROCNET_FILES)) ||
 	    (r->op != NSOPEN_OP_SOCKET && r->op != NSOPEN_OP_PROCNET &&
 	     r->op != NSOPEN_OP_OPEN_NS)) {
 		rep->err = -EPERM;

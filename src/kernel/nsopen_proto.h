@@ -15,7 +15,7 @@
 enum nsopen_op {
 	NSOPEN_OP_SOCKET = 1, /* one netlink socket: type, protocol */
 	NSOPEN_OP_IDENT = 2, /* what is the namespace file at path: dev, ino */
-	NSOPEN_OP_PROCNET = 3, /* one /proc/net file: protocol is enum nsopen_procnet */
+	NSOPEN_OP_PROCNET = 3, /* one /proc/net file: protocol is enum procnet_file */
 	NSOPEN_OP_OPEN_NS = 4, /* everything an instance needs: NSOPEN_NS_FDS descriptors */
 	NSOPEN_OP_RELOAD = 5, /* read the configuration's netns items again */
 	NSOPEN_OP_SPAWN = 6, /* to the helper: a new worker, its socket and pid back */

@@ -12,6 +12,7 @@ struct mnl_socket;
 
 #define ROUTELOOKUP_WINDOW 64 /* requests in flight; their answers fit any receive buffer */
 
+/* Written only by routelookup.c. */
 struct routelookup {
 	struct mnl_socket *nl; /* NETLINK_ROUTE, in the namespace it was opened in */
 	uint32_t seq;

@@ -409,7 +409,7 @@ static int batch_recv_some(struct sockdiag *sd, struct batch *b, int flags)
 		int len = (int)mm[i].msg_len;
 
 		if (!nlutil_from_kernel(&mm[i].msg_hdr)) {
-			sd->foreign++; /* a forged answer must not say "alive" or "gone" */
+			sd->foreign++; /* a forged answer must not say alive or gone */
 			continue;
 		}
 		if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {

@@ -39,6 +39,7 @@ int sockdiag_decode(const struct nlmsghdr *nlh, struct sockdiag_conn *out);
 #define SOCKDIAG_BATCH_DEFAULT 256 /* exact requests per sendmsg */
 #define SOCKDIAG_BATCH_MAX 512
 
+/* Written only by sockdiag.c. */
 struct sockdiag {
 	struct mnl_socket *nl;
 	uint32_t seq;

@@ -17,7 +17,8 @@ struct killlog_count {
 	uint64_t killed, logged;
 };
 
-/* One batch: begin, note each kill (in order), end. Zeroed or killlog_begin()'d. */
+/* One batch: begin, note each kill (in order), end. Zeroed or killlog_begin()'d. Written
+ * only by killlog.c. */
 struct killlog {
 	unsigned max_lines;
 	size_t n;

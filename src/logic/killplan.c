@@ -21,6 +21,14 @@ static int killplan_push(struct kw_acts *a, const struct kw_act *act)
 	return 0;
 }
 
+bool killplan_any(const struct kw_act *v, size_t n, enum kill_reason why)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].why == why)
+			return true;
+	return false;
+}
+
 void kw_acts_free(struct kw_acts *a)
 {
 	free(a->v);

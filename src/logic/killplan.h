@@ -31,7 +31,8 @@ enum act_outcome {
 };
 
 /* One action on one entry. killplan writes conn..quiet, the killer out..at_kill, report
- * reads it all, and the poller settles the entry from it (watch_settle). */
+ * reads it all, and the poller settles the entry from it (watch_settle). Written only by
+ * killplan.c and killer.c. */
 struct kw_act {
 	struct watch_conn *conn;
 	enum kill_reason why;
@@ -55,7 +56,8 @@ struct kw_acts {
 /* The kill budget: verdict kills in any sliding second (losses are not counted: a lost
  * link's connections cannot be alive), kept per millisecond. Zero it to start. */
 #define KILLPLAN_WINDOW_MS 1000u
-#define KILLPLAN_SLOTS 1024u /* > KILLPLAN_WINDOW_MS: a slot is free before it is reused */
+#define KILLPLAN_SLOTS                                                                             \
+	1024u /* > KILLPLAN_WINDOW_MS: a slot is free before it is reused Written only by killplan.c. */
 struct killplan {
 	uint32_t slot[KILLPLAN_SLOTS]; /* kills at time t in slot[t % KILLPLAN_SLOTS] */
 	uint64_t last_ms; /* the clock at the last look */
@@ -67,6 +69,8 @@ struct killplan {
  * out, in reason order. Returns 0 or -ENOMEM (out then holds what was planned). */
 int killplan_plan(struct killplan *kp, const struct kw_config *cfg, bool dry_run,
 		  const struct watch_batch *by, uint64_t now, struct kw_acts *out);
+/* Does some action of v[0..n) have reason why? */
+bool killplan_any(const struct kw_act *v, size_t n, enum kill_reason why);
 void kw_acts_free(struct kw_acts *a);
 
 #endif

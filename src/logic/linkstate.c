@@ -42,6 +42,22 @@ void linkstate_route_lost(struct linkstate *ls, uint64_t now)
 	routestate_loss_at(&ls->routes, now);
 }
 
+const struct routestate *linkstate_routes_begin(struct linkstate *ls)
+{
+	routestate_index(&ls->routes);
+	return &ls->routes;
+}
+
+void linkstate_routes_taken(struct linkstate *ls)
+{
+	routestate_take(&ls->routes);
+}
+
+void linkstate_routes_retry(struct linkstate *ls, uint64_t at)
+{
+	routestate_note_all(&ls->routes, AF_UNSPEC, at);
+}
+
 static bool linkstate_addr_gone(const struct linkstate *ls, int family, const uint8_t *addr)
 {
 	for (size_t i = 0; i < ls->n_gone_addrs; i++) {
@@ -114,6 +130,22 @@ bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex)
 	const struct down_link *dl = linkstate_down_find(ls, ifindex);
 
 	return dl && !dl->removed && !dl->no_carrier;
+}
+
+uint64_t linkstate_naming_until(const struct linkstate *ls, linkstate_unlisted_fn unlisted,
+				uint64_t now)
+{
+	uint64_t until = 0;
+
+	for (size_t i = 0; unlisted && i < ls->n_down; i++) {
+		const struct down_link *dl = &ls->down[i];
+		uint64_t end = dl->since_ms + LINKSTATE_NAMING_MS;
+
+		/* as linkstate_may_be_deleted: a lost carrier is no deletion */
+		if (!dl->removed && !dl->no_carrier && end > now && end > until)
+			until = end;
+	}
+	return until;
 }
 
 enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum kill_reason why)

@@ -24,11 +24,10 @@ struct down_link {
 #define LINKSTATE_MAX_GONE 64
 
 /*
- * Written only by linkstate_*. A loss source is a table here plus its place in two spots:
+ * A loss source is a table here plus its place in two spots:
  * linkstate_verdict() (the order of precedence) and linkstate_pending() in linkstate.c
  * (when its grace started, if it has one); the grace clock, the next deadline and the
- * on_link_loss handling then come for free.
- */
+ * on_link_loss handling then come for free. Written only by linkstate.c. */
 struct linkstate {
 	/* heap; every link down and not up again: none is evicted (a pending link-down
 	 * dropped for churn elsewhere would never kill), a removed one is purged once handled */
@@ -43,9 +42,15 @@ struct linkstate {
 	size_t n_gone_addrs;
 	uint64_t last_grace_check_ms; /* linkstate_grace_poll's memory */
 	/* Route loss: changes pending a lookup pass, and the moments passes found losses
-	 * (grace starts). Written by linkstate_* and, for its pass, netns_route_pass. */
+	 * (grace starts); the pass (netns_route.c) takes them through linkstate_routes_*. */
 	struct routestate routes;
 };
+
+/* Asks the kernel whether a device has left its namespace's index though RTM_DELLINK has
+ * not come yet: a deletion in progress (linkmon_unlisted_fn, arg the namespace's struct
+ * linkmon, which asks through its own query socket, so in any namespace). NULL: not asked,
+ * a down then stays a down until RTM_DELLINK. */
+typedef bool (*linkstate_unlisted_fn)(void *arg, int ifindex);
 
 /* The connection a loss verdict is asked about. */
 struct linkstate_conn {
@@ -67,17 +72,14 @@ struct linkstate_news {
 void linkstate_apply(struct linkstate *ls, const struct linktab *lt, const struct linkmon_event *ev,
 		     uint64_t now, struct linkstate_news *news);
 
-/* Has the device ifindex left its namespace's index (it is being deleted)? arg: the
- * caller's (linkmon_unlisted_fn and the namespace's struct linkmon). */
-typedef bool (*linkstate_unlisted_fn)(void *arg, int ifindex);
-
 /* After a burst of events (one rtnetlink read): true when losses are pending, to be judged
  * once. A link is deleted by announcing it down, flushing its addresses and only later
  * RTM_DELLINK: a down link that unlisted(arg, ifindex) says has left the namespace's index
  * is marked removed first, so its connections are named link-removed whatever their
  * family. */
 bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
-/* The same marking alone, before judging when a grace or settle time ended. */
+/* The same marking alone: before judging when a grace or settle time ended, after the kills
+ * of a link-down, and while their lines wait for the name (linkstate_naming_until). */
 void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
 /* True when ifindex is administratively down and not known removed: a deletion in
  * progress would look like this for a moment. */
@@ -85,6 +87,17 @@ bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex);
 /* The name for a loss verdict why on ifindex once more is known: link-down becomes
  * link-removed when the link turned out to be deleted (linkstate_mark_unlisted). */
 enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum kill_reason why);
+
+/* How long a link-down's name may wait for the link to turn out deleted: the kernel takes
+ * a deleted device out of the index right after it announces the down (microseconds
+ * later; a loaded machine stretches it), and RTM_DELLINK only an RCU grace period after.
+ * The kill is never held back, only its line. */
+#define LINKSTATE_NAMING_MS 3u
+/* Until when the name of a link-down on some link of ls may still change at now: the
+ * latest end of LINKSTATE_NAMING_MS after a down that may be a deletion (one unlisted can
+ * ask about, administratively down, not known removed); 0 when every name is final. */
+uint64_t linkstate_naming_until(const struct linkstate *ls, linkstate_unlisted_fn unlisted,
+				uint64_t now);
 /* After the burst's losses were acted on: removed links are forgotten (their connections
  * were just killed at once; later ones find the link gone from lt). */
 void linkstate_purge_removed(struct linkstate *ls);
@@ -118,7 +131,14 @@ bool linkstate_grace_poll(struct linkstate *ls, const struct kw_config *cfg, uin
 uint64_t linkstate_next_deadline(const struct linkstate *ls, const struct kw_config *cfg,
 				 uint64_t now, uint64_t t);
 
-/* A route pass at now found connections without a route: their grace starts now. */
+/* The route pass (netns_route.c) over the pending route changes: begin indexes them for
+ * routestate_affects and hands them over read-only; taken forgets them once the affected
+ * connections are collected; retry marks every routed connection for a pass at `at`
+ * (plus the debounce) after a pass failed; lost starts the grace of the connections the
+ * pass found without a route at now. */
+const struct routestate *linkstate_routes_begin(struct linkstate *ls);
+void linkstate_routes_taken(struct linkstate *ls);
+void linkstate_routes_retry(struct linkstate *ls, uint64_t at);
 void linkstate_route_lost(struct linkstate *ls, uint64_t now);
 
 /* The link's name from lt, else from the down links, else "-". */

@@ -121,6 +121,14 @@ int addr_table_find_ifindex(const struct linktab *t, int family, const void *add
 	return -ENOENT;
 }
 
+void linktab_swap(struct linktab *a, struct linktab *b)
+{
+	struct linktab t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 void linktab_free(struct linktab *t)
 {
 	free(t->links);

@@ -86,7 +86,8 @@ struct linkmon_event {
 	struct linkmon_nexthop nexthop; /* nexthop events only */
 };
 
-/* The links and local addresses of one namespace, each in no particular order. */
+/* The links and local addresses of one namespace, each in no particular order; linkmon
+ * changes them through linktab_*. Written only by linktab.c. */
 struct linktab {
 	struct linkmon_link *links;
 	size_t n_links, cap_links;
@@ -110,6 +111,8 @@ ssize_t linktab_addr_index(const struct linktab *t, const struct linkmon_addr *a
 /* Inserts an address or updates its prefix length. 0 or -ENOMEM. */
 int linktab_put_addr(struct linktab *t, const struct linkmon_addr *a);
 void linktab_del_addr_at(struct linktab *t, size_t i);
+/* Exchanges the tables of a and b (a resync's fresh dump takes the old tables' place). */
+void linktab_swap(struct linktab *a, struct linktab *b);
 void linktab_free(struct linktab *t);
 
 #endif

@@ -24,6 +24,7 @@ struct owner_entry {
 	uint64_t last_ms; /* caller's clock: last time it was found holding something */
 };
 
+/* Written only by owner.c. */
 struct owner_cache {
 	struct owner_entry v[OWNER_CACHE_MAX];
 	size_t n;

@@ -71,24 +71,24 @@ static uint64_t policy_timer_next(const struct policy_sample *s, uint64_t now)
 }
 
 /* Keepalive and zero-window probes: the count can only change when the timer fires. */
-static enum policy_verdict policy_judge_probes(const struct policy_limits *lim,
-					       const struct policy_sample *s, uint64_t now,
-					       uint64_t *next)
+static enum kill_reason policy_judge_probes(const struct policy_limits *lim,
+					    const struct policy_sample *s, uint64_t now,
+					    uint64_t *next)
 {
-	enum policy_verdict v;
+	enum kill_reason v;
 
 	if (lim->keepalive_probes == 0)
-		return VERDICT_ALIVE;
+		return REASON_NONE;
 	if (s->timer == TIMER_KEEPALIVE && s->unacked == 0)
-		v = VERDICT_KEEPALIVE;
+		v = REASON_KEEPALIVE;
 	else if (s->timer == TIMER_ZERO_WINDOW)
-		v = VERDICT_ZERO_WINDOW;
+		v = REASON_ZERO_WINDOW;
 	else
-		return VERDICT_ALIVE;
+		return REASON_NONE;
 	if (policy_probes_exhausted(s, policy_probes_needed(lim, s)))
 		return v;
 	policy_next(next, policy_timer_next(s, now));
-	return VERDICT_ALIVE;
+	return REASON_NONE;
 }
 
 /* A stall starts when data is first seen in flight, and restarts whenever bytes_acked
@@ -103,44 +103,44 @@ static void policy_track_update(const struct policy_sample *s, struct policy_tra
 	t->bytes_acked = s->bytes_acked;
 }
 
-static enum policy_verdict policy_judge_unacked(const struct policy_limits *lim,
-						const struct policy_sample *s,
-						const struct policy_track *t, uint64_t now,
-						uint64_t *next)
+static enum kill_reason policy_judge_unacked(const struct policy_limits *lim,
+					     const struct policy_sample *s,
+					     const struct policy_track *t, uint64_t now,
+					     uint64_t *next)
 {
 	uint64_t since = t->since_ms;
 
 	if (lim->unacked_timeout_ms == 0 || s->unacked == 0)
-		return VERDICT_ALIVE;
+		return REASON_NONE;
 	if (!s->has_bytes_acked && s->last_ack_recv_ms < now && now - s->last_ack_recv_ms > since)
 		since = now - s->last_ack_recv_ms; /* an ACK, progress or not, after the start */
 	if (since <= now && now - since >= lim->unacked_timeout_ms)
-		return VERDICT_UNACKED;
+		return REASON_UNACKED;
 	policy_next(next, since + lim->unacked_timeout_ms);
-	return VERDICT_ALIVE;
+	return REASON_NONE;
 }
 
-static enum policy_verdict policy_judge_idle(const struct policy_limits *lim,
-					     const struct policy_sample *s, uint64_t now,
-					     uint64_t *next)
+static enum kill_reason policy_judge_idle(const struct policy_limits *lim,
+					  const struct policy_sample *s, uint64_t now,
+					  uint64_t *next)
 {
 	uint32_t quiet = s->last_data_recv_ms < s->last_ack_recv_ms ? s->last_data_recv_ms
 								    : s->last_ack_recv_ms;
 
 	if (lim->idle_timeout_ms == 0)
-		return VERDICT_ALIVE;
+		return REASON_NONE;
 	/* Behind a zero window the silence is ours: the persist timer backs off to
 	 * 120 s between probes, and a peer that answered the last ones is alive. Only
 	 * probes going unanswered make its silence count. */
 	if (s->timer == TIMER_ZERO_WINDOW &&
 	    !policy_probes_exhausted(s, POLICY_ZW_AMBIGUOUS_PROBES + 1)) {
 		policy_next(next, policy_timer_next(s, now));
-		return VERDICT_ALIVE;
+		return REASON_NONE;
 	}
 	if (quiet >= lim->idle_timeout_ms)
-		return VERDICT_IDLE;
+		return REASON_IDLE;
 	policy_next(next, now + (lim->idle_timeout_ms - quiet));
-	return VERDICT_ALIVE;
+	return REASON_NONE;
 }
 
 /* Precedence when several fire: keepalive and zero-window (the most specific: the kernel
@@ -150,9 +150,9 @@ void policy_judge(const struct policy_limits *lim, const struct policy_sample *s
 		  struct policy_track *track, uint64_t now_ms, struct policy_result *out)
 {
 	uint64_t next = UINT64_MAX;
-	enum policy_verdict v;
+	enum kill_reason v;
 
-	out->verdict = VERDICT_ALIVE;
+	out->verdict = REASON_NONE;
 	out->next_check_ms = UINT64_MAX;
 	if (!policy_sample_judged(s)) {
 		*track = (struct policy_track){ 0 };
@@ -160,12 +160,12 @@ void policy_judge(const struct policy_limits *lim, const struct policy_sample *s
 	}
 	policy_track_update(s, track, now_ms);
 	v = policy_judge_probes(lim, s, now_ms, &next);
-	if (v == VERDICT_ALIVE)
+	if (v == REASON_NONE)
 		v = policy_judge_unacked(lim, s, track, now_ms, &next);
-	if (v == VERDICT_ALIVE)
+	if (v == REASON_NONE)
 		v = policy_judge_idle(lim, s, now_ms, &next);
 	out->verdict = v;
-	out->next_check_ms = v == VERDICT_ALIVE ? next : now_ms;
+	out->next_check_ms = v == REASON_NONE ? next : now_ms;
 }
 
 #define POLICY_INFO_COVERS(len, field)                                                             \
@@ -195,21 +195,4 @@ void policy_sample_from_conn(const struct sockdiag_conn *c, struct policy_sample
 		s->has_bytes_acked = true;
 		s->bytes_acked = ti->tcpi_bytes_acked;
 	}
-}
-
-const char *policy_verdict_name(enum policy_verdict v)
-{
-	switch (v) {
-	case VERDICT_ALIVE:
-		return "alive";
-	case VERDICT_KEEPALIVE:
-		return "keepalive";
-	case VERDICT_ZERO_WINDOW:
-		return "zero-window";
-	case VERDICT_IDLE:
-		return "idle";
-	case VERDICT_UNACKED:
-		return "unacked";
-	}
-	return "unknown";
 }

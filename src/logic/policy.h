@@ -7,13 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum policy_verdict {
-	VERDICT_ALIVE = 0,
-	VERDICT_KEEPALIVE, /* keepalive timer running, that many probes unanswered */
-	VERDICT_ZERO_WINDOW, /* persist timer running, that many window probes unanswered */
-	VERDICT_IDLE, /* neither data nor any ACK from the peer for idle_timeout */
-	VERDICT_UNACKED, /* data in flight and no ACK progress for unacked_timeout */
-};
+#include "logic/vocab.h"
+
+/* The verdicts are kill reasons (vocab.h), named there; the policy gives these:
+ * REASON_NONE: alive;
+ * REASON_KEEPALIVE: keepalive timer running, that many probes unanswered;
+ * REASON_ZERO_WINDOW: persist timer running, that many window probes unanswered;
+ * REASON_IDLE: neither data nor any ACK from the peer for idle_timeout;
+ * REASON_UNACKED: data in flight and no ACK progress for unacked_timeout. */
 
 /* idiag_timer values (include/net/tcp.h has no UAPI names for them). */
 enum policy_timer {
@@ -63,7 +64,8 @@ struct policy_sample {
 
 /* Per-connection memory the caller keeps between samples (zero-initialise). It lets the
  * unacked verdict measure "no ACK progress" from when data was first seen in flight
- * rather than from the last ACK, which after a long quiet spell would kill at once. */
+ * rather than from the last ACK, which after a long quiet spell would kill at once.
+ * Written only by policy.c. */
 struct policy_track {
 	bool stalled; /* unacked > 0 at the previous sample */
 	uint64_t bytes_acked; /* at the previous sample */
@@ -71,7 +73,7 @@ struct policy_track {
 };
 
 struct policy_result {
-	enum policy_verdict verdict;
+	enum kill_reason verdict; /* REASON_NONE: alive */
 	/* Earliest caller-clock time at which the verdict could change if nothing else
 	 * happens; UINT64_MAX when only a new event can change it. Events the caller
 	 * cannot see between samples (the owner sends data, enables keepalive) are its
@@ -91,8 +93,5 @@ struct sockdiag_conn;
 /* Fills s from one inet_diag answer; a tcp_info too short for the fields the verdict
  * needs counts as none (has_info false), tcpi_bytes_acked only when info_len covers it. */
 void policy_sample_from_conn(const struct sockdiag_conn *c, struct policy_sample *s);
-
-/* "alive", "keepalive", "zero-window", "idle", "unacked": the reason= in log lines. */
-const char *policy_verdict_name(enum policy_verdict v);
 
 #endif

@@ -41,7 +41,7 @@ struct route_answer {
 	uint8_t type; /* RTN_* when err == 0 */
 };
 
-/* One connection's route state, embedded in its watch entry; written only by routestate_*. */
+/* One connection's route state, embedded in its watch entry. Written only by routestate.c. */
 struct route_track {
 	uint32_t mark, uid; /* from the last sock_diag sample */
 	int bound; /* idiag_if of that sample */
@@ -59,7 +59,7 @@ struct route_prefix {
 };
 
 /* Changes since the last discovery: a connection the next discovery finds may have been
- * born before them, when no pass could see it yet. */
+ * born before them, when no pass could see it yet. Written only by routestate.c. */
 #define ROUTESTATE_MAX_RECENT 4096u
 struct route_recent {
 	struct route_prefix *v;
@@ -67,8 +67,9 @@ struct route_recent {
 	bool all[2]; /* [0] IPv4, [1] IPv6 */
 };
 
-/* Per network namespace (a member of struct linkstate); all zero is empty, and watching:
- * routestate_watch(rs, false) makes every note a no-op. */
+/* Per network namespace (a member of struct linkstate, which calls routestate_* on it);
+ * all zero is empty, and watching: routestate_watch(rs, false) makes every note a no-op.
+ * Written only by routestate.c. */
 struct routestate {
 	bool off; /* watch_routes = off: nothing is noted, no pass is due */
 	struct route_prefix *pending; /* changed prefixes since the last pass, unsorted */
@@ -134,7 +135,8 @@ bool routestate_newborn(struct routestate *rs, const struct route_query *q, stru
 /* A discovery completed: the changes before it concern what it found, no later newborn. */
 void routestate_discovered(struct routestate *rs);
 
-/* Queries deduplicated by key (family, src, dst, mark, uid, bound device). */
+/* Queries deduplicated by key (family, src, dst, mark, uid, bound device). Written only by
+ * routestate.c (the answers: routelookup_run, at routestate's indices). */
 struct route_batch {
 	struct route_query *q;
 	struct route_answer *a; /* filled by the lookup */

@@ -15,6 +15,7 @@ struct timeq_node {
 
 #define TIMEQ_NONE ((size_t)-1)
 
+/* Written only by timeq.c. */
 struct timeq {
 	struct timeq_node **v;
 	size_t n, cap;

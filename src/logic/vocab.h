@@ -1,13 +1,14 @@
-/* keepwatch: keepwatchd's vocabulary — why a connection is killed, what became of it, and
- * the TCP state and timer names; vocab.c holds the one table of their spellings. */
+/* keepwatch: keepwatchd's vocabulary — why a connection is killed, what became of it, the
+ * link events, the TCP state and timer names; vocab.c holds the one table of their spellings. */
 #ifndef KEEPWATCH_VOCAB_H
 #define KEEPWATCH_VOCAB_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Why a connection is killed: the policy verdicts plus the loss causes linkstate finds.
- * The names are the reason= of log lines and the reason label of the metrics. */
+/* Why a connection is killed: the policy's verdicts (policy_judge) plus the loss causes
+ * linkstate finds. The names are the reason= of log lines and the reason label of the
+ * metrics; REASON_NONE is a connection found alive. */
 enum kill_reason {
 	REASON_NONE = 0,
 	REASON_KEEPALIVE,
@@ -46,6 +47,14 @@ enum kw_tcp_state {
 
 /* "keepalive", "link-down", ...; NULL for REASON_NONE or a value outside the enum. */
 const char *kw_reason_name(unsigned reason);
+/* A verdict as --list and the tools print it: "alive" for REASON_NONE, else the reason's
+ * name; "unknown" outside the enum. */
+const char *kw_verdict_name(unsigned reason);
+/* enum linkmon_event_kind (linktab.h): "link-admin-down", "link-carrier-lost",
+ * "link-removed", "link-up", "addr-removed", "addr-added", "route-changed",
+ * "route-removed", "rule-changed", "nexthop-changed", "resync" (the metrics' event label, linkmon_watch's
+ * lines); "unknown" outside the enum. */
+const char *kw_link_event_name(unsigned kind);
 /* True for the losses linkstate finds (on_link_loss applies, no kill budget). */
 bool kw_reason_is_loss(enum kill_reason r);
 /* "ESTABLISHED", "SYN-SENT", ... as ss prints them; "UNKNOWN" out of range. */

@@ -13,7 +13,8 @@
 #include "logic/timeq.h"
 #include "logic/vocab.h"
 
-/* One watched connection: its identity, its service and what the verdict needs. */
+/* One watched connection: its identity, its service and what the verdict needs. Written
+ * only by watch.c and watch_table.c (its route member by routestate.c: struct route_track). */
 struct watch_conn {
 	struct watch_conn *next; /* hash chain, keyed by cookie */
 	uint64_t cookie;
@@ -41,6 +42,7 @@ struct watch_conn {
 	bool reported; /* dry-run/alert/failure already logged */
 };
 
+/* Written only by watch.c and watch_table.c. */
 struct watch_table {
 	struct watch_conn **buckets;
 	size_t n_buckets; /* power of two */

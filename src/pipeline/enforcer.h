@@ -71,6 +71,7 @@ struct enforcer_summary {
 	uint64_t scans, full_scans, fds;
 };
 
+/* Written only by enforcer.c. */
 struct enforcer {
 	struct enforcer_item *v;
 	size_t n, cap;

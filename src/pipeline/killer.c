@@ -9,23 +9,30 @@
 
 #define KILLER_BATCH 256u
 
-/* The one place the nft table is opened: at start, after a reload, or when SOCK_DESTROY
- * turns out to be missing. */
-static int killer_nft_open(struct killer *k)
+/* The one place the nft reset table is opened: at start, after a reload, or when
+ * SOCK_DESTROY turns out to be missing. */
+static int killer_table_open(struct killer *k)
 {
 	int err;
 
-	if (k->nft_open)
+	if (k->table_open)
 		return 0;
 	/* Another namespace's killer opens on the socket made there, once; never here. */
-	if (k->nft_remote && k->nft_fd <= 0)
+	if (k->remote && k->table_fd <= 0)
 		return -ENOTCONN;
-	err = k->nft_fd > 0 ? nft_killer_open_fd(&k->nft, k->nft_fd) : nft_killer_open(&k->nft);
-	k->nft_fd = 0;
+	err = k->table_fd > 0 ? nft_reset_open_fd(&k->table, k->table_fd)
+			      : nft_reset_open(&k->table);
+	k->table_fd = 0;
 	if (err < 0)
 		return err;
-	k->nft_open = true;
+	k->table_open = true;
 	return 0;
+}
+
+void killer_init_remote(struct killer *k, int nft_fd)
+{
+	k->remote = true;
+	k->table_fd = nft_fd;
 }
 
 static void killer_note_set(struct killer_note *note, const char *method, const char *reason,
@@ -34,10 +41,12 @@ static void killer_note_set(struct killer_note *note, const char *method, const 
 	*note = (struct killer_note){ .method = method, .reason = reason, .what = what };
 }
 
-static int killer_open_nft(struct killer *k, const char *why, struct killer_note *note)
+/* Kills go through the nft table from now on (kill_method = nft, or SOCK_DESTROY missing):
+ * said in note when it is news (why), or the step that failed. */
+static int killer_use_table(struct killer *k, const char *why, struct killer_note *note)
 {
-	bool was_open = k->nft_open;
-	int err = killer_nft_open(k);
+	bool was_open = k->table_open;
+	int err = killer_table_open(k);
 
 	if (err < 0)
 		killer_note_set(note, NULL, NULL, "nft-table");
@@ -63,7 +72,7 @@ int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m, struc
 	k->method = m;
 	killer_note_set(note, NULL, NULL, NULL);
 	if (m == KILL_NFT)
-		return killer_open_nft(k, "kill_method=nft", note);
+		return killer_use_table(k, "kill_method=nft", note);
 	probe = killer_probe_destroy(sd);
 	if (probe == -EPERM) {
 		killer_note_set(note, NULL, NULL, "sock-destroy");
@@ -72,7 +81,7 @@ int killer_open(struct killer *k, struct sockdiag *sd, enum kill_method m, struc
 	if (probe == -EOPNOTSUPP) {
 		k->destroy_unsupported = true;
 		if (m == KILL_AUTO)
-			return killer_open_nft(k, "SOCK_DESTROY unsupported by this kernel", note);
+			return killer_use_table(k, "SOCK_DESTROY unsupported by this kernel", note);
 		killer_note_set(note, "none",
 				"SOCK_DESTROY unsupported and kill_method=destroy: alerts only",
 				NULL);
@@ -91,17 +100,17 @@ int killer_reload(struct killer *k, enum kill_method m, struct killer_note *note
 {
 	k->method = m;
 	killer_note_set(note, NULL, NULL, NULL);
-	return killer_uses_nft(k) ? killer_open_nft(k, "reload", note) : 0;
+	return killer_uses_nft(k) ? killer_use_table(k, "reload", note) : 0;
 }
 
 void killer_close(struct killer *k)
 {
-	if (k->nft_open)
-		nft_killer_close(&k->nft);
-	k->nft_open = false;
-	if (k->nft_fd > 0)
-		close(k->nft_fd);
-	k->nft_fd = 0;
+	if (k->table_open)
+		nft_reset_close(&k->table);
+	k->table_open = false;
+	if (k->table_fd > 0)
+		close(k->table_fd);
+	k->table_fd = 0;
 }
 
 static void killer_fail(struct kw_act *a, const char *method, int err)
@@ -111,14 +120,15 @@ static void killer_fail(struct kw_act *a, const char *method, int err)
 	a->err = err;
 }
 
-static void killer_nft(struct killer *k, struct kw_act *a, uint64_t timeout_ms, uint64_t now)
+/* One kill by an nft reset: the tuple's element, for timeout_ms. */
+static void killer_arm_reset(struct killer *k, struct kw_act *a, uint64_t timeout_ms, uint64_t now)
 {
 	const struct watch_conn *e = a->conn;
-	int err = killer_nft_open(k);
+	int err = killer_table_open(k);
 
 	if (err == 0)
-		err = nft_killer_add(&k->nft, e->family, e->src, e->sport, e->dst, e->dport,
-				     timeout_ms);
+		err = nft_reset_add(&k->table, e->family, e->src, e->sport, e->dst, e->dport,
+				    timeout_ms);
 	if (err < 0) {
 		killer_fail(a, "nft", err);
 		return;
@@ -155,7 +165,7 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 			changed |= !k->destroy_unsupported;
 			k->destroy_unsupported = true;
 			if (k->method == KILL_AUTO)
-				killer_nft(k, v[i], timeout_ms, now);
+				killer_arm_reset(k, v[i], timeout_ms, now);
 			else
 				killer_fail(v[i], "destroy", e);
 		} else {
@@ -227,7 +237,7 @@ static bool killer_batch(struct killer *k, struct sockdiag *sd, struct kw_act **
 	n = killer_check_live(sd, v, n, now);
 	for (size_t i = 0; i < n; i++) {
 		if (killer_uses_nft(k))
-			killer_nft(k, v[i], timeout_ms, now);
+			killer_arm_reset(k, v[i], timeout_ms, now);
 		else if (k->destroy_unsupported) /* kill_method = destroy on such a kernel */
 			killer_fail(v[i], "destroy", -EOPNOTSUPP);
 		else
@@ -261,7 +271,7 @@ int killer_release(struct killer *k, struct watch_conn *const *v, size_t n)
 {
 	int first = 0;
 
-	if (!k->nft_open)
+	if (!k->table_open)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct watch_conn *e = v[i];
@@ -269,7 +279,7 @@ int killer_release(struct killer *k, struct watch_conn *const *v, size_t n)
 
 		if (e->fate != FATE_NFT)
 			continue;
-		err = nft_killer_del(&k->nft, e->family, e->src, e->sport, e->dst, e->dport);
+		err = nft_reset_del(&k->table, e->family, e->src, e->sport, e->dst, e->dport);
 		if (err < 0 && err != -ENOENT && first == 0)
 			first = err;
 	}

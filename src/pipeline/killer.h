@@ -8,20 +8,20 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 #include "logic/killplan.h"
 #include "kernel/sockdiag.h"
 
-/* Written only by killer_*. Zero it before killer_open. */
+/* Zero it before killer_open. Written only by killer.c. */
 struct killer {
 	enum kill_method method; /* as configured */
 	bool destroy_unsupported; /* the kernel said EOPNOTSUPP once */
-	bool nft_open;
-	struct nft_killer nft;
+	bool table_open; /* the nft reset table (kernel/nft_reset.h) */
+	struct nft_reset table;
 	/* > 0: a NETLINK_NETFILTER socket made inside another namespace (nsopen), for the nft
 	 * table to be opened on when one is needed; 0 opens one here. Owned. */
-	int nft_fd;
-	bool nft_remote; /* another namespace's: never open a table in our own */
+	int table_fd;
+	bool remote; /* another namespace's: never open a table in our own */
 };
 
 /* How the killer came to kill the way it does, for the caller to log once: method is
@@ -33,6 +33,10 @@ struct killer_note {
 	const char *what;
 };
 
+/* Another namespace's killer, before killer_open: its nft table, when one is needed, is
+ * opened on nft_fd (a NETLINK_NETFILTER socket made there; k owns it), never in this
+ * process's namespace. */
+void killer_init_remote(struct killer *k, int nft_fd);
 /* Chooses the method for kill_method m: probes SOCK_DESTROY on sd (a tuple that cannot
  * exist), opens the nft table where needed. Returns 0 or -errno (-EPERM: no
  * CAP_NET_ADMIN). */

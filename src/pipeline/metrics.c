@@ -221,25 +221,31 @@ static void metrics_poll_histogram(FILE *f, const struct kw_metrics *m)
 	fputc('\n', f);
 }
 
+/* One counter without labels: its head and its value. */
+static void metrics_counter(FILE *f, const char *name, const char *help, uint64_t value)
+{
+	metrics_head(f, name, "counter", help);
+	fprintf(f, "%s %" PRIu64 "\n", name, value);
+}
+
 static void metrics_globals(FILE *f, const struct kw_metrics *m)
 {
 	metrics_head(f, "keepwatch_link_events_total", "counter",
 		     "Link, address, route and rule changes seen on rtnetlink, by kind.");
 	for (unsigned k = 0; k < METRICS_LINK_EVENTS; k++)
 		fprintf(f, "keepwatch_link_events_total{event=\"%s\"} %" PRIu64 "\n",
-			linkmon_event_name((enum linkmon_event_kind)k), m->link_events[k]);
-	metrics_head(f, "keepwatch_kills_deferred_total", "counter",
-		     "Verdicts held back to a later second by max_kills_per_second.");
-	fprintf(f, "keepwatch_kills_deferred_total %" PRIu64 "\n", m->kills_deferred);
-	metrics_head(f, "keepwatch_netlink_resyncs_total", "counter",
-		     "Full netlink dumps done after the kernel dropped events (ENOBUFS).");
-	fprintf(f, "keepwatch_netlink_resyncs_total %" PRIu64 "\n", m->netlink_resyncs);
-	metrics_head(f, "keepwatch_route_lookups_total", "counter",
-		     "Route lookups (RTM_GETROUTE) made after route and rule changes.");
-	fprintf(f, "keepwatch_route_lookups_total %" PRIu64 "\n", m->route_lookups);
-	metrics_head(f, "keepwatch_netlink_malformed_total", "counter",
-		     "Malformed netlink messages skipped.");
-	fprintf(f, "keepwatch_netlink_malformed_total %" PRIu64 "\n", m->netlink_malformed);
+			kw_link_event_name(k), m->link_events[k]);
+	metrics_counter(f, "keepwatch_kills_deferred_total",
+			"Verdicts held back to a later second by max_kills_per_second.",
+			m->kills_deferred);
+	metrics_counter(f, "keepwatch_netlink_resyncs_total",
+			"Full netlink dumps done after the kernel dropped events (ENOBUFS).",
+			m->netlink_resyncs);
+	metrics_counter(f, "keepwatch_route_lookups_total",
+			"Route lookups (RTM_GETROUTE) made after route and rule changes.",
+			m->route_lookups);
+	metrics_counter(f, "keepwatch_netlink_malformed_total",
+			"Malformed netlink messages skipped.", m->netlink_malformed);
 	metrics_head(f, "keepwatch_config_reloads_total", "counter",
 		     "SIGHUP reloads, by result (a failed one keeps the running config).");
 	fprintf(f, "keepwatch_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);

@@ -15,7 +15,7 @@
 /* Kill counters are indexed by enum kill_reason (vocab.h) as is, named by kw_reason_name().
  * Slot 0 (REASON_NONE) is never written out. */
 #define METRICS_REASON_SLOTS REASON_COUNT
-/* Link events are indexed by enum linkmon_event_kind, named by linkmon_event_name(). */
+/* Link events are indexed by enum linkmon_event_kind, named by kw_link_event_name() (vocab.h). */
 #define METRICS_LINK_EVENTS (LM_RESYNC + 1)
 /* Poll duration histogram: upper bounds in microseconds, +Inf implied after the last. */
 #define METRICS_POLL_BUCKETS 12
@@ -37,6 +37,7 @@ struct metrics_service {
 	uint64_t enforce_failures; /* owner not found, pidfd_getfd or setsockopt refused */
 };
 
+/* Written only by metrics.c and report.c. */
 struct kw_metrics {
 	struct metrics_service *svc; /* heap; index = index into cfg.services */
 	size_t n_svc;

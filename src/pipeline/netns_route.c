@@ -37,9 +37,9 @@ static int nr_push(struct nr_items *it, struct watch_conn *e, size_t key)
 
 /* The routed connections a pending change touches, each filed under its lookup key.
  * Peers on a directly connected network keep the link and address rules only. */
-static int nr_collect(struct kw_netns *ns, const struct kw_config *cfg, struct nr_items *it)
+static int nr_collect(struct kw_netns *ns, const struct kw_config *cfg, const struct routestate *rs,
+		      struct nr_items *it)
 {
-	const struct routestate *rs = &ns->ls.routes;
 	struct route_query q;
 	size_t key;
 	int err;
@@ -73,10 +73,12 @@ static int nr_first_egress(const struct kw_netns *ns, const struct watch_conn *e
 	return l && !(l->flags & IFF_LOOPBACK) ? e->ifindex : 0;
 }
 
-/* Applies each key's answer to its connections. */
-static void nr_judge(struct kw_netns *ns, struct nr_items *it, uint64_t now,
-		     struct netns_route_pass *out)
+/* Applies each key's answer to its connections (their route_track, routestate's). */
+static int nr_judge(struct kw_netns *ns, struct nr_items *it, uint64_t now,
+		    struct netns_route_pass *out)
 {
+	int err = 0;
+
 	for (size_t i = 0; i < it->n; i++) {
 		struct watch_conn *e = it->v[i].e;
 		int old = 0;
@@ -88,9 +90,10 @@ static void nr_judge(struct kw_netns *ns, struct nr_items *it, uint64_t now,
 			break;
 		case ROUTE_BACK:
 			out->back++;
-			/* An alert said (on_link_loss = log) is news again at a later loss,
-			 * as before the port; the only poller field the pass touches. */
-			e->reported = false;
+			/* an alert said for the loss is news again at a later one: the poller's
+			 * to know (watch_route_back) */
+			if (err == 0)
+				err = watch_batch_push(&out->back_conns, e);
 			break;
 		case ROUTE_EGRESS_CHANGED:
 			out->moved++;
@@ -102,6 +105,7 @@ static void nr_judge(struct kw_netns *ns, struct nr_items *it, uint64_t now,
 	}
 	for (size_t k = 0; k < ns->rbatch.n; k++)
 		out->lost_peers += routestate_answer_lost(&ns->rbatch.a[k]);
+	return err;
 }
 
 /* One move per (old, new) interface pair of the pass, however many connections moved. */
@@ -143,23 +147,23 @@ int netns_route_pass(struct kw_netns *ns, const struct kw_config *cfg, uint64_t 
 		return 0;
 	out->ran = true;
 	routestate_batch_reset(&ns->rbatch);
-	routestate_index(&ns->ls.routes);
-	err = nr_collect(ns, cfg, &it);
-	routestate_take(&ns->ls.routes);
+	err = nr_collect(ns, cfg, linkstate_routes_begin(&ns->ls), &it);
+	linkstate_routes_taken(&ns->ls);
 	if (err == 0 && it.n)
 		err = routelookup_run(&ns->rl, ns->rbatch.q, ns->rbatch.a, ns->rbatch.n);
 	if (err < 0) {
 		/* Nothing judged: every routed connection is asked again in a second (the
 		 * debounce is counted from the moment given), not at once, so a kernel that
 		 * keeps failing costs one line a second. */
-		routestate_note_all(&ns->ls.routes, AF_UNSPEC,
-				    now + NETNS_ROUTE_RETRY_MS - ROUTESTATE_DEBOUNCE_MS);
+		linkstate_routes_retry(&ns->ls,
+				       now + NETNS_ROUTE_RETRY_MS - ROUTESTATE_DEBOUNCE_MS);
 		goto out;
 	}
 	out->affected = it.n;
 	out->lookups = ns->rbatch.n;
-	nr_judge(ns, &it, now, out);
-	err = nr_moves(&it, out);
+	err = nr_judge(ns, &it, now, out);
+	if (err == 0)
+		err = nr_moves(&it, out);
 	if (out->lost)
 		linkstate_route_lost(&ns->ls, now);
 out:
@@ -203,6 +207,7 @@ int netns_route_configure(struct kw_netns *ns, const struct kw_config *cfg, uint
 
 void netns_route_pass_free(struct netns_route_pass *p)
 {
+	watch_batch_free(&p->back_conns);
 	free(p->moves);
 	p->moves = NULL;
 	p->n_moves = 0;

@@ -19,7 +19,8 @@ struct netns_route_move {
 	const struct watch_conn *sample; /* one of them, for dst= */
 };
 
-/* What one pass found, for the report; nothing here is logged by the pass itself. */
+/* What one pass found, for the report; nothing here is logged by the pass itself. Written
+ * only by netns_route.c. */
 struct netns_route_pass {
 	bool ran; /* a change was pending and due */
 	int err; /* 0, or the -errno that left the pass unjudged (retried in RETRY_MS) */
@@ -29,12 +30,15 @@ struct netns_route_pass {
 	size_t lost_peers; /* lookup keys that found no route */
 	struct netns_route_move *moves;
 	size_t n_moves;
+	/* the connections back: for the poller (watch_route_back), as data */
+	struct watch_batch back_conns;
 };
 
 /* Runs the pass if one is due at now (routestate_due of ns->ls.routes): the lookups go to
- * ns->rl, the answers into each entry's route state; a loss starts its grace at now
- * (linkstate_route_lost), after which the caller judges the table (watch_judge_losses).
- * Fills *out (free it with netns_route_pass_free). Returns out->err. */
+ * ns->rl, the answers into each entry's route state (routestate_judge); a loss starts its
+ * grace at now (linkstate_route_lost), after which the caller judges the table
+ * (watch_judge_losses) and hands the connections back to the poller
+ * (watch_route_back). Fills *out (free it with netns_route_pass_free). Returns out->err. */
 int netns_route_pass(struct kw_netns *ns, const struct kw_config *cfg, uint64_t now,
 		     struct netns_route_pass *out);
 void netns_route_pass_free(struct netns_route_pass *p);

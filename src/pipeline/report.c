@@ -53,12 +53,14 @@ static void report_conn(const struct report_view *rv, int prio, const char *acti
 	report_conn_as(rv, prio, action, why, e, e->state, &e->last, tail);
 }
 
-/* A kill's line: the connection as the killer saw it just before. */
-static void report_act(const struct report_view *rv, int prio, const char *action,
-		       const struct kw_act *a, const char *tail)
+/* A kill's line about e (a->conn, or its copy in a held line): the connection as the
+ * killer saw it just before. */
+static void report_kill_line(const struct report_view *rv, int prio, const char *action,
+			     enum kill_reason why, const struct kw_act *a,
+			     const struct watch_conn *e, const char *tail)
 {
-	report_conn_as(rv, prio, action, a->why, a->conn, a->state ? a->state : a->conn->state,
-		       a->state ? &a->at_kill : &a->conn->last, tail);
+	report_conn_as(rv, prio, action, why, e, a->state ? a->state : e->state,
+		       a->state ? &a->at_kill : &e->last, tail);
 }
 
 static void report_link(const char *netns, const char *event, const struct linkmon_link *l,
@@ -77,24 +79,25 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const cha
 	switch (ev->kind) {
 	case LM_LINK_ADMIN_DOWN:
 	case LM_LINK_CARRIER_LOST:
-		report_link(netns, "link-down", &ev->link,
+		/* one event name for both downs (the reason their connections die of), the
+		 * cause apart */
+		report_link(netns, kw_reason_name(REASON_LINK_DOWN), &ev->link,
 			    ev->kind == LM_LINK_ADMIN_DOWN ? " cause=admin-down"
 							   : " cause=no-carrier");
 		break;
 	case LM_LINK_REMOVED:
-		report_link(netns, "link-removed", &ev->link, "");
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, "");
 		break;
 	case LM_LINK_UP:
 		snprintf(extra, sizeof(extra), " down_ms=%" PRIu64, news->down_ms);
-		report_link(netns, "link-up", &ev->link, extra);
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
 		break;
 	case LM_ADDR_REMOVED:
 	case LM_ADDR_ADDED:
 		if (!inet_ntop(ev->addr.family, ev->addr.addr, addr, sizeof(addr)))
 			snprintf(addr, sizeof(addr), "?");
 		snprintf(extra, sizeof(extra), " addr=%s/%u", addr, ev->addr.prefixlen);
-		report_link(netns, ev->kind == LM_ADDR_REMOVED ? "addr-removed" : "addr-added",
-			    &ev->link, extra);
+		report_link(netns, kw_link_event_name(ev->kind), &ev->link, extra);
 		break;
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
@@ -181,36 +184,36 @@ void report_pass(struct kw_metrics *m, const struct report_view *rv, const struc
 /* What the nft path cannot promise, said in the alert rather than hidden: a reset
  * answers the socket's next segment, and a segment without a route never reaches the
  * output hook (the kernel's own timers end such a connection, if any run). */
-static const char *report_nft_caveat(const struct report_view *rv, const struct kw_act *a)
+static const char *report_nft_caveat(const struct report_view *rv, enum kill_reason why,
+				     const struct watch_conn *e)
 {
 	/* A lost carrier keeps the routes: the next segment meets the rule (measured). */
-	if (a->why == REASON_LINK_DOWN && linkstate_routes_kept(rv->ls, a->conn->ifindex))
+	if (why == REASON_LINK_DOWN && linkstate_routes_kept(rv->ls, e->ifindex))
 		return "";
-	if (kw_reason_is_loss(a->why))
+	if (kw_reason_is_loss(why))
 		return " caveat=\"no route: the reset may never be sent; only the kernel's own "
 		       "timers end it\"";
-	if (a->conn->timer == TIMER_NONE)
+	if (e->timer == TIMER_NONE)
 		return " caveat=\"sends nothing: the reset waits for its next segment\"";
 	return "";
 }
 
 static void report_kill(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *a,
-			struct killlog *kl)
+			enum kill_reason why, const struct watch_conn *e, struct killlog *kl)
 {
-	const struct watch_conn *e = a->conn;
 	char tail[192];
 
 	switch (a->out) {
 	case OUT_DESTROYED:
-		metrics_count_kill(m, e->svc, a->why, false);
-		if (killlog_note(kl, e->svc, a->why))
-			report_act(rv, LOG_WARNING, "kill", a, " method=destroy");
+		metrics_count_kill(m, e->svc, why, false);
+		if (killlog_note(kl, e->svc, why))
+			report_kill_line(rv, LOG_WARNING, "kill", why, a, e, " method=destroy");
 		break;
 	case OUT_NFT_ARMED:
-		metrics_count_kill(m, e->svc, a->why, false);
-		snprintf(tail, sizeof(tail), " method=nft%s", report_nft_caveat(rv, a));
-		if (killlog_note(kl, e->svc, a->why))
-			report_act(rv, LOG_WARNING, "kill", a, tail);
+		metrics_count_kill(m, e->svc, why, false);
+		snprintf(tail, sizeof(tail), " method=nft%s", report_nft_caveat(rv, why, e));
+		if (killlog_note(kl, e->svc, why))
+			report_kill_line(rv, LOG_WARNING, "kill", why, a, e, tail);
 		break;
 	case OUT_FAILED:
 		/* One refusal is one failure, however often the standing verdict is retried. */
@@ -219,18 +222,19 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 		metrics_count_kill_failed(m, e->svc);
 		snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", a->method, -a->err,
 			 strerror(-a->err));
-		report_act(rv, LOG_ERR, "kill-failed", a, tail);
+		report_kill_line(rv, LOG_ERR, "kill-failed", why, a, e, tail);
 		break;
 	case OUT_GONE:
 		/* its owner closed it first (or this identity cannot reach it): not a kill,
 		 * and said so */
-		report_act(rv, LOG_NOTICE, "already-gone", a,
-			   " method=destroy error=\"no such socket\"");
+		report_kill_line(rv, LOG_NOTICE, "already-gone", why, a, e,
+				 " method=destroy error=\"no such socket\"");
 		break;
 	case OUT_CLOSED:
 		/* its owner had closed it (a container stop: the server exits, then its link
 		 * goes): ending anyway, not a kill */
-		report_act(rv, LOG_DEBUG, "not-killed", a, " note=\"closed by its owner\"");
+		report_kill_line(rv, LOG_DEBUG, "not-killed", why, a, e,
+				 " note=\"closed by its owner\"");
 		break;
 	case OUT_NONE:
 		break;
@@ -256,32 +260,49 @@ static void report_kill_summaries(const struct report_view *rv, const struct kil
 	}
 }
 
+/* One action on the entry e (a->conn, or its copy in a held line). A loss is named as
+ * linkstate knows it now: a link-down whose link turned out deleted is link-removed. */
+static void report_act(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *a,
+		       const struct watch_conn *e, struct killlog *kl)
+{
+	enum kill_reason why = linkstate_rename(rv->ls, e->ifindex, a->why);
+
+	if (a->kind == ACT_KILL) {
+		report_kill(m, rv, a, why, e, kl);
+		return;
+	}
+	if (a->quiet)
+		return;
+	if (a->kind == ACT_ALERT) {
+		report_conn(rv, LOG_WARNING, "alert", why, e, " on_link_loss=log");
+	} else if (a->kind == ACT_WOULD_KILL) {
+		metrics_count_kill(m, e->svc, why, true);
+		report_conn(rv, LOG_WARNING, "would-kill", why, e, " dry_run=yes");
+	} else if (a->kind == ACT_DEFER) {
+		m->kills_deferred++;
+		report_conn(rv, LOG_WARNING, "deferred", why, e, " limit=max_kills_per_second");
+	}
+}
+
 void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
 		 size_t n)
 {
 	struct killlog kl;
 
 	killlog_begin(&kl, KILLLOG_LINES_DEFAULT);
-	for (size_t i = 0; i < n; i++) {
-		const struct kw_act *a = &acts[i];
+	for (size_t i = 0; i < n; i++)
+		report_act(m, rv, &acts[i], acts[i].conn, &kl);
+	report_kill_summaries(rv, &kl);
+}
 
-		if (a->kind == ACT_KILL) {
-			report_kill(m, rv, a, &kl);
-			continue;
-		}
-		if (a->quiet)
-			continue;
-		if (a->kind == ACT_ALERT) {
-			report_conn(rv, LOG_WARNING, "alert", a->why, a->conn, " on_link_loss=log");
-		} else if (a->kind == ACT_WOULD_KILL) {
-			metrics_count_kill(m, a->conn->svc, a->why, true);
-			report_conn(rv, LOG_WARNING, "would-kill", a->why, a->conn, " dry_run=yes");
-		} else if (a->kind == ACT_DEFER) {
-			m->kills_deferred++;
-			report_conn(rv, LOG_WARNING, "deferred", a->why, a->conn,
-				    " limit=max_kills_per_second");
-		}
-	}
+void report_acts_copied(struct kw_metrics *m, const struct report_view *rv,
+			const struct kw_act *acts, const struct watch_conn *conns, size_t n)
+{
+	struct killlog kl;
+
+	killlog_begin(&kl, KILLLOG_LINES_DEFAULT);
+	for (size_t i = 0; i < n; i++)
+		report_act(m, rv, &acts[i], &conns[i], &kl);
 	report_kill_summaries(rv, &kl);
 }
 
@@ -386,7 +407,7 @@ void report_status_line(char *buf, size_t len, const struct kw_config *cfg, size
 {
 	size_t n = cfg->n_services;
 	const char *method = dry_run                  ? "none (dry run)"
-			     : k->nft_open            ? "nft"
+			     : k->table_open          ? "nft"
 			     : k->destroy_unsupported ? "none"
 						      : "destroy";
 	int used;

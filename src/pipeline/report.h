@@ -38,9 +38,14 @@ void report_pass(struct kw_metrics *m, const struct report_view *rv, const struc
 		 uint64_t took_us);
 /* One line per action that has something to say, and its counters. Kills are said in
  * bounded form (killlog): the first KILLLOG_LINES_DEFAULT per service and reason of this
- * call, then one event=kill-summary line each; every kill is counted. */
+ * call, then one event=kill-summary line each; every kill is counted. A loss is named as
+ * rv->ls knows it when said (linkstate_rename: a link-down whose link turned out deleted is
+ * link-removed). */
 void report_acts(struct kw_metrics *m, const struct report_view *rv, const struct kw_act *acts,
 		 size_t n);
+/* The same for held actions (report_hold.c), whose entries are the copies conns[0..n). */
+void report_acts_copied(struct kw_metrics *m, const struct report_view *rv,
+			const struct kw_act *acts, const struct watch_conn *conns, size_t n);
 /* action=error what=nft-delete ... when killer_release failed (err < 0). */
 void report_nft_release(int err);
 /* action=error what=rtnetlink ...; retry_ms: when a failed resync is tried again (0: not

@@ -33,20 +33,32 @@
 	(((1u << 13) - 1) &                                                                        \
 	 ~((1u << KW_TCP_LISTEN) | (1u << KW_TCP_TIME_WAIT) | (1u << KW_TCP_CLOSE) | 1u))
 
-static int watch_read_opens(void *arg, uint64_t *opens);
-static bool watch_family_in_use(void *arg, int family);
-
 void watch_init(struct watch *w, const struct kw_config *cfg, const struct linkstate *ls,
 		const struct linktab *links, struct sockdiag *sd)
 {
-	memset(w, 0, sizeof(*w));
-	w->cfg = cfg;
-	w->ls = ls;
-	w->links = links;
-	w->sd = sd;
-	w->svc_mask = UINT64_MAX;
-	w->proc = (struct watch_proc){ .opens = watch_read_opens,
-				       .family_in_use = watch_family_in_use };
+	*w = (struct watch){
+		.cfg = cfg,
+		.ls = ls,
+		.links = links,
+		.sd = sd,
+		.svc_mask = UINT64_MAX,
+		.proc = { .opens = procnet_opens, .family_in_use = procnet_family_in_use },
+	};
+}
+
+void watch_set_services(struct watch *w, uint64_t svc_mask, const struct watch_cgroups *cg)
+{
+	w->svc_mask = svc_mask;
+	w->cg = cg;
+}
+
+void watch_set_foreign(struct watch *w, const struct procnet *pn)
+{
+	/* the readers take no const: they only read it */
+	w->proc = (struct watch_proc){ .opens = procnet_opens,
+				       .family_in_use = procnet_family_in_use,
+				       .arg = (void *)pn };
+	w->discovery_grid = true;
 }
 
 static void watch_fail(struct watch_pass *p, int err, const char *what, int family)
@@ -71,22 +83,6 @@ static enum kill_reason watch_loss_verdict(const struct watch *w, const struct w
 	};
 
 	return linkstate_verdict(w->ls, w->links, &c, w->cfg->services[e->svc].link_grace_ms, now);
-}
-
-static enum kill_reason watch_reason_of(enum policy_verdict v)
-{
-	switch (v) {
-	case VERDICT_KEEPALIVE:
-		return REASON_KEEPALIVE;
-	case VERDICT_ZERO_WINDOW:
-		return REASON_ZERO_WINDOW;
-	case VERDICT_IDLE:
-		return REASON_IDLE;
-	case VERDICT_UNACKED:
-		return REASON_UNACKED;
-	default:
-		return REASON_NONE;
-	}
 }
 
 static int watch_resolve_ifindex(const struct watch *w, const struct sockdiag_conn *c)
@@ -114,7 +110,7 @@ static uint64_t watch_next_check(const struct watch *w, const struct kw_service 
 	/* The timer wheel fires a timer of span T up to about T/8 late, while idiag_expires
 	 * already reads 0: look first at T/16 past it, then again in steps of T/32 (at least
 	 * the policy's retry), not every poll, until the kernel has acted. */
-	if (probing && e->last.timer_expires_ms == 0 && res->verdict == VERDICT_ALIVE &&
+	if (probing && e->last.timer_expires_ms == 0 && res->verdict == REASON_NONE &&
 	    next != UINT64_MAX && e->timer_span_ms / 32 > next - now) {
 		next = now + e->timer_span_ms / 32;
 	} else if (probing && e->last.timer_expires_ms && next != UINT64_MAX) {
@@ -177,7 +173,7 @@ int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_con
 	policy_judge(&lim, &e->last, &e->track, now, &res);
 	if ((err = watch_schedule(&w->table, e, watch_next_check(w, svc, e, &res, now))) < 0)
 		return err;
-	why = watch_reason_of(res.verdict);
+	why = res.verdict;
 	e->verdict = why;
 	if (why != REASON_NONE)
 		return watch_batch_push(&p->by[why], e);
@@ -279,87 +275,6 @@ uint64_t watch_services_for(const struct watch *w, uint64_t cgroup_id)
 			mask &= ~bit;
 	}
 	return mask;
-}
-
-/* Sum of PassiveOpens and ActiveOpens of a namespace: if it did not move, no connection
- * was born and a discovery walk would find nothing new. */
-int watch_parse_opens(const char *text, uint64_t *opens)
-{
-	const char *head = strstr(text, "Tcp: "), *vals;
-	char hbuf[1024], vbuf[1024], *hs, *vs, *h, *v;
-	uint64_t sum = 0;
-	bool found = false;
-	size_t hl, vl;
-
-	if (!head || !(vals = strchr(head, '\n')) || strncmp(vals + 1, "Tcp: ", 5) != 0)
-		return -ENOENT;
-	hl = (size_t)(vals - head);
-	vals++;
-	vl = strcspn(vals, "\n");
-	if (hl >= sizeof(hbuf) || vl >= sizeof(vbuf))
-		return -ENOENT;
-	memcpy(hbuf, head, hl);
-	hbuf[hl] = '\0';
-	memcpy(vbuf, vals, vl);
-	vbuf[vl] = '\0';
-	h = strtok_r(hbuf, " ", &hs);
-	v = strtok_r(vbuf, " ", &vs);
-	while (h && v) {
-		if (!strcmp(h, "ActiveOpens") || !strcmp(h, "PassiveOpens")) {
-			sum += strtoull(v, NULL, 10);
-			found = true;
-		}
-		h = strtok_r(NULL, " ", &hs);
-		v = strtok_r(NULL, " ", &vs);
-	}
-	if (!found)
-		return -ENOENT;
-	*opens = sum;
-	return 0;
-}
-
-/* Does a namespace hold any TCP socket of family? A walk for a family with none costs as
- * much as any other (the established hash is shared by all), so skip it. On any doubt the
- * answer is yes. */
-bool watch_parse_in_use(const char *text, int family)
-{
-	const char *tag = family == AF_INET ? "TCP: inuse " : "TCP6: inuse ";
-	const char *at = strstr(text, tag);
-
-	return !at || strtoul(at + strlen(tag), NULL, 10) > 0;
-}
-
-static int watch_slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return 0;
-}
-
-static int watch_read_opens(void *arg, uint64_t *opens)
-{
-	char buf[4096];
-	int err = watch_slurp("/proc/net/snmp", buf, sizeof(buf));
-
-	(void)arg;
-	return err < 0 ? err : watch_parse_opens(buf, opens);
-}
-
-static bool watch_family_in_use(void *arg, int family)
-{
-	char buf[1024];
-
-	(void)arg;
-	if (watch_slurp(family == AF_INET ? "/proc/net/sockstat" : "/proc/net/sockstat6", buf,
-			sizeof(buf)) < 0)
-		return true;
-	return watch_parse_in_use(buf, family);
 }
 
 /* One pace from now; on a grid, the next multiple of the pace: the checks of every
@@ -555,6 +470,13 @@ void watch_pass_free(struct watch_pass *p)
 	watch_batch_free(&p->expired);
 	watch_batch_free(&p->newborn);
 	memset(p, 0, sizeof(*p));
+}
+
+void watch_route_back(struct watch *w, const struct watch_batch *b)
+{
+	(void)w;
+	for (size_t i = 0; i < b->n; i++)
+		b->v[i]->reported = false;
 }
 
 int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at)

@@ -7,25 +7,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/cgroupsel.h"
 #include "config/config.h"
 #include "kernel/linkmon.h"
-#include "logic/linkstate.h"
+#include "kernel/procnet.h"
 #include "kernel/sockdiag.h"
+#include "logic/cgroupsel.h"
+#include "logic/linkstate.h"
 #include "logic/watch_table.h"
 
 struct kw_act;
 
 /* What the poller reads of its namespace's /proc/net: the open counters (PassiveOpens +
  * ActiveOpens; -errno when unknown) and whether a family has any TCP socket (true on
- * doubt). watch_init sets readers of the process's own namespace. */
+ * doubt). watch_init sets procnet's readers of the process's own namespace,
+ * watch_set_foreign another namespace's; the unit tests set their own. */
 struct watch_proc {
 	int (*opens)(void *arg, uint64_t *opens);
 	bool (*family_in_use)(void *arg, int family);
 	void *arg;
 };
 
-/* The cgroups the services select now, for every namespace's poller to read (the daemon
+/* The cgroups the services select now, for every namespace's poller to read (daemon_ns.c
  * writes it: expands the items, re-expands when cgroups come and go). A service with cgroup
  * items matches a socket only when its cgroup id is in ids[i]: no ids (the cgroup does not
  * exist yet, or no table at all) match nothing, never every socket. */
@@ -33,9 +35,9 @@ struct watch_cgroups {
 	struct cgroupsel_ids ids[KW_MAX_SERVICES];
 };
 
-/* One namespace's poller; written only by watch_*. The pointers are its inputs, read
- * only: the configuration (replaced in place on reload), the namespace's losses and
- * link tables, and its sock_diag socket (for dumps and lookups). */
+/* One namespace's poller. The pointers are its inputs, read only: the configuration
+ * (replaced in place on reload), the namespace's losses and link tables, and its sock_diag
+ * socket (for dumps and lookups). Written only by watch.c. */
 struct watch {
 	const struct kw_config *cfg;
 	const struct linkstate *ls;
@@ -43,7 +45,8 @@ struct watch {
 	struct sockdiag *sd;
 	struct watch_proc proc;
 	/* Bit i: cfg->services[i] applies in this namespace (its netns items reach it, or it
-	 * has none and this is the daemon's own); watch_init sets every bit. */
+	 * has none and this is the daemon's own); watch_init sets every bit,
+	 * watch_set_services what the daemon's namespaces say. */
 	uint64_t svc_mask;
 	const struct watch_cgroups *cg; /* NULL: services with cgroup items match nothing */
 	uint64_t cg_mask; /* bit i: services[i] selects by cgroup (set by watch_setup) */
@@ -61,9 +64,9 @@ struct watch {
 	uint64_t next_poll_ms; /* no batch of lookups before this: one per poll_interval */
 	uint64_t next_discovery_ms;
 	uint64_t discovery_pace_ms; /* max(discovery_interval, earliest newborn verdict) */
-	/* Discovery checks on multiples of the pace (the daemon sets it for other namespaces'
-	 * pollers): an idle namespace then costs one counter read per pace, all of them in
-	 * one wake-up, whatever their number. */
+	/* Discovery checks on multiples of the pace (another namespace's poller,
+	 * watch_set_foreign): an idle namespace then costs one counter read per pace, all of
+	 * them in one wake-up, whatever their number. */
 	bool discovery_grid;
 	bool discovery_due; /* forced by a loss, a reload, or new connections */
 	uint64_t opens_seen; /* PassiveOpens + ActiveOpens at the last discovery */
@@ -71,8 +74,8 @@ struct watch {
 
 /*
  * What one pass found, for the stages downstream (killplan, killer, report) to read and
- * watch_settle() to apply. Entries stay in the table until watch_settle().
- */
+ * watch_settle() to apply. Entries stay in the table until watch_settle(). Written only
+ * by watch.c. */
 struct watch_pass {
 	struct watch_batch by[REASON_COUNT]; /* verdicts, grouped by reason */
 	struct watch_batch gone; /* closed by their owner; FATE_NFT ones confirm a reset */
@@ -90,6 +93,13 @@ struct watch_pass {
 
 void watch_init(struct watch *w, const struct kw_config *cfg, const struct linkstate *ls,
 		const struct linktab *links, struct sockdiag *sd);
+/* Which services apply here (svc_mask) and the cgroup ids they select (cg, read by the
+ * poller; NULL: services with cgroup items match nothing). watch_setup then builds the
+ * filters anew. */
+void watch_set_services(struct watch *w, uint64_t svc_mask, const struct watch_cgroups *cg);
+/* Another namespace's poller: its counters are read from pn (opened there), and its
+ * discovery checks fall on the pace's grid, shared with every other namespace's. */
+void watch_set_foreign(struct watch *w, const struct procnet *pn);
 /* Builds the kernel filters and the pacing from cfg; a discovery is due afterwards.
  * Returns 0 or -errno (-E2BIG: the services' filter does not fit). */
 int watch_setup(struct watch *w);
@@ -128,14 +138,13 @@ int watch_look_at(struct watch *w, uint64_t cookie, uint64_t at);
  * caller adds grace ends: linkstate_next_deadline). */
 uint64_t watch_next_deadline(const struct watch *w, uint64_t now);
 
+/* Input from the route pass (netns_route.c): the connections of b whose route came back
+ * before anything was done; an alert said for their loss is news again at a later one. */
+void watch_route_back(struct watch *w, const struct watch_batch *b);
+
 /* The services that may claim a socket of cgroup id here: svc_mask, less those selecting
  * by cgroup whose ids lack id (0: unknown, matches none of them). */
 uint64_t watch_services_for(const struct watch *w, uint64_t cgroup_id);
-/* The /proc/net parsers behind the default readers, for readers of files opened elsewhere
- * (another namespace's, through nsopen): text is the whole of /proc/net/snmp, or of
- * sockstat (AF_INET) / sockstat6 (AF_INET6). */
-int watch_parse_opens(const char *text, uint64_t *opens);
-bool watch_parse_in_use(const char *text, int family);
 
 /* Pure steps, exposed for the unit tests. */
 /* Applies a fresh sample c of e at now and files e under its verdict, if any. */

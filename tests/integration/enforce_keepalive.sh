@@ -195,7 +195,8 @@ wd_teardown
 # fresh clone in mktemp -d does), so a copy goes where nobody can reach it.
 chmod 711 "$KW_TMP"
 mkdir -p "$KW_TMP/pub" && chmod 755 "$KW_TMP/pub"
-install -m 644 "$KW_SRC/tests/integration/enforce_peer.py" "$KW_TMP/pub/enforce_peer.py"
+install -m 644 "$KW_SRC/tests/integration/enforce_peer.py" "$KW_SRC/tests/lib/peer.py" \
+	"$KW_TMP/pub/"
 wd_pair 4
 kw_bg "$NS_SRV" "$WD_DIR/server.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
 	/usr/bin/python3 -u "$KW_TMP/pub/enforce_peer.py" 0.0.0.0 2000

@@ -22,6 +22,11 @@ import socket
 import sys
 import time
 
+# tests/lib/peer.py: beside this file when run from a copy (as nobody), else in ../lib
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "lib")]
+from peer import set_keepalive  # noqa: E402
+
 
 def say(*words):
     sys.stdout.write("%d %s\n" % (int(time.monotonic() * 1000), " ".join(str(w) for w in words)))
@@ -34,12 +39,8 @@ def setup(s, mode):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 10)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-    elif mode != "off":
-        idle, intvl, cnt = (int(x) for x in mode.split(","))
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, cnt)
+    else:
+        set_keepalive(s, mode)
 
 
 def opts(s):

@@ -1,5 +1,5 @@
 #!/bin/bash
-# keepwatch integration test: the nftables kill path (killer_nft.c through nftkill_probe).
+# keepwatch integration test: the nftables kill path (nft_reset.c through nftkill_probe).
 # Proves against the real kernel, IPv4 and IPv6: a doomed tuple's next keepalive probe is
 # answered with a RST the local socket receives (ECONNRESET) within one keepalive
 # interval; a socket that sends nothing is never reset (until it sends); the owner table

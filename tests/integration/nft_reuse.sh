@@ -18,15 +18,10 @@ for fam in 4 6; do
 	CLIENT=$KW_LAST_PID
 	kw_wait 5 wd_established 2000 1 || kw_die "connect"
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
-	sed -i 's/^\[global\]$/[global]\nkill_method = nft\nnft_timeout = 60s/' "$WD_DIR/kw.ini"
+	wd_global "$WD_DIR/kw.ini" "kill_method = nft" "nft_timeout = 60s"
 	wd_daemon "$WD_DIR/kw.ini"
 	# the client's host goes silent for this connection
-	ip netns exec "$NS_CLI" nft -f - <<'NFT'
-table inet kwt_dead {
-	chain in { type filter hook input priority -300; tcp sport 2000 drop; }
-	chain out { type filter hook output priority -300; tcp dport 2000 drop; }
-}
-NFT
+	kw_poweroff "$NS_CLI" kwt_dead "tcp sport 2000" "tcp dport 2000"
 	kw_check "IPv$fam: killed through nft" \
 		kw_grep_wait 10 "$KW_SYSLOG" "$(wd_kill_pattern kill keepalive).* method=nft"
 	kw_check "IPv$fam: confirmed gone" \
@@ -37,7 +32,7 @@ NFT
 	# then its host answers again and it reconnects from the same port
 	kw_stop "$CLIENT"
 	ip netns exec "$NS_CLI" ss -K "sport = :$SPORT" >/dev/null 2>&1
-	ip netns exec "$NS_CLI" nft delete table inet kwt_dead
+	kw_poweron "$NS_CLI" kwt_dead
 	kw_bg "$NS_CLI" "$WD_DIR/client2.log" "${WD_PY[@]}" client "$SRV" 2000 --sport $SPORT
 	kw_check "IPv$fam: a new connection from the same port connects at once" \
 		kw_grep_wait 3 "$WD_DIR/client2.log" "connected local=$SPORT"

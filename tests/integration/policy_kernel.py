@@ -17,8 +17,12 @@ import json
 import select
 import socket
 import struct
+import os
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from peer import set_keepalive  # noqa: E402  (tests/lib/peer.py)
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -87,16 +91,6 @@ def parse_diag(p, port):
             d.update(tcp_info_fields(p[off + 4:off + alen]))
         off += (alen + 3) & ~3
     return d
-
-
-def set_keepalive(s, spec):
-    if not spec:
-        return
-    idle, intvl, cnt = (int(x) for x in spec.split(","))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, cnt)
 
 
 def server(a):

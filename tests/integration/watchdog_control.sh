@@ -126,7 +126,7 @@ for i in 1 2 3 4 5; do
 done
 kw_wait 5 wd_established 2000 5 || kw_die "five clients"
 wd_config "$WD_DIR/kw.ini" "keepalive_probes = 0" "idle_timeout = 1s"
-sed -i 's/^\[global\]$/[global]\nmax_kills_per_second = 2/' "$WD_DIR/kw.ini"
+wd_global "$WD_DIR/kw.ini" "max_kills_per_second = 2"
 wd_daemon "$WD_DIR/kw.ini"
 kw_wait 8 test "$(wd_kills)" -ge 5
 kw_check "budget: all five killed in the end" test "$(wd_kills)" -eq 5

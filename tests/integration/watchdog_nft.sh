@@ -43,7 +43,7 @@ NFT
 		kw_die "connect"
 	fi
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
-	sed -i 's/^\[global\]$/[global]\nkill_method = nft/' "$WD_DIR/kw.ini"
+	wd_global "$WD_DIR/kw.ini" "kill_method = nft"
 	wd_daemon "$WD_DIR/kw.ini"
 	kw_check "IPv$fam the keepwatch table exists while the daemon runs" has_kw_table
 	kw_check "IPv$fam kill method nft announced" \

@@ -56,14 +56,9 @@ if command -v nft >/dev/null; then
 	server_up "::" --keepalive 1,1,10
 	client_up 10.77.0.1 2000
 	wd_config "$WD_DIR/kw.ini" "keepalive_probes = 2"
-	sed -i 's/^\[global\]$/[global]\nkill_method = nft/' "$WD_DIR/kw.ini"
+	wd_global "$WD_DIR/kw.ini" "kill_method = nft"
 	wd_daemon "$WD_DIR/kw.ini"
-	ip netns exec "$NS_CLI" nft -f - <<'NFT'
-table inet kwt_dead {
-	chain in { type filter hook input priority -300; tcp sport 2000 drop; }
-	chain out { type filter hook output priority -300; tcp dport 2000 drop; }
-}
-NFT
+	kw_poweroff "$NS_CLI" kwt_dead "tcp sport 2000" "tcp dport 2000"
 	expect_kill "dual-stack nft" \
 		"keepwatchd\[$WD_DAEMON\]: action=kill reason=keepalive service=relay src=10.77.0.1:2000 .*method=nft"
 	kw_check "dual-stack nft: no kill-expired retry (the IPv4 set matched)" \

@@ -65,12 +65,16 @@ kw_veth() {
 	ip -n "$4" link set "$5" up
 }
 
-# kw_addr NS IF ADDR/PREFIX: adds an address; IPv6 without DAD so it is usable at once.
+# kw_addr NS IF ADDR/PREFIX...: adds each address; IPv6 without DAD so it is usable at once.
 kw_addr() {
-	case "$3" in
-	*:*) ip -n "$1" addr add "$3" dev "$2" nodad ;;
-	*) ip -n "$1" addr add "$3" dev "$2" ;;
-	esac
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		case "$a" in
+		*:*) ip -n "$ns" addr add "$a" dev "$dev" nodad ;;
+		*) ip -n "$ns" addr add "$a" dev "$dev" ;;
+		esac
+	done
 }
 
 # kw_pair: the usual two hosts, "srv" and "cli", on one veth link, IPv4 10.77.0.1/2 and
@@ -79,10 +83,8 @@ kw_pair() {
 	kw_ns KW_NS_SRV srv
 	kw_ns KW_NS_CLI cli
 	kw_veth "$KW_NS_SRV" kwsrv0 77 "$KW_NS_CLI" kwcli0 78
-	kw_addr "$KW_NS_SRV" kwsrv0 10.77.0.1/24
-	kw_addr "$KW_NS_CLI" kwcli0 10.77.0.2/24
-	kw_addr "$KW_NS_SRV" kwsrv0 fd77::1/64
-	kw_addr "$KW_NS_CLI" kwcli0 fd77::2/64
+	kw_addr "$KW_NS_SRV" kwsrv0 10.77.0.1/24 fd77::1/64
+	kw_addr "$KW_NS_CLI" kwcli0 10.77.0.2/24 fd77::2/64
 }
 
 # kw_bg NS LOGFILE CMD...: runs CMD in NS in the background; its PID goes to KW_LAST_PID
@@ -128,18 +130,24 @@ kw_bg_syslog() {
 # there (keepwatchd: after its first link, address and socket dumps), 1 if it exited first
 # or SECONDS ran out. No fixed sleep: readiness, not hope.
 kw_bg_syslog_ready() {
-	local limit=$1 fifo rfd line=""
+	local limit=$1 fifo rfd line="" part=""
 	shift
 	fifo=$(mktemp -u "$KW_TMP/ready.XXXXXX")
 	mkfifo "$fifo" || return 1
 	exec {rfd}<>"$fifo" # read-write: never blocks, whether or not the daemon opens it
 	{ kw_bg_syslog "$@"; } 3>"$fifo"
 	rm -f "$fifo"
+	# bash reads a pipe a byte at a time: on a loaded machine a 0.1 s timeout can fall
+	# between two bytes of the one write, and read then keeps what came in part
 	for _ in $(seq 1 $((limit * 10))); do
-		read -r -t 0.1 -u "$rfd" line && break
+		if read -r -t 0.1 -u "$rfd" part; then
+			line+=$part
+			break
+		fi
+		line+=$part
 		kill -0 "$KW_LAST_PID" 2>/dev/null || break
 	done
-	[ -n "$line" ] || read -r -t 0.05 -u "$rfd" line
+	[ "$line" = READY=1 ] || { read -r -t 0.05 -u "$rfd" part && line+=$part; }
 	exec {rfd}<&-
 	[ "$line" = READY=1 ]
 }

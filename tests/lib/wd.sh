@@ -13,10 +13,8 @@ wd_pair() {
 	kw_ns NS_SRV "s$WD_N"
 	kw_ns NS_CLI "c$WD_N"
 	kw_veth "$NS_SRV" kwsrv0 77 "$NS_CLI" kwcli0 78
-	kw_addr "$NS_SRV" kwsrv0 10.77.0.1/24
-	kw_addr "$NS_CLI" kwcli0 10.77.0.2/24
-	kw_addr "$NS_SRV" kwsrv0 fd77::1/64
-	kw_addr "$NS_CLI" kwcli0 fd77::2/64
+	kw_addr "$NS_SRV" kwsrv0 10.77.0.1/24 fd77::1/64
+	kw_addr "$NS_CLI" kwcli0 10.77.0.2/24 fd77::2/64
 	# shellcheck disable=SC2034 # CLI and PLEN are for the scripts that source this file
 	if [ "$1" = 6 ]; then
 		SRV=fd77::1 CLI=fd77::2 SRVB="[fd77::1]" PLEN=64
@@ -36,6 +34,16 @@ wd_config() {
 		printf '[service relay]\nlocal_ports = 2000\n'
 		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$f"
+}
+
+# wd_global FILE LINES...: adds the lines (e.g. "kill_method = nft") to the [global]
+# section of a wd_config file, in order.
+wd_global() {
+	local f=$1
+	shift
+	awk -v add="$(printf '%s\n' "$@")" \
+		'{ print } /^\[global\]$/ && !done { print add; done = 1 }' "$f" >"$f.new" &&
+		mv "$f.new" "$f"
 }
 
 # wd_daemon CONFIG [ARGS...]: keepwatchd in NS_SRV with our syslog; returns once it is

@@ -12,7 +12,7 @@ set -uo pipefail
 # Memory, strings, formatting into buffers, sorting, address text: nothing that leaves the
 # process or reads its surroundings. (strerror only names an errno.)
 ALLOWED='memcpy memmove memset memcmp bcmp memchr strlen strnlen strcmp strncmp strcasecmp
-strncasecmp strchr strrchr strstr strspn strcspn strpbrk strcpy strncpy strtok_r strtol
+strncasecmp strdup strchr strrchr strstr strspn strcspn strpbrk strcpy strncpy strtok_r strtol
 strtoll strtoul strtoull snprintf vsnprintf qsort bsearch malloc calloc realloc free
 __ctype_b_loc __ctype_tolower_loc __ctype_toupper_loc tolower toupper inet_pton inet_ntop
 fnmatch __errno_location strerror __stack_chk_fail __assert_fail'

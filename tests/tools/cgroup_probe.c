@@ -1,7 +1,7 @@
 /* keepwatch test tool: cgroup selection from the command line — the cgroup2 mount, the ids a
  * set of cgroup patterns selects, the kernel's support for the cgroup filter, a filtered
  * dump, and the watch that reports cgroups coming and going. */
-#include "kernel/cgroupsel.h"
+#include "kernel/cgroupsel_fs.h"
 #include "kernel/sockdiag.h"
 
 #include <arpa/inet.h>

@@ -15,6 +15,7 @@
 
 #include "kernel/linkmon.h"
 #include "kernel/nlutil.h"
+#include "logic/vocab.h"
 
 static volatile sig_atomic_t watch_stop;
 
@@ -51,14 +52,14 @@ static void watch_print_route(const struct linkmon_event *ev)
 	char ip[INET6_ADDRSTRLEN];
 
 	if (ev->kind == LM_RULE_CHANGED) {
-		printf("event=%s family=%u table=%u\n", linkmon_event_name(ev->kind),
+		printf("event=%s family=%u table=%u\n", kw_link_event_name(ev->kind),
 		       ev->rule.family, ev->rule.table);
 		return;
 	}
 	if (!inet_ntop(ev->route.family, ev->route.dst, ip, sizeof(ip)))
 		snprintf(ip, sizeof(ip), "?");
 	printf("event=%s dst=%s/%u type=%u table=%u oif=%d gateway=%d\n",
-	       linkmon_event_name(ev->kind), ip, ev->route.dst_len, ev->route.type, ev->route.table,
+	       kw_link_event_name(ev->kind), ip, ev->route.dst_len, ev->route.type, ev->route.table,
 	       ev->route.oif, ev->route.gateway);
 }
 
@@ -73,7 +74,7 @@ static void watch_event(void *arg, const struct linkmon_event *ev)
 			watch_print_route(ev);
 		return;
 	}
-	snprintf(what, sizeof(what), "event=%s", linkmon_event_name(ev->kind));
+	snprintf(what, sizeof(what), "event=%s", kw_link_event_name(ev->kind));
 	watch_print(what, &ev->link, &ev->addr);
 }
 

@@ -18,7 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 
 #define PROBE_LINE_MAX 512
 
@@ -36,7 +36,7 @@ static int probe_port(const char *s, uint16_t *port)
 }
 
 /* argv: LADDR LPORT RADDR RPORT TIMEOUT_MS */
-static int probe_add(struct nft_killer *k, char **argv)
+static int probe_add(struct nft_reset *k, char **argv)
 {
 	unsigned char la[16], ra[16];
 	uint16_t lp, rp;
@@ -48,15 +48,15 @@ static int probe_add(struct nft_killer *k, char **argv)
 	    probe_port(argv[1], &lp) || probe_port(argv[3], &rp))
 		return -EINVAL;
 	if (!argv[4]) /* del */
-		return nft_killer_del(k, family, la, lp, ra, rp);
+		return nft_reset_del(k, family, la, lp, ra, rp);
 	errno = 0;
 	ms = strtoull(argv[4], &end, 10);
 	if (errno || *end || end == argv[4])
 		return -EINVAL;
-	return nft_killer_add(k, family, la, lp, ra, rp, ms);
+	return nft_reset_add(k, family, la, lp, ra, rp, ms);
 }
 
-static void probe_command(struct nft_killer *k, char *line)
+static void probe_command(struct nft_reset *k, char *line)
 {
 	char *argv[7], *save = NULL;
 	int argc = 0, err;
@@ -81,7 +81,7 @@ static void probe_command(struct nft_killer *k, char *line)
 }
 
 /* Runs every complete line in buf[0..*len) and keeps the unfinished tail. */
-static void probe_lines(struct nft_killer *k, char *buf, size_t *len)
+static void probe_lines(struct nft_reset *k, char *buf, size_t *len)
 {
 	char *start = buf, *nl;
 
@@ -99,7 +99,7 @@ static void probe_lines(struct nft_killer *k, char *buf, size_t *len)
 
 /* Serves stdin commands until a signal arrives on sfd. read(), not stdio: poll cannot
  * see lines already sitting in a stdio buffer. */
-static void probe_serve(struct nft_killer *k, int sfd)
+static void probe_serve(struct nft_reset *k, int sfd)
 {
 	struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
 	char buf[PROBE_LINE_MAX];
@@ -128,7 +128,7 @@ static void probe_serve(struct nft_killer *k, int sfd)
 
 int main(int argc, char **argv)
 {
-	struct nft_killer k = { 0 };
+	struct nft_reset k = { 0 };
 	sigset_t set;
 	int sfd, err;
 
@@ -146,9 +146,9 @@ int main(int argc, char **argv)
 		perror("signalfd");
 		return 1;
 	}
-	err = nft_killer_open(&k);
+	err = nft_reset_open(&k);
 	if (err) {
-		fprintf(stderr, "nftkill_probe: open table inet %s: %s\n", NFT_KILLER_TABLE,
+		fprintf(stderr, "nftkill_probe: open table inet %s: %s\n", NFT_RESET_TABLE,
 			strerror(-err));
 		return 1;
 	}
@@ -157,14 +157,14 @@ int main(int argc, char **argv)
 		if (err) {
 			fprintf(stderr, "nftkill_probe: add %s %s %s %s: %s\n", argv[i],
 				argv[i + 1], argv[i + 2], argv[i + 3], strerror(-err));
-			nft_killer_close(&k);
+			nft_reset_close(&k);
 			return 1;
 		}
 	}
 	printf("ready\n");
 	fflush(stdout);
 	probe_serve(&k, sfd);
-	nft_killer_close(&k);
+	nft_reset_close(&k);
 	printf("closed\n");
 	return 0;
 }

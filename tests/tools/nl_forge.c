@@ -1,7 +1,7 @@
 /* keepwatch test tool: forges netlink answers from a second, ordinary process-owned socket
  * and unicasts them to keepwatch's sock_diag, nftables and route lookup sockets, then prints
  * what those modules made of the exchange — they must take answers from the kernel only. */
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 #include "kernel/routelookup.h"
 #include "kernel/sockdiag.h"
 
@@ -98,16 +98,16 @@ static int forge_sockdiag(void)
 
 static int forge_nft(void)
 {
-	struct nft_killer k = { 0 };
+	struct nft_reset k = { 0 };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
 	uint8_t a[4], b[4];
 	int err;
 
-	err = nft_killer_open(&k);
+	err = nft_reset_open(&k);
 	if (err)
-		return fprintf(stderr, "nft_killer_open: %s\n", strerror(-err)), 1;
+		return fprintf(stderr, "nft_reset_open: %s\n", strerror(-err)), 1;
 	/* a forged batch-wide refusal of the next batch, which starts at k.seq */
 	nlh->nlmsg_type = NLMSG_ERROR;
 	e->error = -EPERM;
@@ -118,10 +118,10 @@ static int forge_nft(void)
 		return fprintf(stderr, "forge: %s\n", strerror(-err)), 1;
 	inet_pton(AF_INET, "127.0.0.1", a);
 	inet_pton(AF_INET, "127.0.0.1", b);
-	err = nft_killer_add(&k, AF_INET, a, 1, b, 2, 1000);
+	err = nft_reset_add(&k, AF_INET, a, 1, b, 2, 1000);
 	printf("nft add rc=%d\n", err);
 	printf("nft foreign=%" PRIu64 "\n", k.foreign);
-	nft_killer_close(&k);
+	nft_reset_close(&k);
 	return 0;
 }
 

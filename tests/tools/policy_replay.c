@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		};
 
 		policy_judge(&lim, &s, &track, t, &res);
-		printf("%" PRIu64 " %s %" PRId64 "\n", t, policy_verdict_name(res.verdict),
+		printf("%" PRIu64 " %s %" PRId64 "\n", t, kw_verdict_name(res.verdict),
 		       res.next_check_ms == UINT64_MAX ? -1 : (int64_t)(res.next_check_ms - t));
 	}
 	return 0;

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kernel/cgroupsel.h"
+#include "kernel/cgroupsel_fs.h"
 #include "config/config.h"
 #include "check.h"
 

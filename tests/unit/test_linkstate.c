@@ -258,6 +258,35 @@ static void test_burst(void)
 	linkstate_free(&ls);
 }
 
+/* How long a link-down's name may wait: LINKSTATE_NAMING_MS after a down that may be a
+ * deletion, only where the kernel can be asked, and not once the link is known removed or
+ * only lost its carrier. */
+static void test_naming(void)
+{
+	struct linkstate ls = { 0 };
+	struct linkstate_news news;
+	const uint64_t end = 1000 + LINKSTATE_NAMING_MS;
+
+	setup_lm();
+	CHECK(linkstate_naming_until(&ls, unlisted_4, 1000) == 0, "nothing down: names final");
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
+	CHECK(linkstate_naming_until(&ls, unlisted_4, 1000) == end, "a down: may be a deletion");
+	CHECK(linkstate_naming_until(&ls, unlisted_4, end - 1) == end, "until the window ends");
+	CHECK(linkstate_naming_until(&ls, unlisted_4, end) == 0, "then the name is final");
+	CHECK(linkstate_naming_until(&ls, NULL, 1000) == 0,
+	      "another namespace's links cannot be asked: final at once");
+	apply(&ls, link_ev(LM_LINK_CARRIER_LOST, 4), 1001, &news);
+	CHECK(linkstate_naming_until(&ls, unlisted_4, 1001) == end, "a lost carrier adds none");
+	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 4), 1002, &news);
+	CHECK(linkstate_naming_until(&ls, unlisted_4, 1002) == end + 1,
+	      "set down too: the latest window, from its first down");
+	linkstate_mark_unlisted(&ls, unlisted_4, NULL);
+	CHECK(linkstate_naming_until(&ls, unlisted_4, 1002) == end,
+	      "known removed: its name is final (link-removed)");
+	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_REMOVED, "and it is");
+	linkstate_free(&ls);
+}
+
 /* Link churn never evicts a pending link-down. */
 static void test_no_eviction(void)
 {
@@ -310,6 +339,7 @@ static void test_resync_backoff(void)
 int main(void)
 {
 	test_burst();
+	test_naming();
 	test_no_eviction();
 	test_resync_backoff();
 	test_grace_and_flaps();

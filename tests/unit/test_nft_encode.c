@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 #include "check.h"
 
 static void check_key(int family, const char *l, uint16_t lp, const char *r, uint16_t rp,

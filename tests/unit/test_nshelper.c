@@ -63,7 +63,7 @@ static uint32_t next_req(int sock, struct nsopen_req *r)
 static void reply(int sock, const struct nsopen_req *r, int err, int nfds)
 {
 	struct nsopen_rep rep = { .magic = NSOPEN_MAGIC, .id = r->id, .op = r->op, .err = err };
-	int fds[NSOPEN_NS_FDS];
+	int fds[NSOPEN_NS_FDS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 
 	for (int i = 0; i < nfds; i++)
 		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -54,7 +54,7 @@ struct row {
 	const char *what;
 	struct policy_sample s;
 	struct policy_limits lim; /* keepalive_probes, idle, unacked */
-	enum policy_verdict want;
+	enum kill_reason want;
 	uint64_t next; /* absolute, NEVER, or AT_ONCE */
 };
 
@@ -66,7 +66,7 @@ static void check_row(const struct row *r)
 
 	policy_judge(&r->lim, &r->s, &t, NOW, &res);
 	CHECK(res.verdict == r->want, "%s: verdict %s, want %s", r->what,
-	      policy_verdict_name(res.verdict), policy_verdict_name(r->want));
+	      kw_verdict_name(res.verdict), kw_verdict_name(r->want));
 	CHECK(res.next_check_ms == want_next, "%s: next_check %llu, want %llu", r->what,
 	      (unsigned long long)res.next_check_ms, (unsigned long long)want_next);
 }
@@ -81,54 +81,53 @@ static void test_table(void)
 {
 	struct row rows[] = {
 		/* a: a quiet peer answering probes is alive; idle on data alone would kill it */
-		{ "a due", a_due, L(2, 2000, 0), VERDICT_ALIVE, NOW + 12 },
-		{ "a late", a_late, L(2, 2000, 0), VERDICT_ALIVE, NOW + 264 },
-		{ "a idle 4s", a_late, L(0, 4000, 0), VERDICT_ALIVE, NOW + 4000 - 736 },
-		{ "a idle 1s", a_late, L(1, 1000, 1000), VERDICT_ALIVE, NOW + 264 },
+		{ "a due", a_due, L(2, 2000, 0), REASON_NONE, NOW + 12 },
+		{ "a late", a_late, L(2, 2000, 0), REASON_NONE, NOW + 264 },
+		{ "a idle 4s", a_late, L(0, 4000, 0), REASON_NONE, NOW + 4000 - 736 },
+		{ "a idle 1s", a_late, L(1, 1000, 1000), REASON_NONE, NOW + 264 },
 		/* b: N unanswered = the Nth probe's interval ran out */
-		{ "b p1 N1", b_p1, L(1, 0, 0), VERDICT_ALIVE, NOW + 8 },
-		{ "b p2 N2 just sent", b_p2, L(2, 0, 0), VERDICT_ALIVE, NOW + 932 },
-		{ "b p2 N1", b_p2, L(1, 0, 0), VERDICT_KEEPALIVE, AT_ONCE },
-		{ "b p2 N2 due", b_p2_due, L(2, 0, 0), VERDICT_ALIVE, NOW + 24 },
-		{ "b p2 idle first", b_p2_due, L(2, 3000, 0), VERDICT_IDLE, AT_ONCE },
-		{ "b p3 N2", b_p3, L(2, 0, 0), VERDICT_KEEPALIVE, AT_ONCE },
-		{ "b p3 N2 over idle", b_p3, L(2, 1000, 1000), VERDICT_KEEPALIVE, AT_ONCE },
-		{ "b p3 N3", b_p3, L(3, 0, 0), VERDICT_ALIVE, NOW + 944 },
-		{ "b p3 off", b_p3, L(0, 0, 0), VERDICT_ALIVE, NEVER },
-		{ "b p3 N2 unacked", b_p3, L(2, 0, 500), VERDICT_KEEPALIVE, AT_ONCE },
+		{ "b p1 N1", b_p1, L(1, 0, 0), REASON_NONE, NOW + 8 },
+		{ "b p2 N2 just sent", b_p2, L(2, 0, 0), REASON_NONE, NOW + 932 },
+		{ "b p2 N1", b_p2, L(1, 0, 0), REASON_KEEPALIVE, AT_ONCE },
+		{ "b p2 N2 due", b_p2_due, L(2, 0, 0), REASON_NONE, NOW + 24 },
+		{ "b p2 idle first", b_p2_due, L(2, 3000, 0), REASON_IDLE, AT_ONCE },
+		{ "b p3 N2", b_p3, L(2, 0, 0), REASON_KEEPALIVE, AT_ONCE },
+		{ "b p3 N2 over idle", b_p3, L(2, 1000, 1000), REASON_KEEPALIVE, AT_ONCE },
+		{ "b p3 N3", b_p3, L(3, 0, 0), REASON_NONE, NOW + 944 },
+		{ "b p3 off", b_p3, L(0, 0, 0), REASON_NONE, NEVER },
+		{ "b p3 N2 unacked", b_p3, L(2, 0, 500), REASON_KEEPALIVE, AT_ONCE },
 		/* b, timer due (expires 0, as inet_diag clamps an overdue timer) */
 		{ "b p2 expired N2", FIX(1, 2, 0, 2, 0, 0, 4128, 3124, 0), L(2, 0, 0),
-		  VERDICT_KEEPALIVE, AT_ONCE },
-		{ "b p1 expired N2", FIX(1, 2, 0, 1, 0, 0, 3024, 2020, 0), L(2, 0, 0),
-		  VERDICT_ALIVE, NOW + R },
+		  REASON_KEEPALIVE, AT_ONCE },
+		{ "b p1 expired N2", FIX(1, 2, 0, 1, 0, 0, 3024, 2020, 0), L(2, 0, 0), REASON_NONE,
+		  NOW + R },
 		/* c: keepalive suspended while data is in flight */
-		{ "c before", c_before, L(2, 0, 2000), VERDICT_ALIVE, NOW + 800 },
-		{ "c first", c_first, L(2, 0, 0), VERDICT_ALIVE, NEVER },
-		{ "c first unacked", c_first, L(2, 0, 2000), VERDICT_ALIVE, NOW + 2000 },
-		{ "c rto2 ka", c_rto2, L(1, 0, 0), VERDICT_ALIVE, NEVER },
-		{ "c rto2 idle", c_rto2, L(2, 1000, 0), VERDICT_IDLE, AT_ONCE },
-		{ "c rto4 idle", c_rto4, L(1, 5000, 0), VERDICT_ALIVE, NOW + 5000 - 3820 },
+		{ "c before", c_before, L(2, 0, 2000), REASON_NONE, NOW + 800 },
+		{ "c first", c_first, L(2, 0, 0), REASON_NONE, NEVER },
+		{ "c first unacked", c_first, L(2, 0, 2000), REASON_NONE, NOW + 2000 },
+		{ "c rto2 ka", c_rto2, L(1, 0, 0), REASON_NONE, NEVER },
+		{ "c rto2 idle", c_rto2, L(2, 1000, 0), REASON_IDLE, AT_ONCE },
+		{ "c rto4 idle", c_rto4, L(1, 5000, 0), REASON_NONE, NOW + 5000 - 3820 },
 		/* d: a live peer behind a zero window */
-		{ "d unanswered N1", d_unanswered, L(1, 0, 0), VERDICT_ALIVE, NOW + R },
-		{ "d unanswered idle", d_unanswered, L(1, 1000, 0), VERDICT_ALIVE, NOW + R },
-		{ "d answered", d_answered, L(1, 1000, 1000), VERDICT_ALIVE, NOW + 1596 },
-		{ "d answered off", d_answered, L(0, 1000, 0), VERDICT_ALIVE, NOW + 1596 },
+		{ "d unanswered N1", d_unanswered, L(1, 0, 0), REASON_NONE, NOW + R },
+		{ "d unanswered idle", d_unanswered, L(1, 1000, 0), REASON_NONE, NOW + R },
+		{ "d answered", d_answered, L(1, 1000, 1000), REASON_NONE, NOW + 1596 },
+		{ "d answered off", d_answered, L(0, 1000, 0), REASON_NONE, NOW + 1596 },
 		/* e: the peer died behind a zero window */
-		{ "e p1 N1", e_p1, L(1, 0, 0), VERDICT_ALIVE, NOW + 816 },
-		{ "e p1 idle", e_p1, L(0, 300, 0), VERDICT_ALIVE, NOW + 816 },
-		{ "e p2 due N1", e_p2_due, L(1, 0, 0), VERDICT_ZERO_WINDOW, AT_ONCE },
-		{ "e p2 due N2", e_p2_due, L(2, 0, 0), VERDICT_ZERO_WINDOW, AT_ONCE },
-		{ "e p2 due N3", e_p2_due, L(3, 0, 0), VERDICT_ALIVE, NOW + R },
-		{ "e p2 due idle", e_p2_due, L(0, 2000, 0), VERDICT_IDLE, AT_ONCE },
-		{ "e p2 due idle later", e_p2_due, L(0, 5000, 0), VERDICT_ALIVE,
-		  NOW + 5000 - 2976 },
-		{ "e p3 N2", e_p3, L(2, 0, 0), VERDICT_ZERO_WINDOW, AT_ONCE },
-		{ "e p3 N3", e_p3, L(3, 0, 0), VERDICT_ALIVE, NOW + 3252 },
-		{ "e p3 N2 over idle", e_p3, L(2, 1000, 0), VERDICT_ZERO_WINDOW, AT_ONCE },
+		{ "e p1 N1", e_p1, L(1, 0, 0), REASON_NONE, NOW + 816 },
+		{ "e p1 idle", e_p1, L(0, 300, 0), REASON_NONE, NOW + 816 },
+		{ "e p2 due N1", e_p2_due, L(1, 0, 0), REASON_ZERO_WINDOW, AT_ONCE },
+		{ "e p2 due N2", e_p2_due, L(2, 0, 0), REASON_ZERO_WINDOW, AT_ONCE },
+		{ "e p2 due N3", e_p2_due, L(3, 0, 0), REASON_NONE, NOW + R },
+		{ "e p2 due idle", e_p2_due, L(0, 2000, 0), REASON_IDLE, AT_ONCE },
+		{ "e p2 due idle later", e_p2_due, L(0, 5000, 0), REASON_NONE, NOW + 5000 - 2976 },
+		{ "e p3 N2", e_p3, L(2, 0, 0), REASON_ZERO_WINDOW, AT_ONCE },
+		{ "e p3 N3", e_p3, L(3, 0, 0), REASON_NONE, NOW + 3252 },
+		{ "e p3 N2 over idle", e_p3, L(2, 1000, 0), REASON_ZERO_WINDOW, AT_ONCE },
 		/* f: the peer's own keepalive is no sign of life on this side */
-		{ "f idle", f_quiet, L(2, 2000, 0), VERDICT_IDLE, AT_ONCE },
-		{ "f no timer", f_quiet, L(2, 0, 0), VERDICT_ALIVE, NEVER },
-		{ "f idle later", f_quiet, L(2, 5000, 0), VERDICT_ALIVE, NOW + 5000 - 3932 },
+		{ "f idle", f_quiet, L(2, 2000, 0), REASON_IDLE, AT_ONCE },
+		{ "f no timer", f_quiet, L(2, 0, 0), REASON_NONE, NEVER },
+		{ "f idle later", f_quiet, L(2, 5000, 0), REASON_NONE, NOW + 5000 - 3932 },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -158,8 +157,8 @@ static void test_states(void)
 		s.state = states[i].state;
 		policy_judge(&lim, &s, &t, NOW, &res);
 		CHECK(policy_state_judged(s.state) == states[i].judged, "state %u judged", s.state);
-		CHECK(res.verdict == (states[i].judged ? VERDICT_IDLE : VERDICT_ALIVE),
-		      "state %u: %s", s.state, policy_verdict_name(res.verdict));
+		CHECK(res.verdict == (states[i].judged ? REASON_IDLE : REASON_NONE), "state %u: %s",
+		      s.state, kw_verdict_name(res.verdict));
 		if (!states[i].judged)
 			CHECK(res.next_check_ms == NEVER && !t.stalled && t.since_ms == 0,
 			      "state %u: never re-checked, track reset", s.state);
@@ -172,7 +171,7 @@ static void test_states(void)
 		s.state = st;
 		s.orphan = true;
 		policy_judge(&lim, &s, &t, NOW, &res);
-		CHECK(res.verdict == VERDICT_ALIVE && res.next_check_ms == NEVER,
+		CHECK(res.verdict == REASON_NONE && res.next_check_ms == NEVER,
 		      "FIN_WAIT orphan %u spared", st);
 	}
 	{
@@ -182,23 +181,23 @@ static void test_states(void)
 
 		s.orphan = true; /* ESTABLISHED, not yet accept()ed */
 		policy_judge(&lim, &s, &t, NOW, &res);
-		CHECK(res.verdict == VERDICT_IDLE, "ESTABLISHED without inode judged");
+		CHECK(res.verdict == REASON_IDLE, "ESTABLISHED without inode judged");
 		s.has_info = false;
 		policy_judge(&lim, &s, &t, NOW, &res);
-		CHECK(res.verdict == VERDICT_ALIVE && res.next_check_ms == NEVER,
+		CHECK(res.verdict == REASON_NONE && res.next_check_ms == NEVER,
 		      "no tcp_info: alive");
 	}
 }
 
 /* Feeds samples of one connection through one track; want_next 0 = don't care. */
 static void step(const char *what, const struct policy_limits *lim, struct policy_sample s,
-		 struct policy_track *t, uint64_t now, enum policy_verdict want, uint64_t want_next)
+		 struct policy_track *t, uint64_t now, enum kill_reason want, uint64_t want_next)
 {
 	struct policy_result res;
 
 	policy_judge(lim, &s, t, now, &res);
-	CHECK(res.verdict == want, "%s: %s, want %s", what, policy_verdict_name(res.verdict),
-	      policy_verdict_name(want));
+	CHECK(res.verdict == want, "%s: %s, want %s", what, kw_verdict_name(res.verdict),
+	      kw_verdict_name(want));
 	CHECK(!want_next || res.next_check_ms == want_next, "%s: next %llu, want %llu", what,
 	      (unsigned long long)res.next_check_ms, (unsigned long long)want_next);
 }
@@ -210,33 +209,33 @@ static void test_unacked(void)
 	struct policy_sample quiet_then_send = c_first, s;
 
 	/* (c) as recorded: ACKed sends, then the stall; fires 2 s after it was first seen. */
-	step("c before", &lim, c_before, &t, NOW - 100, VERDICT_ALIVE, NOW - 100 + 800);
-	step("c first", &lim, c_first, &t, NOW, VERDICT_ALIVE, NOW + 2000);
-	step("c rto2", &lim, c_rto2, &t, NOW + 900, VERDICT_ALIVE, NOW + 2000);
-	step("c 1 ms early", &lim, c_rto2, &t, NOW + 1999, VERDICT_ALIVE, NOW + 2000);
-	step("c stalled 2 s", &lim, c_rto4, &t, NOW + 2000, VERDICT_UNACKED, NOW + 2000);
+	step("c before", &lim, c_before, &t, NOW - 100, REASON_NONE, NOW - 100 + 800);
+	step("c first", &lim, c_first, &t, NOW, REASON_NONE, NOW + 2000);
+	step("c rto2", &lim, c_rto2, &t, NOW + 900, REASON_NONE, NOW + 2000);
+	step("c 1 ms early", &lim, c_rto2, &t, NOW + 1999, REASON_NONE, NOW + 2000);
+	step("c stalled 2 s", &lim, c_rto4, &t, NOW + 2000, REASON_UNACKED, NOW + 2000);
 
 	/* Data sent after a ten-minute quiet spell must not be judged at once. */
 	quiet_then_send.last_ack_recv_ms = 600000;
 	quiet_then_send.last_data_recv_ms = 600000;
 	memset(&t, 0, sizeof(t));
-	step("after quiet", &lim, quiet_then_send, &t, NOW, VERDICT_ALIVE, NOW + 2000);
+	step("after quiet", &lim, quiet_then_send, &t, NOW, REASON_NONE, NOW + 2000);
 	s = quiet_then_send;
 	s.has_bytes_acked = false;
 	s.bytes_acked = 0;
 	memset(&t, 0, sizeof(t));
-	step("after quiet, short tcp_info", &lim, s, &t, NOW, VERDICT_ALIVE, NOW + 2000);
+	step("after quiet, short tcp_info", &lim, s, &t, NOW, REASON_NONE, NOW + 2000);
 
 	/* Progress restarts the clock; so does a drain to 0 and a new send. */
 	memset(&t, 0, sizeof(t));
-	step("stall", &lim, c_first, &t, NOW, VERDICT_ALIVE, NOW + 2000);
+	step("stall", &lim, c_first, &t, NOW, REASON_NONE, NOW + 2000);
 	s = c_first;
 	s.bytes_acked += 1448;
-	step("progress", &lim, s, &t, NOW + 1500, VERDICT_ALIVE, NOW + 3500);
-	step("no more", &lim, s, &t, NOW + 3499, VERDICT_ALIVE, NOW + 3500);
-	step("drained", &lim, c_before, &t, NOW + 3499, VERDICT_ALIVE, 0);
-	step("sent again", &lim, s, &t, NOW + 3600, VERDICT_ALIVE, NOW + 5600);
-	step("stalled again", &lim, s, &t, NOW + 5600, VERDICT_UNACKED, 0);
+	step("progress", &lim, s, &t, NOW + 1500, REASON_NONE, NOW + 3500);
+	step("no more", &lim, s, &t, NOW + 3499, REASON_NONE, NOW + 3500);
+	step("drained", &lim, c_before, &t, NOW + 3499, REASON_NONE, 0);
+	step("sent again", &lim, s, &t, NOW + 3600, REASON_NONE, NOW + 5600);
+	step("stalled again", &lim, s, &t, NOW + 5600, REASON_UNACKED, 0);
 
 	/* Short tcp_info: any ACK after the stall began counts (last_ack_recv). */
 	memset(&t, 0, sizeof(t));
@@ -244,20 +243,20 @@ static void test_unacked(void)
 	s.has_bytes_acked = false;
 	s.bytes_acked = 0;
 	s.last_ack_recv_ms = 5000;
-	step("short: stall", &lim, s, &t, NOW, VERDICT_ALIVE, NOW + 2000);
+	step("short: stall", &lim, s, &t, NOW, REASON_NONE, NOW + 2000);
 	s.last_ack_recv_ms = 500; /* an ACK at NOW + 1000 */
-	step("short: ack", &lim, s, &t, NOW + 1500, VERDICT_ALIVE, NOW + 3000);
+	step("short: ack", &lim, s, &t, NOW + 1500, REASON_NONE, NOW + 3000);
 	s.last_ack_recv_ms = 2000;
-	step("short: stalled", &lim, s, &t, NOW + 3000, VERDICT_UNACKED, 0);
+	step("short: stalled", &lim, s, &t, NOW + 3000, REASON_UNACKED, 0);
 
 	/* A caller clock that steps back never fires by wrap-around. */
 	memset(&t, 0, sizeof(t));
-	step("clock", &lim, c_first, &t, NOW, VERDICT_ALIVE, 0);
-	step("clock back", &lim, c_first, &t, NOW - 5000, VERDICT_ALIVE, 0);
+	step("clock", &lim, c_first, &t, NOW, REASON_NONE, 0);
+	step("clock back", &lim, c_first, &t, NOW - 5000, REASON_NONE, 0);
 
 	/* unacked_timeout 0 still keeps the track, so turning it on later is sound. */
 	memset(&t, 0, sizeof(t));
-	step("off", &(struct policy_limits)L(0, 0, 0), c_first, &t, NOW, VERDICT_ALIVE, NEVER);
+	step("off", &(struct policy_limits)L(0, 0, 0), c_first, &t, NOW, REASON_NONE, NEVER);
 	CHECK(t.stalled && t.since_ms == NOW && t.bytes_acked == 400, "track kept when off");
 }
 
@@ -302,12 +301,12 @@ static void test_sample_from_conn(void)
 
 static void test_names(void)
 {
-	CHECK(!strcmp(policy_verdict_name(VERDICT_ALIVE), "alive"), "alive");
-	CHECK(!strcmp(policy_verdict_name(VERDICT_KEEPALIVE), "keepalive"), "keepalive");
-	CHECK(!strcmp(policy_verdict_name(VERDICT_ZERO_WINDOW), "zero-window"), "zero-window");
-	CHECK(!strcmp(policy_verdict_name(VERDICT_IDLE), "idle"), "idle");
-	CHECK(!strcmp(policy_verdict_name(VERDICT_UNACKED), "unacked"), "unacked");
-	CHECK(!strcmp(policy_verdict_name((enum policy_verdict)42), "unknown"), "unknown");
+	CHECK(!strcmp(kw_verdict_name(REASON_NONE), "alive"), "alive");
+	CHECK(!strcmp(kw_verdict_name(REASON_KEEPALIVE), "keepalive"), "keepalive");
+	CHECK(!strcmp(kw_verdict_name(REASON_ZERO_WINDOW), "zero-window"), "zero-window");
+	CHECK(!strcmp(kw_verdict_name(REASON_IDLE), "idle"), "idle");
+	CHECK(!strcmp(kw_verdict_name(REASON_UNACKED), "unacked"), "unacked");
+	CHECK(!strcmp(kw_verdict_name((enum kill_reason)42), "unknown"), "unknown");
 }
 
 int main(void)

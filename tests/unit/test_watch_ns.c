@@ -104,14 +104,14 @@ static void test_parse(void)
 			   "Tcp: 1 200 7 5 0\nUdp: InDatagrams\nUdp: 3\n";
 	uint64_t opens = 0;
 
-	CHECK(watch_parse_opens(snmp, &opens) == 0 && opens == 12, "opens %llu",
+	CHECK(procnet_parse_opens(snmp, &opens) == 0 && opens == 12, "opens %llu",
 	      (unsigned long long)opens);
-	CHECK(watch_parse_opens("Ip: 1\nIp: 2\n", &opens) == -ENOENT);
-	CHECK(watch_parse_opens("Tcp: ActiveOpens\n", &opens) == -ENOENT, "no values line");
-	CHECK(!watch_parse_in_use("sockets: used 5\nTCP: inuse 0 orphan 0 tw 0\n", AF_INET));
-	CHECK(watch_parse_in_use("sockets: used 5\nTCP: inuse 3 orphan 0\n", AF_INET));
-	CHECK(!watch_parse_in_use("TCP6: inuse 0\nUDP6: inuse 1\n", AF_INET6));
-	CHECK(watch_parse_in_use("garbage", AF_INET6), "doubt: in use");
+	CHECK(procnet_parse_opens("Ip: 1\nIp: 2\n", &opens) == -ENOENT);
+	CHECK(procnet_parse_opens("Tcp: ActiveOpens\n", &opens) == -ENOENT, "no values line");
+	CHECK(!procnet_parse_in_use("sockets: used 5\nTCP: inuse 0 orphan 0 tw 0\n", AF_INET));
+	CHECK(procnet_parse_in_use("sockets: used 5\nTCP: inuse 3 orphan 0\n", AF_INET));
+	CHECK(!procnet_parse_in_use("TCP6: inuse 0\nUDP6: inuse 1\n", AF_INET6));
+	CHECK(procnet_parse_in_use("garbage", AF_INET6), "doubt: in use");
 }
 
 int main(void)

@@ -1,8 +1,5 @@
-/* keepwatch: cgroup selection — the cgroup2 mount from mountinfo, cgroup path globs walked to
- * the ids of the selected subtrees, and the inotify watch that says when to walk again. */
-#include "kernel/cgroupsel.h"
-#include "config/config.h"
-
+/* keepwatch: cgroup selection, the half that touches cgroupfs — mountinfo read, a cgroup's
+ * id, the walk of the selected subtrees, and the inotify watch that says when to walk again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,109 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- the mount ---- */
+#include "kernel/cgroupsel_fs.h"
 
-/* Copies a mountinfo field, decoding \ooo escapes (space, tab, newline, backslash). */
-static int unescape(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-			i += 3;
-		}
-		if (o + 1 >= cap)
-			return -ENAMETOOLONG;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* The n-th space-separated field of line (len bytes): *f, *flen. */
-static bool field(const char *line, size_t len, unsigned n, const char **f, size_t *flen)
-{
-	size_t i = 0;
-
-	for (unsigned k = 0;; k++) {
-		size_t start;
-
-		while (i < len && line[i] == ' ')
-			i++;
-		start = i;
-		while (i < len && line[i] != ' ')
-			i++;
-		if (start == i)
-			return false;
-		if (k == n) {
-			*f = line + start;
-			*flen = i - start;
-			return true;
-		}
-	}
-}
-
-/* Is root (a mountinfo root field) the hierarchy's root as this process sees it: "/", or
- * "/.." repeated (a private cgroup namespace, a container's, shows a mount of the
- * hierarchy's root as rooted above its own root)? */
-static bool root_is_top(const char *root, size_t rlen)
-{
-	if (rlen == 1 && root[0] == '/')
-		return true;
-	if (rlen == 0 || rlen % 3 != 0)
-		return false;
-	for (size_t i = 0; i < rlen; i += 3)
-		if (memcmp(root + i, "/..", 3) != 0)
-			return false;
-	return true;
-}
-
-/* Is this mountinfo line a cgroup2 mount of the hierarchy's root? The fields after the
- * optional ones are found from the " - " separator. */
-static bool line_is_cgroup2(const char *line, size_t len)
-{
-	const char *root, *sep = NULL, *fs;
-	size_t rlen, fslen;
-
-	for (size_t i = 0; i + 3 <= len; i++)
-		if (memcmp(line + i, " - ", 3) == 0) {
-			sep = line + i + 3;
-			break;
-		}
-	if (!sep || !field(line, len, 3, &root, &rlen))
-		return false;
-	if (!field(sep, len - (size_t)(sep - line), 0, &fs, &fslen))
-		return false;
-	return fslen == 7 && memcmp(fs, "cgroup2", 7) == 0 && root_is_top(root, rlen);
-}
-
-int cgroupsel_mount_next(const char *text, size_t *pos, char *out, size_t cap)
-{
-	const char *line = text + *pos;
-
-	while (*line) {
-		const char *nl = strchr(line, '\n'), *mp;
-		size_t len = nl ? (size_t)(nl - line) : strlen(line), mplen;
-		bool hit = line_is_cgroup2(line, len) && field(line, len, 4, &mp, &mplen);
-
-		line += len + (nl != NULL);
-		*pos = (size_t)(line - text);
-		if (hit)
-			return unescape(mp, mplen, out, cap);
-	}
-	return -ENOENT;
-}
-
-int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
-{
-	size_t pos = 0;
-
-	return cgroupsel_mount_next(text, &pos, out, cap);
-}
+/* ---- the mount and ids ---- */
 
 /* The hierarchy's root directory is kernfs node 1: a cgroup2 mount made inside a private
  * cgroup namespace shows "/" as its root but holds only the namespace's subtree. */
@@ -156,8 +53,6 @@ int cgroupsel_mount(char *out, size_t cap)
 	return rc;
 }
 
-/* ---- ids ---- */
-
 #define CGROUPSEL_FILEID_KERNFS 0xfe /* include/linux/exportfs.h, not in the uapi */
 
 int cgroupsel_id(const char *path, uint64_t *id)
@@ -183,95 +78,6 @@ int cgroupsel_id(const char *path, uint64_t *id)
 	return 0;
 }
 
-static int ids_add(struct cgroupsel_ids *ids, uint64_t id)
-{
-	size_t lo = 0, hi = ids->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ids->v[mid] == id)
-			return 0;
-		if (ids->v[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (ids->n >= CGROUPSEL_MAX_IDS)
-		return -E2BIG;
-	if (ids->n == ids->cap) {
-		size_t cap = ids->cap ? ids->cap * 2 : 16;
-		uint64_t *v = realloc(ids->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		ids->v = v;
-		ids->cap = cap;
-	}
-	memmove(&ids->v[lo + 1], &ids->v[lo], (ids->n - lo) * sizeof(*ids->v));
-	ids->v[lo] = id;
-	ids->n++;
-	return 0;
-}
-
-bool cgroupsel_contains(const struct cgroupsel_ids *ids, uint64_t id)
-{
-	size_t lo = 0, hi = ids->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ids->v[mid] == id)
-			return true;
-		if (ids->v[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-bool cgroupsel_ids_equal(const struct cgroupsel_ids *a, const struct cgroupsel_ids *b)
-{
-	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
-}
-
-void cgroupsel_ids_free(struct cgroupsel_ids *ids)
-{
-	free(ids->v);
-	memset(ids, 0, sizeof(*ids));
-}
-
-static int dirs_add(struct cgroupsel_dirs *dirs, const char *path)
-{
-	char *copy;
-
-	if (!dirs)
-		return 0;
-	if (dirs->n == dirs->cap) {
-		size_t cap = dirs->cap ? dirs->cap * 2 : 16;
-		char **v = realloc(dirs->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		dirs->v = v;
-		dirs->cap = cap;
-	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	dirs->v[dirs->n++] = copy;
-	return 0;
-}
-
-void cgroupsel_dirs_free(struct cgroupsel_dirs *dirs)
-{
-	for (size_t i = 0; i < dirs->n; i++)
-		free(dirs->v[i]);
-	free(dirs->v);
-	memset(dirs, 0, sizeof(*dirs));
-}
-
 /* ---- the walk ---- */
 
 struct walk {
@@ -292,38 +98,50 @@ static bool is_dir_entry(const char *path, const struct dirent *de)
 	return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* w->path is a selected cgroup: it and everything below it. */
-static int walk_subtree(struct walk *w, unsigned depth)
+static int walk_subtree(struct walk *w, unsigned depth);
+static int walk_pattern(struct walk *w, const char *pat);
+
+/* Each child directory of w->path whose name matches glob (NULL: any), w->path extended by
+ * it while it is visited: into the subtree (depth, when rest is NULL) or down the rest of
+ * a pattern. Stops at the first error. */
+static int walk_children(struct walk *w, const char *glob, unsigned depth, const char *rest)
 {
 	size_t len = strlen(w->path);
-	uint64_t id = 0;
-	DIR *d;
 	struct dirent *de;
-	int rc;
+	int rc = 0;
+	DIR *d = opendir(w->path);
 
-	if (cgroupsel_id(w->path, &id) < 0)
-		return 0; /* went meanwhile */
-	rc = ids_add(w->ids, id);
-	if (!rc)
-		rc = dirs_add(w->dirs, w->path);
-	if (rc || depth >= CGROUPSEL_MAX_DEPTH)
-		return rc;
-	d = opendir(w->path);
 	if (!d)
 		return 0;
 	while (!rc && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || (glob && fnmatch(glob, de->d_name, FNM_PERIOD) != 0))
 			continue;
 		if (len + 1 + strlen(de->d_name) >= sizeof(w->path))
 			continue;
 		w->path[len] = '/';
 		strcpy(w->path + len + 1, de->d_name);
 		if (is_dir_entry(w->path, de))
-			rc = walk_subtree(w, depth + 1);
+			rc = rest ? walk_pattern(w, rest) : walk_subtree(w, depth);
 		w->path[len] = '\0';
 	}
 	closedir(d);
 	return rc;
+}
+
+/* w->path is a selected cgroup: it and everything below it. */
+static int walk_subtree(struct walk *w, unsigned depth)
+{
+	uint64_t id = 0;
+	int rc;
+
+	if (cgroupsel_id(w->path, &id) < 0)
+		return 0; /* went meanwhile */
+	rc = cgroupsel_ids_add(w->ids, id);
+	if (!rc)
+		rc = cgroupsel_dirs_add(w->dirs, w->path);
+	if (rc || depth >= CGROUPSEL_MAX_DEPTH)
+		return rc;
+	return walk_children(w, NULL, depth + 1, NULL);
 }
 
 /* Matches the components of pat from w->path down; each directory a component is looked up
@@ -333,8 +151,7 @@ static int walk_pattern(struct walk *w, const char *pat)
 	size_t len = strlen(w->path), clen;
 	const char *next;
 	char comp[NAME_MAX + 1];
-	struct dirent *de;
-	DIR *d;
+	struct stat sb;
 	int rc;
 
 	while (*pat == '/')
@@ -350,36 +167,18 @@ static int walk_pattern(struct walk *w, const char *pat)
 	memcpy(comp, pat, clen);
 	comp[clen] = '\0';
 	next = pat + clen;
-	rc = dirs_add(w->dirs, w->path);
+	rc = cgroupsel_dirs_add(w->dirs, w->path);
 	if (rc)
 		return rc;
-	if (!selpath_has_glob(comp)) {
-		struct stat sb;
-
-		if (len + 1 + clen >= sizeof(w->path))
-			return 0;
-		w->path[len] = '/';
-		strcpy(w->path + len + 1, comp);
-		if (stat(w->path, &sb) == 0 && S_ISDIR(sb.st_mode))
-			rc = walk_pattern(w, next);
-		w->path[len] = '\0';
-		return rc;
-	}
-	d = opendir(w->path);
-	if (!d)
+	if (selpath_has_glob(comp))
+		return walk_children(w, comp, 0, next);
+	if (len + 1 + clen >= sizeof(w->path))
 		return 0;
-	while (!rc && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || fnmatch(comp, de->d_name, FNM_PERIOD) != 0)
-			continue;
-		if (len + 1 + strlen(de->d_name) >= sizeof(w->path))
-			continue;
-		w->path[len] = '/';
-		strcpy(w->path + len + 1, de->d_name);
-		if (is_dir_entry(w->path, de))
-			rc = walk_pattern(w, next);
-		w->path[len] = '\0';
-	}
-	closedir(d);
+	w->path[len] = '/';
+	strcpy(w->path + len + 1, comp);
+	if (stat(w->path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		rc = walk_pattern(w, next);
+	w->path[len] = '\0';
 	return rc;
 }
 
@@ -523,52 +322,17 @@ void cgroupsel_names_free(struct cgroupsel_names *names)
 	memset(names, 0, sizeof(*names));
 }
 
-/* ---- can the host do it ---- */
+/* ---- the watch ---- */
 
-int cgroupsel_check(const struct kw_config *cfg, int mount_rc, int probe_rc,
-		    void (*err)(void *arg, const char *file, unsigned line, const char *key,
-				const char *msg),
-		    void *arg)
+void cgroupsel_watch_init(struct cgroupsel_watch *w)
 {
-	char msg[384], hdr[KW_SERVICE_NAME_MAX + 16];
-	int rc = 0;
-
-	if (mount_rc == 0 && probe_rc == 0)
-		return 0;
-	if (mount_rc == -EXDEV)
-		snprintf(msg, sizeof(msg),
-			 "cgroup = needs the whole cgroup2 hierarchy, but keepwatchd runs in a "
-			 "private cgroup namespace (a container's) whose cgroup2 mount holds its "
-			 "own subtree only: run it in the host's (podman or docker run "
-			 "--cgroupns=host), or mount the host's /sys/fs/cgroup into it "
-			 "(Kubernetes: "
-			 "a hostPath volume there)");
-	else if (mount_rc < 0)
-		snprintf(msg, sizeof(msg),
-			 "cgroup = needs a cgroup v2 (cgroup2) mount, and /proc/self/mountinfo "
-			 "shows none (%s)",
-			 strerror(-mount_rc));
-	else if (probe_rc == -EOPNOTSUPP)
-		snprintf(msg, sizeof(msg),
-			 "cgroup = needs the kernel's cgroup socket filter "
-			 "(INET_DIAG_BC_CGROUP_COND, Linux 5.8 or later), which this kernel "
-			 "refuses");
-	else
-		snprintf(msg, sizeof(msg),
-			 "cgroup = could not be checked against the kernel's socket filter: %s",
-			 strerror(-probe_rc));
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		if (!cfg->services[i].n_cgroup)
-			continue;
-		snprintf(hdr, sizeof(hdr), "[service %s]", cfg->services[i].name);
-		if (err)
-			err(arg, cfg->path, cfg->services[i].line, hdr, msg);
-		rc = -EOPNOTSUPP;
-	}
-	return rc;
+	w->ifd = -1;
 }
 
-/* ---- the watch ---- */
+bool cgroupsel_watch_is_open(const struct cgroupsel_watch *w)
+{
+	return w->ifd >= 0;
+}
 
 int cgroupsel_watch_open(struct cgroupsel_watch *w)
 {

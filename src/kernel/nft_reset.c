@@ -21,7 +21,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
-#include "kernel/killer_nft.h"
+#include "kernel/nft_reset.h"
 #include "kernel/nlutil.h"
 
 /* nft's own datatype numbers, combined 6 bits per field the way nft encodes a
@@ -31,9 +31,9 @@
 #define NFT_TYPE_INET_SERVICE 13u
 #define NFT_TYPE_BITS 6u
 
-#define NFT_KILLER_SET4_ID 1u
-#define NFT_KILLER_SET6_ID 2u
-#define NFT_KILLER_ACK_TIMEOUT_MS 2000
+#define NFT_RESET_SET4_ID 1u
+#define NFT_RESET_SET6_ID 2u
+#define NFT_RESET_ACK_TIMEOUT_MS 2000
 /* Our biggest batch (open) is under 2 KiB; mnl batches may overrun their limit by one
  * message, hence the buffer of twice the limit. */
 #define NFT_BATCH_LIMIT 8192
@@ -101,7 +101,7 @@ static int nft_ack_cb(const struct nlmsghdr *nlh, void *data)
 
 /* mnl_socket_recvfrom() without its blind spot: a datagram another process unicast to our
  * port id (a forged ACK or error) is dropped, returning 0; else the length or -1/errno. */
-static ssize_t nft_recv(struct nft_killer *k, char *buf, size_t len)
+static ssize_t nft_recv(struct nft_reset *k, char *buf, size_t len)
 {
 	struct sockaddr_nl sa;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -129,7 +129,7 @@ static ssize_t nft_recv(struct nft_killer *k, char *buf, size_t len)
 
 /* Sends the batch and reads until every message is acknowledged. Returns the first
  * error the kernel reported, 0 when all succeeded, or -ETIMEDOUT. */
-static int nft_batch_send(struct nft_killer *k, struct nft_batch *nb)
+static int nft_batch_send(struct nft_reset *k, struct nft_batch *nb)
 {
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nft_ack_cb };
 	struct nft_ack_state st = { .first_seq = nb->first_seq, .last_seq = nb->seq - 1 };
@@ -165,7 +165,7 @@ static int nft_put_table(struct nft_batch *nb)
 
 	if (!t)
 		return -ENOMEM;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_KILLER_TABLE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_RESET_TABLE);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
 	nlh = nft_batch_msg(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
@@ -187,10 +187,10 @@ static int nft_put_set(struct nft_batch *nb, int family)
 
 	if (!s)
 		return -ENOMEM;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_KILLER_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, v4 ? NFT_KILLER_SET4 : NFT_KILLER_SET6);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_RESET_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, v4 ? NFT_RESET_SET4 : NFT_RESET_SET6);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, v4 ? NFT_KILLER_SET4_ID : NFT_KILLER_SET6_ID);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, v4 ? NFT_RESET_SET4_ID : NFT_RESET_SET6_ID);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_CONCAT);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v4 ? 16 : 40);
@@ -208,12 +208,12 @@ static int nft_put_chain(struct nft_batch *nb)
 
 	if (!c)
 		return -ENOMEM;
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_KILLER_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, NFT_KILLER_CHAIN);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_RESET_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, NFT_RESET_CHAIN);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NFT_KILLER_PRIORITY);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, NFT_RESET_PRIORITY);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = nft_batch_msg(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -289,10 +289,9 @@ static int nft_rule_lookup_reset(struct nftnl_rule *r, bool v4)
 	if (!l || !c || !rj)
 		return -ENOMEM;
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
-	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, v4 ? NFT_KILLER_SET4 : NFT_KILLER_SET6);
+	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, v4 ? NFT_RESET_SET4 : NFT_RESET_SET6);
 	/* The set is created in the same batch, so the kernel resolves it by id. */
-	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID,
-			   v4 ? NFT_KILLER_SET4_ID : NFT_KILLER_SET6_ID);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, v4 ? NFT_RESET_SET4_ID : NFT_RESET_SET6_ID);
 	nftnl_expr_set_u32(rj, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
 	nftnl_expr_set_u8(rj, NFTNL_EXPR_REJECT_CODE, 0);
 	return 0;
@@ -309,8 +308,8 @@ static int nft_put_rule(struct nft_batch *nb, int family)
 
 	if (!r)
 		return -ENOMEM;
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_KILLER_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_KILLER_CHAIN);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_RESET_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_RESET_CHAIN);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	err = nft_rule_match_u8(r, NFT_META_L4PROTO, IPPROTO_TCP);
 	if (!err)
@@ -329,10 +328,10 @@ out:
 	return err;
 }
 
-static int nft_killer_socket(struct nft_killer *k, int fd)
+static int nft_reset_socket(struct nft_reset *k, int fd)
 {
-	struct timeval tv = { .tv_sec = NFT_KILLER_ACK_TIMEOUT_MS / 1000,
-			      .tv_usec = NFT_KILLER_ACK_TIMEOUT_MS % 1000 * 1000 };
+	struct timeval tv = { .tv_sec = NFT_RESET_ACK_TIMEOUT_MS / 1000,
+			      .tv_usec = NFT_RESET_ACK_TIMEOUT_MS % 1000 * 1000 };
 	int one = 1;
 
 	k->nl = fd < 0 ? mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC) : mnl_socket_fdopen(fd);
@@ -355,18 +354,18 @@ static int nft_killer_socket(struct nft_killer *k, int fd)
 	return 0;
 }
 
-int nft_killer_open(struct nft_killer *k)
+int nft_reset_open(struct nft_reset *k)
 {
-	return nft_killer_open_fd(k, -1);
+	return nft_reset_open_fd(k, -1);
 }
 
-int nft_killer_open_fd(struct nft_killer *k, int fd)
+int nft_reset_open_fd(struct nft_reset *k, int fd)
 {
 	struct nft_batch *nb = NULL;
 	int err;
 
 	memset(k, 0, sizeof(*k));
-	err = nft_killer_socket(k, fd);
+	err = nft_reset_socket(k, fd);
 	if (err)
 		goto out;
 	nb = calloc(1, sizeof(*nb));
@@ -394,11 +393,11 @@ out:
 		free(nb);
 	}
 	if (err)
-		nft_killer_close(k);
+		nft_reset_close(k);
 	return err;
 }
 
-void nft_killer_close(struct nft_killer *k)
+void nft_reset_close(struct nft_reset *k)
 {
 	if (k->nl)
 		mnl_socket_close(k->nl);
@@ -407,7 +406,7 @@ void nft_killer_close(struct nft_killer *k)
 
 /* One set-element message for the tuple: NEWSETELEM with a timeout, or DELSETELEM
  * (timeout_ms 0). */
-static int nft_elem_op(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
+static int nft_elem_op(struct nft_reset *k, int family, const void *laddr, uint16_t lport,
 		       const void *raddr, uint16_t rport, uint64_t timeout_ms, bool del)
 {
 	struct nftnl_set_elem *e = NULL;
@@ -427,8 +426,8 @@ static int nft_elem_op(struct nft_killer *k, int family, const void *laddr, uint
 		err = -ENOMEM;
 		goto out;
 	}
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_KILLER_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, family == AF_INET ? NFT_KILLER_SET4 : NFT_KILLER_SET6);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_RESET_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, family == AF_INET ? NFT_RESET_SET4 : NFT_RESET_SET6);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
 	if (!del)
@@ -455,16 +454,16 @@ out:
 	return err;
 }
 
-int nft_killer_add(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
-		   const void *raddr, uint16_t rport, uint64_t timeout_ms)
+int nft_reset_add(struct nft_reset *k, int family, const void *laddr, uint16_t lport,
+		  const void *raddr, uint16_t rport, uint64_t timeout_ms)
 {
 	if (timeout_ms == 0)
 		return -EINVAL;
 	return nft_elem_op(k, family, laddr, lport, raddr, rport, timeout_ms, false);
 }
 
-int nft_killer_del(struct nft_killer *k, int family, const void *laddr, uint16_t lport,
-		   const void *raddr, uint16_t rport)
+int nft_reset_del(struct nft_reset *k, int family, const void *laddr, uint16_t lport,
+		  const void *raddr, uint16_t rport)
 {
 	return nft_elem_op(k, family, laddr, lport, raddr, rport, 0, true);
 }

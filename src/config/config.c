@@ -122,6 +122,7 @@ static const struct key_def global_keys[] = {
 	  .off = G(sockops_ring),
 	  .min = KW_MIN_SOCKOPS_RING,
 	  .max = KW_MAX_SOCKOPS_RING },
+	{ .name = KW_KEY_WATCH_ROUTES, .kind = K_BOOL, .off = G(watch_routes) },
 };
 
 static const struct key_def service_keys[] = {
@@ -728,7 +729,8 @@ static void global_defaults(struct kw_global *g)
 				 .max_kills_per_second = KW_DEF_MAX_KILLS,
 				 .sockops_ring = KW_DEF_SOCKOPS_RING,
 				 .nft_timeout_ms = KW_DEF_NFT_TIMEOUT_MS,
-				 .state_file = KW_DEF_STATE_FILE };
+				 .state_file = KW_DEF_STATE_FILE,
+				 .watch_routes = KW_DEF_WATCH_ROUTES };
 }
 
 int config_load_mem(const char *name, const char *buf, size_t len, struct kw_config *cfg,

@@ -45,6 +45,7 @@ struct kw_global {
 	enum sockops_mode sockops;
 	char sockops_cgroup[KW_PATH_ITEM_MAX]; /* the hook's attach point; "" = derived */
 	unsigned sockops_ring; /* bytes of the hook's ring, a power of two */
+	bool watch_routes; /* route, rule and nexthop changes followed (route-removed) */
 };
 
 struct kw_service {

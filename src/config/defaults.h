@@ -28,6 +28,7 @@
 #define KW_KEY_SOCKOPS "sockops"
 #define KW_KEY_SOCKOPS_CGROUP "sockops_cgroup"
 #define KW_KEY_SOCKOPS_RING "sockops_ring"
+#define KW_KEY_WATCH_ROUTES "watch_routes"
 
 /* [service NAME] keys */
 #define KW_KEY_LOCAL_PORTS "local_ports"
@@ -56,6 +57,7 @@
  * as are the sockets. The unit's RuntimeDirectory=keepwatch makes the directory. */
 #define KW_DEF_STATE_FILE "/run/keepwatch/keepwatchd.state"
 #define KW_DEF_SOCKOPS_RING (2u << 20) /* bytes: ~20,000 records */
+#define KW_DEF_WATCH_ROUTES true
 
 /* Bounds that keep a typo from turning into a busy loop or a never-firing timer. */
 #define KW_MIN_POLL_INTERVAL_MS 10u

@@ -19,6 +19,23 @@ bool selpath_is_path(const char *item)
 	return item[0] == '/';
 }
 
+bool selpath_netns_names(const char *item, const char *netns_dir, const char *path, bool *literal)
+{
+	char pattern[2 * KW_PATH_ITEM_MAX];
+	bool by_name = !selpath_is_path(item);
+
+	*literal = false;
+	if ((size_t)snprintf(pattern, sizeof(pattern), "%s%s%s", by_name ? netns_dir : "",
+			     by_name ? "/" : "", item) >= sizeof(pattern))
+		return false;
+	if (!selpath_has_glob(item)) {
+		*literal = strcmp(pattern, path) == 0;
+		return *literal;
+	}
+	/* glob(3) as the scan expands it: no '/' crossed, no leading '.' */
+	return fnmatch(pattern, path, FNM_PATHNAME | FNM_PERIOD) == 0;
+}
+
 /* Checks bytes common to both kinds; copies them into out. */
 static int item_copy(const char *s, size_t len, char *out, size_t cap, const char *what, char *why)
 {

@@ -41,6 +41,10 @@ int selpath_list_add(bool cgroup, const char *s, size_t len, struct selpath_item
 bool selpath_is_path(const char *item);
 /* Does s hold glob characters (*, ? or [)? */
 bool selpath_has_glob(const char *s);
+/* Does netns item name the file at path, as a scan expands it (a name is a file in
+ * netns_dir; a glob matches the last component only, no leading '.')? *literal: the item
+ * names exactly that path (no glob). The namespace helper opens nothing else. */
+bool selpath_netns_names(const char *item, const char *netns_dir, const char *path, bool *literal);
 
 /* Could some string match both glob patterns a and b (fnmatch, no flags)? Conservative: it
  * answers true unless a literal prefix or suffix tells them apart, so a caller that refuses

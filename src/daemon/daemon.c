@@ -82,7 +82,7 @@ static void daemon_restart_needed(struct kw_daemon *d)
 				      .comm = "keepwatchd",
 				      .ptrace = d->ptrace_kept,
 				      .hook = hook_attached(&d->hook),
-				      .helper = nsopen_running(&d->spaces.nsh),
+				      .helper = nshelper_running(&d->spaces.nsh),
 				      .uid = geteuid() };
 	char why[768];
 
@@ -133,6 +133,11 @@ static int daemon_privs(struct kw_daemon *d, bool drop)
 		log_msg(LOG_INFO, "event=privileges uid=%u gid=%u caps=CAP_NET_ADMIN%s",
 			(unsigned)getuid(), (unsigned)getgid(), ptrace ? ",CAP_SYS_PTRACE" : "");
 	}
+	/* CAP_SYS_PTRACE kept for enforce_keepalive: ptrace(2) and process_vm_* are closed
+	 * to it (seccomp), so it does not reach into the namespace helper that way */
+	if (drop && ptrace && (err = nsopen_confine_parent()) < 0)
+		log_msg(LOG_WARNING, "event=privileges warning=\"seccomp filter: %s\"",
+			strerror(-err));
 	return 0;
 }
 
@@ -191,13 +196,12 @@ static struct report_view daemon_view(const struct kw_daemon *d, const struct kw
  * back at the latest when the name is final (daemon_before_sleep). */
 static void daemon_say_held(struct kw_daemon *d, struct kw_netns *ns, uint64_t now, bool force)
 {
-	linkstate_unlisted_fn unlisted = linkmon_unlisted_probe(&ns->lm);
 	struct report_view rv = daemon_view(d, ns);
 
 	if (report_holding_acts(&ns->hold)) {
-		linkstate_mark_unlisted(&ns->ls, unlisted);
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
 		if (!force && now < report_hold_until(&ns->hold) &&
-		    linkstate_naming_until(&ns->ls, unlisted, now))
+		    linkstate_naming_until(&ns->ls, linkmon_unlisted_fn, now))
 			return;
 	}
 	report_say_held(&ns->hold, &d->metrics, &rv);
@@ -209,12 +213,12 @@ static void daemon_say_held(struct kw_daemon *d, struct kw_netns *ns, uint64_t n
 static void daemon_report_acts(struct kw_daemon *d, struct kw_netns *ns, const struct kw_act *v,
 			       size_t n, uint64_t now)
 {
-	linkstate_unlisted_fn unlisted = linkmon_unlisted_probe(&ns->lm);
 	struct report_view rv = daemon_view(d, ns);
 	uint64_t until;
 
-	linkstate_mark_unlisted(&ns->ls, unlisted); /* the kills took a while: look once */
-	until = linkstate_naming_until(&ns->ls, unlisted, now);
+	/* the kills took a while: look once (linkmon asks the namespace's own index) */
+	linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
+	until = linkstate_naming_until(&ns->ls, linkmon_unlisted_fn, now);
 	if (until && (report_holding_acts(&ns->hold) || killplan_any(v, n, REASON_LINK_DOWN))) {
 		if (!report_holding_acts(&ns->hold))
 			report_say_held(&ns->hold, &d->metrics, &rv); /* the events before them */
@@ -243,9 +247,10 @@ static void daemon_act(struct kw_daemon *d, struct kw_netns *ns, struct watch_pa
 	if (killer_run(&ns->killer, &ns->sd, d->cfg.global.nft_timeout_ms, acts.v, acts.n, now))
 		report_method_change(&ns->killer);
 	daemon_report_acts(d, ns, acts.v, acts.n, now);
-	/* enforce_keepalive reads the pass's newborns before watch_settle frees the pass: the
-	 * hook did it at the handshake (a dump's newborns it never saw are counted), or the
-	 * enforcer does it now */
+	/* enforce_keepalive and the route pass read the pass's newborns before watch_settle
+	 * frees the pass: the hook did it at the handshake (a dump's newborns it never saw are
+	 * counted), or the enforcer does it now */
+	netns_route_newborns(ns, &d->cfg, p, now);
 	if (hook_attached(&d->hook)) {
 		uint64_t counts[KW_MAX_SERVICES] = { 0 };
 
@@ -429,7 +434,7 @@ static void daemon_tick(struct kw_daemon *d, struct kw_netns *ns, uint64_t now)
 	if (linkstate_resync_due(&ns->ls, now))
 		daemon_netlink_read(d, ns);
 	if (linkstate_grace_poll(&ns->ls, &d->cfg, now)) {
-		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_probe(&ns->lm));
+		linkstate_mark_unlisted(&ns->ls, linkmon_unlisted_fn, &ns->lm);
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
@@ -562,7 +567,7 @@ static void daemon_netlink_read(struct kw_daemon *d, struct kw_netns *ns)
 	retry_ms = linkstate_resync_result(&ns->ls, ns->lm.resync_pending, now);
 	if (err < 0)
 		report_netlink_error(err, retry_ms);
-	if (linkstate_burst_end(&ns->ls, linkmon_unlisted_probe(&ns->lm))) {
+	if (linkstate_burst_end(&ns->ls, linkmon_unlisted_fn, &ns->lm)) {
 		(void)watch_judge_losses(&ns->watch, now, &p);
 		daemon_act(d, ns, &p, now, 0);
 		linkstate_purge_removed(&ns->ls);
@@ -653,6 +658,9 @@ static void daemon_reload(struct kw_daemon *d)
 		err = killer_reload(&ns->killer, d->cfg.global.kill_method, &note);
 		if (i == 0 || err < 0)
 			report_method(&note, err);
+		if ((err = netns_route_configure(ns, &d->cfg, kw_now_ms())) < 0)
+			log_msg(LOG_ERR, "action=error what=watch-routes error=\"%s\"",
+				strerror(-err));
 	}
 	log_msg(LOG_NOTICE, "event=reload file=%s services=%zu dry_run=%s", d->cli->config_path,
 		d->cfg.n_services, d->dry_run ? "yes" : "no");
@@ -801,7 +809,7 @@ int daemon_run(const struct kw_cli *cli)
 	struct kw_daemon *d = calloc(1, sizeof(*d));
 	struct watch_pass p = { 0 };
 	uint64_t now, t0 = kw_now_us();
-	int err;
+	int err, exit_code;
 
 	if (!d) {
 		log_msg(LOG_ERR, "action=error what=setup error=\"%s\"", strerror(ENOMEM));
@@ -832,7 +840,8 @@ int daemon_run(const struct kw_cli *cli)
 	 * just now: from here on every loss is seen. */
 	daemon_notify_status(d, now, true);
 	err = loop_run(&d->loop);
+	exit_code = d->spaces.exit_code; /* the namespace helper lost for good */
 	daemon_close(d);
 	free(d);
-	return err < 0 ? 1 : 0;
+	return exit_code ? exit_code : err < 0 ? 1 : 0;
 }

@@ -16,7 +16,8 @@ struct kw_cli {
 	int ready_fd; /* --ready-fd: told "READY=1" once the first dumps are done; -1 none */
 };
 
-/* Runs keepwatchd until SIGTERM or SIGINT: 0, or 1 after logging why it could not. */
+/* Runs keepwatchd until SIGTERM or SIGINT: 0, or 1 after logging why it could not, or
+ * DAEMON_EXIT_HELPER_LOST (daemon_ns.h) when the namespace helper was lost for good. */
 int daemon_run(const struct kw_cli *cli);
 /* --list: one discovery in every namespace, the verdicts printed; 0 or 1. */
 int daemon_list(const struct kw_cli *cli, bool json);

@@ -9,9 +9,9 @@
 
 #include "config/config.h"
 #include "daemon/loop.h"
+#include "daemon/nshelper.h"
 #include "kernel/cgroupsel_fs.h"
 #include "kernel/nsmap_watch.h"
-#include "kernel/nsopen.h"
 #include "pipeline/netns.h"
 
 struct daemon_ns_retry;
@@ -39,13 +39,22 @@ struct daemon_ns {
 	struct daemon_ns_retry *retry; /* namespaces whose sockets could not be opened yet */
 	size_t n_retry, cap_retry;
 	uint64_t own_extra; /* services whose netns items reach the own namespace */
-	struct nsopen nsh; /* the privileged helper; not running when no service sets netns */
+	struct nshelper nsh; /* the privileged helper; not running when no service sets netns */
+	/* non-zero: the helper was lost for good and the loop stopped, to exit with this */
+	int exit_code;
+	/* items that matched nothing when warned about (bit j of [i]: item j of services[i]);
+	 * said again when they match */
+	uint16_t netns_unmatched[KW_MAX_SERVICES], cg_unmatched[KW_MAX_SERVICES];
 	struct nsmap_watch nsw;
 	bool nsw_open;
 	struct watch_cgroups cg; /* the ids the services' cgroup items select now */
 	struct cgroupsel_watch cgw; /* not open when no service selects by cgroup */
 	char cg_mount[256];
 };
+
+/* The namespace helper is lost and no new worker can be started: keepwatchd exits with
+ * this (EX_TEMPFAIL), which the unit's RestartForceExitStatus= restarts. */
+#define DAEMON_EXIT_HELPER_LOST 75
 
 /* Nothing open yet: daemon_ns_close is safe from here on. */
 void daemon_ns_init(struct daemon_ns *dn, const struct kw_config *cfg, struct kw_netns *own,
@@ -72,7 +81,7 @@ int daemon_ns_watch(struct daemon_ns *dn);
 void daemon_ns_reload(struct daemon_ns *dn);
 /* The earliest time the namespace watch or a retry wants the loop, UINT64_MAX none. */
 uint64_t daemon_ns_deadline(const struct daemon_ns *dn, uint64_t now);
-/* The timer fired: rescans and retries that are due. */
+/* The timer fired: the helper's timeouts and restarts, rescans and retries that are due. */
 void daemon_ns_tick(struct daemon_ns *dn, uint64_t now);
 /* Closes the other instances, the watches and the helper (not the own instance). */
 void daemon_ns_close(struct daemon_ns *dn);

@@ -1,5 +1,5 @@
 /* keepwatch: keepwatchd's command line — options, --check, --list, then the daemon.
- * Exit codes: 0 ok, 1 configuration or runtime failure, 2 usage. */
+ * Exit codes: 0 ok, 1 configuration or runtime failure, 2 usage, 75 namespace helper lost. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -50,7 +50,7 @@ static int mount_choose(const char *text, char *out, size_t cap, bool *hier_root
 		return 0;
 	}
 	*hier_root = false;
-	return cgroupsel_mount_parse(text, out, cap);
+	return cgroupsel_mount_parse_ns(text, out, cap);
 }
 
 int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root)
@@ -110,6 +110,7 @@ struct walk {
 	struct cgroupsel_dirs *dirs;
 	struct cgroupsel_dirs *sel; /* the cgroups the patterns select, relative to the mount */
 	size_t mount_len;
+	bool matched; /* a pattern selected a cgroup */
 	char path[PATH_MAX];
 };
 
@@ -183,7 +184,10 @@ static int walk_pattern(struct walk *w, const char *pat)
 	while (*pat == '/')
 		pat++;
 	if (*pat == '\0') {
-		rc = cgroupsel_dirs_add(w->sel, len > w->mount_len ? w->path + w->mount_len : "/");
+		w->matched = true;
+		rc = w->sel ? cgroupsel_dirs_add(w->sel,
+						 len > w->mount_len ? w->path + w->mount_len : "/")
+			    : 0;
 		return rc ? rc : walk_subtree(w, 0);
 	}
 	next = strchr(pat, '/');
@@ -210,23 +214,28 @@ static int walk_pattern(struct walk *w, const char *pat)
 
 static int expand(const char *mount, const struct selpath_item *items, size_t n,
 		  struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs,
-		  struct cgroupsel_dirs *sel)
+		  struct cgroupsel_dirs *sel, bool *matched)
 {
 	struct walk *w = malloc(sizeof(*w));
 	int rc = 0;
 
+	if (matched)
+		*matched = false;
 	if (!w)
 		return -ENOMEM;
 	w->ids = ids;
 	w->dirs = dirs;
 	w->sel = sel;
 	w->mount_len = strlen(mount);
+	w->matched = false;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (strlen(mount) >= sizeof(w->path))
 			break;
 		strcpy(w->path, mount);
 		rc = walk_pattern(w, items[i].s);
 	}
+	if (matched)
+		*matched = w->matched;
 	free(w);
 	return rc;
 }
@@ -234,13 +243,131 @@ static int expand(const char *mount, const struct selpath_item *items, size_t n,
 int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t n,
 		     struct cgroupsel_ids *ids, struct cgroupsel_dirs *dirs)
 {
-	return expand(mount, items, n, ids, dirs, NULL);
+	return expand(mount, items, n, ids, dirs, NULL, NULL);
+}
+
+int cgroupsel_expand_item(const char *mount, const char *item, struct cgroupsel_ids *ids,
+			  struct cgroupsel_dirs *dirs, bool *matched)
+{
+	struct selpath_item one;
+
+	if (snprintf(one.s, sizeof(one.s), "%s", item) >= (int)sizeof(one.s))
+		return -ENAMETOOLONG;
+	return expand(mount, &one, 1, ids, dirs, NULL, matched);
 }
 
 int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
 		    struct cgroupsel_ids *ids)
 {
-	return expand(mount, item, 1, ids, NULL, sel);
+	return expand(mount, item, 1, ids, NULL, sel, NULL);
+}
+
+/* ---- names ---- */
+
+struct names_walk {
+	struct cgroupsel_names *out;
+	size_t mount_len;
+	char path[PATH_MAX];
+};
+
+static int names_add(struct names_walk *w, uint64_t id)
+{
+	struct cgroupsel_names *o = w->out;
+	const char *rel = w->path + w->mount_len;
+
+	if (o->n == CGROUPSEL_MAX_IDS)
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct cgroupsel_name *v = realloc(o->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n].id = id;
+	o->v[o->n].path = strdup(rel[0] ? rel : "/");
+	if (!o->v[o->n].path)
+		return -ENOMEM;
+	o->n++;
+	return 0;
+}
+
+static int names_walk(struct names_walk *w, unsigned depth)
+{
+	size_t len = strlen(w->path);
+	uint64_t id = 0;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	if (cgroupsel_id(w->path, &id) < 0)
+		return 0;
+	if ((rc = names_add(w, id)) < 0 || depth >= CGROUPSEL_MAX_DEPTH)
+		return rc;
+	if (!(d = opendir(w->path)))
+		return 0;
+	while (!rc && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || len + 1 + strlen(de->d_name) >= sizeof(w->path))
+			continue;
+		w->path[len] = '/';
+		strcpy(w->path + len + 1, de->d_name);
+		if (is_dir_entry(w->path, de))
+			rc = names_walk(w, depth + 1);
+		w->path[len] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	const struct cgroupsel_name *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int cgroupsel_names_build(const char *mount, struct cgroupsel_names *out)
+{
+	struct names_walk *w;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(mount) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (!(w = malloc(sizeof(*w))))
+		return -ENOMEM;
+	w->out = out;
+	w->mount_len = strlen(mount);
+	strcpy(w->path, mount);
+	rc = names_walk(w, 0);
+	free(w);
+	if (rc < 0) {
+		cgroupsel_names_free(out);
+		return rc;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), names_cmp);
+	return 0;
+}
+
+const char *cgroupsel_name_of(const struct cgroupsel_names *names, uint64_t id)
+{
+	struct cgroupsel_name key = { .id = id }, *hit;
+
+	if (!names->n || !id)
+		return NULL;
+	hit = bsearch(&key, names->v, names->n, sizeof(key), names_cmp);
+	return hit ? hit->path : NULL;
+}
+
+void cgroupsel_names_free(struct cgroupsel_names *names)
+{
+	for (size_t i = 0; i < names->n; i++)
+		free(names->v[i].path);
+	free(names->v);
+	memset(names, 0, sizeof(*names));
 }
 
 /* ---- the watch ---- */

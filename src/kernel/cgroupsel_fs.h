@@ -40,6 +40,26 @@ int cgroupsel_expand(const char *mount, const struct selpath_item *items, size_t
  * Same returns. */
 int cgroupsel_match(const char *mount, const struct selpath_item *item, struct cgroupsel_dirs *sel,
 		    struct cgroupsel_ids *ids);
+/* The same for one item; *matched says whether it selected any cgroup. */
+int cgroupsel_expand_item(const char *mount, const char *item, struct cgroupsel_ids *ids,
+			  struct cgroupsel_dirs *dirs, bool *matched);
+
+/* Every cgroup's path by id, for naming a socket's cgroup (--list): paths relative to the
+ * mount ("/" the root), sorted by id. */
+struct cgroupsel_name {
+	uint64_t id;
+	char *path; /* heap */
+};
+struct cgroupsel_names {
+	struct cgroupsel_name *v;
+	size_t n, cap;
+};
+/* Walks the whole hierarchy below mount (at most CGROUPSEL_MAX_IDS cgroups and
+ * CGROUPSEL_MAX_DEPTH levels: past that, names are left out). Returns 0 or -ENOMEM. */
+int cgroupsel_names_build(const char *mount, struct cgroupsel_names *out);
+/* The path of cgroup id, NULL if not known. */
+const char *cgroupsel_name_of(const struct cgroupsel_names *names, uint64_t id);
+void cgroupsel_names_free(struct cgroupsel_names *names);
 
 /* The watch: inotify on the walked directories (IN_CREATE / IN_DELETE of child cgroups and
  * the directory's own removal). The caller re-expands when cgroupsel_watch_changed says so

@@ -34,7 +34,10 @@
 #define LM_GROUPS                                                                                  \
 	(LM_GROUP(RTNLGRP_LINK) | LM_GROUP(RTNLGRP_IPV4_IFADDR) | LM_GROUP(RTNLGRP_IPV6_IFADDR) |  \
 	 LM_GROUP(RTNLGRP_IPV4_ROUTE) | LM_GROUP(RTNLGRP_IPV6_ROUTE) |                             \
-	 LM_GROUP(RTNLGRP_IPV4_RULE) | LM_GROUP(RTNLGRP_IPV6_RULE))
+	 LM_GROUP(RTNLGRP_IPV4_RULE) | LM_GROUP(RTNLGRP_IPV6_RULE) | LM_GROUP(RTNLGRP_NEXTHOP))
+/* The route groups, left by linkmon_watch_routes(lm, false). */
+static const unsigned lm_route_groups[] = { RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE,
+					    RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_NEXTHOP };
 
 /* ---- events */
 
@@ -101,18 +104,70 @@ static bool lm_foreign(const struct nlmsghdr *nlh, bool link)
 	return family != AF_INET && family != AF_INET6;
 }
 
-/* Is the device gone from the namespace's index (unregistering) though RTM_DELLINK has
- * not come yet? Only ENODEV/ENXIO say so; any other failure says nothing. */
-bool linkmon_unlisted(int ifindex)
+/* The answer to one RTM_GETLINK of ours on the query socket: 1 listed, 0 unlisted
+ * (ENODEV), -errno otherwise. Its own buffer: the caller may be walking lm->rxbuf. Only a
+ * small part of the answer is read (MSG_TRUNC): its header says which it is. */
+static int lm_getlink_answer(struct linkmon *lm, uint32_t seq)
 {
-	char name[IF_NAMESIZE];
+	for (int r = 0; r < LM_DUMP_TRIES; r++) {
+		_Alignas(struct nlmsghdr) uint8_t buf[512];
+		const struct nlmsghdr *nlh = (const void *)buf;
+		struct sockaddr_nl sa;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr msg = { .msg_name = &sa,
+				      .msg_namelen = sizeof(sa),
+				      .msg_iov = &iov,
+				      .msg_iovlen = 1 };
+		ssize_t n;
 
-	return !if_indextoname((unsigned)ifindex, name) && (errno == ENXIO || errno == ENODEV);
+		do
+			n = recvmsg(mnl_socket_get_fd(lm->query), &msg, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if (!nlutil_from_kernel(&msg) || (size_t)n < sizeof(*nlh) || nlh->nlmsg_seq != seq)
+			continue; /* a forgery, or a late answer to an abandoned dump */
+		if (nlh->nlmsg_type == RTM_NEWLINK)
+			return 1;
+		if (nlh->nlmsg_type == NLMSG_ERROR &&
+		    (size_t)n >= sizeof(*nlh) + sizeof(struct nlmsgerr))
+			return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error ==
+				       -ENODEV
+				   ? 0
+				   : -EPROTO;
+		return -EPROTO;
+	}
+	return -EPROTO;
 }
 
-linkstate_unlisted_fn linkmon_unlisted_probe(const struct linkmon *lm)
+bool linkmon_unlisted(struct linkmon *lm, int ifindex)
 {
-	return lm->foreign ? NULL : linkmon_unlisted;
+	union {
+		struct nlmsghdr h;
+		uint8_t b[MNL_NLMSG_HDRLEN + 32];
+	} req;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (!lm->query || ifindex <= 0)
+		return false;
+	memset(&req, 0, sizeof(req));
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++lm->seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	if (mnl_socket_sendto(lm->query, nlh, nlh->nlmsg_len) < 0)
+		return false;
+	return lm_getlink_answer(lm, nlh->nlmsg_seq) == 0;
+}
+
+bool linkmon_unlisted_fn(void *lm, int ifindex)
+{
+	return linkmon_unlisted(lm, ifindex);
 }
 
 /* Into t (lm->tab, or a resync's fresh table); quiet: a dump, no events. */
@@ -145,8 +200,7 @@ static int lm_apply_link(struct linkmon *lm, struct linktab *t, const struct nlm
 	err = linktab_put_link(t, &l);
 	if (err < 0)
 		return err;
-	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && !lm->foreign &&
-	    linkmon_unlisted(l.ifindex)) {
+	if (!quiet && (before & IFF_UP) && !(l.flags & IFF_UP) && linkmon_unlisted(lm, l.ifindex)) {
 		/* Being deleted: the kernel announces the down, flushes the addresses and only
 		 * after an RCU grace period sends RTM_DELLINK; the device is unlisted already.
 		 * Say what happens now, so that no loss is blamed on the down or the addresses. */
@@ -190,16 +244,25 @@ static int lm_apply_addr(struct linkmon *lm, struct linktab *t, const struct nlm
 	return 0;
 }
 
-/* Routes and rules are not tabled: each change is passed on as it comes. A family we do
- * not follow (multicast routing, MPLS) is foreign; a cache entry is no configured route. */
+/* Routes, rules and nexthops are not tabled: each change is passed on as it comes. A
+ * family we do not follow (multicast routing, MPLS) is foreign; a cache entry is no
+ * configured route. A nexthop group or blackhole has no family (AF_UNSPEC). */
 static void lm_apply_route(struct linkmon *lm, const struct nlmsghdr *nlh)
 {
+	bool nexthop = nlh->nlmsg_type == RTM_NEWNEXTHOP || nlh->nlmsg_type == RTM_DELNEXTHOP;
 	struct linkmon_event ev;
 
-	if (lm_foreign(nlh, false))
+	/* AF_INET or AF_INET6; for a nexthop AF_UNSPEC too (the link check's family) */
+	if (lm_foreign(nlh, false) && (!nexthop || lm_foreign(nlh, true)))
 		return;
 	memset(&ev, 0, sizeof(ev));
-	if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) {
+	if (nexthop) {
+		if (linkmon_decode_nexthop(nlh, &ev.nexthop) < 0) {
+			lm->malformed++;
+			return;
+		}
+		ev.kind = LM_NEXTHOP_CHANGED;
+	} else if (nlh->nlmsg_type == RTM_NEWRULE || nlh->nlmsg_type == RTM_DELRULE) {
 		if (linkmon_decode_rule(nlh, &ev.rule) < 0) {
 			lm->malformed++;
 			return;
@@ -232,6 +295,8 @@ static int lm_apply(struct linkmon *lm, struct linktab *t, const struct nlmsghdr
 	case RTM_DELROUTE:
 	case RTM_NEWRULE:
 	case RTM_DELRULE:
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
 		if (!quiet)
 			lm_apply_route(lm, nlh);
 		return 0;
@@ -428,6 +493,18 @@ static int lm_rcvbuf_read(struct linkmon *lm)
 	return 0;
 }
 
+int linkmon_watch_routes(struct linkmon *lm, bool on)
+{
+	int fd = mnl_socket_get_fd(lm->events);
+
+	for (size_t i = 0; i < sizeof(lm_route_groups) / sizeof(lm_route_groups[0]); i++)
+		if (setsockopt(fd, SOL_NETLINK,
+			       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+			       &lm_route_groups[i], sizeof(lm_route_groups[i])) < 0)
+			return -errno;
+	return 0;
+}
+
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes)
 {
 	int fd = mnl_socket_get_fd(lm->events);
@@ -536,7 +613,7 @@ int linkmon_open_fds(struct linkmon *lm, linkmon_event_fn fn, void *arg, int eve
 	lm->fn = fn;
 	lm->arg = arg;
 	lm->foreign = events_fd >= 0;
-	lm->seq = (uint32_t)time(NULL);
+	lm->seq = nlutil_seq_base();
 	err = lm_rxbuf_fit(lm, LM_RXBUF_MIN);
 	if (err < 0)
 		goto out;

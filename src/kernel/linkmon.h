@@ -33,6 +33,10 @@ int linkmon_decode_addr(const struct nlmsghdr *nlh, struct linkmon_addr *out);
  * exactly 4/16 bytes, RTA_OIF/RTA_TABLE not 4 bytes, RTA_OIF above INT32_MAX. */
 int linkmon_decode_route(const struct nlmsghdr *nlh, struct linkmon_route *out);
 int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out);
+/* Nexthop objects (RTM_NEWNEXTHOP/DELNEXTHOP, RTNLGRP_NEXTHOP). Also rejected: a family
+ * other than AF_UNSPEC/AF_INET/AF_INET6, no NHA_ID or NHA_ID 0, NHA_ID/NHA_OIF not 4
+ * bytes, NHA_OIF above INT32_MAX, NHA_GATEWAY not 4 or 16 bytes. */
+int linkmon_decode_nexthop(const struct nlmsghdr *nlh, struct linkmon_nexthop *out);
 
 /* The events are named by kw_link_event_name() (vocab.h). Route cache entries
  * (RTM_F_CLONED) make no event. */
@@ -41,7 +45,9 @@ typedef void (*linkmon_event_fn)(void *arg, const struct linkmon_event *ev);
 
 /* Written only by linkmon.c. */
 struct linkmon {
-	struct mnl_socket *events; /* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, _ROUTE, _RULE */
+	/* subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR, and while routes are watched (all but
+	 * watch_routes = off) IPV4/IPV6_ROUTE, _RULE and NEXTHOP */
+	struct mnl_socket *events;
 	struct mnl_socket *query; /* dumps */
 	uint32_t seq;
 	int rcvbuf; /* SO_RCVBUF of events as set (half what getsockopt shows), grown on ENOBUFS */
@@ -54,8 +60,8 @@ struct linkmon {
 	size_t rxbuf_len;
 	uint64_t truncated; /* datagrams larger than rxbuf (each forces a resync) */
 	bool resync_pending; /* a resync dump failed: the next dispatch tries again first */
-	/* its sockets are in another namespace: if_indextoname() here cannot say whether one of
-	 * its devices is being deleted (linkmon_unlisted), so the down is taken as a down */
+	/* its sockets were made in another namespace (linkmon_open_fds): if_indextoname()
+	 * here would ask the wrong one; linkmon_unlisted asks through query instead */
 	bool foreign;
 };
 
@@ -77,6 +83,9 @@ int linkmon_fd(const struct linkmon *lm);
  * ordinary events and then LM_RESYNC; if that dump fails, dispatch returns its error and
  * the next call starts with the resync. Only datagrams from the kernel are read. */
 int linkmon_dispatch(struct linkmon *lm);
+/* Follows route, rule and nexthop changes (on, the state after open) or not (the groups
+ * are left: a full BGP table's churn costs nothing). Returns 0 or -errno. */
+int linkmon_watch_routes(struct linkmon *lm, bool on);
 /* Sets SO_RCVBUF of the events socket (SO_RCVBUFFORCE when allowed). Tests use a tiny
  * value to provoke ENOBUFS; a daemon has no need to. Returns 0 or -errno. */
 int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
@@ -85,10 +94,10 @@ int linkmon_set_rcvbuf(struct linkmon *lm, int bytes);
 
 /* Is the device gone from the namespace's index though RTM_DELLINK has not come yet (it
  * is being deleted: the kernel announces the down, flushes addresses, and sends DELLINK
- * only after an RCU grace period)? A down announced for such a link is reported as
- * LM_LINK_REMOVED; callers acting later on a down link may ask again. */
-bool linkmon_unlisted(int ifindex);
-/* linkmon_unlisted where it can answer for lm's devices (keepwatchd's own namespace); NULL
- * for another namespace's, whose devices if_indextoname() here cannot see. */
-linkstate_unlisted_fn linkmon_unlisted_probe(const struct linkmon *lm);
+ * only after an RCU grace period)? An RTM_GETLINK for ifindex on lm's query socket, so it
+ * asks lm's namespace, whichever that is: only ENODEV says yes, any other failure no. A
+ * down announced for such a link is reported as LM_LINK_REMOVED; callers acting later on
+ * a down link may ask again (linkmon_unlisted_fn, arg the struct linkmon). */
+bool linkmon_unlisted(struct linkmon *lm, int ifindex);
+bool linkmon_unlisted_fn(void *lm, int ifindex);
 #endif

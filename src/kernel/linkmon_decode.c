@@ -1,5 +1,6 @@
 /* keepwatch: pure rtnetlink decoders for link (RTM_NEWLINK/DELLINK), address
- * (RTM_NEWADDR/DELADDR), route and rule messages; every field read is validated first. */
+ * (RTM_NEWADDR/DELADDR), route, rule and nexthop messages; every field read is validated
+ * first. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <linux/if_addr.h>
 #include <linux/fib_rules.h>
 #include <linux/if_link.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 
 #include "kernel/linkmon.h"
@@ -249,5 +251,57 @@ int linkmon_decode_rule(const struct nlmsghdr *nlh, struct linkmon_rule *out)
 	if (decode_attrs(nlh, sizeof(*frh), decode_rule_attr, &r) < 0)
 		return -EINVAL;
 	*out = r;
+	return 0;
+}
+
+static int decode_nexthop_attr(const struct nlattr *attr, void *data)
+{
+	struct linkmon_nexthop *nh = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case NHA_ID:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		nh->id = mnl_attr_get_u32(attr);
+		return MNL_CB_OK;
+	case NHA_OIF:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0 ||
+		    mnl_attr_get_u32(attr) > (uint32_t)INT32_MAX)
+			return MNL_CB_ERROR;
+		nh->oif = (int)mnl_attr_get_u32(attr);
+		return MNL_CB_OK;
+	case NHA_GATEWAY:
+		if (mnl_attr_get_payload_len(attr) != 4 && mnl_attr_get_payload_len(attr) != 16)
+			return MNL_CB_ERROR;
+		return MNL_CB_OK;
+	case NHA_GROUP:
+		nh->group = true;
+		return MNL_CB_OK;
+	case NHA_BLACKHOLE:
+		nh->blackhole = true;
+		return MNL_CB_OK;
+	default:
+		return MNL_CB_OK;
+	}
+}
+
+int linkmon_decode_nexthop(const struct nlmsghdr *nlh, struct linkmon_nexthop *out)
+{
+	const struct nhmsg *nhm;
+	struct linkmon_nexthop nh;
+
+	if (nlh->nlmsg_type != RTM_NEWNEXTHOP && nlh->nlmsg_type != RTM_DELNEXTHOP)
+		return -EINVAL;
+	if (decode_check_header(nlh, sizeof(*nhm)) < 0)
+		return -EINVAL;
+	nhm = mnl_nlmsg_get_payload(nlh);
+	if (nhm->nh_family != AF_UNSPEC && nhm->nh_family != AF_INET && nhm->nh_family != AF_INET6)
+		return -EINVAL;
+	memset(&nh, 0, sizeof(nh));
+	nh.family = nhm->nh_family;
+	nh.removed = nlh->nlmsg_type == RTM_DELNEXTHOP;
+	if (decode_attrs(nlh, sizeof(*nhm), decode_nexthop_attr, &nh) < 0 || nh.id == 0)
+		return -EINVAL;
+	*out = nh;
 	return 0;
 }

@@ -350,7 +350,7 @@ static int nft_reset_socket(struct nft_reset *k, int fd)
 	if (mnl_socket_bind(k->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	k->portid = mnl_socket_get_portid(k->nl);
-	k->seq = (uint32_t)time(NULL);
+	k->seq = nlutil_seq_base();
 	return 0;
 }
 

@@ -3,7 +3,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <stdint.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kernel/nlutil.h"
 
@@ -19,4 +22,13 @@ bool nlutil_from_kernel(const struct msghdr *msg)
 
 	return sa && msg->msg_namelen == sizeof(*sa) && sa->nl_family == AF_NETLINK &&
 	       sa->nl_pid == 0;
+}
+
+uint32_t nlutil_seq_base(void)
+{
+	uint32_t seq;
+
+	if (getrandom(&seq, sizeof(seq), GRND_NONBLOCK) == (ssize_t)sizeof(seq))
+		return seq;
+	return (uint32_t)time(NULL) * 2654435761u ^ (uint32_t)getpid() << 16;
 }

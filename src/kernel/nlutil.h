@@ -4,6 +4,7 @@
 #define KEEPWATCH_NLUTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct nlmsghdr;
 struct msghdr;
@@ -18,5 +19,10 @@ bool nlutil_msg_ok(const struct nlmsghdr *nlh, int len);
  * port id: a forged "socket alive", "gone" or ACK must never be taken for the kernel's.
  * msg is what recvmsg() filled, with msg_name pointing to a struct sockaddr_nl. */
 bool nlutil_from_kernel(const struct msghdr *msg);
+
+/* A first sequence number nobody can guess (getrandom; the clock mixed with the pid only
+ * if that fails): an answer is matched to its request by it, so a predictable one lets
+ * a forger line up an answer before the kernel's. */
+uint32_t nlutil_seq_base(void);
 
 #endif

@@ -17,6 +17,7 @@
 #define SELF_NETNS "/proc/self/ns/net"
 
 struct scan_ctx {
+	const struct nsmap_set *prev; /* the last scan's, for files that cannot be told now */
 	struct nsmap_set *out;
 	struct nsmap_scan_stats *st;
 	nsmap_ident_fn ident;
@@ -48,14 +49,34 @@ static int stat_ident(void *arg, const char *path, uint64_t *dev, uint64_t *ino)
 	return 1;
 }
 
-/* One candidate file. */
-static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t svc)
+static bool ident_unknown(int rc)
+{
+	return rc == -EAGAIN || rc == -ETIMEDOUT || rc == -EPIPE || rc == -ECONNRESET;
+}
+
+/* One candidate file, of item j of service svc. */
+static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t svc, size_t j)
 {
 	struct nsmap_ns ns;
 	const char *base = strrchr(path, '/');
 	uint64_t dev = 0, ino = 0;
 	int rc = c->ident(c->arg, path, &dev, &ino);
 
+	if (ident_unknown(rc)) {
+		/* Not known now (the helper has not answered, or is being replaced): what the
+		 * last scan found at this path stays, so a namespace whose sockets work is not
+		 * dropped for want of an answer; and the item is not said to match nothing. */
+		c->st->unknown++;
+		c->st->hit[svc] |= (uint16_t)(1u << j);
+		for (size_t i = 0; c->prev && i < c->prev->n; i++) {
+			if (strcmp(c->prev->v[i].path, path) != 0)
+				continue;
+			ns = c->prev->v[i];
+			ns.services = UINT64_C(1) << svc;
+			return nsmap_set_add(c->out, &ns);
+		}
+		return 0;
+	}
 	if (rc < 0) {
 		if (rc != -ENOENT && rc != -ESRCH)
 			scan_fail(c, path, rc);
@@ -65,6 +86,7 @@ static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t 
 		c->st->pending++; /* created, not mounted yet; or not a namespace at all */
 		return 0;
 	}
+	c->st->hit[svc] |= (uint16_t)(1u << j);
 	memset(&ns, 0, sizeof(ns));
 	ns.dev = dev;
 	ns.ino = ino;
@@ -75,7 +97,8 @@ static int scan_path(struct scan_ctx *c, const char *path, bool by_name, size_t 
 	return nsmap_set_add(c->out, &ns);
 }
 
-static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item, size_t svc)
+static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item, size_t svc,
+		     size_t j)
 {
 	char pattern[2 * KW_PATH_ITEM_MAX];
 	bool by_name = !selpath_is_path(item);
@@ -85,7 +108,7 @@ static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item
 	snprintf(pattern, sizeof(pattern), "%s%s%s", by_name ? netns_dir : "", by_name ? "/" : "",
 		 item);
 	if (!selpath_has_glob(item))
-		return scan_path(c, pattern, by_name, svc);
+		return scan_path(c, pattern, by_name, svc, j);
 	memset(&g, 0, sizeof(g));
 	grc = glob(pattern, 0, NULL, &g);
 	if (grc == GLOB_NOSPACE)
@@ -93,7 +116,7 @@ static int scan_item(struct scan_ctx *c, const char *netns_dir, const char *item
 	else if (grc == GLOB_ABORTED)
 		scan_fail(c, pattern, -EIO);
 	for (size_t i = 0; grc == 0 && i < g.gl_pathc && !rc; i++)
-		rc = scan_path(c, g.gl_pathv[i], by_name, svc);
+		rc = scan_path(c, g.gl_pathv[i], by_name, svc, j);
 	globfree(&g);
 	return rc;
 }
@@ -104,10 +127,12 @@ int nsmap_scan(const struct kw_config *cfg, const char *netns_dir, struct nsmap_
 	return nsmap_scan_ident(cfg, netns_dir, NULL, NULL, out, st);
 }
 
-int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
-		     void *arg, struct nsmap_set *out, struct nsmap_scan_stats *st)
+static int scan_with(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
+		     void *arg, const struct nsmap_set *prev, struct nsmap_set *out,
+		     struct nsmap_scan_stats *st)
 {
-	struct scan_ctx c = { .out = out,
+	struct scan_ctx c = { .prev = prev,
+			      .out = out,
 			      .st = st,
 			      .ident = ident ? ident : stat_ident,
 			      .arg = arg };
@@ -123,8 +148,14 @@ int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_i
 	}
 	for (size_t i = 0; i < cfg->n_services && !rc; i++)
 		for (size_t j = 0; j < cfg->services[i].n_netns && !rc; j++)
-			rc = scan_item(&c, netns_dir, cfg->services[i].netns[j].s, i);
+			rc = scan_item(&c, netns_dir, cfg->services[i].netns[j].s, i, j);
 	return rc;
+}
+
+int nsmap_scan_ident(const struct kw_config *cfg, const char *netns_dir, nsmap_ident_fn ident,
+		     void *arg, struct nsmap_set *out, struct nsmap_scan_stats *st)
+{
+	return scan_with(cfg, netns_dir, ident, arg, NULL, out, st);
 }
 
 /* ---- the watch ---- */
@@ -219,6 +250,11 @@ void nsmap_watch_set_ident(struct nsmap_watch *w, nsmap_ident_fn fn, void *arg)
 	w->ident_arg = arg;
 }
 
+void nsmap_watch_touch(struct nsmap_watch *w)
+{
+	w->dirty = true;
+}
+
 int nsmap_watch_timeout(const struct nsmap_watch *w, uint64_t now_ms)
 {
 	uint64_t due = UINT64_MAX;
@@ -268,7 +304,7 @@ int nsmap_watch_run(struct nsmap_watch *w, uint64_t now_ms, struct nsmap_events 
 	if (!w->dirty && nsmap_watch_timeout(w, now_ms) != 0)
 		return 0;
 	dirs_arm(w);
-	rc = nsmap_scan_ident(w->cfg, w->netns_dir, w->ident, w->ident_arg, &now, &w->last);
+	rc = scan_with(w->cfg, w->netns_dir, w->ident, w->ident_arg, &w->cur, &now, &w->last);
 	if (!rc)
 		rc = nsmap_diff(&w->cur, &now, ev);
 	if (rc) {

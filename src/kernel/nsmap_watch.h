@@ -15,8 +15,11 @@ struct nsmap_scan_stats {
 	unsigned pending; /* files that matched but are not (yet) namespaces: ip netns add
 			   * creates the file before it mounts the namespace on it */
 	unsigned failed; /* matched but stat failed other than ENOENT (EACCES...) */
+	unsigned unknown; /* could not be told now (-EAGAIN...): the last scan's entry kept */
 	int first_err; /* -errno of the first failure */
 	char first_path[2 * KW_PATH_ITEM_MAX];
+	/* bit j of hit[i]: item j of cfg->services[i]'s netns reached a namespace */
+	uint16_t hit[KW_MAX_SERVICES];
 };
 
 /* Expands every service's netns items (names relative to netns_dir, normally
@@ -28,7 +31,8 @@ int nsmap_scan(const struct kw_config *cfg, const char *netns_dir, struct nsmap_
 	       struct nsmap_scan_stats *st);
 
 /* How a scan identifies a file: 1 = a network namespace (*dev, *ino set), 0 = no namespace
- * (yet), or -errno (-ENOENT, -ESRCH: gone, not counted as a failure). The default, stat(2)
+ * (yet), or -errno (-ENOENT, -ESRCH: gone, not counted as a failure; -EAGAIN, -ETIMEDOUT,
+ * -EPIPE: not known now, and a watch keeps what its last scan found at that path). The default, stat(2)
  * and statfs(2) here, needs search rights only but cannot see /proc/PID/ns/net of other
  * users' or non-dumpable processes, nor tell a network namespace from another kind;
  * nsopen_ident_fn asks the privileged helper, which can. */
@@ -75,6 +79,8 @@ int nsmap_watch_open(struct nsmap_watch *w, const struct kw_config *cfg, const c
 int nsmap_watch_fd(const struct nsmap_watch *w);
 /* Scans identify files through fn from now on (nsopen_ident_fn and the struct nsopen). */
 void nsmap_watch_set_ident(struct nsmap_watch *w, nsmap_ident_fn fn, void *arg);
+/* Something the scans depend on changed (an identity came): rescan at the next run. */
+void nsmap_watch_touch(struct nsmap_watch *w);
 /* Milliseconds until nsmap_watch_run is due without an inotify event: 0 now, -1 never. */
 int nsmap_watch_timeout(const struct nsmap_watch *w, uint64_t now_ms);
 /* Drains the inotify fd (non-blocking), rescans when something changed or a rescan is due,

@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -37,7 +36,7 @@ int routelookup_open_fd(struct routelookup *rl, int fd)
 	int err = 0;
 
 	memset(rl, 0, sizeof(*rl));
-	rl->seq = (uint32_t)time(NULL);
+	rl->seq = nlutil_seq_base();
 	rl->buf = malloc(RL_BUF_LEN);
 	rl->sendbuf = malloc((size_t)ROUTELOOKUP_WINDOW * ROUTELOOKUP_REQ_MAX);
 	if (!rl->buf || !rl->sendbuf) {
@@ -82,8 +81,11 @@ size_t routelookup_build(void *buf, const struct route_query *q, uint32_t seq)
 	nlh->nlmsg_seq = seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = q->family;
-	rtm->rtm_dst_len = rtm->rtm_src_len = (uint8_t)(alen * 8);
-	mnl_attr_put(nlh, RTA_SRC, alen, q->src);
+	rtm->rtm_dst_len = (uint8_t)(alen * 8);
+	if (!q->any_src) {
+		rtm->rtm_src_len = (uint8_t)(alen * 8);
+		mnl_attr_put(nlh, RTA_SRC, alen, q->src);
+	}
 	mnl_attr_put(nlh, RTA_DST, alen, q->dst);
 	mnl_attr_put_u8(nlh, RTA_IP_PROTO, IPPROTO_TCP);
 	mnl_attr_put_u16(nlh, RTA_SPORT, htons(q->sport));
@@ -159,12 +161,17 @@ static int rl_recv(struct routelookup *rl, struct rl_window *w)
 
 	while (w->pending) {
 		const struct nlmsghdr *nlh = (const void *)rl->buf;
+		struct sockaddr_nl sa;
+		struct iovec iov = { .iov_base = rl->buf, .iov_len = RL_BUF_LEN };
+		struct msghdr msg = { .msg_name = &sa,
+				      .msg_namelen = sizeof(sa),
+				      .msg_iov = &iov,
+				      .msg_iovlen = 1 };
 		ssize_t n;
 		int len;
 
 		do
-			n = recv(mnl_socket_get_fd(rl->nl), rl->buf, RL_BUF_LEN,
-				 overrun ? MSG_DONTWAIT : 0);
+			n = recvmsg(mnl_socket_get_fd(rl->nl), &msg, overrun ? MSG_DONTWAIT : 0);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno == ENOBUFS) {
 			overrun = true;
@@ -174,6 +181,10 @@ static int rl_recv(struct routelookup *rl, struct rl_window *w)
 			return overrun ? -ENOBUFS : -ETIMEDOUT;
 		if (n < 0)
 			return -errno;
+		if (!nlutil_from_kernel(&msg)) { /* anyone may unicast to our port id */
+			rl->foreign++;
+			continue;
+		}
 		for (len = (int)n; nlutil_msg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			rl_answer(rl, w, nlh);
 	}

@@ -78,7 +78,7 @@ int sockdiag_open_fd(struct sockdiag *sd, int fd)
 		goto out;
 	}
 	sd->batch = SOCKDIAG_BATCH_DEFAULT;
-	sd->seq = 1;
+	sd->seq = nlutil_seq_base();
 	return 0;
 out:
 	sockdiag_close(sd);

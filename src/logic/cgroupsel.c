@@ -107,6 +107,11 @@ static int mount_parse(const char *text, unsigned n, bool above, char *out, size
 
 int cgroupsel_mount_parse(const char *text, char *out, size_t cap)
 {
+	return mount_parse(text, 0, true, out, cap);
+}
+
+int cgroupsel_mount_parse_ns(const char *text, char *out, size_t cap)
+{
 	return mount_parse(text, 0, false, out, cap);
 }
 
@@ -213,12 +218,20 @@ int cgroupsel_check(const struct kw_config *cfg, int mount_rc, int probe_rc,
 				const char *msg),
 		    void *arg)
 {
-	char msg[256], hdr[KW_SERVICE_NAME_MAX + 16];
+	char msg[384], hdr[KW_SERVICE_NAME_MAX + 16];
 	int rc = 0;
 
 	if (mount_rc == 0 && probe_rc == 0)
 		return 0;
-	if (mount_rc < 0)
+	if (mount_rc == -EXDEV)
+		snprintf(msg, sizeof(msg),
+			 "cgroup = needs the whole cgroup2 hierarchy, but keepwatchd runs in a "
+			 "private cgroup namespace (a container's) whose cgroup2 mount holds its "
+			 "own subtree only: run it in the host's (podman or docker run "
+			 "--cgroupns=host), or mount the host's /sys/fs/cgroup into it "
+			 "(Kubernetes: "
+			 "a hostPath volume there)");
+	else if (mount_rc < 0)
 		snprintf(msg, sizeof(msg),
 			 "cgroup = needs a cgroup v2 (cgroup2) mount, and /proc/self/mountinfo "
 			 "shows none (%s)",

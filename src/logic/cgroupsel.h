@@ -27,14 +27,20 @@ struct cgroupsel_dirs {
 };
 
 /* Pure: the mount point of the first cgroup2 mount of the hierarchy's root in text (the
- * contents of /proc/self/mountinfo), octal escapes decoded. Returns 0, -ENOENT (no cgroup2
- * mount: a cgroup v1 only host) or -ENAMETOOLONG. */
+ * contents of /proc/self/mountinfo), octal escapes decoded: its root field "/", or "/.."
+ * repeated (in a private cgroup namespace, a container's, the host's mount shows rooted
+ * above the namespace's root; paths below it are still the hierarchy's, and socket cgroup
+ * ids are global). Returns 0, -ENOENT (no cgroup2 mount: a cgroup v1 only host) or
+ * -ENAMETOOLONG. */
 int cgroupsel_mount_parse(const char *text, char *out, size_t cap);
 /* Pure: the n-th (from 0) cgroup2 mount in text that may show the hierarchy's root: its root
  * "/", or "/.." repeated, which is how the kernel shows, to a process in a cgroup namespace
  * of its own (a container's), a mount made outside it of a cgroup above the namespace's root
  * (the node's /sys/fs/cgroup mounted into a pod). Same returns as cgroupsel_mount_parse. */
 int cgroupsel_mount_parse_nth(const char *text, unsigned n, char *out, size_t cap);
+/* Pure: the first cgroup2 mount in text whose root is "/" only (the cgroup namespace's own
+ * root, where no candidate shows the hierarchy's). Same returns. */
+int cgroupsel_mount_parse_ns(const char *text, char *out, size_t cap);
 
 /* Adds id, keeping ids sorted and each once. Returns 0, -ENOMEM or -E2BIG (more than
  * CGROUPSEL_MAX_IDS). */

@@ -23,14 +23,16 @@ enum act_outcome {
 	OUT_NONE = 0, /* not a kill, or not carried out */
 	OUT_DESTROYED, /* SOCK_DESTROY took it */
 	OUT_GONE, /* already gone: its owner closed it first */
-	OUT_CLOSED, /* its owner had closed it (TIME_WAIT, an orphan): nothing to kill */
 	OUT_NFT_ARMED, /* reset armed in nftables until nft_deadline_ms */
 	OUT_FAILED, /* err, by method */
+	/* not killed: just before the kill it had left ESTABLISHED, SYN-SENT and SYN-RECV
+	 * (its owner closed it: FIN-WAIT, TIME-WAIT...) or was gone: no kill, no count */
+	OUT_CLOSED,
 };
 
-/* One action on one entry. killplan writes conn..quiet, the killer out..nft_deadline_ms,
- * report reads it all, and the poller settles the entry from it (watch_settle). Written
- * only by killplan.c and killer.c. */
+/* One action on one entry. killplan writes conn..quiet, the killer out..at_kill, report
+ * reads it all, and the poller settles the entry from it (watch_settle). Written only by
+ * killplan.c and killer.c. */
 struct kw_act {
 	struct watch_conn *conn;
 	enum kill_reason why;
@@ -40,6 +42,10 @@ struct kw_act {
 	int err; /* OUT_FAILED: -errno */
 	const char *method; /* "destroy" or "nft", once carried out */
 	uint64_t nft_deadline_ms;
+	/* The connection as the killer saw it just before the kill (a lookup, or the pass's
+	 * own sample): what the kill line says. state 0 when not looked at (not a kill). */
+	uint8_t state;
+	struct policy_sample at_kill;
 };
 
 struct kw_acts {
@@ -50,8 +56,8 @@ struct kw_acts {
 /* The kill budget: verdict kills in any sliding second (losses are not counted: a lost
  * link's connections cannot be alive), kept per millisecond. Zero it to start. */
 #define KILLPLAN_WINDOW_MS 1000u
-#define KILLPLAN_SLOTS                                                                             \
-	1024u /* > KILLPLAN_WINDOW_MS: a slot is free before it is reused Written only by killplan.c. */
+#define KILLPLAN_SLOTS 1024u /* > KILLPLAN_WINDOW_MS: a slot is free before it is reused */
+/* Written only by killplan.c. */
 struct killplan {
 	uint32_t slot[KILLPLAN_SLOTS]; /* kills at time t in slot[t % KILLPLAN_SLOTS] */
 	uint64_t last_ms; /* the clock at the last look */

@@ -117,11 +117,11 @@ static int linkstate_down_add(struct linkstate *ls, const struct linkmon_link *l
 	return 0;
 }
 
-void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted)
+void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg)
 {
 	for (size_t i = 0; i < ls->n_down; i++)
 		if (!ls->down[i].removed && !ls->down[i].no_carrier && unlisted &&
-		    unlisted(ls->down[i].ifindex))
+		    unlisted(arg, ls->down[i].ifindex))
 			ls->down[i].removed = true;
 }
 
@@ -155,12 +155,12 @@ enum kill_reason linkstate_rename(const struct linkstate *ls, int ifindex, enum 
 	return why == REASON_LINK_DOWN && dl && dl->removed ? REASON_LINK_REMOVED : why;
 }
 
-bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted)
+bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg)
 {
 	if (!ls->loss_pending)
 		return false;
 	ls->loss_pending = false;
-	linkstate_mark_unlisted(ls, unlisted);
+	linkstate_mark_unlisted(ls, unlisted, arg);
 	return true;
 }
 
@@ -263,6 +263,9 @@ static void linkstate_note_routes(struct linkstate *ls, const struct linkmon_eve
 	case LM_RULE_CHANGED:
 		routestate_note_all(&ls->routes, ev->rule.family, now);
 		break;
+	/* the routes using a nexthop changed or went with it, silently (and an IPv6
+	 * nexthop may carry IPv4 routes) */
+	case LM_NEXTHOP_CHANGED:
 	case LM_RESYNC: /* route events may have been lost with the rest */
 	case LM_LINK_ADMIN_DOWN: /* IPv4 drops the routes through it without a word */
 	case LM_LINK_REMOVED:
@@ -306,6 +309,7 @@ void linkstate_apply(struct linkstate *ls, const struct linktab *lt, const struc
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
+	case LM_NEXTHOP_CHANGED:
 		news->loss = false; /* the route pass decides (linkstate_note_routes) */
 		break;
 	case LM_RESYNC:

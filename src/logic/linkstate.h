@@ -47,9 +47,10 @@ struct linkstate {
 };
 
 /* Asks the kernel whether a device has left its namespace's index though RTM_DELLINK has
- * not come yet: a deletion in progress (linkmon_unlisted). NULL where that cannot be asked
- * (another namespace's devices): a down then stays a down until RTM_DELLINK. */
-typedef bool (*linkstate_unlisted_fn)(int ifindex);
+ * not come yet: a deletion in progress (linkmon_unlisted_fn, arg the namespace's struct
+ * linkmon, which asks through its own query socket, so in any namespace). NULL: not asked,
+ * a down then stays a down until RTM_DELLINK. */
+typedef bool (*linkstate_unlisted_fn)(void *arg, int ifindex);
 
 /* The connection a loss verdict is asked about. */
 struct linkstate_conn {
@@ -73,12 +74,13 @@ void linkstate_apply(struct linkstate *ls, const struct linktab *lt, const struc
 
 /* After a burst of events (one rtnetlink read): true when losses are pending, to be judged
  * once. A link is deleted by announcing it down, flushing its addresses and only later
- * RTM_DELLINK: a down link that unlisted(ifindex) says has left the namespace's index is
- * marked removed first, so its connections are named link-removed whatever their family. */
-bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted);
+ * RTM_DELLINK: a down link that unlisted(arg, ifindex) says has left the namespace's index
+ * is marked removed first, so its connections are named link-removed whatever their
+ * family. */
+bool linkstate_burst_end(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
 /* The same marking alone: before judging when a grace or settle time ended, after the kills
  * of a link-down, and while their lines wait for the name (linkstate_naming_until). */
-void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted);
+void linkstate_mark_unlisted(struct linkstate *ls, linkstate_unlisted_fn unlisted, void *arg);
 /* True when ifindex is administratively down and not known removed: a deletion in
  * progress would look like this for a moment. */
 bool linkstate_may_be_deleted(const struct linkstate *ls, int ifindex);

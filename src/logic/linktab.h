@@ -42,6 +42,17 @@ struct linkmon_rule {
 	uint32_t table;
 };
 
+/* One nexthop object change (ip nexthop add, replace, del): routes using it change or go
+ * without an event of their own. */
+struct linkmon_nexthop {
+	uint8_t family; /* AF_INET, AF_INET6, or AF_UNSPEC (a group or a blackhole) */
+	uint32_t id; /* NHA_ID */
+	int oif; /* NHA_OIF, 0 if none */
+	bool group; /* NHA_GROUP present */
+	bool blackhole; /* NHA_BLACKHOLE present */
+	bool removed; /* RTM_DELNEXTHOP */
+};
+
 enum linkmon_event_kind {
 	LM_LINK_ADMIN_DOWN, /* IFF_UP cleared */
 	LM_LINK_CARRIER_LOST, /* IFF_LOWER_UP cleared while IFF_UP set */
@@ -52,6 +63,7 @@ enum linkmon_event_kind {
 	LM_ROUTE_CHANGED, /* RTM_NEWROUTE (added or replaced) */
 	LM_ROUTE_REMOVED, /* RTM_DELROUTE */
 	LM_RULE_CHANGED, /* RTM_NEWRULE or RTM_DELRULE */
+	LM_NEXTHOP_CHANGED, /* RTM_NEWNEXTHOP or RTM_DELNEXTHOP */
 	LM_RESYNC, /* events were lost (ENOBUFS); tables rebuilt from a dump, and the
 		    * differences reported as the events above before this one */
 };
@@ -71,6 +83,7 @@ struct linkmon_event {
 	struct linkmon_addr addr; /* address events only */
 	struct linkmon_route route; /* route events only */
 	struct linkmon_rule rule; /* rule events only */
+	struct linkmon_nexthop nexthop; /* nexthop events only */
 };
 
 /* The links and local addresses of one namespace, each in no particular order; linkmon

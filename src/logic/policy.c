@@ -34,22 +34,6 @@ bool policy_state_judged(uint8_t state)
 	return state < 32 && (POLICY_STATES_JUDGED >> state & 1u);
 }
 
-bool policy_closed_by_owner(const struct sockdiag_conn *c)
-{
-	switch (c->state) {
-	case KW_TCP_TIME_WAIT:
-	case KW_TCP_CLOSE:
-		return true;
-	case KW_TCP_FIN_WAIT1:
-	case KW_TCP_FIN_WAIT2:
-	case KW_TCP_CLOSING:
-	case KW_TCP_LAST_ACK:
-		return c->inode == 0;
-	default:
-		return false;
-	}
-}
-
 static bool policy_sample_judged(const struct policy_sample *s)
 {
 	/* A FIN_WAIT orphan has nobody left to tell; tcp_fin_timeout and

@@ -93,10 +93,5 @@ struct sockdiag_conn;
 /* Fills s from one inet_diag answer; a tcp_info too short for the fields the verdict
  * needs counts as none (has_info false), tcpi_bytes_acked only when info_len covers it. */
 void policy_sample_from_conn(const struct sockdiag_conn *c, struct policy_sample *s);
-/* Has the socket's owner closed it, as the kernel shows it now: TIME_WAIT, CLOSE, or an
- * orphan (no inode) in a state only a close() leads to (FIN_WAIT1/2, CLOSING, LAST_ACK)?
- * Then nobody holds it and there is nothing to kill. An ESTABLISHED socket without an
- * inode (not yet accept()ed) is still a connection. */
-bool policy_closed_by_owner(const struct sockdiag_conn *c);
 
 #endif

@@ -28,17 +28,26 @@ void routestate_init(struct routestate *rs)
 
 void routestate_free(struct routestate *rs)
 {
+	bool off = rs->off;
+
 	free(rs->pending);
+	free(rs->recent.v);
 	routestate_init(rs);
+	rs->off = off;
+}
+
+static void rs_due(struct routestate *rs, uint64_t now)
+{
+	if (!rs->armed) {
+		rs->armed = true;
+		rs->due_ms = now + ROUTESTATE_DEBOUNCE_MS;
+	}
 }
 
 static void rs_arm(struct routestate *rs, uint64_t now)
 {
 	rs->changes++;
-	if (!rs->armed) {
-		rs->armed = true;
-		rs->due_ms = now + ROUTESTATE_DEBOUNCE_MS;
-	}
+	rs_due(rs, now);
 }
 
 /* Is addr (of family) inside prefix p? */
@@ -76,18 +85,45 @@ static int rs_prefix_cmp(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
+/* Since the last discovery; too many to list stand for their whole family. */
+static void rs_recent_add(struct route_recent *rc, const struct route_prefix *p)
+{
+	int slot = rs_slot(p->family);
+
+	if (rc->all[slot])
+		return;
+	for (size_t i = rc->n > 8 ? rc->n - 8 : 0; i < rc->n; i++)
+		if (rs_prefix_cmp(&rc->v[i], p) == 0)
+			return;
+	if (rc->n == rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 16;
+		struct route_prefix *grown = NULL;
+
+		if (cap <= ROUTESTATE_MAX_RECENT)
+			grown = realloc(rc->v, cap * sizeof(*grown));
+		if (!grown) {
+			rc->all[slot] = true;
+			return;
+		}
+		rc->v = grown;
+		rc->cap = cap;
+	}
+	rc->v[rc->n++] = *p;
+}
+
 void routestate_note_route(struct routestate *rs, const struct linkmon_route *r, uint64_t now)
 {
 	struct route_prefix p = { .family = r->family, .len = r->dst_len };
 	size_t alen = rs_alen(r->family);
 
-	if (r->family != AF_INET && r->family != AF_INET6)
+	if (rs->off || (r->family != AF_INET && r->family != AF_INET6))
 		return;
 	rs_arm(rs, now);
-	if (rs->all[rs_slot(r->family)])
-		return;
 	memcpy(p.addr, r->dst, alen);
 	rs_mask(p.addr, p.len);
+	rs_recent_add(&rs->recent, &p);
+	if (rs->all[rs_slot(r->family)])
+		return;
 	rs->indexed = false;
 	/* The same prefix again (add then delete, replace): one entry is enough. The last
 	 * few are checked only; routestate_index drops the other repeats. */
@@ -112,11 +148,28 @@ void routestate_note_route(struct routestate *rs, const struct linkmon_route *r,
 
 void routestate_note_all(struct routestate *rs, int family, uint64_t now)
 {
+	if (rs->off)
+		return;
 	rs_arm(rs, now);
-	if (family != AF_INET6)
-		rs->all[0] = true;
-	if (family != AF_INET)
-		rs->all[1] = true;
+	for (int slot = 0; slot < 2; slot++) {
+		if (family == (slot ? AF_INET : AF_INET6))
+			continue;
+		rs->all[slot] = true;
+		rs->recent.all[slot] = true;
+	}
+}
+
+void routestate_watch(struct routestate *rs, bool on, uint64_t now)
+{
+	if (!on && !rs->off) {
+		free(rs->pending);
+		free(rs->recent.v);
+		routestate_init(rs);
+		rs->off = true;
+	} else if (on && rs->off) {
+		rs->off = false;
+		routestate_note_all(rs, AF_UNSPEC, now);
+	}
 }
 
 uint64_t routestate_due(const struct routestate *rs)
@@ -218,6 +271,53 @@ int routestate_query(struct route_query *q, int family, const uint8_t *src, cons
 	q->uid = t->uid;
 	q->oif = t->bound;
 	return 0;
+}
+
+static bool rs_is_local(const struct linkmon_addr *addrs, size_t n, const uint8_t *src)
+{
+	if (src[0] == 127) /* 127.0.0.0/8 is local whatever lo holds */
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (addrs[i].family == AF_INET && memcmp(addrs[i].addr, src, 4) == 0)
+			return true;
+	return false;
+}
+
+void routestate_query_src(struct route_query *q, const struct linkmon_addr *addrs, size_t n)
+{
+	if (q->family != AF_INET || rs_is_local(addrs, n, q->src))
+		return;
+	memset(q->src, 0, sizeof(q->src));
+	q->any_src = true;
+}
+
+void routestate_track_forget(struct route_track *t)
+{
+	t->oif = 0;
+	t->lost = false;
+	t->lost_ms = 0;
+	t->recheck = false;
+}
+
+bool routestate_newborn(struct routestate *rs, const struct route_query *q, struct route_track *t,
+			uint64_t now)
+{
+	const struct route_recent *rc = &rs->recent;
+	bool hit = rc->all[rs_slot(q->family)];
+
+	for (size_t i = 0; !hit && i < rc->n; i++)
+		hit = rs_prefix_has(&rc->v[i], q->family, q->dst);
+	if (rs->off || !hit)
+		return false;
+	t->recheck = true;
+	rs_due(rs, now);
+	return true;
+}
+
+void routestate_discovered(struct routestate *rs)
+{
+	rs->recent.n = 0;
+	rs->recent.all[0] = rs->recent.all[1] = false;
 }
 
 void routestate_track_identity(struct route_track *t, uint32_t mark, uint32_t uid, int bound)
@@ -358,6 +458,7 @@ enum route_outcome routestate_judge(struct route_track *t, const struct route_an
 {
 	int was = t->oif ? t->oif : ifindex;
 
+	t->recheck = false;
 	if (routestate_answer_lost(a)) {
 		if (t->lost)
 			return ROUTE_STILL_LOST;

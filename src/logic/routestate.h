@@ -29,6 +29,9 @@ struct route_query {
 	uint16_t sport, dport; /* host order */
 	uint32_t mark, uid;
 	int oif; /* the socket's bound device (SO_BINDTODEVICE, VRF), 0 if none */
+	/* src is not an address of the namespace (IP_TRANSPARENT: TPROXY, original_src):
+	 * asked without it, as IPv4 refuses such a source (ENETUNREACH) whatever the path */
+	bool any_src;
 };
 
 /* The kernel's answer to one lookup. */
@@ -45,6 +48,9 @@ struct route_track {
 	int oif; /* egress the last lookup answered; 0 not yet looked up */
 	bool lost; /* the last lookup found no usable route */
 	uint64_t lost_ms; /* since when (caller's clock), if lost */
+	/* found after a change that may have doomed it: the next pass looks it up whatever
+	 * that pass's own changes cover (routestate_recheck) */
+	bool recheck;
 };
 
 struct route_prefix {
@@ -52,9 +58,20 @@ struct route_prefix {
 	uint8_t addr[16];
 };
 
+/* Changes since the last discovery: a connection the next discovery finds may have been
+ * born before them, when no pass could see it yet. Written only by routestate.c. */
+#define ROUTESTATE_MAX_RECENT 4096u
+struct route_recent {
+	struct route_prefix *v;
+	size_t n, cap;
+	bool all[2]; /* [0] IPv4, [1] IPv6 */
+};
+
 /* Per network namespace (a member of struct linkstate, which calls routestate_* on it);
- * all zero is empty. Written only by routestate.c. */
+ * all zero is empty, and watching: routestate_watch(rs, false) makes every note a no-op.
+ * Written only by routestate.c. */
 struct routestate {
+	bool off; /* watch_routes = off: nothing is noted, no pass is due */
 	struct route_prefix *pending; /* changed prefixes since the last pass, unsorted */
 	size_t n_pending, cap_pending;
 	bool all[2]; /* [0] IPv4, [1] IPv6: a rule change or a resync, every routed peer */
@@ -66,6 +83,7 @@ struct routestate {
 	uint64_t epochs[ROUTESTATE_MAX_EPOCHS]; /* loss moments, oldest first */
 	size_t n_epochs;
 	uint64_t changes, passes; /* counters for metrics and tests */
+	struct route_recent recent;
 };
 
 void routestate_init(struct routestate *rs);
@@ -78,6 +96,10 @@ void routestate_note_route(struct routestate *rs, const struct linkmon_route *r,
 /* A rule change (family AF_INET or AF_INET6) or lost events (AF_UNSPEC: both): every
  * connection of the family to a peer not directly connected is looked up again. */
 void routestate_note_all(struct routestate *rs, int family, uint64_t now);
+/* watch_routes: off forgets what is pending (the connections' losses are the caller's to
+ * forget: routestate_track_forget); on again asks every routed connection anew at now,
+ * since changes went unseen. */
+void routestate_watch(struct routestate *rs, bool on, uint64_t now);
 /* When the pass is due, UINT64_MAX if nothing is pending. */
 uint64_t routestate_due(const struct routestate *rs);
 /* Sorts the pending prefixes (dropping repeats) so that routestate_affects costs one
@@ -97,8 +119,21 @@ bool routestate_connected(const struct linkmon_addr *addrs, size_t n, const stru
  * 16-byte arrays) and its track. Returns 0, or -EAFNOSUPPORT for another family. */
 int routestate_query(struct route_query *q, int family, const uint8_t *src, const uint8_t *dst,
 		     uint16_t sport, uint16_t dport, const struct route_track *t);
+/* A connection's source is no address of its namespace (addrs[0..n), as linkmon tables
+ * them): the IPv4 lookup is asked without it (q->any_src). IPv6 takes any source. */
+void routestate_query_src(struct route_query *q, const struct linkmon_addr *addrs, size_t n);
 /* Records the routing identity of a fresh sample. */
 void routestate_track_identity(struct route_track *t, uint32_t mark, uint32_t uid, int bound);
+/* Route watching went off: the connection's loss and egress are forgotten. */
+void routestate_track_forget(struct route_track *t);
+
+/* A discovery at now found connection q (track t), new to the table: when a change since
+ * the discovery before could cover it, it is looked up at the next pass, which is armed.
+ * Returns true if so. */
+bool routestate_newborn(struct routestate *rs, const struct route_query *q, struct route_track *t,
+			uint64_t now);
+/* A discovery completed: the changes before it concern what it found, no later newborn. */
+void routestate_discovered(struct routestate *rs);
 
 /* Queries deduplicated by key (family, src, dst, mark, uid, bound device). Written only by
  * routestate.c (the answers: routelookup_run, at routestate's indices). */
@@ -131,7 +166,7 @@ enum route_outcome {
 	ROUTE_UNKNOWN, /* the lookup failed for another reason: nothing changes */
 };
 
-/* Applies an answer to a connection's track at now. ifindex is the connection's own link
+/* Applies an answer to a connection's track at now (and clears its recheck). ifindex is the connection's own link
  * (its address's or bound device), taken as the old egress when nothing was looked up
  * before. *old_oif is set for ROUTE_EGRESS_CHANGED and ROUTE_BACK. */
 enum route_outcome routestate_judge(struct route_track *t, const struct route_answer *a,

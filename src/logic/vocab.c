@@ -19,11 +19,17 @@ static const char *const vocab_reasons[REASON_COUNT] = {
 };
 
 static const char *const vocab_link_events[] = {
-	[LM_LINK_ADMIN_DOWN] = "link-admin-down", [LM_LINK_CARRIER_LOST] = "link-carrier-lost",
-	[LM_LINK_REMOVED] = "link-removed",       [LM_LINK_UP] = "link-up",
-	[LM_ADDR_REMOVED] = "addr-removed",       [LM_ADDR_ADDED] = "addr-added",
-	[LM_ROUTE_CHANGED] = "route-changed",     [LM_ROUTE_REMOVED] = "route-removed",
-	[LM_RULE_CHANGED] = "rule-changed",       [LM_RESYNC] = "resync",
+	[LM_LINK_ADMIN_DOWN] = "link-admin-down",
+	[LM_LINK_CARRIER_LOST] = "link-carrier-lost",
+	[LM_LINK_REMOVED] = "link-removed",
+	[LM_LINK_UP] = "link-up",
+	[LM_ADDR_REMOVED] = "addr-removed",
+	[LM_ADDR_ADDED] = "addr-added",
+	[LM_ROUTE_CHANGED] = "route-changed",
+	[LM_ROUTE_REMOVED] = "route-removed",
+	[LM_RULE_CHANGED] = "rule-changed",
+	[LM_NEXTHOP_CHANGED] = "nexthop-changed",
+	[LM_RESYNC] = "resync",
 };
 
 static const char *const vocab_states[] = {

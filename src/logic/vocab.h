@@ -52,7 +52,7 @@ const char *kw_reason_name(unsigned reason);
 const char *kw_verdict_name(unsigned reason);
 /* enum linkmon_event_kind (linktab.h): "link-admin-down", "link-carrier-lost",
  * "link-removed", "link-up", "addr-removed", "addr-added", "route-changed",
- * "route-removed", "rule-changed", "resync" (the metrics' event label, linkmon_watch's
+ * "route-removed", "rule-changed", "nexthop-changed", "resync" (the metrics' event label, linkmon_watch's
  * lines); "unknown" outside the enum. */
 const char *kw_link_event_name(unsigned kind);
 /* True for the losses linkstate finds (on_link_loss applies, no kill budget). */

@@ -33,6 +33,7 @@ struct watch_conn {
 	struct policy_track track;
 	struct route_track route; /* routing identity and route loss (routestate_* writes it) */
 	struct policy_sample last; /* last sample, for log lines */
+	uint64_t last_ms; /* when it was taken (caller's clock), 0 never */
 	enum kill_reason verdict; /* at the last look, REASON_NONE if alive */
 	enum kill_reason deferred; /* verdict waiting for kill budget */
 	enum kill_reason nft_reason; /* what the armed nft reset was for */

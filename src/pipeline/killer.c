@@ -33,7 +33,6 @@ static int killer_table_open(struct killer *k)
 void killer_init_remote(struct killer *k, int nft_fd)
 {
 	k->remote = true;
-	k->owner_check = true;
 	k->table_fd = nft_fd;
 }
 
@@ -140,42 +139,6 @@ static void killer_arm_reset(struct killer *k, struct kw_act *a, uint64_t timeou
 	a->nft_deadline_ms = now + timeout_ms;
 }
 
-/* Loss verdicts are judged from the table, without a fresh look at the socket: in another
- * namespace, where a lost link is most often a container's runtime removing it after the
- * container's processes exited, one lookup batch first says whether the owner had closed
- * the socket (TIME_WAIT, an orphan): then there is nothing to kill and no kill line
- * (OUT_CLOSED, or OUT_GONE when it is gone). A lookup that fails changes nothing: the kills
- * go ahead. conns (KILLER_BATCH) is scratch. Returns how many of v[0..n) are left to destroy,
- * moved to the front. */
-static size_t killer_owner_check(struct sockdiag *sd, struct kw_act **v, size_t n,
-				 struct sockdiag_conn *conns)
-{
-	struct kw_act *loss[KILLER_BATCH];
-	int errs[KILLER_BATCH];
-	size_t nl = 0, keep = 0;
-
-	for (size_t i = 0; i < n && i < KILLER_BATCH; i++)
-		if (kw_reason_is_loss(v[i]->why)) {
-			loss[nl] = v[i];
-			watch_conn_identity(v[i]->conn, &conns[nl++]);
-		}
-	if (nl == 0 || sockdiag_lookup(sd, conns, errs, nl) < 0)
-		return n;
-	for (size_t i = 0; i < nl; i++) {
-		if (errs[i] == -ENOENT)
-			loss[i]->out = OUT_GONE;
-		else if (errs[i] == 0 && policy_closed_by_owner(&conns[i]))
-			loss[i]->out = OUT_CLOSED;
-		else
-			continue;
-		loss[i]->method = "destroy";
-	}
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->out != OUT_GONE && v[i]->out != OUT_CLOSED)
-			v[keep++] = v[i];
-	return keep;
-}
-
 /* One batch of destroys; returns true when the kernel turned out to lack SOCK_DESTROY. */
 static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act **v, size_t n,
 			   uint64_t timeout_ms, uint64_t now)
@@ -185,8 +148,6 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 	bool changed = false;
 	int err;
 
-	if (k->owner_check)
-		n = killer_owner_check(sd, v, n, conns);
 	if (n == 0 || n > KILLER_BATCH)
 		return false;
 	watch_conn_identity(v[0]->conn, &conns[0]); /* n >= 1: gcc cannot see the loop runs */
@@ -215,6 +176,77 @@ static bool killer_destroy(struct killer *k, struct sockdiag *sd, struct kw_act 
 	return changed;
 }
 
+/* Only ESTABLISHED, SYN-SENT and SYN-RECV are killed: a socket its owner closed (FIN-WAIT,
+ * TIME-WAIT, LAST-ACK...) is ending anyway, and SOCK_DESTROY would take it as gladly as a
+ * live one (a container stop: its server exits, its veth goes 100 ms later). */
+static bool killer_live_state(uint8_t state)
+{
+	return state == KW_TCP_ESTABLISHED || state == KW_TCP_SYN_SENT || state == KW_TCP_SYN_RECV;
+}
+
+/* The state of each connection just before its kill: the pass's own sample when it was
+ * taken at now, else an exact lookup. Those no longer live are OUT_CLOSED. A lookup that
+ * fails says nothing: the kill goes ahead on the verdict, with the state last seen.
+ * Returns how many of v[0..n) are still to be killed, moved to the front. */
+static size_t killer_check_live(struct sockdiag *sd, struct kw_act **v, size_t n, uint64_t now)
+{
+	struct sockdiag_conn conns[KILLER_BATCH];
+	int errs[KILLER_BATCH];
+	struct kw_act *ask[KILLER_BATCH];
+	size_t na = 0, live = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct watch_conn *e = v[i]->conn;
+
+		v[i]->state = e->state;
+		v[i]->at_kill = e->last;
+		if (e->last_ms != now || !e->last_ms) {
+			watch_conn_identity(e, &conns[na]);
+			ask[na++] = v[i];
+		}
+	}
+	if (na && sockdiag_lookup(sd, conns, errs, na) == 0) {
+		for (size_t i = 0; i < na; i++) {
+			if (errs[i] == 0) {
+				ask[i]->state = conns[i].state;
+				policy_sample_from_conn(&conns[i], &ask[i]->at_kill);
+			} else if (errs[i] == -ENOENT) {
+				ask[i]->state = KW_TCP_CLOSE;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct kw_act *a = v[i];
+
+		if (!killer_live_state(a->state)) {
+			a->out = OUT_CLOSED;
+			continue;
+		}
+		v[i] = v[live];
+		v[live++] = a;
+	}
+	return live;
+}
+
+/* One batch of kill actions: checked live, then destroyed (or reset through nft). */
+static bool killer_batch(struct killer *k, struct sockdiag *sd, struct kw_act **v, size_t n,
+			 uint64_t timeout_ms, uint64_t now)
+{
+	struct kw_act *destroy[KILLER_BATCH];
+	size_t nd = 0;
+
+	n = killer_check_live(sd, v, n, now);
+	for (size_t i = 0; i < n; i++) {
+		if (killer_uses_nft(k))
+			killer_arm_reset(k, v[i], timeout_ms, now);
+		else if (k->destroy_unsupported) /* kill_method = destroy on such a kernel */
+			killer_fail(v[i], "destroy", -EOPNOTSUPP);
+		else
+			destroy[nd++] = v[i];
+	}
+	return nd ? killer_destroy(k, sd, destroy, nd, timeout_ms, now) : false;
+}
+
 bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
 		size_t n, uint64_t now)
 {
@@ -223,24 +255,16 @@ bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, 
 	bool changed = false;
 
 	for (size_t i = 0; i < n; i++) {
-		struct kw_act *a = &acts[i];
-
-		if (a->kind != ACT_KILL)
+		if (acts[i].kind != ACT_KILL)
 			continue;
-		if (killer_uses_nft(k)) {
-			killer_arm_reset(k, a, nft_timeout_ms, now);
-		} else if (k->destroy_unsupported) { /* kill_method = destroy on such a kernel */
-			killer_fail(a, "destroy", -EOPNOTSUPP);
-		} else {
-			batch[nb++] = a;
-			if (nb == KILLER_BATCH) {
-				changed |= killer_destroy(k, sd, batch, nb, nft_timeout_ms, now);
-				nb = 0;
-			}
+		batch[nb++] = &acts[i];
+		if (nb == KILLER_BATCH) {
+			changed |= killer_batch(k, sd, batch, nb, nft_timeout_ms, now);
+			nb = 0;
 		}
 	}
 	if (nb)
-		changed |= killer_destroy(k, sd, batch, nb, nft_timeout_ms, now);
+		changed |= killer_batch(k, sd, batch, nb, nft_timeout_ms, now);
 	return changed;
 }
 

@@ -22,9 +22,6 @@ struct killer {
 	 * table to be opened on when one is needed; 0 opens one here. Owned. */
 	int table_fd;
 	bool remote; /* another namespace's: never open a table in our own */
-	/* another namespace's: a loss kill looks first (a container's link goes away when its
-	 * runtime tears it down, after its processes closed their sockets) */
-	bool owner_check;
 };
 
 /* How the killer came to kill the way it does, for the caller to log once: method is
@@ -38,7 +35,7 @@ struct killer_note {
 
 /* Another namespace's killer, before killer_open: its nft table, when one is needed, is
  * opened on nft_fd (a NETLINK_NETFILTER socket made there; k owns it), never in this
- * process's namespace; its loss kills look first (owner_check). */
+ * process's namespace. */
 void killer_init_remote(struct killer *k, int nft_fd);
 /* Chooses the method for kill_method m: probes SOCK_DESTROY on sd (a tuple that cannot
  * exist), opens the nft table where needed. Returns 0 or -errno (-EPERM: no
@@ -50,9 +47,10 @@ int killer_reload(struct killer *k, enum kill_method m, struct killer_note *note
 void killer_close(struct killer *k);
 
 /* Carries out the ACT_KILL actions of acts[0..n) through sd at now (nft resets live for
- * nft_timeout_ms) and fills in their outcome. With owner_check, loss kills are looked up
- * first: one the kernel shows closed by its owner (policy_closed_by_owner) is OUT_CLOSED,
- * one gone OUT_GONE, and neither is destroyed. Returns true when SOCK_DESTROY turned out
+ * nft_timeout_ms) and fills in their outcome. Only connections still ESTABLISHED, SYN-SENT
+ * or SYN-RECV just before the kill are killed (an exact lookup, unless the pass sampled
+ * the connection at now); the others are OUT_CLOSED. Each action's state and at_kill say
+ * what the kill line is to say. Returns true when SOCK_DESTROY turned out
  * to be unsupported on the way: the method changed (killer_uses_nft says to what). */
 bool killer_run(struct killer *k, struct sockdiag *sd, uint64_t nft_timeout_ms, struct kw_act *acts,
 		size_t n, uint64_t now);

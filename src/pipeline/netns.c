@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 
 #include "pipeline/netns.h"
+#include "pipeline/netns_route.h"
 
 int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_fn fn, void *owner,
 	       const char **what)
@@ -32,44 +33,19 @@ int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_f
 	*what = "filter";
 	if ((err = watch_setup(&ns->watch)) < 0)
 		return err;
+	*what = "rtnetlink";
+	if ((err = netns_route_configure(ns, cfg, 0)) < 0)
+		return err;
 	*what = NULL;
 	return 0;
 }
 
-/* Asks h for the namespace's sockets and files; *fds of NETLINK_ROUTE x2, SOCK_DIAG,
- * NETFILTER, NETLINK_ROUTE (route lookups) in that order; the /proc/net files go to ns->pn. */
-#define NETNS_FDS 5
-static int netns_ask(struct kw_netns *ns, struct nsopen *h, const char *path, int fds[NETNS_FDS],
-		     const char **what)
+int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, int fds[NSOPEN_NS_FDS],
+		       uint64_t dev, uint64_t ino, const char *name, uint64_t svc_mask,
+		       const struct watch_cgroups *cg, linkmon_event_fn fn, void *owner,
+		       const char **what)
 {
-	static const int proto[NETNS_FDS] = { NETLINK_ROUTE, NETLINK_ROUTE, NETLINK_SOCK_DIAG,
-					      NETLINK_NETFILTER, NETLINK_ROUTE };
-	static const char *const names[NETNS_FDS] = { "rtnetlink", "rtnetlink", "sock_diag",
-						      "netfilter", "route-lookup" };
-	int err, fd;
-
-	for (size_t i = 0; i < NETNS_FDS; i++) {
-		*what = names[i];
-		err = nsopen_socket(h, path, ns->dev, ns->ino, SOCK_RAW, proto[i], &fds[i]);
-		if (err < 0)
-			return err;
-	}
-	*what = "proc-net";
-	for (size_t i = 0; i < PROCNET_FILES; i++) {
-		err = nsopen_procnet(h, path, ns->dev, ns->ino, (enum procnet_file)i, &fd);
-		if (err < 0)
-			return err;
-		procnet_set_fd(&ns->pn, (enum procnet_file)i, fd);
-	}
-	return 0;
-}
-
-int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct nsopen *h,
-		       const char *path, uint64_t dev, uint64_t ino, const char *name,
-		       uint64_t svc_mask, const struct watch_cgroups *cg, linkmon_event_fn fn,
-		       void *owner, const char **what)
-{
-	int fds[NETNS_FDS] = { -1, -1, -1, -1, -1 }, err;
+	int err;
 
 	/* enforce_keepalive finds owners among this namespace's processes only (owner_proc.c):
 	 * another namespace's instance keeps its enforcer idle (keepwatchd(8), BUGS). */
@@ -80,24 +56,27 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 	ns->dev = dev;
 	ns->ino = ino;
 	netns_rename(ns, name);
-	if ((err = netns_ask(ns, h, path, fds, what)) < 0)
-		goto out;
+	for (size_t i = 0; i < PROCNET_FILES; i++) { /* in procnet_file order */
+		procnet_set_fd(&ns->pn, (enum procnet_file)i, fds[NSOPEN_FD_SNMP + i]);
+		fds[NSOPEN_FD_SNMP + i] = -1;
+	}
 	*what = "sock_diag";
-	err = sockdiag_open_fd(&ns->sd, fds[2]);
-	fds[2] = -1;
+	err = sockdiag_open_fd(&ns->sd, fds[NSOPEN_FD_DIAG]);
+	fds[NSOPEN_FD_DIAG] = -1;
 	if (err < 0)
 		goto out;
 	(void)sockops_netns_cookie(sockdiag_fd(&ns->sd), &ns->cookie);
 	*what = "rtnetlink";
-	err = linkmon_open_fds(&ns->lm, fn, fn ? ns : NULL, fds[0], fds[1]);
-	fds[0] = fds[1] = -1;
+	err = linkmon_open_fds(&ns->lm, fn, fn ? ns : NULL, fds[NSOPEN_FD_RT_EVENTS],
+			       fds[NSOPEN_FD_RT_QUERY]);
+	fds[NSOPEN_FD_RT_EVENTS] = fds[NSOPEN_FD_RT_QUERY] = -1;
 	if (err < 0)
 		goto out;
-	killer_init_remote(&ns->killer, fds[3]);
-	fds[3] = -1;
+	killer_init_remote(&ns->killer, fds[NSOPEN_FD_NFT]);
+	fds[NSOPEN_FD_NFT] = -1;
 	*what = "route-lookup";
-	err = routelookup_open_fd(&ns->rl, fds[4]);
-	fds[4] = -1;
+	err = routelookup_open_fd(&ns->rl, fds[NSOPEN_FD_RT_LOOKUP]);
+	fds[NSOPEN_FD_RT_LOOKUP] = -1;
 	if (err < 0)
 		goto out;
 	watch_init(&ns->watch, cfg, &ns->ls, &ns->lm.tab, &ns->sd);
@@ -106,9 +85,12 @@ int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct 
 	*what = "filter";
 	if ((err = watch_setup(&ns->watch)) < 0)
 		goto out;
+	*what = "rtnetlink";
+	if ((err = netns_route_configure(ns, cfg, 0)) < 0)
+		goto out;
 	*what = NULL;
 out:
-	for (size_t i = 0; i < NETNS_FDS; i++)
+	for (size_t i = 0; i < NSOPEN_NS_FDS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return err;

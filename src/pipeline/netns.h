@@ -61,16 +61,16 @@ struct kw_netns {
  * "rtnetlink", "filter"); netns_close undoes either way. Returns 0 or -errno. */
 int netns_open(struct kw_netns *ns, const struct kw_config *cfg, linkmon_event_fn fn, void *owner,
 	       const char **what);
-/* The same for the network namespace at path, identified by (dev, ino): every socket and
- * /proc/net file is made inside it by the helper h (two rtnetlink, one sock_diag, one
- * netfilter for the killer's nft table), and the poller reads that namespace's counters.
- * ns->name is set to name; svc_mask and cg are the poller's (watch_set_services). The
- * killer is left to killer_open. Returns 0 or -errno (-ENOENT, -ESTALE: the namespace
- * went or the path names another one now). */
-int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, struct nsopen *h,
-		       const char *path, uint64_t dev, uint64_t ino, const char *name,
-		       uint64_t svc_mask, const struct watch_cgroups *cg, linkmon_event_fn fn,
-		       void *owner, const char **what);
+/* The same for another network namespace, identified by (dev, ino), on the descriptors
+ * the helper opened inside it (nsopen_open_ns: two rtnetlink, one sock_diag, one netfilter
+ * for the killer's nft table, one rtnetlink for route lookups, its /proc/net files), all
+ * taken: closed on failure too. The poller reads that namespace's counters. ns->name is set
+ * to name; svc_mask and cg are the poller's (watch_set_services). The killer is left to
+ * killer_open. Returns 0 or -errno. */
+int netns_open_foreign(struct kw_netns *ns, const struct kw_config *cfg, int fds[NSOPEN_NS_FDS],
+		       uint64_t dev, uint64_t ino, const char *name, uint64_t svc_mask,
+		       const struct watch_cgroups *cg, linkmon_event_fn fn, void *owner,
+		       const char **what);
 /* Another namespace's new name (the same namespace seen under another path). */
 void netns_rename(struct kw_netns *ns, const char *name);
 /* Closes everything; held lines are dropped (say them first: report_say_held). */

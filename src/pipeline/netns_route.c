@@ -49,9 +49,10 @@ static int nr_collect(struct kw_netns *ns, const struct kw_config *cfg, const st
 		    routestate_query(&q, e->family, e->src, e->dst, e->sport, e->dport, &e->route) <
 			0)
 			continue;
-		if (!routestate_affects(rs, &q) ||
+		if ((!e->route.recheck && !routestate_affects(rs, &q)) ||
 		    routestate_connected(ns->lm.tab.addrs, ns->lm.tab.n_addrs, &q))
 			continue;
+		routestate_query_src(&q, ns->lm.tab.addrs, ns->lm.tab.n_addrs);
 		err = routestate_batch_add(&ns->rbatch, &q, &key);
 		if (err == 0)
 			err = nr_push(it, e, key);
@@ -168,6 +169,39 @@ int netns_route_pass(struct kw_netns *ns, const struct kw_config *cfg, uint64_t 
 out:
 	free(it.v);
 	out->err = err;
+	return err;
+}
+
+void netns_route_newborns(struct kw_netns *ns, const struct kw_config *cfg,
+			  const struct watch_pass *p, uint64_t now)
+{
+	struct routestate *rs = &ns->ls.routes;
+	struct route_query q;
+
+	if (!p->discovered || p->err < 0)
+		return;
+	for (size_t i = 0; i < p->newborn.n; i++) {
+		struct watch_conn *e = p->newborn.v[i];
+
+		if (cfg->services[e->svc].on_link_loss == LINK_IGNORE ||
+		    routestate_query(&q, e->family, e->src, e->dst, e->sport, e->dport, &e->route) <
+			0 ||
+		    routestate_connected(ns->lm.tab.addrs, ns->lm.tab.n_addrs, &q))
+			continue;
+		(void)routestate_newborn(rs, &q, &e->route, now);
+	}
+	routestate_discovered(rs);
+}
+
+int netns_route_configure(struct kw_netns *ns, const struct kw_config *cfg, uint64_t now)
+{
+	bool on = cfg->global.watch_routes;
+	int err = linkmon_watch_routes(&ns->lm, on);
+
+	routestate_watch(&ns->ls.routes, on, now);
+	if (!on) /* a loss found before must not end a connection in a grace that runs on */
+		WATCH_FOREACH(&ns->watch.table, e)
+			routestate_track_forget(&e->route);
 	return err;
 }
 

@@ -43,4 +43,14 @@ int netns_route_pass(struct kw_netns *ns, const struct kw_config *cfg, uint64_t 
 		     struct netns_route_pass *out);
 void netns_route_pass_free(struct netns_route_pass *p);
 
+/* After a pass of ns's poller (before watch_settle): a discovery's newborns that a route
+ * change since the discovery before could have doomed are looked up at the next route
+ * pass (a connection born just before its route went was in no table the change's own
+ * pass walked). */
+void netns_route_newborns(struct kw_netns *ns, const struct kw_config *cfg,
+			  const struct watch_pass *p, uint64_t now);
+/* [global] watch_routes at open and after a reload: the route groups joined or left, the
+ * route state on or off (off forgets every connection's route loss). 0 or -errno. */
+int netns_route_configure(struct kw_netns *ns, const struct kw_config *cfg, uint64_t now);
+
 #endif

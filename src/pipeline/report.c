@@ -12,6 +12,11 @@
 #include "pipeline/report.h"
 #include "shared/sockutil.h"
 
+/* " netns=NAME" at the end of a line about another namespace, nothing for the own one:
+ * two arguments for "%s%s". */
+#define REPORT_NETNS(rv)                                                                           \
+	(rv)->netns && (rv)->netns[0] ? " netns=" : "", (rv)->netns ? (rv)->netns : ""
+
 static const char *report_reason(enum kill_reason r)
 {
 	const char *name = kw_reason_name(r);
@@ -19,12 +24,13 @@ static const char *report_reason(enum kill_reason r)
 	return name ? name : "none";
 }
 
-/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). */
-static void report_conn(const struct report_view *rv, int prio, const char *action,
-			enum kill_reason why, const struct watch_conn *e, const char *tail)
+/* The one line per decision; the format is stable (keepwatchd(8), LOG FORMAT). state and
+ * s: the connection as last seen (for a kill: just before it). */
+static void report_conn_as(const struct report_view *rv, int prio, const char *action,
+			   enum kill_reason why, const struct watch_conn *e, uint8_t state,
+			   const struct policy_sample *s, const char *tail)
 {
 	char src[SOCKUTIL_ADDRSTRLEN], dst[SOCKUTIL_ADDRSTRLEN];
-	const struct policy_sample *s = &e->last;
 	uint32_t last_recv = s->last_data_recv_ms < s->last_ack_recv_ms ? s->last_data_recv_ms
 									: s->last_ack_recv_ms;
 
@@ -36,9 +42,25 @@ static void report_conn(const struct report_view *rv, int prio, const char *acti
 		"action=%s reason=%s service=%s src=%s dst=%s ifname=%s state=%s probes=%u "
 		"last_recv_ms=%" PRIu32 " unacked=%" PRIu32 "%s%s%s",
 		action, report_reason(why), rv->cfg->services[e->svc].name, src, dst,
-		linkstate_ifname(rv->ls, &rv->lm->tab, e->ifindex), kw_state_name(e->state),
-		s->probes, last_recv, s->unacked, tail ? tail : "",
-		rv->netns && rv->netns[0] ? " netns=" : "", rv->netns ? rv->netns : "");
+		linkstate_ifname(rv->ls, &rv->lm->tab, e->ifindex), kw_state_name(state), s->probes,
+		last_recv, s->unacked, tail ? tail : "", rv->netns && rv->netns[0] ? " netns=" : "",
+		rv->netns ? rv->netns : "");
+}
+
+static void report_conn(const struct report_view *rv, int prio, const char *action,
+			enum kill_reason why, const struct watch_conn *e, const char *tail)
+{
+	report_conn_as(rv, prio, action, why, e, e->state, &e->last, tail);
+}
+
+/* A kill's line about e (a->conn, or its copy in a held line): the connection as the
+ * killer saw it just before. */
+static void report_kill_line(const struct report_view *rv, int prio, const char *action,
+			     enum kill_reason why, const struct kw_act *a,
+			     const struct watch_conn *e, const char *tail)
+{
+	report_conn_as(rv, prio, action, why, e, a->state ? a->state : e->state,
+		       a->state ? &a->at_kill : &e->last, tail);
 }
 
 static void report_link(const char *netns, const char *event, const struct linkmon_link *l,
@@ -83,6 +105,7 @@ void report_link_event(struct kw_metrics *m, const struct linkmon *lm, const cha
 	case LM_ROUTE_CHANGED:
 	case LM_ROUTE_REMOVED:
 	case LM_RULE_CHANGED:
+	case LM_NEXTHOP_CHANGED:
 		break; /* counted; the route pass says what they meant (report_route_pass) */
 	case LM_RESYNC:
 		log_msg(LOG_NOTICE, "event=resync resyncs=%" PRIu64 "%s%s", lm->resyncs,
@@ -101,9 +124,10 @@ static void report_route_move(const struct report_view *rv, const struct netns_r
 		snprintf(dst, sizeof(dst), "?");
 	log_msg(LOG_NOTICE,
 		"event=egress-changed old_ifname=%s old_ifindex=%d new_ifname=%s new_ifindex=%d "
-		"connections=%zu dst=%s",
+		"connections=%zu dst=%s%s%s",
 		linkstate_ifname(rv->ls, &rv->lm->tab, m->old_oif), m->old_oif,
-		linkstate_ifname(rv->ls, &rv->lm->tab, m->new_oif), m->new_oif, m->conns, dst);
+		linkstate_ifname(rv->ls, &rv->lm->tab, m->new_oif), m->new_oif, m->conns, dst,
+		REPORT_NETNS(rv));
 }
 
 void report_route_pass(const struct report_view *rv, const struct netns_route_pass *p,
@@ -121,14 +145,15 @@ void report_route_pass(const struct report_view *rv, const struct netns_route_pa
 	for (size_t i = 0; i < p->n_moves; i++)
 		report_route_move(rv, &p->moves[i]);
 	if (p->lost)
-		log_msg(LOG_NOTICE, "event=route-lost connections=%zu peers=%zu", p->lost,
-			p->lost_peers);
+		log_msg(LOG_NOTICE, "event=route-lost connections=%zu peers=%zu%s%s", p->lost,
+			p->lost_peers, REPORT_NETNS(rv));
 	if (p->back)
-		log_msg(LOG_NOTICE, "event=route-back connections=%zu", p->back);
+		log_msg(LOG_NOTICE, "event=route-back connections=%zu%s%s", p->back,
+			REPORT_NETNS(rv));
 	log_msg(LOG_DEBUG,
 		"event=route-pass affected=%zu lookups=%zu lost=%zu back=%zu moved=%zu "
-		"took_us=%" PRIu64,
-		p->affected, p->lookups, p->lost, p->back, p->moved, took_us);
+		"took_us=%" PRIu64 "%s%s",
+		p->affected, p->lookups, p->lost, p->back, p->moved, took_us, REPORT_NETNS(rv));
 }
 
 void report_pass(struct kw_metrics *m, const struct report_view *rv, const struct watch_pass *p,
@@ -152,11 +177,11 @@ void report_pass(struct kw_metrics *m, const struct report_view *rv, const struc
 		log_msg(LOG_ERR, "action=error what=%s error=\"%s\"", p->err_what,
 			strerror(-p->err));
 	if (p->discovered)
-		log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64, p->watched,
-			took_us);
+		log_msg(LOG_DEBUG, "event=discovery watched=%zu took_us=%" PRIu64 "%s%s",
+			p->watched, took_us, REPORT_NETNS(rv));
 	else if (p->looked)
-		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu", p->looked,
-			p->gone.n, p->watched - p->gone.n);
+		log_msg(LOG_DEBUG, "event=lookup looked=%zu gone=%zu watched=%zu%s%s", p->looked,
+			p->gone.n, p->watched - p->gone.n, REPORT_NETNS(rv));
 }
 
 /* What the nft path cannot promise, said in the alert rather than hidden: a reset
@@ -185,13 +210,13 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 	case OUT_DESTROYED:
 		metrics_count_kill(m, e->svc, why, false);
 		if (killlog_note(kl, e->svc, why))
-			report_conn(rv, LOG_WARNING, "kill", why, e, " method=destroy");
+			report_kill_line(rv, LOG_WARNING, "kill", why, a, e, " method=destroy");
 		break;
 	case OUT_NFT_ARMED:
 		metrics_count_kill(m, e->svc, why, false);
 		snprintf(tail, sizeof(tail), " method=nft%s", report_nft_caveat(rv, why, e));
 		if (killlog_note(kl, e->svc, why))
-			report_conn(rv, LOG_WARNING, "kill", why, e, tail);
+			report_kill_line(rv, LOG_WARNING, "kill", why, a, e, tail);
 		break;
 	case OUT_FAILED:
 		/* One refusal is one failure, however often the standing verdict is retried. */
@@ -200,18 +225,19 @@ static void report_kill(struct kw_metrics *m, const struct report_view *rv, cons
 		metrics_count_kill_failed(m, e->svc);
 		snprintf(tail, sizeof(tail), " method=%s errno=%d error=\"%s\"", a->method, -a->err,
 			 strerror(-a->err));
-		report_conn(rv, LOG_ERR, "kill-failed", why, e, tail);
+		report_kill_line(rv, LOG_ERR, "kill-failed", why, a, e, tail);
 		break;
 	case OUT_GONE:
 		/* its owner closed it first (or this identity cannot reach it): not a kill,
 		 * and said so */
-		report_conn(rv, LOG_NOTICE, "already-gone", why, e,
-			    " method=destroy error=\"no such socket\"");
+		report_kill_line(rv, LOG_NOTICE, "already-gone", why, a, e,
+				 " method=destroy error=\"no such socket\"");
 		break;
 	case OUT_CLOSED:
-		/* found, but only the kernel holds it now (killer.c, owner_check): not a kill */
-		report_conn(rv, LOG_NOTICE, "already-gone", why, e,
-			    " method=destroy error=\"closed by its owner\"");
+		/* its owner had closed it (a container stop: the server exits, then its link
+		 * goes): ending anyway, not a kill */
+		report_kill_line(rv, LOG_DEBUG, "not-killed", why, a, e,
+				 " note=\"closed by its owner\"");
 		break;
 	case OUT_NONE:
 		break;

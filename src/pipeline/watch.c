@@ -158,6 +158,7 @@ int watch_judge(struct watch *w, struct watch_conn *e, const struct sockdiag_con
 	e->timer = c->timer;
 	routestate_track_identity(&e->route, c->mark, c->uid, (int)c->ifindex);
 	policy_sample_from_conn(c, &e->last);
+	e->last_ms = now;
 	if ((err = watch_nft_check(e, now, p)) < 0)
 		return err;
 	if (e->fate != FATE_NONE) /* an armed nft reset: look again each poll */

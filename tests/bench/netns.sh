@@ -2,7 +2,7 @@
 # One keepwatchd guarding many namespaces (issue 11): 100 namespaces with 100 watched
 # connections each, against the same 10,000 connections in one namespace. The daemon runs in
 # a namespace of its own and reaches the others through its helper. Measured: the daemon's
-# and the helper's RSS, the daemon's idle CPU (owners' keepalive 60 s, peers alive), and the
+# and the helper's (keepwatchd-ns and its worker keepwatchd-nsw together) RSS, the daemon's idle CPU (owners' keepalive 60 s, peers alive), and the
 # reaction to a link loss under 100 of the connections (event -> the owner reads
 # ECONNABORTED, connfarm stamps).
 #
@@ -35,8 +35,16 @@ victims_ns() {
 
 # measure TAG NAMESPACES: starts the daemon in NS_D for the namespaces n*, waits until it
 # watches TOTAL connections, then the idle window and the link loss; one table row.
+# helpers_cpu HELPER [WORKER]: their CPU ns together
+helpers_cpu() {
+	local s
+	s=$(kb_cpu_ns "$1")
+	[ -z "${2:-}" ] || s=$((s + $(kb_cpu_ns "$2")))
+	echo "$s"
+}
+
 measure() {
-	local tag=$1 nns=$2 cfg="$KW_TMP/$1.ini" m="$KW_TMP/$1.prom" helper c0 c1 h0 h1 t0
+	local tag=$1 nns=$2 cfg="$KW_TMP/$1.ini" m="$KW_TMP/$1.prom" helper worker c0 c1 h0 h1 t0
 	local w=0 rss hwm hrss ab last cpu_react nup
 	kb_config "$cfg" "metrics_file = $m" -- "local_ports = 2000-2999" "keepalive_probes = 2" \
 		"netns = $P-n*"
@@ -48,16 +56,19 @@ measure() {
 		sleep 0.1
 	done
 	[ "${w:-0}" -ge "$TOTAL" ] || kw_die "$tag: watching ${w:-0} of $TOTAL after 60 s"
+	# the helper keepwatchd-ns and its worker keepwatchd-nsw, which does the work
 	helper=$(pgrep -P "$PID_kwd" -x keepwatchd-ns | head -1)
+	worker=$(pgrep -P "${helper:-0}" -x keepwatchd-nsw | head -1)
 	sleep 2
 	c0=$(kb_cpu_ns "$PID_kwd")
-	h0=$(kb_cpu_ns "$helper")
+	h0=$(helpers_cpu "$helper" "$worker")
 	sleep "$SECS"
 	c1=$(kb_cpu_ns "$PID_kwd")
-	h1=$(kb_cpu_ns "$helper")
+	h1=$(helpers_cpu "$helper" "$worker")
 	rss=$(kb_rss_kb "$PID_kwd")
 	hwm=$(kb_hwm_kb "$PID_kwd")
 	hrss=$(kb_rss_kb "$helper")
+	[ -z "$worker" ] || hrss=$((hrss + $(kb_rss_kb "$worker")))
 	# the link loss in n001
 	t0=$(kb_cpu_ns "$PID_kwd")
 	ip netns exec "$NS_SRV" "$KB_FARM" event "$KW_TMP/$tag.ev" link-down kwsrv0 ||

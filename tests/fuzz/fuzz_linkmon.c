@@ -1,5 +1,6 @@
 /* keepwatch fuzz target: arbitrary bytes as a netlink message stream, each message fed to
- * every rtnetlink decoder (link, address, route, rule); checks that what they accept is sane. */
+ * every rtnetlink decoder (link, address, route, rule, nexthop); checks that what they accept is
+ * sane. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +48,16 @@ static void fuzz_check_rule(int rc, const struct linkmon_rule *u)
 		abort();
 }
 
+static void fuzz_check_nexthop(int rc, const struct linkmon_nexthop *nh)
+{
+	if (rc != 0 && rc != -EINVAL)
+		abort();
+	if (rc == 0 &&
+	    (nh->id == 0 || nh->oif < 0 ||
+	     (nh->family != AF_UNSPEC && nh->family != AF_INET && nh->family != AF_INET6)))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct nlmsghdr *nlh;
@@ -67,11 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct linkmon_addr a;
 		struct linkmon_route r;
 		struct linkmon_rule u;
+		struct linkmon_nexthop nh;
 
 		fuzz_check_link(linkmon_decode_link(nlh, &l), &l);
 		fuzz_check_addr(linkmon_decode_addr(nlh, &a), &a);
 		fuzz_check_route(linkmon_decode_route(nlh, &r), &r);
 		fuzz_check_rule(linkmon_decode_rule(nlh, &u), &u);
+		fuzz_check_nexthop(linkmon_decode_nexthop(nlh, &nh), &nh);
 	}
 	free(buf);
 	return 0;

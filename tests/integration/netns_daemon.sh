@@ -101,8 +101,8 @@ sleep 1.2 # one discovery_interval: both connections are in the tables
 # --list: one look at every namespace, each connection with its namespace.
 L="$KW_TMP/list.txt"
 nsenter --net="/run/netns/$NS_D" "$KW_BUILD/keepwatchd" --list -c "$CFG" >"$L" 2>&1
-kw_check "--list: A's connection, NETNS $NS_A" grep -qE "^alpha .*10\.81\.0\.1:2000 .* alive +$NS_A\$" "$L"
-kw_check "--list: B's connection, NETNS $NS_B" grep -qE "^beta .*10\.82\.0\.1:2000 .* alive +$NS_B\$" "$L"
+kw_check "--list: A's connection, NETNS $NS_A" grep -qE "^alpha .*10\.81\.0\.1:2000 .* alive +$NS_A +[^ ]+\$" "$L"
+kw_check "--list: B's connection, NETNS $NS_B" grep -qE "^beta .*10\.82\.0\.1:2000 .* alive +$NS_B +[^ ]+\$" "$L"
 nsenter --net="/run/netns/$NS_D" "$KW_BUILD/keepwatchd" --list --json -c "$CFG" >"$L.json" 2>&1
 kw_check "--list --json: \"netns\":\"$NS_A\"" grep -qF "\"netns\":\"$NS_A\"," "$L.json"
 ip -n "$NS_A" link set kwsa0 down

@@ -140,7 +140,7 @@ kw_check "one action=enforce-keepalive line, at the default level" kw_grep_wait 
 	"keepwatchd\[$WD_DAEMON\]: action=enforce-keepalive service=relay src=$SRV:2000 dst=$CLI:[0-9]+ pid=[0-9]+ idle=20 intvl=5 cnt=[0-9]+ was=off,"
 list_enforced() {
 	ip netns exec "$NS_SRV" "$KWD" --list -c "$cfg" 2>&1 |
-		grep -qE "^relay .* $CLI:[0-9]+ .* alive +20,5,[0-9]+ *\$"
+		grep -qE "^relay .* $CLI:[0-9]+ .* alive +20,5,[0-9]+ +[^ ]+\$"
 }
 kw_check "--list: the ENFORCED column shows what was set" kw_wait 5 list_enforced
 kw_check "--list --json: \"enforced\":{...}" bash -c \

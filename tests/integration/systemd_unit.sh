@@ -326,7 +326,7 @@ kw_wait 5 bash -c "nsenter --net='$NETNS' ss -Hltn 'sport = :2100' | grep -q ." 
 	echo "# the relay is not listening"
 list_enforced() {
 	C env ASAN_OPTIONS=detect_leaks=0 /usr/sbin/keepwatchd --list 2>&1 |
-		grep -Eq '^fwd .* 3,1,[0-9]+ *$'
+		grep -Eq '^fwd .* (3,1,[0-9]+|handshake) +[^ ]+$'
 }
 state_kept() { C test -s /run/keepwatch/keepwatchd.state && list_enforced; }
 for path in handshake fallback; do

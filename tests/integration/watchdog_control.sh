@@ -97,7 +97,7 @@ kw_bg "$NS_CLI" "$WD_DIR/client.log" "${WD_PY[@]}" client "$SRV" 2000
 kw_wait 5 grep -q accept "$WD_DIR/server.log" || kw_die "client"
 ip netns exec "$NS_SRV" "$KWD" --list -c "$WD_DIR/kw.ini" >"$WD_DIR/list.txt" 2>&1
 kw_check "--list: header and the connection with its service and state" \
-	grep -Eq "^relay +ESTABLISHED +10.77.0.1:2000 +10.77.0.2:[0-9]+ .* alive$" "$WD_DIR/list.txt"
+	grep -Eq "^relay +ESTABLISHED +10.77.0.1:2000 +10.77.0.2:[0-9]+ .* alive +[^ ]+$" "$WD_DIR/list.txt"
 ip netns exec "$NS_SRV" "$KWD" --list --json -c "$WD_DIR/kw.ini" >"$WD_DIR/list.json" 2>&1
 kw_check "--list --json: one valid object per connection" python3 -c '
 import json, sys

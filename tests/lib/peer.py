@@ -3,6 +3,7 @@
 #
 #   peer.py server ADDR PORT [--keepalive I,N,C] [--send-every MS] [--chunk N] [--count N]
 #   peer.py client ADDR PORT [--keepalive I,N,C] [--send-every MS] [--chunk N]
+#                            [--sport PORT] [--bind-dev DEV] [--transparent-src ADDR]
 #   peer.py sink ADDR PORT          (accepts and reads forever; any number of clients)
 #
 # The relay's test peers (relay_forward.sh), which print plain lines without a timestamp:
@@ -518,6 +519,8 @@ def main():
     p.add_argument("--sport", type=int, default=0, help="client: bind this local port first")
     p.add_argument("--bind-dev", default="",
                    help="SO_BINDTODEVICE on the socket (a listener's accepted ones inherit it)")
+    p.add_argument("--transparent-src", default="",
+                   help="client: IP_TRANSPARENT, bound to this (non-local) address first")
     args = p.parse_args()
     fam = family_of(args.addr)
     if args.mode == "client":
@@ -525,7 +528,13 @@ def main():
         set_keepalive(s, args.keepalive)
         if args.bind_dev:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.bind_dev.encode())
-        if args.sport:
+        if args.transparent_src:
+            # a transparent proxy's upstream leg: the client's address as its source
+            level, opt = ((socket.SOL_IPV6, 75) if fam == socket.AF_INET6
+                          else (socket.SOL_IP, 19))  # IPV6_TRANSPARENT, IP_TRANSPARENT
+            s.setsockopt(level, opt, 1)
+            s.bind((args.transparent_src, args.sport))
+        elif args.sport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", args.sport))
         s.settimeout(5)

@@ -57,7 +57,7 @@ wd_global() {
 wd_daemon() {
 	local cfg=$1 ready=0
 	shift
-	kw_bg_syslog_ready 10 "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" \
+	kw_bg_syslog_ready 30 "$NS_SRV" "$WD_DIR/keepwatchd.err" "$KW_BUILD/keepwatchd" \
 		-c "$cfg" --ready-fd 3 "$@" && ready=1
 	WD_DAEMON=$KW_LAST_PID
 	if [ "$ready" != 1 ] ||

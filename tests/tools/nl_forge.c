@@ -1,7 +1,8 @@
 /* keepwatch test tool: forges netlink answers from a second, ordinary process-owned socket
- * and unicasts them to keepwatch's sock_diag and nftables sockets, then prints what those
- * modules made of the exchange — they must take answers from the kernel only. */
+ * and unicasts them to keepwatch's sock_diag, nftables and route lookup sockets, then prints
+ * what those modules made of the exchange — they must take answers from the kernel only. */
 #include "kernel/nft_reset.h"
+#include "kernel/routelookup.h"
 #include "kernel/sockdiag.h"
 
 #include <arpa/inet.h>
@@ -13,7 +14,9 @@
 #include <linux/sock_diag.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define FORGE_COOKIE 0x1234567ULL
 
@@ -122,12 +125,64 @@ static int forge_nft(void)
 	return 0;
 }
 
+/* An RTM_NEWROUTE answer: 10.250.0.1 reachable, unicast through ifindex 1. */
+static size_t forge_route_msg(char *buf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	uint8_t dst[4] = { 10, 250, 0, 1 };
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_seq = seq;
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = 32;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	mnl_attr_put(nlh, RTA_DST, 4, dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, 1);
+	return nlh->nlmsg_len;
+}
+
+/* Run in a namespace with no route to 10.250.0.1: the kernel answers ENETUNREACH. */
+static int forge_route(void)
+{
+	struct routelookup rl, other;
+	struct route_query q = { .family = AF_INET, .src = { 127, 0, 0, 1 } };
+	struct route_answer a = { 0 };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t now = (uint32_t)time(NULL);
+	int err;
+
+	err = routelookup_open(&rl);
+	if (err == 0)
+		err = routelookup_open(&other);
+	if (err)
+		return fprintf(stderr, "routelookup_open: %s\n", strerror(-err)), 1;
+	/* a sequence base an outsider could guess: the clock, or the other socket's */
+	printf("route seq_guessable=%s\n",
+	       rl.seq - now < 600 || now - rl.seq < 600 || rl.seq == other.seq ? "yes" : "no");
+	memcpy(q.dst, (uint8_t[]){ 10, 250, 0, 1 }, 4);
+	/* a forged "reachable" under the next lookup's sequence number */
+	err = forge_send(NETLINK_ROUTE, mnl_socket_get_portid(rl.nl), buf,
+			 forge_route_msg(buf, rl.seq));
+	if (err)
+		return fprintf(stderr, "forge: %s\n", strerror(-err)), 1;
+	err = routelookup_run(&rl, &q, &a, 1);
+	printf("route lookup rc=%d err=%d oif=%d\n", err, a.err, a.oif);
+	printf("route foreign=%" PRIu64 "\n", rl.foreign);
+	routelookup_close(&rl);
+	routelookup_close(&other);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "route") == 0)
+		return forge_route();
 	if (argc == 2 && strcmp(argv[1], "sockdiag") == 0)
 		return forge_sockdiag();
 	if (argc == 2 && strcmp(argv[1], "nft") == 0)
 		return forge_nft();
-	fprintf(stderr, "usage: nl_forge sockdiag|nft\n");
+	fprintf(stderr, "usage: nl_forge sockdiag|nft|route\n");
 	return 2;
 }

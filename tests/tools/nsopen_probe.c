@@ -14,23 +14,70 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <grp.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: nsopen_probe dump NSPATH [--keep-caps] [--kill-port PORT] [--proto diag|route|nf]\n"
+    "usage: nsopen_probe dump NSPATH [--config FILE] [--keep-caps] [--kill-port PORT]\n"
+    "                         [--proto diag|route|nf]\n"
     "       nsopen_probe watch [--helper] [--as-nobody] --for MS ITEM...\n"
     "             (netns items of one service; --helper: identify files through the helper;\n"
     "             --as-nobody: then become uid 65534 with no capabilities)\n"
     "       nsopen_probe hold   (starts the helper, asks it every second, up to 600 s)\n"
+    "       nsopen_probe ident --config FILE PATH...\n"
+    "       nsopen_probe forge --config FILE NSPATH   (asks for NSPATH's rtnetlink; sets\n"
+    "             its lo down if it gets one)\n"
+    "       nsopen_probe ptrace [--keep-ptrace] [--confine]\n"
     "dump: starts the helper, drops this process to CAP_NET_ADMIN (unless --keep-caps),\n"
     "asks for a socket inside NSPATH and dumps its TCP sockets (with --proto other than\n"
     "diag it only opens one); --kill-port destroys the connections on that port through it.\n"
-    "Prints key=value lines: self, helper, then one conn line per socket, or error=.\n";
+    "Without --config the helper is given one whose netns item is NSPATH (or none).\n"
+    "ptrace: as keepwatchd with CAP_NET_ADMIN (and CAP_SYS_PTRACE, and its seccomp filter),\n"
+    "tries to reach the helper and its worker: ptrace, /proc/PID/mem, process_vm_readv.\n"
+    "Prints key=value lines: self, helper, then one line per step, or error=.\n";
+
+/* A configuration for the helper whose one netns item is item (none when NULL). */
+static const char *auto_config(const char *item)
+{
+	static char path[] = "/tmp/kwt-nsopen-probe.XXXXXX";
+	FILE *f;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		return "/nonexistent";
+	fprintf(f, "[service probe]\nlocal_ports = 1\n");
+	if (item)
+		fprintf(f, "netns = %s\n", item);
+	fclose(f);
+	return path;
+}
+
+/* The worker reads it when it starts, after nsopen_start returned: it goes at exit. */
+static char auto_path[64];
+
+static void auto_config_unlink(void)
+{
+	if (auto_path[0])
+		unlink(auto_path);
+}
+
+static void auto_config_done(const char *path)
+{
+	if (strncmp(path, "/tmp/kwt-nsopen-probe.", 22) == 0 && !auto_path[0]) {
+		snprintf(auto_path, sizeof(auto_path), "%s", path);
+		atexit(auto_config_unlink);
+	}
+}
 
 static uint64_t now_ms(void)
 {
@@ -58,14 +105,19 @@ static unsigned long long cap_eff(pid_t pid)
 	return v;
 }
 
-static int drop_to_net_admin(void)
+static int drop_to(uint32_t caps)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
 	memset(d, 0, sizeof(d));
-	d[0].effective = d[0].permitted = 1u << CAP_NET_ADMIN;
+	d[0].effective = d[0].permitted = caps;
 	return syscall(SYS_capset, &hdr, d) < 0 ? -errno : 0;
+}
+
+static int drop_to_net_admin(void)
+{
+	return drop_to(1u << CAP_NET_ADMIN);
 }
 
 static unsigned long long netns_ino(const char *path)
@@ -98,7 +150,7 @@ static int print_conn(void *arg, const struct sockdiag_conn *c)
 
 static int cmd_dump(int argc, char **argv)
 {
-	const char *path = argv[2];
+	const char *path = argv[2], *config = NULL;
 	struct dump_ctx d = { .n = 0 };
 	struct nsopen h;
 	struct sockdiag sd;
@@ -107,6 +159,8 @@ static int cmd_dump(int argc, char **argv)
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--keep-caps") == 0)
 			keep = 1;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
 		else if (strcmp(argv[i], "--kill-port") == 0 && i + 1 < argc)
 			d.kill_port = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--proto") == 0 && i + 1 < argc) {
@@ -120,7 +174,10 @@ static int cmd_dump(int argc, char **argv)
 			return 2;
 		}
 	}
-	rc = nsopen_start(&h);
+	if (!config)
+		config = auto_config(path);
+	rc = nsopen_start(&h, config);
+	auto_config_done(config);
 	if (rc < 0) {
 		printf("error=%d start: %s\n", rc, strerror(-rc));
 		return 1;
@@ -172,7 +229,8 @@ static int cmd_watch(int argc, char **argv)
 	struct kw_service svc = { .local_ports = { { 1, 65535 } }, .n_local_ports = 1 };
 	struct nsmap_events ev = { 0 };
 	struct nsmap_watch w;
-	struct nsopen h = { .pid = 0, .fd = -1 };
+	struct nsopen h = { .pid = 0, .fd = -1, .wfd = -1, .wpidfd = -1 };
+	const char *config;
 	bool helper = false, nobody = false;
 	uint64_t until;
 	int rc, i = 2;
@@ -186,10 +244,14 @@ static int cmd_watch(int argc, char **argv)
 		return 2;
 	}
 	until = now_ms() + strtoull(argv[i + 1], NULL, 10);
-	if (helper && (rc = nsopen_start(&h)) < 0) {
+	/* the helper answers for the watch's own items */
+	config = auto_config(argc > i + 2 ? argv[i + 2] : NULL);
+	if (helper && (rc = nsopen_start(&h, config)) < 0) {
 		printf("error=%d start: %s\n", rc, strerror(-rc));
+		auto_config_done(config);
 		return 1;
 	}
+	auto_config_done(config);
 	/* nobody, with no capabilities left: the helper is all the privilege there is */
 	if (nobody && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
 		       setresuid(65534, 65534, 65534) < 0)) {
@@ -242,14 +304,16 @@ static int cmd_watch(int argc, char **argv)
  * gone with it, or sends the helper a stop signal. */
 static int cmd_hold(void)
 {
+	const char *config = auto_config("/proc/self/ns/net");
 	struct nsopen h;
-	int rc = nsopen_start(&h);
+	int rc = nsopen_start(&h, config);
 
+	auto_config_done(config);
 	if (rc < 0) {
 		printf("error=%d start: %s\n", rc, strerror(-rc));
 		return 1;
 	}
-	printf("helper pid=%d\n", (int)h.pid);
+	printf("helper pid=%d worker=%d\n", (int)h.pid, (int)h.worker);
 	for (int i = 0; i < 600; i++) {
 		int fd;
 
@@ -265,9 +329,136 @@ static int cmd_hold(void)
 	return 0;
 }
 
+/* ident: what the helper says each path is, asked by a process left with CAP_NET_ADMIN. */
+static int cmd_ident(int argc, char **argv)
+{
+	struct nsopen h;
+	int rc;
+
+	if (argc < 5 || strcmp(argv[2], "--config") != 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if ((rc = nsopen_start(&h, argv[3])) < 0 || (rc = drop_to_net_admin()) < 0) {
+		printf("error=%d start: %s\n", rc, strerror(-rc));
+		return 1;
+	}
+	for (int i = 4; i < argc; i++) {
+		uint64_t dev = 0, ino = 0;
+
+		rc = nsopen_ident(&h, argv[i], &dev, &ino);
+		printf("ident path=%s rc=%d\n", argv[i], rc);
+	}
+	nsopen_stop(&h);
+	return 0;
+}
+
+/* forge: a compromised keepwatchd asks for a namespace its configuration does not name;
+ * with a socket there it could set the namespace's lo down. */
+static int cmd_forge(int argc, char **argv)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = { .h = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = RTM_NEWLINK,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		  .i = { .ifi_family = AF_UNSPEC, .ifi_index = 1, .ifi_change = IFF_UP } };
+	struct {
+		struct nlmsghdr h;
+		struct nlmsgerr e;
+	} ack;
+	struct nsopen h;
+	int rc, fd = -1;
+
+	if (argc != 5 || strcmp(argv[2], "--config") != 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if ((rc = nsopen_start(&h, argv[3])) < 0 || (rc = drop_to_net_admin()) < 0) {
+		printf("error=%d start: %s\n", rc, strerror(-rc));
+		return 1;
+	}
+	rc = nsopen_socket(&h, argv[4], 0, 0, SOCK_RAW, NETLINK_ROUTE, &fd);
+	printf("forge socket rc=%d\n", rc);
+	if (rc == 0) {
+		rc = send(fd, &req, sizeof(req), 0) < 0 ? -errno : 0;
+		if (rc == 0)
+			rc = recv(fd, &ack, sizeof(ack), 0) < (ssize_t)sizeof(ack) ? -EPROTO
+										   : ack.e.error;
+		printf("forge lo-down rc=%d\n", rc);
+		close(fd);
+	}
+	nsopen_stop(&h);
+	return 0;
+}
+
+static void try_reach(const char *who, pid_t pid)
+{
+	char path[64], buf[8];
+	struct iovec local = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec remote = { .iov_base = (void *)0x400000, .iov_len = sizeof(buf) };
+	long rc;
+	int fd;
+
+	rc = ptrace(PTRACE_SEIZE, pid, NULL, NULL);
+	printf("reach %s ptrace-seize rc=%d\n", who, rc < 0 ? -errno : 0);
+	if (rc == 0)
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	printf("reach %s proc-mem rc=%d\n", who, fd < 0 ? -errno : 0);
+	if (fd >= 0)
+		close(fd);
+	rc = syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0);
+	/* EFAULT: allowed, the address just is not mapped */
+	printf("reach %s process-vm-readv rc=%d\n", who, rc < 0 && errno != EFAULT ? -errno : 0);
+}
+
+/* ptrace: as keepwatchd after its drop, try to reach the helper and its worker. */
+static int cmd_ptrace(int argc, char **argv)
+{
+	const char *config = auto_config(NULL);
+	bool keep_ptrace = false, confine = false;
+	struct nsopen h;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		keep_ptrace |= strcmp(argv[i], "--keep-ptrace") == 0;
+		confine |= strcmp(argv[i], "--confine") == 0;
+	}
+	rc = nsopen_start(&h, config);
+	auto_config_done(config);
+	if (rc < 0) {
+		printf("error=%d start: %s\n", rc, strerror(-rc));
+		return 1;
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	rc = drop_to((1u << CAP_NET_ADMIN) | (keep_ptrace ? 1u << CAP_SYS_PTRACE : 0));
+	if (rc == 0 && confine)
+		rc = nsopen_confine_parent();
+	if (rc < 0) {
+		printf("error=%d drop: %s\n", rc, strerror(-rc));
+		nsopen_stop(&h);
+		return 1;
+	}
+	printf("self capeff=%llx helper=%d worker=%d\n", cap_eff(getpid()), (int)h.pid,
+	       (int)h.worker);
+	try_reach("helper", h.pid);
+	try_reach("worker", h.worker);
+	nsopen_stop(&h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && strcmp(argv[1], "ident") == 0)
+		return cmd_ident(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "forge") == 0)
+		return cmd_forge(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "ptrace") == 0)
+		return cmd_ptrace(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "hold") == 0)
 		return cmd_hold();
 	if (argc >= 3 && strcmp(argv[1], "dump") == 0)

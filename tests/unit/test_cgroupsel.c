@@ -49,6 +49,14 @@ static void test_mount_parse(void)
 		  strcmp(out, "/run/my cgroups") == 0,
 	      "got '%s'", out);
 	CHECK(cgroupsel_mount_parse(v1_only, out, sizeof(out)) == -ENOENT);
+	/* a private cgroup namespace sees the host's mount rooted above its own root */
+	CHECK(cgroupsel_mount_parse("40 30 0:37 /../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+				    out, sizeof(out)) == 0 &&
+	      strcmp(out, "/sys/fs/cgroup") == 0);
+	CHECK(cgroupsel_mount_parse("40 30 0:37 /kubepods /sys/fs/cgroup rw - cgroup2 x rw\n"
+				    "41 30 0:37 /..x /mnt rw - cgroup2 x rw\n",
+				    out, sizeof(out)) == -ENOENT,
+	      "a bind mount of a subtree, or a root that only looks like '/..': not the root");
 	CHECK(cgroupsel_mount_parse("", out, sizeof(out)) == -ENOENT);
 	CHECK(cgroupsel_mount_parse("garbage\n - cgroup2\n1 2 3\n", out, sizeof(out)) == -ENOENT);
 	CHECK(cgroupsel_mount_parse(hybrid, out, 8) == -ENAMETOOLONG);

@@ -174,6 +174,7 @@ static void test_defaults_and_empty(void)
 	CHECK(cfg.global.nft_timeout_ms == KW_DEF_NFT_TIMEOUT_MS);
 	CHECK(cfg.global.user[0] == '\0' && cfg.global.metrics_file[0] == '\0');
 	CHECK(strcmp(cfg.global.state_file, KW_DEF_STATE_FILE) == 0);
+	CHECK(cfg.global.watch_routes == KW_DEF_WATCH_ROUTES && cfg.global.watch_routes);
 	config_free(&cfg);
 	CHECK(load("[global]\nstate_file =\n", &cfg, &es) == 0 && es.n == 0 &&
 	      cfg.global.state_file[0] == '\0');
@@ -181,6 +182,10 @@ static void test_defaults_and_empty(void)
 	CHECK(load("[global]\nstate_file = /tmp/kw.state\n", &cfg, &es) == 0 && es.n == 0 &&
 	      strcmp(cfg.global.state_file, "/tmp/kw.state") == 0);
 	config_free(&cfg);
+	CHECK(load("[global]\nwatch_routes = off\n", &cfg, &es) == 0 && es.n == 0 &&
+	      !cfg.global.watch_routes);
+	config_free(&cfg);
+	EXPECT_ONE("[global]\nwatch_routes = sometimes\n", 2, "watch_routes", "not a boolean");
 
 	CHECK(load("; only comments\n# and these\n\n   \n[global]\n", &cfg, &es) == 0 && es.n == 0);
 	config_free(&cfg);

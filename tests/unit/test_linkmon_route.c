@@ -1,5 +1,6 @@
-/* keepwatch unit test: the route and rule decoders on messages captured from the kernel,
- * every truncation of them, and malformed ones built by hand; exact-size heap copies. */
+/* keepwatch unit test: the route, rule and nexthop decoders on messages captured from the
+ * kernel, every truncation of them, and malformed ones built by hand; exact-size heap
+ * copies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 
 #include "kernel/linkmon.h"
@@ -37,6 +39,19 @@ static int rule_bytes(const void *buf, size_t len, struct linkmon_rule *out)
 		exit(2);
 	memcpy(p, buf, len);
 	rc = linkmon_decode_rule(p, out);
+	free(p);
+	return rc;
+}
+
+static int nexthop_bytes(const void *buf, size_t len, struct linkmon_nexthop *out)
+{
+	void *p = malloc(len ? len : 1);
+	int rc;
+
+	if (!p)
+		exit(2);
+	memcpy(p, buf, len);
+	rc = linkmon_decode_nexthop(p, out);
 	free(p);
 	return rc;
 }
@@ -186,9 +201,72 @@ static void test_malformed_routes(void)
 	CHECK(route_rc(&m) == -EINVAL, "unaligned nlmsg_len");
 }
 
+static void test_nexthops(void)
+{
+	static const uint8_t gw6[16] = { 0xfd, 0x01 };
+	struct linkmon_nexthop nh;
+	struct linkmon_route r;
+	struct msgbuf m;
+	struct nlmsghdr *nlh;
+	struct nhmsg *nhm;
+	size_t wrong = 0;
+
+	CHECK(nexthop_bytes(rt_fx_newnexthop_v4, sizeof(rt_fx_newnexthop_v4), &nh) == 0 &&
+		  nh.family == AF_INET && nh.id == 7 && nh.oif == 3 && !nh.group && !nh.removed,
+	      "NEWNEXTHOP id 7 via 10.1.0.2 dev 3");
+	CHECK(nexthop_bytes(rt_fx_newnexthop_v6, sizeof(rt_fx_newnexthop_v6), &nh) == 0 &&
+		  nh.family == AF_INET6 && nh.id == 8 && nh.oif == 3,
+	      "NEWNEXTHOP id 8 via fd01::2 dev 3");
+	CHECK(nexthop_bytes(rt_fx_newnexthop_group, sizeof(rt_fx_newnexthop_group), &nh) == 0 &&
+		  nh.family == AF_UNSPEC && nh.id == 9 && nh.group,
+	      "NEWNEXTHOP id 9 group 7 (AF_UNSPEC)");
+	CHECK(nexthop_bytes(rt_fx_delnexthop_v4, sizeof(rt_fx_delnexthop_v4), &nh) == 0 &&
+		  nh.id == 7 && nh.removed,
+	      "DELNEXTHOP id 7");
+	CHECK(route_bytes(rt_fx_newnexthop_v4, sizeof(rt_fx_newnexthop_v4), &r) == -EINVAL,
+	      "a nexthop is no route");
+	/* every 4-byte cut: only those that keep NHA_ID and end on an attribute decode */
+	for (size_t cut = 0; cut < sizeof(rt_fx_newnexthop_v6); cut += 4) {
+		size_t n = cut < sizeof(struct nlmsghdr) ? sizeof(struct nlmsghdr) : cut;
+		bool ok = cut == 32 || cut == 40;
+		int rc;
+
+		memcpy(m.b, rt_fx_newnexthop_v6, n);
+		((struct nlmsghdr *)m.b)->nlmsg_len = (uint32_t)cut;
+		rc = nexthop_bytes(m.b, n, &nh);
+		wrong += rc != (ok ? 0 : -EINVAL);
+	}
+	CHECK(wrong == 0, "NEWNEXTHOP IPv6: every truncation answered right (%zu wrong)", wrong);
+	memset(m.b, 0, sizeof(m.b));
+	nlh = mnl_nlmsg_put_header(m.b);
+	nlh->nlmsg_type = RTM_NEWNEXTHOP;
+	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	nhm->nh_family = AF_INET6;
+	mnl_attr_put_u32(nlh, NHA_ID, 0);
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == -EINVAL, "NHA_ID 0");
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nhm));
+	mnl_attr_put_u32(nlh, NHA_ID, 5);
+	mnl_attr_put(nlh, NHA_GATEWAY, 8, gw6);
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == -EINVAL, "NHA_GATEWAY of 8 bytes");
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nhm));
+	mnl_attr_put_u32(nlh, NHA_ID, 5);
+	mnl_attr_put_u32(nlh, NHA_OIF, 0x80000000u);
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == -EINVAL, "NHA_OIF above INT32_MAX");
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nhm));
+	mnl_attr_put_u16(nlh, NHA_ID, 5);
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == -EINVAL, "NHA_ID of 2 bytes");
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nhm));
+	nhm->nh_family = 7;
+	mnl_attr_put_u32(nlh, NHA_ID, 5);
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == -EINVAL, "a foreign family");
+	nhm->nh_family = AF_INET6;
+	CHECK(nexthop_bytes(m.b, nlh->nlmsg_len, &nh) == 0 && nh.id == 5, "hand-built valid");
+}
+
 int main(void)
 {
 	test_real_routes();
+	test_nexthops();
 	test_malformed_routes();
 	test_truncations(rt_fx_newroute_v4_gw, sizeof(rt_fx_newroute_v4_gw), sizeof(struct rtmsg),
 			 false, "NEWROUTE IPv4");

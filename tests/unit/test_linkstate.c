@@ -218,8 +218,9 @@ static void test_grace_clock(void)
 
 /* A deleted link: down, addresses flushed, DELLINK later; the burst is judged once, and a
  * down link that left the index is removed by then. */
-static bool unlisted_4(int ifindex)
+static bool unlisted_4(void *arg, int ifindex)
 {
+	(void)arg;
 	return ifindex == 4;
 }
 
@@ -229,7 +230,7 @@ static void test_burst(void)
 	struct linkstate_news news;
 
 	setup_lm();
-	CHECK(!linkstate_burst_end(&ls, unlisted_4), "nothing read: nothing to judge");
+	CHECK(!linkstate_burst_end(&ls, unlisted_4, NULL), "nothing read: nothing to judge");
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 3), 1000, &news);
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 4), 1000, &news);
 	apply(&ls, addr_ev(LM_ADDR_REMOVED, addr4(4, "10.0.1.1")), 1000, &news);
@@ -238,13 +239,13 @@ static void test_burst(void)
 	CHECK(linkstate_may_be_deleted(&ls, 4) && linkstate_may_be_deleted(&ls, 3),
 	      "down, not known removed: may be a deletion in progress");
 	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_DOWN, "not known yet");
-	CHECK(linkstate_burst_end(&ls, unlisted_4), "losses pending: judge once");
+	CHECK(linkstate_burst_end(&ls, unlisted_4, NULL), "losses pending: judge once");
 	CHECK(!linkstate_may_be_deleted(&ls, 4), "known removed");
 	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_REMOVED,
 	      "a link-down kill on a deleted link is named link-removed");
 	CHECK(linkstate_rename(&ls, 3, REASON_LINK_DOWN) == REASON_LINK_DOWN, "a down link stays");
 	CHECK(linkstate_rename(&ls, 4, REASON_KEEPALIVE) == REASON_KEEPALIVE, "verdicts stay");
-	CHECK(!linkstate_burst_end(&ls, unlisted_4), "once per burst");
+	CHECK(!linkstate_burst_end(&ls, unlisted_4, NULL), "once per burst");
 	CHECK(verdict(&ls, 4, "10.0.1.1", 30000, 1000) == REASON_LINK_REMOVED,
 	      "a down link being deleted: link-removed");
 	CHECK(verdict(&ls, 3, "10.0.0.1", 30000, 1000) == REASON_NONE,
@@ -253,7 +254,7 @@ static void test_burst(void)
 	CHECK(ls.n_down == 1 && ls.down[0].ifindex == 3, "removed purged, pending kept: %zu",
 	      ls.n_down);
 	apply(&ls, link_ev(LM_LINK_UP, 3), 2000, &news);
-	CHECK(!news.loss && !linkstate_burst_end(&ls, unlisted_4), "up: nothing to judge");
+	CHECK(!news.loss && !linkstate_burst_end(&ls, unlisted_4, NULL), "up: nothing to judge");
 	linkstate_free(&ls);
 }
 
@@ -279,7 +280,7 @@ static void test_naming(void)
 	apply(&ls, link_ev(LM_LINK_ADMIN_DOWN, 4), 1002, &news);
 	CHECK(linkstate_naming_until(&ls, unlisted_4, 1002) == end + 1,
 	      "set down too: the latest window, from its first down");
-	linkstate_mark_unlisted(&ls, unlisted_4);
+	linkstate_mark_unlisted(&ls, unlisted_4, NULL);
 	CHECK(linkstate_naming_until(&ls, unlisted_4, 1002) == end,
 	      "known removed: its name is final (link-removed)");
 	CHECK(linkstate_rename(&ls, 4, REASON_LINK_DOWN) == REASON_LINK_REMOVED, "and it is");

@@ -311,38 +311,8 @@ static void test_names(void)
 }
 
 /* Before a loss kill in another namespace: which sockets their owner already closed. */
-static void test_closed_by_owner(void)
-{
-	static const struct {
-		uint8_t state;
-		uint32_t inode;
-		bool closed;
-	} cases[] = {
-		{ KW_TCP_ESTABLISHED, 1234, false },
-		{ KW_TCP_ESTABLISHED, 0, false }, /* not yet accept()ed: still a connection */
-		{ KW_TCP_CLOSE_WAIT, 1234, false }, /* the peer closed; the owner holds it */
-		{ KW_TCP_FIN_WAIT1, 1234, false }, /* shutdown(), still held */
-		{ KW_TCP_FIN_WAIT1, 0, true }, /* closed: an orphan */
-		{ KW_TCP_FIN_WAIT2, 0, true },
-		{ KW_TCP_CLOSING, 0, true },
-		{ KW_TCP_LAST_ACK, 0, true },
-		{ KW_TCP_LAST_ACK, 99, false },
-		{ KW_TCP_TIME_WAIT, 0, true },
-		{ KW_TCP_CLOSE, 0, true },
-		{ KW_TCP_SYN_RECV, 0, false },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sockdiag_conn c = { .state = cases[i].state, .inode = cases[i].inode };
-
-		CHECK(policy_closed_by_owner(&c) == cases[i].closed, "state %u inode %u",
-		      cases[i].state, cases[i].inode);
-	}
-}
-
 int main(void)
 {
-	test_closed_by_owner();
 	test_table();
 	test_states();
 	test_unacked();

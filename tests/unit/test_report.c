@@ -202,24 +202,33 @@ static void test_other_actions(void)
 	CHECK(metrics.svc[0].kills[REASON_KEEPALIVE] == 1, "already-gone is no kill");
 }
 
-/* Another namespace's loss kill that found the socket closed by its owner (killer.c,
- * owner_check: a container stopped before its link went): said, not counted as a kill. */
-static void test_closed_line(void)
+/* The kill line says the state the killer found just before the kill (issue 20, item 9);
+ * a socket its owner had closed meanwhile is no kill: a debug line, not counted. */
+static void test_state_at_kill(void)
 {
-	struct watch_conn e;
-	struct kw_act a;
-	uint64_t before;
+	struct watch_conn e[2];
+	struct kw_act a[2];
+	uint64_t kills = metrics.svc[0].kills[REASON_LINK_DOWN];
 
-	conn4(&e, 0, 41100); /* the table's view: the lookup that found it closed is scratch */
-	a = act(&e, REASON_ADDR_REMOVED, ACT_KILL, OUT_CLOSED);
-	before = metrics.svc[0].kills[REASON_ADDR_REMOVED];
+	conn4(&e[0], 0, 44000);
+	conn4(&e[1], 0, 44001);
+	a[0] = act(&e[0], REASON_KEEPALIVE, ACT_KILL, OUT_DESTROYED);
+	a[0].state = KW_TCP_SYN_RECV;
+	a[0].at_kill = e[0].last;
+	a[0].at_kill.probes = 5;
+	a[1] = act(&e[1], REASON_LINK_DOWN, ACT_KILL, OUT_CLOSED);
+	a[1].state = KW_TCP_TIME_WAIT;
+	a[1].at_kill = e[1].last;
 	capture();
-	report_acts(&metrics, &rv, &a, 1);
-	expect_lines("already-gone, closed by its owner",
-		     "action=already-gone reason=addr-removed service=web src=10.0.0.1:2000 "
-		     "dst=10.0.0.2:41100 ifname=eth7 state=ESTABLISHED probes=3 last_recv_ms=1200 "
-		     "unacked=0 method=destroy error=\"closed by its owner\"\n");
-	CHECK(metrics.svc[0].kills[REASON_ADDR_REMOVED] == before, "closed is no kill");
+	report_acts(&metrics, &rv, a, 2);
+	expect_lines("state at the kill, closed by its owner",
+		     "action=kill reason=keepalive service=web src=10.0.0.1:2000 "
+		     "dst=10.0.0.2:44000 ifname=eth7 state=SYN-RECV probes=5 last_recv_ms=1200 "
+		     "unacked=0 method=destroy\n"
+		     "action=not-killed reason=link-down service=web src=10.0.0.1:2000 "
+		     "dst=10.0.0.2:44001 ifname=eth7 state=TIME-WAIT probes=3 last_recv_ms=1200 "
+		     "unacked=0 note=\"closed by its owner\"\n");
+	CHECK(metrics.svc[0].kills[REASON_LINK_DOWN] == kills, "a closed socket is no kill");
 }
 
 /* 20 kills of one service and reason: 16 lines, then the sum. */
@@ -367,7 +376,7 @@ static void test_pass_news(void)
 		 "ifname=eth7 state=ESTABLISHED probes=3 last_recv_ms=1200 unacked=0 method=nft "
 		 "netns=blue\n"
 		 "action=error what=dump family=inet6 error=\"%s\"\n"
-		 "event=discovery watched=3 took_us=42\n",
+		 "event=discovery watched=3 took_us=42 netns=blue\n", /* issue 20, item 14 */
 		 strerror(EIO));
 	expect_lines("a pass's news", want);
 	watch_pass_free(&p);
@@ -432,7 +441,7 @@ int main(void)
 	setup();
 	test_kill_lines();
 	test_other_actions();
-	test_closed_line();
+	test_state_at_kill();
 	test_kill_summary();
 	test_loss_named_when_said();
 	test_link_events();

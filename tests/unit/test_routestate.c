@@ -332,9 +332,99 @@ static void test_grace_clock(void)
 	routestate_free(&rs);
 }
 
+/* A connection found by the discovery after a change that covers it is looked up at the
+ * next pass, whatever that pass's own changes cover; one found later, or one the change
+ * cannot concern, is not. */
+static void test_newborn(void)
+{
+	struct routestate rs;
+	struct linkmon_route r = route("10.99.0.0", 24);
+	struct route_query in = query("10.0.0.1", "10.99.0.7", 40000, 80, 0, 0, 0);
+	struct route_query out = query("10.0.0.1", "10.98.0.7", 40000, 80, 0, 0, 0);
+	struct route_track t = { 0 }, u = { 0 };
+	struct route_answer ok = { .err = 0, .oif = 3, .type = RTN_UNICAST };
+	int old = 0;
+
+	routestate_init(&rs);
+	CHECK(!routestate_newborn(&rs, &in, &t, 500) && !t.recheck,
+	      "no change since the last discovery: nothing to look up");
+	routestate_note_route(&rs, &r, 1000);
+	routestate_index(&rs);
+	routestate_take(&rs); /* the change's own pass ran, before the connection was known */
+	CHECK(routestate_due(&rs) == UINT64_MAX, "its pass taken");
+	CHECK(routestate_newborn(&rs, &in, &t, 1500) && t.recheck,
+	      "found after a change that covers it: looked up");
+	CHECK(routestate_due(&rs) == 1500 + ROUTESTATE_DEBOUNCE_MS, "and a pass is armed");
+	CHECK(!routestate_newborn(&rs, &out, &u, 1500) && !u.recheck,
+	      "a peer the change does not cover: not");
+	CHECK(!routestate_affects(&rs, &in), "the pass's own changes do not cover it");
+	routestate_discovered(&rs);
+	CHECK(routestate_judge(&t, &ok, 3, 1505, &old) == ROUTE_SAME && !t.recheck,
+	      "judged: the recheck is done");
+	CHECK(!routestate_newborn(&rs, &in, &u, 2500) && !u.recheck,
+	      "the next discovery's newborns: born after the change, not looked up for it");
+	routestate_note_all(&rs, AF_INET6, 3000);
+	CHECK(!routestate_newborn(&rs, &in, &u, 3500), "a rule change of the other family: not");
+	routestate_note_all(&rs, AF_INET, 4000);
+	CHECK(routestate_newborn(&rs, &in, &u, 4500), "a rule change of its family: looked up");
+	routestate_free(&rs);
+}
+
+/* IPv4 refuses a lookup from a source that is not local (ENETUNREACH whatever the path): a
+ * transparent proxy's connection is asked without its source. */
+static void test_any_src(void)
+{
+	struct linkmon_addr addrs[1] = { { .ifindex = 2, .family = AF_INET, .prefixlen = 24 } };
+	struct route_query q = query("10.66.0.5", "10.99.0.7", 40000, 80, 0, 0, 0);
+	struct route_query mine = query("10.0.0.1", "10.99.0.7", 40000, 80, 0, 0, 0);
+	struct route_query lo = query("127.0.0.9", "10.99.0.7", 40000, 80, 0, 0, 0);
+	struct route_query v6 = query("fd66::5", "fd99::7", 40000, 80, 0, 0, 0);
+
+	inet_pton(AF_INET, "10.0.0.1", addrs[0].addr);
+	routestate_query_src(&q, addrs, 1);
+	CHECK(q.any_src && q.src[0] == 0, "a source no link holds: asked without it");
+	routestate_query_src(&mine, addrs, 1);
+	CHECK(!mine.any_src && mine.src[0] == 10, "a local source: asked with it");
+	routestate_query_src(&lo, addrs, 1);
+	CHECK(!lo.any_src, "127.0.0.0/8 is local");
+	routestate_query_src(&v6, addrs, 1);
+	CHECK(!v6.any_src, "IPv6 takes any source: asked with it");
+}
+
+/* watch_routes = off: nothing noted, nothing due; on again asks everything anew. */
+static void test_watch_off(void)
+{
+	struct routestate rs;
+	struct linkmon_route r = route("10.99.0.0", 24);
+	struct route_query in = query("10.0.0.1", "10.99.0.7", 40000, 80, 0, 0, 0);
+	struct route_track t = { 0 };
+
+	routestate_init(&rs);
+	routestate_note_route(&rs, &r, 1000);
+	routestate_watch(&rs, false, 1001);
+	CHECK(routestate_due(&rs) == UINT64_MAX && !routestate_affects(&rs, &in),
+	      "off: what was pending is forgotten");
+	routestate_note_route(&rs, &r, 1002);
+	routestate_note_all(&rs, AF_UNSPEC, 1003);
+	CHECK(routestate_due(&rs) == UINT64_MAX, "off: changes are not noted");
+	CHECK(!routestate_newborn(&rs, &in, &t, 1004), "off: no newborn is looked up");
+	routestate_watch(&rs, true, 2000);
+	CHECK(routestate_due(&rs) == 2000 + ROUTESTATE_DEBOUNCE_MS && routestate_affects(&rs, &in),
+	      "on again: every routed connection asked anew");
+	t.lost = true;
+	t.oif = 4;
+	routestate_track_forget(&t);
+	CHECK(!t.lost && !t.oif && !routestate_verdict(&t, 0, 5000),
+	      "a forgotten loss kills nothing");
+	routestate_free(&rs);
+}
+
 int main(void)
 {
 	test_affects();
+	test_newborn();
+	test_any_src();
+	test_watch_off();
 	test_many_prefixes();
 	test_connected();
 	test_v4mapped();

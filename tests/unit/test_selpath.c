@@ -1,6 +1,7 @@
 /* keepwatch: unit tests for selpath.c — netns and cgroup item syntax, and the overlap rules
  * (glob meeting, namespace paths, cgroup ancestry) that config.c refuses overlaps with. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "config/selpath.h"
@@ -111,9 +112,38 @@ static void test_lists_meet(void)
 	CHECK(selpath_cgroup_lists_meet(items[0], 1, items[1], 1));
 }
 
+/* What the namespace helper opens: only files an item names, as the scan expands it. */
+static void test_names(void)
+{
+	bool lit;
+
+	CHECK(selpath_netns_names("blue", "/run/netns", "/run/netns/blue", &lit) && lit,
+	      "a name is its file in the directory, exactly");
+	CHECK(!selpath_netns_names("blue", "/run/netns", "/run/netns/blue2", &lit));
+	CHECK(selpath_netns_names("cni-*", "/run/netns", "/run/netns/cni-1234", &lit) && !lit,
+	      "a glob names its matches, not literally");
+	CHECK(!selpath_netns_names("cni-*", "/run/netns", "/run/netns/x/cni-1", &lit),
+	      "a glob crosses no '/'");
+	CHECK(!selpath_netns_names("*", "/run/netns", "/run/netns/..", &lit) &&
+		  !selpath_netns_names("*", "/run/netns", "/run/netns/.hidden", &lit),
+	      "nor a leading '.' (no '..')");
+	CHECK(!selpath_netns_names("cni-*", "/run/netns", "/proc/1/ns/net", &lit),
+	      "another path is not named");
+	CHECK(selpath_netns_names("/proc/1234/ns/net", "/run/netns", "/proc/1234/ns/net", &lit) &&
+		  lit,
+	      "a path names itself");
+	CHECK(!selpath_netns_names("/proc/1234/ns/net", "/run/netns", "/proc/1/ns/net", &lit));
+	CHECK(selpath_netns_names("/run/docker/netns/*", "/run/netns", "/run/docker/netns/ab",
+				  &lit) &&
+		  !lit,
+	      "a path glob names the files of its directory");
+	CHECK(!selpath_netns_names("/run/docker/netns/*", "/run/netns", "/run/docker/ab", &lit));
+}
+
 int main(void)
 {
 	test_syntax();
+	test_names();
 	test_globs_meet();
 	test_lists_meet();
 	return check_done();

@@ -154,7 +154,7 @@ check_aborted() {
 # ---- keepwatchd's log and the hook ---------------------------------------------------------------
 KLOG=""
 # keepwatchd's lines: conmon's k8s-file prefix ("TIME stderr F ") and the stderr ident off
-klog() { sed 's/^[^ ]* std... [FP] //; s/^keepwatchd: //' "$KLOG" 2>/dev/null; }
+klog() { sed 's/^[^ ]* std... [FP] //; s/^keepwatchd: //; s/^ts=[^ ]* level=[^ ]* //' "$KLOG" 2>/dev/null; }
 khas() { klog | grep -Eq -- "$1"; }
 kcount() { klog | grep -Ec -- "$1"; }
 # The handshake hook (issue 19) sets keepalive on sockets of other namespaces; without it,

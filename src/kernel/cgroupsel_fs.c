@@ -75,7 +75,12 @@ int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root)
 
 int cgroupsel_mount(char *out, size_t cap)
 {
-	return cgroupsel_mount_find(out, cap, NULL);
+	bool hier_root = false;
+	int rc = cgroupsel_mount_find(out, cap, &hier_root);
+
+	/* a private cgroup namespace's own mount: its subtree only, and the items name the
+	 * host's paths (cgroupsel_check says so, with the fix) */
+	return rc == 0 && !hier_root ? -EXDEV : rc;
 }
 
 #define CGROUPSEL_FILEID_KERNFS 0xfe /* include/linux/exportfs.h, not in the uapi */

@@ -22,7 +22,8 @@ int cgroupsel_is_root(const char *dir);
  * /proc/self/cgroup shows them in here), *hier_root false. hier_root may be NULL.
  * Returns 0 or -errno (-ENOENT: no cgroup2 mount of either). */
 int cgroupsel_mount_find(char *out, size_t cap, bool *hier_root);
-/* cgroupsel_mount_find without the flag. */
+/* The daemon's mount: cgroupsel_mount_find's hierarchy root; -EXDEV when the only cgroup2
+ * mounts hold a private cgroup namespace's subtree (made inside it), or -errno. */
 int cgroupsel_mount(char *out, size_t cap);
 
 /* The id of the cgroup at the directory path (the kernfs node id, which is what

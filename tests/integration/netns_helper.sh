@@ -146,7 +146,9 @@ kw_bg "$NSQ" "$KW_TMP/q.log" "${PY[@]}" server 10.73.0.1 2000
 kw_grep_wait 5 "$KW_TMP/q.log" listening || kw_die "server did not start"
 kw_bg "$NS_QC" "$KW_TMP/qc.log" "${PY[@]}" client 10.73.0.1 2000
 kw_grep_wait 5 "$KW_TMP/q.log" accept || kw_die "client of the server as nobody"
-printf '[global]\npoll_interval = 100ms\nlog = syslog\n[service q]\nlocal_ports = 2000\nnetns = /proc/%s/ns/net\n' \
+# sockops = off: with the handshake hook attached no process of keepwatchd holds
+# CAP_SYS_PTRACE, and another user's /proc/PID/ns/net cannot be opened (keepwatchd(8))
+printf '[global]\npoll_interval = 100ms\nlog = syslog\nsockops = off\n[service q]\nlocal_ports = 2000\nnetns = /proc/%s/ns/net\n' \
 	"$QPID" >"$CFG"
 daemon "$CFG"
 kw_check "a /proc/PID/ns/net of another user: found through the helper" \
@@ -221,9 +223,11 @@ kw_check "with CAP_SYS_PTRACE and keepwatchd's seccomp filter: no ptrace of help
 	test "$(grep -cE '^reach (helper|worker) ptrace-seize rc=-1$' <<<"$out")" = 2
 kw_check "... no process_vm_readv of them" \
 	test "$(grep -cE '^reach (helper|worker) process-vm-readv rc=-1$' <<<"$out")" = 2
-# keepwatchd itself installs that filter when it keeps CAP_SYS_PTRACE
-printf '[global]\nlog = syslog\n[service e]\nlocal_ports = 2000\nkeepalive_probes = 2\nenforce_keepalive = 30s, 10s\nnetns = %s\n' \
-	"$NSA" >"$CFG"
+# keepwatchd itself installs that filter when it keeps CAP_SYS_PTRACE: enforce_keepalive
+# without the handshake hook (sockops = off), in its own namespace (only the hook enforces
+# in others)
+printf '[global]\nlog = syslog\nsockops = off\n[service e]\nlocal_ports = 2000\nkeepalive_probes = 2\nenforce_keepalive = 30s, 10s\n' \
+	>"$CFG"
 daemon "$CFG"
 kw_check "keepwatchd with CAP_SYS_PTRACE runs under its seccomp filter" \
 	grep -qE '^Seccomp:\s+2$' "/proc/$DPID/status"

@@ -98,8 +98,8 @@ rc=$?
 [ -n "$out" ] && echo "$out"
 kw_check "systemd-analyze verify: exit 0" test $rc = 0
 kw_check "systemd-analyze verify: no complaint" test -z "$out"
-for key in "CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_OVERRIDE" \
-	"AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_PTRACE" "SystemCallFilter=pidfd_getfd" \
+for key in "CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_DAC_OVERRIDE CAP_BPF CAP_PERFMON" \
+	"AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_PTRACE CAP_BPF CAP_PERFMON" "SystemCallFilter=pidfd_getfd" \
 	"RestrictNamespaces=net" \
 	"NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
 	"RestrictAddressFamilies=AF_NETLINK AF_UNIX" \

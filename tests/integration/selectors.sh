@@ -33,7 +33,8 @@ trap 'cg_cleanup' EXIT
 kw_ns NS_D d
 CFG="$KW_TMP/kw.ini"
 {
-	printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
+	# sockops = off: keepwatchd's own discovery (its event=discovery lines) is looked at
+	printf '[global]\npoll_interval = 100ms\nlog = syslog\nsockops = off\n'
 	printf '[service pods]\nlocal_ports = 2000\nnetns = %s-pod*, %s-never\n' "$P" "$P"
 	if [ -n "$CG" ]; then
 		printf '[service app]\nlocal_ports = 7301\nnetns = %s-cg\ncgroup = /%s/app\n' "$P" "$P"

@@ -73,7 +73,7 @@ L="$WD_DIR/list.txt"
 nsenter --net="/run/netns/$NS_SRV" "$KW_BUILD/keepwatchd" --list -c "$WD_DIR/kw.ini" >"$L" 2>&1
 sed 's/^/    /' "$L"
 kw_check "--list: ENFORCED handshake for the new connections" \
-	test "$(grep -cE "^relay .* 10\.7[78]\.0\.2:[0-9]+ .* alive handshake +[^ ]+$" "$L")" = 2
+	test "$(grep -cE "^relay .* 10\.7[78]\.0\.2:[0-9]+ .* alive +handshake +[^ ]+$" "$L")" = 2
 kw_check "--list: ENFORCED no for the one born before" grep -qE "^relay .* 10\.77\.0\.2:$OLD .* no +[^ ]+$" "$L"
 kw_check "--list: the hook's state line" grep -q "^# sockops: attached at $SO_CG (prog [0-9]*): handshakes set 2" "$L"
 t0=$(kw_mono_ms)

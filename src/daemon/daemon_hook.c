@@ -50,7 +50,9 @@ static void daemon_hook_env(struct hookplan_env *env, struct utsname *u, char *m
 	env->kernel_release = uname(u) == 0 ? u->release : NULL;
 	env->btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	env->lockdown_confidentiality = daemon_lockdown_confidential();
-	env->have_cgroup2 = cgroupsel_mount(mount, cap) == 0;
+	/* the hook attaches below whatever cgroup2 root this process sees: a container's own
+	 * mount (its cgroup namespace's subtree) serves it, unlike cgroup = items */
+	env->have_cgroup2 = cgroupsel_mount_find(mount, cap, NULL) == 0;
 	(void)privs_effective(&eff);
 	env->cap_bpf = eff & DAEMON_CAP(CAP_BPF);
 	env->cap_perfmon = eff & DAEMON_CAP(CAP_PERFMON);

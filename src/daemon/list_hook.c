@@ -28,7 +28,7 @@ void list_hook_open(struct list_hook *lh, const struct kw_config *cfg)
 		snprintf(lh->dir, sizeof(lh->dir), "-");
 		return;
 	}
-	if (cgroupsel_mount(mount, sizeof(mount)) < 0) {
+	if (cgroupsel_mount_find(mount, sizeof(mount), NULL) < 0) {
 		lh->err = -ENOENT;
 		snprintf(lh->dir, sizeof(lh->dir), "(no cgroup2 mount here)");
 		return;

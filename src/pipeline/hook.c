@@ -199,6 +199,19 @@ static int hook_ord_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* The read's scratch vectors, freed and cleared (a failed allocation, or the close). */
+static void hook_free_buffers(struct kw_hook *h)
+{
+	free(h->ev);
+	free(h->order);
+	free(h->births);
+	free(h->closes);
+	h->ev = NULL;
+	h->order = NULL;
+	h->births = NULL;
+	h->closes = NULL;
+}
+
 static int hook_alloc(struct kw_hook *h)
 {
 	if (h->ev)
@@ -209,14 +222,7 @@ static int hook_alloc(struct kw_hook *h)
 	h->closes = calloc(HOOK_READ_MAX, sizeof(*h->closes));
 	if (h->ev && h->order && h->births && h->closes)
 		return 0;
-	free(h->ev);
-	free(h->order);
-	free(h->births);
-	free(h->closes);
-	h->ev = NULL;
-	h->order = NULL;
-	h->births = NULL;
-	h->closes = NULL;
+	hook_free_buffers(h);
 	return -ENOMEM;
 }
 
@@ -425,15 +431,8 @@ void hook_close(struct kw_hook *h)
 	hookmap_ids_free(&h->netns);
 	hookmap_ids_free(&h->want);
 	hookmap_ids_free(&h->cg);
-	free(h->ev);
-	free(h->order);
-	free(h->births);
-	free(h->closes);
+	hook_free_buffers(h);
 	free(h->out);
-	h->ev = NULL;
-	h->order = NULL;
-	h->births = NULL;
-	h->closes = NULL;
 	h->out = NULL;
 	h->n_ev = h->n_out = h->cap_out = 0;
 }

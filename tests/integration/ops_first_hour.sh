@@ -206,8 +206,9 @@ echo "# 6. the command line"
 kw_check "-V prints the version" bash -c "'$KWD' -V | grep -qE '^keepwatchd [0-9]+\.[0-9]+\.[0-9]+ '"
 out=$("$KWD" --json 2>&1)
 rc=$?
+# (the output as an argument: the usage text holds quotes)
 kw_check "--json alone: says why, exit 2" bash -c \
-	"[ $rc = 2 ] && head -n1 <<<'$out' | grep -qx 'keepwatchd: --json goes with --list only'"
+	'[ "$1" = 2 ] && head -n1 <<<"$2" | grep -qx "keepwatchd: --json goes with --list only"' _ "$rc" "$out"
 kw_check "-t is --check" bash -c "'$KWD' -t -c '$KW_SRC/etc/keepwatch.ini' | grep -q '^config ok:'"
 
 # ---- 7. every event and action documented ------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # keepwatch: keepwatchd as a node agent under a real container engine (podman + runc). The
 # image is built offline from the tree's Containerfile; keepwatchd runs in it with the
-# DaemonSet's settings translated to podman's flags (host network, the manifest's four
+# DaemonSet's settings translated to podman's flags (host network, the manifest's six
 # capabilities and no other, no privilege escalation, read-only root, /run/netns mounted
 # rslave and read-only, the node's cgroup2 hierarchy read-only, a cgroup namespace of its own
 # as containerd and CRI-O give a pod on a cgroup v2 node, the runtime's default seccomp
@@ -12,9 +12,12 @@
 #   namespace) is guarded again without a reload; the workload stopped: no kill line; a
 #   neighbour container not selected by cgroup is untouched; enforce_keepalive on the
 #   never-keepalive server and a powered-off client ended — only with the handshake hook
-#   (issue 19), which keepwatchd in another namespace needs: skipped with a message until then;
+#   (issue 19), which keepwatchd in another namespace needs: skipped with a message when this
+#   build lacks it; the image has it whenever the build has;
 # and with keepwatchd on the node itself selecting the container by netns = NAME and by
-# cgroup = its cgroup. `keepwatchd --check -v` shows what the items match.
+# cgroup = its cgroup. `keepwatchd --check -v` shows what the items match. The workloads run
+# under a cgroup parent of the test's (tests/lib/podman.sh), where both keepwatchds attach
+# the hook (sockops_cgroup): never at the cgroup2 root, which the hook's default would be.
 #
 # Everything runs in a node namespace of the test's (tests/lib/podman.sh): podman's bridge,
 # veths and firewall rules are made there; clients are on the node, and a client "loses
@@ -38,8 +41,13 @@ HOST_PID=""
 RESTART_OLD=""
 trap 'pm_cleanup; kw_cleanup' EXIT
 not() { ! "$@" >/dev/null 2>&1; }
+# The handshake hook (issue 19) sets keepalive on sockets of other namespaces; without it,
+# enforce_keepalive works in keepwatchd's own namespace only (pidfd_getfd of its owners).
+hook_available() { "$KWD" --version 2>/dev/null | grep -Eq '\+(bpf|sockops|sock_ops)'; }
 
 pm_init
+pm_cgroup_parent
+PODS=$PM_CGPARENT
 # On the node; for background processes (a function behind & would be a subshell, and the
 # PID the trap stops would not be the program's).
 ON_NODE=(nsenter --net="/run/netns/$PM_NODE")
@@ -49,14 +57,19 @@ IMG_VERSION=$(P image inspect --format '{{index .Labels "org.opencontainers.imag
 ver=$(P run --rm --network none "$IMG" --version 2>&1)
 kw_check "image: the entrypoint is keepwatchd ($ver), its version the label's" \
 	test "${ver#keepwatchd }" != "$ver" -a "$(echo "$ver" | awk '{print $2}')" = "$IMG_VERSION"
+# (the Containerfile builds with KEEPWATCH_BPF=ON: the image never lacks what the build has)
+if hook_available; then
+	kw_check "image: keepwatchd has the sock_ops hook (+sockops), as this build" \
+		grep -q '+sockops' <<<"$ver"
+fi
 
 # ---- the manifest's securityContext, as podman flags ------------------------------------------
 # What Kubernetes does with the manifest, podman does with these: hostNetwork -> the node's
 # namespace; capabilities drop ALL, add LIST; allowPrivilegeEscalation: false ->
 # no-new-privileges; readOnlyRootFilesystem -> --read-only; runAsUser 0; the volumes.
 caps=$(sed -n 's/^ *add: \[\(.*\)\].*/\1/p' "$MANIFEST" | tr -d ' "')
-kw_check "manifest: capabilities NET_ADMIN, SYS_ADMIN, SYS_PTRACE, DAC_OVERRIDE" \
-	test "$caps" = "NET_ADMIN,SYS_ADMIN,SYS_PTRACE,DAC_OVERRIDE"
+kw_check "manifest: capabilities NET_ADMIN, SYS_ADMIN, SYS_PTRACE, DAC_OVERRIDE, BPF, PERFMON" \
+	test "$caps" = "NET_ADMIN,SYS_ADMIN,SYS_PTRACE,DAC_OVERRIDE,BPF,PERFMON"
 for key in 'hostNetwork: true' 'allowPrivilegeEscalation: false' 'readOnlyRootFilesystem: true' \
 	'runAsUser: 0' 'drop: \["ALL"\]' 'type: RuntimeDefault' 'mountPropagation: HostToContainer'; do
 	grep -q "^ *$key" "$MANIFEST" || kw_fail "manifest: no '$key' (this test translates it)"
@@ -86,7 +99,7 @@ W2="$KW_PREFIX-w2"
 workload() { # NAME
 	local relay="exec keepwatch-relay --connect \$GW:2200 --listen"
 	P run -d --name "$1" --log-driver k8s-file --log-opt "path=$KW_TMP/$1.log" \
-		--entrypoint /bin/sh -e GW="$GW" "$IMG" -c \
+		--cgroup-parent "$PODS" --entrypoint /bin/sh -e GW="$GW" "$IMG" -c \
 		"($relay 0.0.0.0:2000 --keepalive off) & ($relay 0.0.0.0:2001 --keepalive 2,1,20) & $relay 0.0.0.0:2002 --keepalive off" \
 		>/dev/null || kw_die "podman run $1"
 }
@@ -106,8 +119,8 @@ kw_wait 20 w_listening "$W2" || kw_die "workload $W2 does not listen"
 echo "# node $PM_NODE, bridge gateway $GW; $W1 $(w_ip "$W1") $(w_ns "$W1") cgroup $(w_cg "$W1")"
 kw_check "podman names the workload's namespace /run/netns/netns-<uuid>" \
 	bash -c "[[ '$(w_ns "$W1")' == netns-* ]]"
-kw_check "cgroupfs driver: the workload's cgroup is /libpod_parent/libpod-<id>" \
-	test "$(w_cg "$W1")" = "/libpod_parent/libpod-$(w_id "$W1")"
+kw_check "cgroupfs driver, --cgroup-parent $PODS: the workload's cgroup is $PODS/libpod-<id>" \
+	test "$(w_cg "$W1")" = "$PODS/libpod-$(w_id "$W1")"
 
 # ---- clients on the node -------------------------------------------------------------------
 NC=0
@@ -126,10 +139,12 @@ established() { # NAME CPORT
 }
 # poweroff CPORT: the client on that port stops answering (its packets dropped on the node).
 poweroff() { kw_poweroff "$PM_NODE" "kwt_off_$1" "tcp dport $1" "tcp sport $1"; }
-# The workload's log (conmon's k8s-file: "TIME stderr F LINE"), the relay's close lines.
+# The workload's log (conmon's k8s-file: "TIME stderr F LINE"), the relay's key=value lines
+# (event=open and event=close client=ADDR:PORT upstream=... reason="...").
 closed_at() { # NAME CPORT: the time (ns) of the relay's abort line for that client, or fail
 	local line
-	line=$(grep -F ":$2 -> " "$KW_TMP/$1.log" | grep 'close .*reason=Software caused connection abort' | head -n1)
+	line=$(grep -E " event=close client=[^ ]*:$2 .*reason=\"Software caused connection abort\"" \
+		"$KW_TMP/$1.log" | head -n1)
 	[ -n "$line" ] && date -d "${line%% *}" +%s%N
 }
 ms_since() { echo $((($1 - $2) / 1000000)); }
@@ -157,9 +172,6 @@ KLOG=""
 klog() { sed 's/^[^ ]* std... [FP] //; s/^keepwatchd: //; s/^ts=[^ ]* level=[^ ]* //' "$KLOG" 2>/dev/null; }
 khas() { klog | grep -Eq -- "$1"; }
 kcount() { klog | grep -Ec -- "$1"; }
-# The handshake hook (issue 19) sets keepalive on sockets of other namespaces; without it,
-# enforce_keepalive works in keepwatchd's own namespace only (pidfd_getfd of its owners).
-hook_available() { "$KWD" --version 2>/dev/null | grep -Eq '\+(bpf|sockops|sock_ops)'; }
 
 # ---- the cases, for whichever keepwatchd runs ----------------------------------------------
 # link loss: W's eth0 deleted -> its service's connection killed, the relay told at once.
@@ -194,8 +206,9 @@ case_untouched_check() {
 	local w=${UNTOUCHED[0]} cp=${UNTOUCHED[1]} ns=${UNTOUCHED[2]}
 	kw_check "${UNTOUCHED[3]}: ${UNTOUCHED[4]} in the neighbour $w (not selected): no kill line" \
 		test "$(kcount "^action=.*:$cp .*netns=$ns\$")" = 0
-	kw_check "${UNTOUCHED[3]}: the neighbour's relay saw no close" \
-		not grep -Eq "close [^ ]*:$cp -> " "$KW_TMP/$w.log"
+	kw_check "${UNTOUCHED[3]}: the neighbour's relay saw the client (event=open) and no close" \
+		bash -c "grep -Eq ' event=open client=[^ ]*:$cp ' '$KW_TMP/$w.log' &&
+			! grep -Eq ' event=close client=[^ ]*:$cp ' '$KW_TMP/$w.log'"
 	[ "${UNTOUCHED[4]}" = link ] || kw_poweron "$PM_NODE" "kwt_off_$cp"
 }
 
@@ -277,6 +290,8 @@ ACFG="$KW_TMP/agent-config"
 mkdir -p "$ACFG"
 {
 	printf '[global]\npoll_interval = 200ms\nlog = stderr\n'
+	printf '; the hook where the workloads run, not at the root (the default: fwd has no cgroup)\n'
+	printf 'sockops_cgroup = %s\n' "$PODS"
 	printf '; every pod namespace podman makes; the server that never sets keepalive\n'
 	printf '[service fwd]\nnetns = netns-*\nlocal_ports = 2000\non_link_loss = kill\n'
 	printf '; the server with its own keepalive, in %s only (by cgroup)\n' "$W1"
@@ -293,7 +308,13 @@ kw_check "agent: event=start" kw_wait 15 khas '^event=start version='
 kw_check "agent: $W1's namespace watched" kw_wait 5 khas "^event=netns-up netns=$(w_ns "$W1") "
 kw_check "agent: $W2's namespace watched" kw_wait 5 khas "^event=netns-up netns=$(w_ns "$W2") "
 kw_check "agent: no error at start" not khas '^action=error'
-klog | grep -E '^event=(start|privileges|netns-up)' | sed 's/^/# agent: /'
+if hook_available; then
+	kw_check "agent: the hook attached at the workloads' cgroup parent (event=sockops state=attached)" \
+		khas "^event=sockops state=attached cgroup=/sys/fs/cgroup$PODS "
+	kw_check "agent: its program is attached there on the node" \
+		bash -c "bpftool cgroup show '$CG2$PODS' | grep -q sock_ops"
+fi
+klog | grep -E '^event=(start|privileges|sockops|netns-up)' | sed 's/^/# agent: /'
 
 # The init container: keepwatchd --check -v, no capability, the same mounts.
 P run --rm --name "$KW_PREFIX-check" "${CHECK_FLAGS[@]}" -v "$ACFG:/etc/keepwatch:ro" "$IMG" \
@@ -311,11 +332,26 @@ kw_check "check: the cgroup item matches $W1's cgroup" \
 	grep -qxF "service=ka cgroup=$(w_cg "$W1") match=$(w_cg "$W1")" "$KW_TMP/preview.txt"
 
 APID=$(P inspect --format '{{.State.Pid}}' "$AGENT")
+kw_check "agent: its cgroup is /libpod_parent/libpod-<id> (podman's default parent, cgroupfs driver)" \
+	test "$(sed -n 's/^0:://p' "/proc/$APID/cgroup")" = "/libpod_parent/libpod-$(w_id "$AGENT")"
+# keepwatchd -> the namespace helper keepwatchd-ns -> its worker keepwatchd-nsw (keepwatchd(8),
+# NAMESPACES AND CGROUPS), each the one child of the one before
 AHELPER=$(tr -d ' ' <"/proc/$APID/task/$APID/children" 2>/dev/null)
+AWORKER=$(tr -d ' ' <"/proc/${AHELPER:-0}/task/${AHELPER:-0}/children" 2>/dev/null)
 kw_check "agent: the main process keeps CAP_NET_ADMIN only" grep -qx 'CapEff:.*0000000000001000' "/proc/$APID/status"
 kw_check "agent: its one child is keepwatchd-ns" test "$(cat "/proc/${AHELPER:-0}/comm" 2>/dev/null)" = keepwatchd-ns
-kw_check "agent: the helper holds SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_OVERRIDE and no other" \
-	grep -qx 'CapEff:.*0000000000281002' "/proc/${AHELPER:-0}/status"
+kw_check "agent: the helper's one child is its worker keepwatchd-nsw" \
+	test "$(cat "/proc/${AWORKER:-0}/comm" 2>/dev/null)" = keepwatchd-nsw
+if hook_available; then
+	# keepwatchd gives up CAP_SYS_PTRACE once the hook is attached, before it forks the helper
+	hcaps=0000000000201002
+	hwhat="SYS_ADMIN, NET_ADMIN, DAC_OVERRIDE and no other (no SYS_PTRACE: given up with the hook attached, before the fork)"
+else
+	hcaps=0000000000281002
+	hwhat="SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_OVERRIDE and no other"
+fi
+kw_check "agent: the helper holds $hwhat" grep -qx "CapEff:.*$hcaps" "/proc/${AHELPER:-0}/status"
+kw_check "agent: its worker holds the same" grep -qx "CapEff:.*$hcaps" "/proc/${AWORKER:-0}/status"
 kw_check "agent: no privilege escalation (NoNewPrivs)" grep -qx 'NoNewPrivs:.*1' "/proc/$APID/status"
 kw_check "agent: seccomp filter on (the runtime's default profile)" grep -qx 'Seccomp:.*2' "/proc/$APID/status"
 kw_check "agent: /sys/fs/cgroup is read-only" not P exec "$AGENT" mkdir /sys/fs/cgroup/kwt-ctr-x
@@ -336,12 +372,17 @@ case_stop agent "$W1" 2000
 P stop -t 5 "$AGENT" >/dev/null
 kw_check "agent: stopped cleanly (exit 0)" test "$(P inspect --format '{{.State.ExitCode}}' "$AGENT")" = 0
 kw_check "agent: event=stop logged" khas '^event=stop signal=Terminated'
+if hook_available; then
+	kw_check "agent: stopped: no program of its left at $PODS (the kernel detaches it)" \
+		not bash -c "bpftool cgroup show '$CG2$PODS' | grep -q sock_ops"
+fi
 P rm -f "$AGENT" >/dev/null
 
 # ---- 2: keepwatchd on the node, selecting the container by netns = NAME and by cgroup = --------
 HCFG="$KW_TMP/host.ini"
 {
 	printf '[global]\npoll_interval = 200ms\nlog = stderr\n'
+	printf '; the hook where the workloads run, not at the root\nsockops_cgroup = %s\n' "$PODS"
 	printf '; %s by its namespace name (gone when it restarts)\n' "$W1"
 	printf '[service byname]\nnetns = %s\nlocal_ports = 2000\non_link_loss = kill\n' "$(w_ns "$W1")"
 	printf '; %s by its cgroup, in whichever namespace it runs\n' "$W1"
@@ -357,6 +398,10 @@ KLOG="$KW_TMP/host.log"
 HOST_PID=$!
 KW_PIDS+=("$HOST_PID")
 kw_check "host: event=start" kw_wait 15 khas '^event=start version='
+if hook_available; then
+	kw_check "host: the hook attached at the workloads' cgroup parent (event=sockops state=attached)" \
+		khas "^event=sockops state=attached cgroup=$CG2$PODS "
+fi
 kw_check "host: $W1's namespace watched" kw_wait 5 khas "^event=netns-up netns=$(w_ns "$W1") "
 case_untouched host "$W2" stall
 case_stall host "$W1" bycg

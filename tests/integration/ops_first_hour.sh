@@ -206,9 +206,9 @@ echo "# 6. the command line"
 kw_check "-V prints the version" bash -c "'$KWD' -V | grep -qE '^keepwatchd [0-9]+\.[0-9]+\.[0-9]+ '"
 out=$("$KWD" --json 2>&1)
 rc=$?
-first_line_is() { [ "$(head -n1 <<<"$1")" = "$2" ]; }
-kw_check "--json alone: says why, exit 2" \
-	eval '[ "$rc" = 2 ] && first_line_is "$out" "keepwatchd: --json goes with --list only"'
+# (the output as an argument: the usage text holds quotes)
+kw_check "--json alone: says why, exit 2" bash -c \
+	'[ "$1" = 2 ] && head -n1 <<<"$2" | grep -qx "keepwatchd: --json goes with --list only"' _ "$rc" "$out"
 kw_check "-t is --check" bash -c "'$KWD' -t -c '$KW_SRC/etc/keepwatch.ini' | grep -q '^config ok:'"
 
 # ---- 7. every event and action documented ------------------------------------------------

@@ -133,8 +133,8 @@ if [ -f "$DS" ]; then
 	out=$("$KW_BUILD/keepwatchd" --check -c "$KW_TMP/ds.ini" 2>&1)
 	kw_check "DaemonSet config passes keepwatchd --check" test $? = 0 || echo "$out"
 	kw_check "DaemonSet: hostNetwork" grep -qx "      hostNetwork: true" "$DS"
-	kw_check "DaemonSet: CAP_NET_ADMIN and the namespace helper's" grep -qx \
-		'              add: \["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE"\]' "$DS"
+	kw_check "DaemonSet: CAP_NET_ADMIN, the namespace helper's, the hook's" grep -qx \
+		'              add: \["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE", "BPF", "PERFMON"\]' "$DS"
 	kw_check "DaemonSet: the node's /run/netns, new namespaces included" grep -qx \
 		"              mountPropagation: HostToContainer" "$DS"
 	kw_check "DaemonSet: a service selecting pods by cgroup" grep -qE '^    cgroup = /kubepods' "$DS"
@@ -147,7 +147,8 @@ assert [d["kind"] for d in docs] == ["ConfigMap", "DaemonSet"]
 pod = docs[1]["spec"]["template"]["spec"]
 sc = pod["containers"][0]["securityContext"]
 assert pod["hostNetwork"] and sc["capabilities"] == {
-    "drop": ["ALL"], "add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE"]}
+    "drop": ["ALL"],
+    "add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_OVERRIDE", "BPF", "PERFMON"]}
 assert "hostPID" not in pod
 mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
 assert mounts["netns"]["mountPath"] == "/run/netns"

@@ -12,6 +12,7 @@ PM_RUN=/run/keepwatch-tests/podman
 PM_NODE=""
 PM_LOCK=""
 PM_IMAGE=""
+PM_CGPARENT=""
 
 # P ARGS...: podman in the node's network namespace, bounded.
 P() { timeout 300 nsenter --net="/run/netns/$PM_NODE" podman "$@"; }
@@ -112,14 +113,29 @@ pm_build() {
 	echo "# podman build (offline, from the tree): $(($(date +%s) - t0)) s"
 }
 
-# pm_cleanup: every container named $KW_PREFIX-*, the image built, dangling layers; then
-# the lock. The node namespace goes with kw_cleanup, after this.
+# pm_cgroup_parent: PM_CGPARENT=/$KW_PREFIX-pods, a cgroup parent of the test's own for
+# `podman run --cgroup-parent` (the cgroupfs driver makes it, in every hierarchy, with the
+# container's libpod-<id> below it and conmon's beside): a BPF program attached there sees
+# the test's containers and nothing else. pm_cleanup removes it.
+pm_cgroup_parent() { PM_CGPARENT="/$KW_PREFIX-pods"; }
+
+# pm_cleanup: every container named $KW_PREFIX-*, the image built, dangling layers, the
+# cgroup parent; then the lock. The node namespace goes with kw_cleanup, after this.
 pm_cleanup() {
-	local c
+	local c mnt d
 	[ -n "$PM_NODE" ] || return 0
 	for c in $(P ps -a --format '{{.Names}}' 2>/dev/null | grep "^$KW_PREFIX-"); do
 		P rm -f -t 0 "$c" >/dev/null 2>&1
 	done
+	if [ -n "$PM_CGPARENT" ]; then
+		# deepest first, each once its processes (conmon's too) are gone; bounded
+		for mnt in $(findmnt -n -t cgroup,cgroup2 -o TARGET); do
+			[ -d "$mnt$PM_CGPARENT" ] || continue
+			while IFS= read -r d; do
+				for _ in $(seq 1 40); do rmdir "$d" 2>/dev/null && break; sleep 0.05; done
+			done < <(find "$mnt$PM_CGPARENT" -depth -type d)
+		done
+	fi
 	[ -n "$PM_IMAGE" ] && P rmi -f "$PM_IMAGE" >/dev/null 2>&1
 	P image prune -f >/dev/null 2>&1
 	[ -n "$PM_LOCK" ] && exec {PM_LOCK}>&-

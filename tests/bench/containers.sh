@@ -66,6 +66,7 @@ MET="$KW_TMP/metrics"
 mkdir -p "$CFG" "$MET"
 cat >"$CFG/keepwatch.ini" <<'EOF'
 [global]
+sockops = off
 log = stderr
 metrics_file = /var/lib/keepwatch/keepwatch.prom
 [service pods]
@@ -77,7 +78,7 @@ on_link_loss = kill
 EOF
 # sidecar_cfg W: a sidecar's configuration (its own metrics file, as the agent has one).
 sidecar_cfg() {
-	printf '[global]\nlog = stderr\nmetrics_file = %s/%s.prom\n[service pod]\n' "$MET" "$1"
+	printf '[global]\nsockops = off\nlog = stderr\nmetrics_file = %s/%s.prom\n[service pod]\n' "$MET" "$1"
 	printf 'local_ports = 2000\nkeepalive_probes = 2\non_link_loss = kill\n'
 }
 

@@ -97,7 +97,7 @@ kb_config() {
 	shift
 	{
 		# the state file beside the config: the host's /run stays untouched
-		printf '[global]\nlog = stderr\nstate_file = %s.state\n' "${f%.*}"
+		printf '[global]\nsockops = off\nlog = stderr\nstate_file = %s.state\n' "${f%.*}"
 		while [ $# -gt 0 ] && [ "$1" != -- ]; do printf '%s\n' "$1"; shift; done
 		[ $# -gt 0 ] && shift
 		printf '[service bench]\n'

@@ -28,7 +28,7 @@ setup() {
 	DIR="$KW_TMP/t$N"
 	mkdir -p "$DIR"
 	{
-		printf '[global]\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' "$DIR/kw.prom"
+		printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' "$DIR/kw.prom"
 		printf '[service web]\nlocal_ports = 2000-2001\nkeepalive_probes = 2\nlink_grace = %s\n' \
 			"${GRACE:-0}"
 		[ "$1" = own ] || printf 'netns = %s\n' "$SRV"

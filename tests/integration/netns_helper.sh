@@ -47,7 +47,7 @@ kw_ns NS_D d
 
 # ---- 1. EMFILE: at an fd limit of 80, ten namespaces --------------------------------------
 CFG="$KW_TMP/kw.ini"
-printf '[global]\npoll_interval = 100ms\nlog = syslog\n[service pods]\nlocal_ports = 2000\nnetns = %s-n*\n' \
+printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\n[service pods]\nlocal_ports = 2000\nnetns = %s-n*\n' \
 	"$P" >"$CFG"
 for i in 01 02 03 04 05 06 07 08 09 10; do newns "n$i"; done
 daemon "$CFG" prlimit --nofile=80:80
@@ -80,7 +80,7 @@ kw_veth "$NS_D" kwd0 71 "$NS_C" kwc0 72
 kw_addr "$NS_D" kwd0 10.71.0.1/24
 kw_addr "$NS_C" kwc0 10.71.0.2/24
 {
-	printf '[global]\npoll_interval = 100ms\nlog = syslog\n'
+	printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\n'
 	printf '[service pods]\nlocal_ports = 2000\nnetns = %s-p*\n' "$P"
 	printf '[service own]\nlocal_ports = 3000\n'
 } >"$CFG"
@@ -166,7 +166,7 @@ kw_check "... and its connection is still guarded (killed on link loss)" \
 kw_stop "$DPID"
 
 # ---- 4. the helper lost, then its worker: exit 75 -------------------------------------------
-printf '[global]\npoll_interval = 100ms\nlog = syslog\n[service pods]\nlocal_ports = 2000\nnetns = %s-r*\n' \
+printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\n[service pods]\nlocal_ports = 2000\nnetns = %s-r*\n' \
 	"$P" >"$CFG"
 daemon "$CFG"
 H=$(helper)

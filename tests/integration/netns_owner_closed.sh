@@ -21,7 +21,7 @@ kw_addr "$NS_S" kwsrv0 10.77.0.3/24
 kw_addr "$NS_C" kwcli0 10.77.0.2/24
 
 CFG="$KW_TMP/k.ini"
-printf '[global]\npoll_interval = 100ms\nlog = stderr\n[service pods]\nnetns = %s\nlocal_ports = 2000\non_link_loss = kill\n' \
+printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = stderr\n[service pods]\nnetns = %s\nlocal_ports = 2000\non_link_loss = kill\n' \
 	"$NS_S" >"$CFG"
 LOG="$KW_TMP/kwd.log"
 kw_bg "$NS_D" "$LOG" "$KW_BUILD/keepwatchd" -e -v -c "$CFG" # -v: the not-killed lines

@@ -20,6 +20,7 @@ CAP_NET_ADMIN_MASK=0000000000001000
 conf() {
 	cat >"$1" <<EOF
 [global]
+sockops = off
 poll_interval = 100ms
 log = stderr
 $2

@@ -35,6 +35,7 @@ scenario() {
 	kw_grep_wait 5 "$dir/server.log" " accept peer=" || kw_die "no connection"
 	cat >"$dir/kw.ini" <<EOF
 [global]
+sockops = off
 poll_interval = 100ms
 log = stderr
 metrics_file = $m

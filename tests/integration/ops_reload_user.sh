@@ -11,7 +11,7 @@ chmod 0711 "$KW_TMP"
 kw_ns NS srv
 
 conf() {
-	printf '[global]\nlog = stderr\nuser = nobody\n\n[service web]\nlocal_ports = 2000\n' >"$1"
+	printf '[global]\nsockops = off\nlog = stderr\nuser = nobody\n\n[service web]\nlocal_ports = 2000\n' >"$1"
 	chmod "$2" "$1"
 }
 

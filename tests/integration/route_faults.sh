@@ -17,7 +17,7 @@ PY=(python3 -u "$KW_SRC/tests/lib/peer.py")
 # arguments (a "--" separates them).
 daemon() {
 	{
-		printf '[global]\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' "$DIR/kw.prom"
+		printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' "$DIR/kw.prom"
 		while [ $# -gt 0 ] && [ "$1" != -- ]; do printf '%s\n' "$1"; shift; done
 		shift
 		printf '[service s]\n'

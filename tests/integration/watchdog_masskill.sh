@@ -28,6 +28,7 @@ run() {
 	kw_grep_wait 30 "$dir/srv.out" '^ready' || kw_die "$name: connections not ready"
 	cat >"$dir/kw.ini" <<INI
 [global]
+sockops = off
 poll_interval = 100ms
 log = syslog
 metrics_file = $dir/kw.prom

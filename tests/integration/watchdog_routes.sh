@@ -18,7 +18,7 @@ N=0
 # up GRACE: keepwatchd (debug lines on) guarding port 2000, the server, one routed and one
 # on-link client.
 up() {
-	printf '[global]\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' \
+	printf '[global]\nsockops = off\npoll_interval = 100ms\nlog = syslog\nmetrics_file = %s\n' \
 		"$DIR/kw.prom" >"$DIR/kw.ini"
 	printf '[service s]\nlocal_ports = 2000\nlink_grace = %s\n' "$1" >>"$DIR/kw.ini"
 	kw_bg_syslog "$SRV" "$DIR/kw.err" "$KW_BUILD/keepwatchd" -c "$DIR/kw.ini" -f -v

@@ -78,7 +78,7 @@ NFT
 CFG="$KW_TMP/kw.ini"
 config() { # POLL: the one key reloads change; written whole, then moved in place
 	{
-		printf '[global]\npoll_interval = %s\nlog = syslog\nmetrics_file = %s\n' "$1" "$KW_TMP/kw.prom"
+		printf '[global]\nsockops = off\npoll_interval = %s\nlog = syslog\nmetrics_file = %s\n' "$1" "$KW_TMP/kw.prom"
 		printf '[service stable]\nlocal_ports = 5000\nnetns = %s\nkeepalive_probes = 2\nlink_grace = 2s\n' "$NS_S"
 		printf '[service dead]\nlocal_ports = 6000\nnetns = %s\nkeepalive_probes = 2\n' "$NS_S"
 		printf '[service flap]\nlocal_ports = 7100\nnetns = %s\nkeepalive_probes = 2\nlink_grace = 3s\n' "$NS_F"

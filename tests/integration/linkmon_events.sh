@@ -118,7 +118,10 @@ echo "# kernel messages on veth deletion (ip monitor):"
 sed 's/^/#   /' "$MON_LOG"
 echo "# linkmon events on veth deletion:"
 lm_since | sed 's/^/#   /'
-lm_since | sed -E 's/^event=([a-z-]+) .* addr=([^ ]+)$/\1:\2/' >"$KW_TMP/seq.txt"
+# (a link-local address leaving its 1-2 s of DAD may be announced in between: not part of
+# the deletion)
+lm_since | sed -E 's/^event=([a-z-]+) .* addr=([^ ]+)$/\1:\2/' |
+	grep -v '^addr-added:fe80:' >"$KW_TMP/seq.txt"
 seq_first() { [ "$(head -1 "$KW_TMP/seq.txt")" = "$1" ]; }
 seq_last() { [ "$(tail -1 "$KW_TMP/seq.txt")" = "$1" ]; }
 seq_middle_only() { ! sed '1d;$d' "$KW_TMP/seq.txt" | grep -v "^$1"; }

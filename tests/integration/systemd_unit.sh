@@ -95,10 +95,15 @@ t0=$(kw_mono_ms)
 ) >"$KW_TMP/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
 
-leader() { LEADER=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | head -n1 | tr -d ' '); [ -n "$LEADER" ]; }
+# the container's init: nspawn's child named systemd (its first child can be the outer
+# child that forks it and exits, whose PID then names nothing)
+leader() {
+	LEADER=$(ps -o pid=,comm= --ppid "$NSPAWN_PID" 2>/dev/null | awk '$2 == "systemd" { print $1; exit }')
+	[ -n "$LEADER" ]
+}
 kw_wait 10 leader || { cat "$KW_TMP/console.log"; kw_skip "systemd-nspawn did not start a container"; }
 C() { timeout 30 nsenter -t "$LEADER" -a "$@"; }
-booted() { case "$(C systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; esac; return 1; }
+booted() { leader && case "$(C systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; esac; return 1; }
 # 60 s: on a loaded 2-CPU machine the boot's last jobs have been seen to take over 30
 if ! kw_wait 60 booted; then
 	tail -n 20 "$KW_TMP/console.log"
